@@ -1,0 +1,5 @@
+"""The ``contact-sync`` command line."""
+
+import typer
+
+app = typer.Typer(help="contact-sync: keeps a CRM's contacts in Klaviyo and back.", no_args_is_help=True)

@@ -1,0 +1,148 @@
+"""Every Redis key of contact-sync, in one place.
+
+Per-account keys carry the account in a hash tag (``sync:{acme}:pending``), so all keys of one
+account live in the same Redis Cluster slot and one Lua script may touch them together.
+Scripts receive every key they touch in ``KEYS``.
+"""
+
+from __future__ import annotations
+
+PREFIX = "sync"
+
+# --- global keys -------------------------------------------------------------------------
+EVENTS_STREAM = f"{PREFIX}:events"
+"""Stream of accepted CRM contact events (webhook, import, publish())."""
+COLLECTOR_GROUP = "collectors"
+"""Consumer group of the collectors on :data:`EVENTS_STREAM`."""
+ACCOUNTS_SET = f"{PREFIX}:accounts"
+"""Set of the names of accounts stored in Redis (``default`` is implicit)."""
+SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"
+"""Held by the one scheduler that ticks at a time."""
+DRAMATIQ_NAMESPACE = "dramatiq"
+"""Key prefix of the Dramatiq Redis broker."""
+
+
+def account_key(account: str, *parts: str) -> str:
+    """``sync:{account}:part:part`` -- a key of one account (hash-tagged)."""
+    return ":".join((f"{PREFIX}:{{{account}}}", *parts))
+
+
+def account_config(account: str) -> str:
+    """Hash: the stored settings of an account (filters, cap, list, interval, key)."""
+    return account_key(account, "config")
+
+
+def account_config_log(account: str) -> str:
+    """List: JSON lines of every change to an account's settings, with its time."""
+    return account_key(account, "config", "log")
+
+
+def contact(account: str, contact_id: str) -> str:
+    """String (JSON): the newest known state of one CRM contact (the mirror)."""
+    return account_key(account, "contact", contact_id)
+
+
+def contact_index(account: str) -> str:
+    """Set: ids of every mirrored contact of an account."""
+    return account_key(account, "contacts")
+
+
+def pending(account: str) -> str:
+    """Sorted set: contact ids changed since the last batch; score = occurred_at (epoch s)."""
+    return account_key(account, "pending")
+
+
+def pending_bulk(account: str) -> str:
+    """Sorted set: the subset of pending whose newest change came from a bulk export
+    (a file import, a filter change): the cap applies to them."""
+    return account_key(account, "pending", "bulk")
+
+
+def state(account: str) -> str:
+    """Hash: scheduling state (running batch id, last completed_at, next due)."""
+    return account_key(account, "state")
+
+
+def batch(account: str, batch_id: str) -> str:
+    """Hash: one batch's status, counts and report."""
+    return account_key(account, "batch", batch_id)
+
+
+def batch_members(account: str, batch_id: str) -> str:
+    """Sorted set: the contact ids moved from pending into this batch."""
+    return account_key(account, "batch", batch_id, "members")
+
+
+def batch_members_bulk(account: str, batch_id: str) -> str:
+    """Sorted set: the members of the batch that came through a bulk export."""
+    return account_key(account, "batch", batch_id, "bulk")
+
+
+def batches(account: str) -> str:
+    """List: batch ids of the account, newest first (capped)."""
+    return account_key(account, "batches")
+
+
+def chunk(account: str, batch_id: str, chunk_id: str) -> str:
+    """Hash: one chunk's payload reference, Klaviyo job id and progress."""
+    return account_key(account, "batch", batch_id, "chunk", chunk_id)
+
+
+def identity_by_contact(account: str) -> str:
+    """Hash: CRM contact id -> Klaviyo profile id."""
+    return account_key(account, "identity", "contact")
+
+
+def identity_by_email(account: str) -> str:
+    """Hash: normalised email -> Klaviyo profile id."""
+    return account_key(account, "identity", "email")
+
+
+def synced_contacts(account: str) -> str:
+    """Hash: CRM contact id -> JSON of what was last sent to Klaviyo (email, lists)."""
+    return account_key(account, "synced")
+
+
+def held_back(account: str) -> str:
+    """Sorted set: contact ids held back by the cap (score = when)."""
+    return account_key(account, "held_back")
+
+
+def rejected(account: str) -> str:
+    """Hash: contact id -> JSON of Klaviyo's refusal (code, detail, when)."""
+    return account_key(account, "rejected")
+
+
+def subscribers_stream(account: str) -> str:
+    """Stream: list members pulled from Klaviyo, for the CRM."""
+    return account_key(account, "subscribers")
+
+
+def lists(account: str) -> str:
+    """Hash: Klaviyo list id -> JSON (name, found_at, gone_at, last pull...)."""
+    return account_key(account, "lists")
+
+
+def list_members(account: str, list_id: str) -> str:
+    """Set: profile ids known to be members of a Klaviyo list."""
+    return account_key(account, "list", list_id, "members")
+
+
+def list_cursor(account: str, list_id: str) -> str:
+    """Hash: pull cursor of a list (joined_group_at, ids seen at it)."""
+    return account_key(account, "list", list_id, "cursor")
+
+
+def pull_state(account: str) -> str:
+    """Hash: reverse-sync state of the account (last discovery, last pull, full pass)."""
+    return account_key(account, "pull")
+
+
+def rate_limit(klaviyo_account: str, operation: str, window: str) -> str:
+    """String counter: calls of one Klaviyo account to one operation in one window."""
+    return f"{PREFIX}:{{ratelimit:{klaviyo_account}}}:{operation}:{window}"
+
+
+def rate_limit_block(klaviyo_account: str, operation: str) -> str:
+    """String with TTL: set after a 429, until Retry-After has passed."""
+    return f"{PREFIX}:{{ratelimit:{klaviyo_account}}}:{operation}:blocked"

@@ -1,0 +1,96 @@
+"""The CRM's contact events (the webhook's contract) and the mirrored state of a contact.
+
+An event is validated once, at the edge (webhook, import, publish()); everything downstream
+reads these models. An invalid *email* is not a schema error: the contact is kept and
+excluded at sync time, counted (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Origin = Literal["webhook", "import", "publish", "resync"]
+"""Where an event entered: ``import`` and ``resync`` are bulk exports, to which the cap applies."""
+
+BULK_ORIGINS: frozenset[str] = frozenset({"import", "resync"})
+
+
+class Company(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: NonEmpty | None = None
+    name: str | None = Field(default=None, max_length=255)
+    type: str | None = Field(default=None, max_length=255)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: NonEmpty
+    email: str | None = Field(default=None, max_length=320)
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=64)
+    job_title: str | None = Field(default=None, max_length=255)
+    role: str | None = Field(default=None, max_length=255)
+    company: Company | None = None
+    marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactEvent(BaseModel):
+    """One change of one contact, as the CRM publishes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: NonEmpty
+    account_id: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    ]
+    type: Literal["contact.upserted", "contact.deleted"]
+    occurred_at: datetime
+    contact: Contact
+
+    @model_validator(mode="after")
+    def _aware_time(self) -> ContactEvent:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
+        return self
+
+    @property
+    def occurred_at_epoch(self) -> float:
+        """occurred_at as float seconds since the epoch: the ordering key of last-write-wins."""
+        return self.occurred_at.astimezone(UTC).timestamp()
+
+
+class EventBatch(BaseModel):
+    """The webhook's body: ``{"events": [...]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[ContactEvent] = Field(max_length=1000)
+
+
+class MirroredContact(BaseModel):
+    """The newest known state of one contact, as the collector stores it in Redis
+    (key :func:`shared.constants.contact`)."""
+
+    event_id: str
+    occurred_at: datetime
+    deleted: bool
+    origin: Origin
+    contact: Contact
+
+    @classmethod
+    def from_event(cls, event: ContactEvent, origin: Origin) -> MirroredContact:
+        return cls(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            deleted=event.type == "contact.deleted",
+            origin=origin,
+            contact=event.contact,
+        )
