@@ -146,3 +146,15 @@ def rate_limit(klaviyo_account: str, operation: str, window: str) -> str:
 def rate_limit_block(klaviyo_account: str, operation: str) -> str:
     """String with TTL: set after a 429, until Retry-After has passed."""
     return f"{PREFIX}:{{ratelimit:{klaviyo_account}}}:{operation}:blocked"
+
+
+# --- collector, scheduler, accounts (appended) -------------------------------------------
+EVENTS_DEAD = f"{PREFIX}:events:dead"
+"""Stream: entries of :data:`EVENTS_STREAM` that could not be parsed (entry id, raw fields,
+error locations), kept for inspection instead of being lost."""
+
+
+def contact_times(account: str) -> str:
+    """Sorted set: contact id -> occurred_at (epoch s) of its mirrored state. The collector's
+    last-write-wins compares with it; a filter change re-queues every contact from it."""
+    return account_key(account, "contacts", "times")

@@ -1,0 +1,323 @@
+"""Accounts: which Klaviyo account each CRM account syncs to, with its filters, cap, list
+and interval.
+
+The environment (:class:`shared.settings.Settings`) describes the account ``default``. Every
+other account, and every runtime change of any account, is stored in Redis (hash
+:func:`shared.constants.account_config`, one JSON value per field) and wins over the
+environment from then on. Each change is logged with its time
+(:func:`shared.constants.account_config_log`). Klaviyo keys are stored encrypted
+(:mod:`shared.secrets_box`) and never shown.
+
+An account that only appears in events (the collector registers it in
+:data:`shared.constants.ACCOUNTS_SET`) is known but not *syncable* until a Klaviyo key is
+added for it; its changes wait in pending meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from redis.typing import EncodableT, FieldT
+
+from shared import constants as keys
+from shared import secrets_box
+from shared.settings import Settings
+
+DEFAULT_ACCOUNT = "default"
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+FILTER_FIELDS = ("contact_roles", "company_types")
+KEY_FIELD = "klaviyo_api_key"
+
+
+class AccountError(ValueError):
+    """A refused account operation; the message says why and what to do."""
+
+
+class UnknownAccount(AccountError):
+    """No account of that name is configured or has sent events."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"unknown account {name!r}: add it with "
+            f"'contact-sync accounts add {name} --klaviyo-key ...'"
+        )
+        self.name = name
+
+
+def _normalise_filter(value: object) -> object:
+    """``None``/empty/``*`` mean "all"; a string is comma-separated."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [item for item in value.split(",")]
+    if isinstance(value, list | tuple | set):
+        items = sorted({str(item).strip() for item in value if str(item).strip()})
+        if not items or items == ["*"]:
+            return None
+        return items
+    return value
+
+
+class AccountConfig(BaseModel):
+    """The effective configuration of one account (env overlaid by what Redis stores)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    contact_roles: list[str] | None = None
+    """Roles that sync; ``None`` = all."""
+    company_types: list[str] | None = None
+    """Company types that sync; ``None`` = all."""
+    max_bulk_export: int = Field(default=0, ge=0)
+    """Cap per bulk export; 0 = none."""
+    default_list_id: str | None = None
+    interval: float = Field(default=900, ge=0)
+    """Seconds from a batch's completion to the next one's start."""
+    klaviyo_api_key: SecretStr | None = None
+    """``None`` for ``default`` = the sandbox; for other accounts = not syncable."""
+    klaviyo_base_url: str
+    updated_at: datetime | None = None
+    """When a stored change was last made (``None``: environment only)."""
+    configured: bool = True
+    """False for an account known only from its events (no stored configuration)."""
+
+    @property
+    def unsyncable_reason(self) -> str | None:
+        """Why the scheduler skips this account, or ``None`` when it can sync."""
+        if self.name == DEFAULT_ACCOUNT or self.klaviyo_api_key is not None:
+            return None
+        if not self.configured:
+            return (
+                f"account {self.name!r} has events but no configuration; add it with "
+                f"'contact-sync accounts add {self.name} --klaviyo-key ...'"
+            )
+        return f"account {self.name!r} has no Klaviyo key; set one with --klaviyo-key"
+
+    def public_view(self) -> dict[str, Any]:
+        """Everything worth showing, with the key reduced to "set"/"not set"."""
+        data = self.model_dump(mode="json", exclude={KEY_FIELD})
+        data["klaviyo_key"] = "set" if self.klaviyo_api_key is not None else "not set"
+        if self.name == DEFAULT_ACCOUNT and self.klaviyo_api_key is None:
+            data["klaviyo_key"] = "not set (sandbox)"
+        data["syncable"] = self.unsyncable_reason is None
+        if self.unsyncable_reason:
+            data["why_not_syncable"] = self.unsyncable_reason
+        return data
+
+
+class AccountChanges(BaseModel):
+    """The settable fields, validated; only the fields given are changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_roles: list[str] | None = None
+    company_types: list[str] | None = None
+    max_bulk_export: int = Field(default=0, ge=0)
+    default_list_id: str | None = None
+    interval: float = Field(default=900, ge=0)
+    klaviyo_api_key: SecretStr | None = None
+    klaviyo_base_url: str | None = None
+
+    @field_validator("contact_roles", "company_types", mode="before")
+    @classmethod
+    def _filters(cls, value: object) -> object:
+        return _normalise_filter(value)
+
+    @field_validator("default_list_id", "klaviyo_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("klaviyo_api_key", mode="before")
+    @classmethod
+    def _key(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("the Klaviyo key is empty")
+        return value
+
+
+def _validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes as validated Python values; a clear error naming each bad field."""
+    try:
+        model = AccountChanges.model_validate(changes)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
+            for err in error.errors(include_input=False)
+        )
+        raise AccountError(f"invalid account settings: {problems}") from None
+    return {name: getattr(model, name) for name in model.model_fields_set}
+
+
+def filters_changed(before: AccountConfig, after: AccountConfig) -> bool:
+    """True when the roles or company types differ (a bulk re-evaluation is due)."""
+    return any(getattr(before, name) != getattr(after, name) for name in FILTER_FIELDS)
+
+
+def _check_name(name: str) -> None:
+    if not ACCOUNT_NAME.match(name):
+        raise AccountError(
+            f"invalid account name {name!r}: letters, digits, '_', '.', '-', at most 64, "
+            "starting with a letter or digit"
+        )
+
+
+class AccountStore:
+    """Reads and changes accounts in Redis (see the module docstring)."""
+
+    def __init__(self, redis_client: redis.Redis, settings: Settings) -> None:
+        self.redis = redis_client
+        self.settings = settings
+
+    # --- reading -------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """``default`` and every account stored or seen in events, sorted."""
+        members: set[str] = set(self.redis.smembers(keys.ACCOUNTS_SET))  # type: ignore[arg-type]
+        return sorted(members | {DEFAULT_ACCOUNT})
+
+    def _base(self, name: str) -> dict[str, Any]:
+        """What an account is before any stored change."""
+        base: dict[str, Any] = {
+            "name": name,
+            "interval": self.settings.interval,
+            "klaviyo_base_url": self.settings.klaviyo_base_url,
+        }
+        if name == DEFAULT_ACCOUNT:
+            base.update(
+                contact_roles=_normalise_filter(self.settings.contact_roles),
+                company_types=_normalise_filter(self.settings.company_types),
+                max_bulk_export=self.settings.max_bulk_export,
+                default_list_id=self.settings.default_list_id,
+                klaviyo_api_key=self.settings.klaviyo_api_key,
+            )
+        return base
+
+    def _stored(self, name: str) -> dict[str, Any]:
+        """The stored fields of an account, decoded (the key decrypted)."""
+        raw: dict[str, str] = self.redis.hgetall(keys.account_config(name))  # type: ignore[assignment]
+        stored: dict[str, Any] = {}
+        for field, value in raw.items():
+            if field == KEY_FIELD:
+                stored[field] = secrets_box.decrypt(value, self.settings.secret_key)
+            elif field in AccountChanges.model_fields or field == "updated_at":
+                stored[field] = json.loads(value)
+        if "updated_at" in stored:
+            stored["updated_at"] = datetime.fromtimestamp(float(stored["updated_at"]), UTC)
+        return stored
+
+    def exists(self, name: str) -> bool:
+        """True when the account has a stored configuration (``default`` always does)."""
+        return name == DEFAULT_ACCOUNT or bool(self.redis.exists(keys.account_config(name)))
+
+    def get(self, name: str) -> AccountConfig:
+        """The effective configuration; :class:`UnknownAccount` for a name never seen."""
+        _check_name(name)
+        configured = self.exists(name)
+        if not configured and not self.redis.sismember(keys.ACCOUNTS_SET, name):
+            raise UnknownAccount(name)
+        return AccountConfig(**{**self._base(name), **self._stored(name)}, configured=configured)
+
+    def change_log(self, name: str) -> list[dict[str, Any]]:
+        """Every stored change of the account, oldest first."""
+        lines: list[str] = self.redis.lrange(keys.account_config_log(name), 0, -1)  # type: ignore[assignment]
+        return [json.loads(line) for line in lines]
+
+    # --- changing ------------------------------------------------------------------------
+    def add(self, name: str, klaviyo_key: str, **options: Any) -> AccountConfig:
+        """Store a new account with its (encrypted) Klaviyo key and options."""
+        _check_name(name)
+        if name == DEFAULT_ACCOUNT:
+            raise AccountError(
+                "the account 'default' is defined by the environment; change it with "
+                "'contact-sync accounts set default ...'"
+            )
+        if self.exists(name):
+            raise AccountError(
+                f"account {name!r} already exists; change it with 'contact-sync accounts set'"
+            )
+        if not self.settings.secret_key:
+            raise secrets_box.SecretKeyMissing()
+        return self._apply(name, {**options, KEY_FIELD: klaviyo_key}, created=True)
+
+    def set(self, name: str, **changes: Any) -> AccountConfig:
+        """Change an account at runtime; each change is logged with its time. A change of the
+        filters puts every mirrored contact of the account back into pending, as bulk."""
+        _check_name(name)
+        if not self.exists(name):
+            raise UnknownAccount(name)
+        if not changes:
+            raise AccountError("nothing to change: give at least one option")
+        return self._apply(name, changes, created=False)
+
+    def remove(self, name: str) -> None:
+        """Forget an account's configuration and key. Its mirrored contacts and batch
+        history stay; events of it still arrive, but it no longer syncs."""
+        _check_name(name)
+        if name == DEFAULT_ACCOUNT:
+            raise AccountError(
+                "the account 'default' cannot be removed (the environment defines it)"
+            )
+        if not self.exists(name):
+            raise UnknownAccount(name)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.account_config(name))
+        pipe.srem(keys.ACCOUNTS_SET, name)
+        pipe.rpush(
+            keys.account_config_log(name),
+            json.dumps({"at": time.time(), "field": "account", "before": "configured",
+                        "after": "removed"}),
+        )
+        pipe.execute()
+
+    def _apply(self, name: str, changes: dict[str, Any], *, created: bool) -> AccountConfig:
+        values = _validate_changes(changes)
+        before = self.get(name) if not created else None
+        now = time.time()
+        stored: dict[FieldT, EncodableT] = {}
+        log: list[str] = []
+        for field, value in values.items():
+            old = getattr(before, field) if before is not None else None
+            if field == KEY_FIELD:
+                plain = value.get_secret_value()
+                if before is not None and old is not None and old.get_secret_value() == plain:
+                    continue
+                stored[field] = secrets_box.encrypt(plain, self.settings.secret_key)
+                shown: tuple[Any, Any] = ("set" if old else "not set"), "set"
+            else:
+                if before is not None and old == value:
+                    continue
+                stored[field] = json.dumps(value)
+                shown = old, value
+            log.append(json.dumps({"at": now, "field": field, "before": shown[0],
+                                   "after": shown[1]}))
+        if not stored and before is not None:
+            return before
+        stored["updated_at"] = json.dumps(now)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.account_config(name), mapping=stored)
+        pipe.rpush(keys.account_config_log(name), *log)
+        if name != DEFAULT_ACCOUNT:
+            pipe.sadd(keys.ACCOUNTS_SET, name)
+        pipe.execute()
+        after = self.get(name)
+        if before is not None and filters_changed(before, after):
+            self.requeue_all(name)
+        return after
+
+    def requeue_all(self, name: str) -> int:
+        """Put every mirrored contact back into pending as a bulk re-evaluation (the cap
+        applies), keeping each one's occurred_at as its score. Returns the pending count."""
+        times = keys.contact_times(name)
+        pipe = self.redis.pipeline(transaction=True)
+        for target in (keys.pending(name), keys.pending_bulk(name)):
+            pipe.zunionstore(target, [target, times], aggregate="MAX")
+        pipe.zcard(keys.pending(name))
+        return int(pipe.execute()[-1])

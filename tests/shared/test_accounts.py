@@ -1,0 +1,132 @@
+"""Accounts: the environment's default overlaid by stored changes, encrypted keys, the
+change log, and the bulk re-evaluation after a filter change."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+
+from shared import constants as keys
+from shared.accounts import AccountError, AccountStore, UnknownAccount, filters_changed
+from shared.secrets_box import SecretKeyMissing
+from shared.settings import Settings
+
+SECRET = Fernet.generate_key().decode()
+KEY = "pk_live_abcdef1234567890"
+
+
+def settings(**env: object) -> Settings:
+    base: dict[str, object] = {"SYNC_SECRET_KEY": SECRET, "KLAVIYO_BASE_URL": "http://sandbox"}
+    return Settings(**{**base, **env})  # type: ignore[arg-type]
+
+
+def test_default_account_is_the_environment(r: redis.Redis) -> None:
+    store = AccountStore(r, settings(SYNC_CONTACT_ROLES="Buyer, Decision Maker",
+                                     SYNC_MAX_BULK_EXPORT="500", SYNC_INTERVAL="60"))
+    config = store.get("default")
+    assert config.contact_roles == ["Buyer", "Decision Maker"]
+    assert config.company_types is None
+    assert config.max_bulk_export == 500
+    assert config.interval == 60
+    assert config.klaviyo_api_key is None
+    assert config.unsyncable_reason is None
+    assert store.names() == ["default"]
+
+
+def test_stored_changes_win_over_the_environment_and_are_logged_with_time(
+    r: redis.Redis,
+) -> None:
+    store = AccountStore(r, settings(SYNC_CONTACT_ROLES="Buyer", SYNC_INTERVAL="900"))
+    store.set("default", interval=30, default_list_id="LIST1")
+    config = store.get("default")
+    assert config.interval == 30
+    assert config.default_list_id == "LIST1"
+    assert config.contact_roles == ["Buyer"]  # untouched: still the environment's
+    assert config.updated_at is not None
+    log = store.change_log("default")
+    assert {(e["field"], e["before"], e["after"]) for e in log} == {
+        ("interval", 900.0, 30.0),
+        ("default_list_id", None, "LIST1"),
+    }
+    assert all(e["at"] > 1_700_000_000 for e in log)
+    # A new process with the same environment sees the stored change too.
+    assert AccountStore(r, settings(SYNC_INTERVAL="900")).get("default").interval == 30
+
+
+def test_an_unchanged_value_is_not_logged_again(r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    store.set("default", max_bulk_export=10)
+    store.set("default", max_bulk_export=10)
+    assert len(store.change_log("default")) == 1
+
+
+def test_klaviyo_keys_are_encrypted_at_rest(r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    store.add("acme", KEY, contact_roles="Buyer", interval=120)
+    raw = r.hgetall(keys.account_config("acme"))
+    assert KEY not in str(raw)
+    assert "1234567890" not in str(r.lrange(keys.account_config_log("acme"), 0, -1))
+    config = store.get("acme")
+    assert config.klaviyo_api_key is not None
+    assert config.klaviyo_api_key.get_secret_value() == KEY
+    assert KEY not in repr(config) and KEY not in str(config.public_view())
+    assert config.public_view()["klaviyo_key"] == "set"
+    assert store.names() == ["acme", "default"]
+
+
+def test_adding_an_account_without_a_secret_key_is_refused(r: redis.Redis) -> None:
+    store = AccountStore(r, settings(SYNC_SECRET_KEY=None))
+    with pytest.raises(SecretKeyMissing, match="SYNC_SECRET_KEY is not set"):
+        store.add("acme", KEY)
+    assert not r.exists(keys.account_config("acme"))
+
+
+def test_bad_settings_are_refused_naming_the_field(r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    with pytest.raises(AccountError, match="max_bulk_export"):
+        store.add("acme", KEY, max_bulk_export=-1)
+    with pytest.raises(AccountError, match="interval"):
+        store.set("default", interval="soon")
+    with pytest.raises(AccountError, match="invalid account name"):
+        store.add("{evil}", KEY)
+    with pytest.raises(AccountError, match="already exists"):
+        store.add("acme", KEY)
+        store.add("acme", KEY)
+
+
+def test_unknown_accounts_are_an_error_and_event_only_accounts_are_not_syncable(
+    r: redis.Redis,
+) -> None:
+    store = AccountStore(r, settings())
+    with pytest.raises(UnknownAccount, match="accounts add nobody"):
+        store.get("nobody")
+    with pytest.raises(UnknownAccount):
+        store.set("nobody", interval=5)
+    r.sadd(keys.ACCOUNTS_SET, "seen")  # what the collector does for an account's first event
+    config = store.get("seen")
+    assert not config.configured
+    assert config.unsyncable_reason is not None and "accounts add seen" in config.unsyncable_reason
+
+
+def test_removing_an_account_forgets_its_key(r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    store.add("acme", KEY)
+    store.remove("acme")
+    assert store.names() == ["default"]
+    with pytest.raises(UnknownAccount):
+        store.get("acme")
+    with pytest.raises(AccountError, match="cannot be removed"):
+        store.remove("default")
+
+
+def test_filters_changed_compares_roles_and_company_types_only(r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    before = store.get("default")
+    assert filters_changed(before, store.set("default", contact_roles="Buyer"))
+    before = store.get("default")
+    assert not filters_changed(before, store.set("default", interval=5))
+    assert filters_changed(before, store.set("default", company_types=["Customer"]))
+    assert store.get("default").company_types == ["Customer"]
+    store.set("default", company_types="*")
+    assert store.get("default").company_types is None

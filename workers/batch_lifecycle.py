@@ -1,0 +1,182 @@
+"""The life of a batch in Redis: pending -> running -> completed (or failed).
+
+Starting and completing are single Lua scripts (``start_batch.lua``, ``complete_batch.lua``
+beside this module), so a crash between steps can neither lose nor double a change, and at
+most one batch per account runs, whatever number of schedulers and workers there are.
+
+State of an account (hash :func:`shared.constants.state`): ``running`` (batch id or absent),
+``started_at``, ``enqueued_at`` (the scheduler handed it to Dramatiq), ``completed_at``,
+``next_due``, ``last_batch``, ``last_completed``, ``force`` (``sync-now``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+from shared import constants as keys
+
+BATCHES_KEPT = 50
+"""How many batch ids the per-account list keeps (newest first)."""
+MEMBERS_KEPT_SECONDS = 7 * 24 * 3600
+"""How long a finished batch's member sets stay (for inspection), then Redis drops them."""
+
+
+@cache
+def _lua(name: str) -> str:
+    return (Path(__file__).with_name(name)).read_text()
+
+
+def load_script(client: redis.Redis, name: str) -> Script:
+    """A Lua script beside this package's modules, registered on ``client`` (EVALSHA)."""
+    return client.register_script(_lua(name))
+
+
+def start_batch(
+    client: redis.Redis, account: str, batch_id: str, now: float, *, keep: int = BATCHES_KEPT
+) -> int:
+    """Move pending into a new running batch; returns its size (0 = nothing started: a
+    batch is running, or nothing is pending)."""
+    script = load_script(client, "start_batch.lua")
+    size = script(
+        keys=[
+            keys.state(account),
+            keys.pending(account),
+            keys.pending_bulk(account),
+            keys.batch_members(account, batch_id),
+            keys.batch_members_bulk(account, batch_id),
+            keys.batch(account, batch_id),
+            keys.batches(account),
+        ],
+        args=[batch_id, repr(now), keep],
+    )
+    return int(size)
+
+
+def _finish(
+    client: redis.Redis,
+    account: str,
+    batch_id: str,
+    report: dict[str, Any],
+    now: float,
+    interval: float | None,
+    status: str,
+) -> bool:
+    if interval is None:
+        from shared.accounts import AccountStore
+        from shared.settings import get_settings
+
+        interval = AccountStore(client, get_settings()).get(account).interval
+    script = load_script(client, "complete_batch.lua")
+    done = script(
+        keys=[
+            keys.state(account),
+            keys.batch(account, batch_id),
+            keys.batch_members(account, batch_id),
+            keys.batch_members_bulk(account, batch_id),
+            keys.pending(account),
+            keys.pending_bulk(account),
+        ],
+        args=[batch_id, repr(now), json.dumps(report), repr(interval), status,
+              MEMBERS_KEPT_SECONDS],
+    )
+    return bool(done)
+
+
+def complete_batch(
+    client: redis.Redis,
+    account: str,
+    batch_id: str,
+    report: dict[str, int],
+    now: float,
+    *,
+    interval: float | None = None,
+) -> bool:
+    """Mark the running batch completed with its report; the account's next batch is due
+    ``interval`` later (default: the account's configured interval). Returns False when
+    this batch is not the running one (a repeated call changes nothing)."""
+    return _finish(client, account, batch_id, dict(report), now, interval, "completed")
+
+
+def fail_batch(
+    client: redis.Redis,
+    account: str,
+    batch_id: str,
+    reason: str,
+    now: float,
+    *,
+    interval: float | None = None,
+) -> bool:
+    """Give up on the running batch: its members go back into pending (nothing is lost)
+    and the account is retried one interval later. ``reason`` must hold no personal data."""
+    return _finish(client, account, batch_id, {"error": reason}, now, interval, "failed")
+
+
+def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) -> bool:
+    """Record that the running batch was handed to the batch actor (crash recovery)."""
+    state_key = keys.state(account)
+    if client.hget(state_key, "running") != batch_id:
+        return False
+    client.hset(state_key, "enqueued_at", repr(now))
+    return True
+
+
+def _decode_batch(raw: dict[str, str]) -> dict[str, Any]:
+    info: dict[str, Any] = dict(raw)
+    for field in ("size", "bulk"):
+        if field in info:
+            info[field] = int(info[field])
+    for field in ("started_at", "completed_at"):
+        if field in info:
+            info[field] = float(info[field])
+    if "report" in info:
+        info["report"] = json.loads(info["report"])
+    return info
+
+
+def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
+    """``{batch_id, status, started_at, size, bulk, completed_at?, report?}``; ``{}`` when
+    the batch is unknown."""
+    raw: dict[str, str] = client.hgetall(keys.batch(account, batch_id))  # type: ignore[assignment]
+    if not raw:
+        return {}
+    return {"batch_id": batch_id, **_decode_batch(raw)}
+
+
+def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
+    """The scheduling state of an account, numbers as floats."""
+    raw: dict[str, str] = client.hgetall(keys.state(account))  # type: ignore[assignment]
+    state: dict[str, Any] = dict(raw)
+    for field in ("started_at", "enqueued_at", "completed_at", "next_due"):
+        if field in state:
+            state[field] = float(state[field])
+    return state
+
+
+def running_batch(client: redis.Redis, account: str) -> str | None:
+    """The id of the account's running batch, or None."""
+    running = client.hget(keys.state(account), "running")
+    return str(running) if running else None
+
+
+def last_completed(client: redis.Redis, account: str) -> dict[str, Any] | None:
+    """:func:`batch_info` of the account's last completed batch, or None."""
+    batch_id = client.hget(keys.state(account), "last_completed")
+    return batch_info(client, account, str(batch_id)) or None if batch_id else None
+
+
+def recent_batches(client: redis.Redis, account: str, limit: int = 10) -> list[dict[str, Any]]:
+    """:func:`batch_info` of the account's newest batches, newest first."""
+    ids: list[str] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
+    return [info for info in (batch_info(client, account, i) for i in ids) if info]
+
+
+def request_sync_now(client: redis.Redis, account: str) -> None:
+    """Make the account due at the scheduler's next tick, interval or not (``sync-now``);
+    still never while a batch of it runs."""
+    client.hset(keys.state(account), "force", "1")
