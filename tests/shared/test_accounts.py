@@ -130,3 +130,22 @@ def test_filters_changed_compares_roles_and_company_types_only(r: redis.Redis) -
     assert store.get("default").company_types == ["Customer"]
     store.set("default", company_types="*")
     assert store.get("default").company_types is None
+
+
+def test_a_filter_change_requeues_every_mirrored_contact_as_bulk(r: redis.Redis) -> None:
+    from tests.workers.collector_helpers import event, publish
+    from workers.collector import Collector
+
+    store = AccountStore(r, settings())
+    store.add("acme", KEY, contact_roles="Buyer")
+    publish(r, *[event(f"C-{n}", 100 + n) for n in range(5)])
+    while Collector(r, "c1", block_ms=0).run_once():
+        pass
+    r.delete(keys.pending("acme"))  # as if a batch took them
+    r.zadd(keys.pending("acme"), {"C-4": 104})  # one is pending one by one
+    store.set("acme", interval=5, max_bulk_export=2)  # not a filter change
+    assert r.zcard(keys.pending("acme")) == 1 and r.zcard(keys.pending_bulk("acme")) == 0
+    store.set("acme", contact_roles="Buyer,Engineer")
+    expected = [(f"C-{n}", 100.0 + n) for n in range(5)]  # scored by occurred_at
+    assert r.zrange(keys.pending("acme"), 0, -1, withscores=True) == expected
+    assert r.zrange(keys.pending_bulk("acme"), 0, -1, withscores=True) == expected

@@ -1,0 +1,251 @@
+"""The collector: reads contact events from the stream and coalesces them per contact.
+
+For each entry of :data:`shared.constants.EVENTS_STREAM` (consumer group
+:data:`shared.constants.COLLECTOR_GROUP`) the event's account gets, in one Lua script
+(``apply_event.lua``): the newest state of the contact (by the CRM's ``occurred_at``, not
+by arrival), its id in the pending set, and in the bulk subset when it came from a bulk
+export. An entry is acknowledged only after it is applied; applying twice changes nothing,
+so a collector killed at any point loses nothing: its unacknowledged entries are claimed
+by a live collector after ``claim_idle_ms``. Acknowledged entries are trimmed from the
+stream, never one that is still pending or not yet read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+from redis.typing import EncodableT, FieldT
+
+from shared import constants as keys
+from shared.events import BULK_ORIGINS, ContactEvent, MirroredContact, Origin
+from workers.batch_lifecycle import load_script
+
+log = logging.getLogger(__name__)
+
+ORIGINS: frozenset[str] = frozenset({"webhook", "import", "publish", "resync"})
+DEFAULT_ACCOUNT = "default"
+DEAD_CONSUMER_SECONDS = 3600
+"""A consumer with nothing pending, idle this long, is removed from the group."""
+
+Entry = tuple[str, dict[str, str]]
+
+
+class BadEntry(ValueError):
+    """A stream entry that is not a valid event; the message names fields, never values."""
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def parse_entry(fields: dict[str, str]) -> tuple[ContactEvent, Origin]:
+    """The event and origin of one stream entry, or :class:`BadEntry`."""
+    origin = fields.get("origin")
+    if origin not in ORIGINS:
+        raise BadEntry(f"origin: missing or not one of {sorted(ORIGINS)}")
+    raw = fields.get("event")
+    if raw is None:
+        raise BadEntry("event: missing")
+    try:
+        event = ContactEvent.model_validate_json(raw)
+    except ValidationError as error:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['type']}"
+            for err in error.errors(include_input=False)
+        )
+        raise BadEntry(f"event: {where}") from None
+    return event, origin  # type: ignore[return-value]
+
+
+def _next_id(entry_id: str) -> str:
+    """The smallest stream id after ``entry_id``."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+class Collector:
+    """One collector process's consumer (see the module docstring)."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        consumer_name: str | None = None,
+        *,
+        block_ms: int = 1000,
+        count: int = 500,
+        claim_idle_ms: int = 30_000,
+        claim_every: float = 5.0,
+    ) -> None:
+        self.redis = redis_client
+        self.consumer = consumer_name or default_consumer_name()
+        self.block_ms = block_ms
+        self.count = count
+        self.claim_idle_ms = claim_idle_ms
+        self.claim_every = claim_every
+        self._last_claim = float("-inf")
+        self._apply = load_script(redis_client, "apply_event.lua")
+        self._group_ready = False
+
+    # --- the loop ------------------------------------------------------------------------
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, id="0",
+                                     mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+        self._group_ready = True
+
+    def run_once(self) -> int:
+        """Handle one batch of entries (claimed from a dead consumer, else new ones);
+        returns how many were handled."""
+        if not self._group_ready:
+            self.ensure_group()
+        entries = self._claim() if self._claim_due() else []
+        if not entries:
+            entries = self._read()
+        if not entries:
+            return 0
+        self._handle(entries)
+        return len(entries)
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Run until ``stop_event`` is set; the current batch is always finished first."""
+        log.info("collector %s started", self.consumer)
+        while not stop_event.is_set():
+            try:
+                self.run_once()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log.warning("collector: Redis unavailable (%s); retrying", type(error).__name__)
+                stop_event.wait(1.0)
+        log.info("collector %s stopped", self.consumer)
+
+    # --- reading -------------------------------------------------------------------------
+    def _claim_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_claim < self.claim_every:
+            return False
+        self._last_claim = now
+        return True
+
+    def _claim(self) -> list[Entry]:
+        """Entries that another consumer read but did not acknowledge for ``claim_idle_ms``."""
+        answer = self.redis.xautoclaim(
+            keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, self.consumer,
+            min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.count,
+        )
+        claimed = [(entry_id, fields) for entry_id, fields in answer[1] if fields is not None]
+        if claimed:
+            log.info("collector %s claimed %d stale entries", self.consumer, len(claimed))
+        self._forget_dead_consumers()
+        return claimed
+
+    def _forget_dead_consumers(self) -> None:
+        for consumer in self.redis.xinfo_consumers(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP):
+            idle_s = int(consumer["idle"]) / 1000
+            if (consumer["name"] != self.consumer and int(consumer["pending"]) == 0
+                    and idle_s > DEAD_CONSUMER_SECONDS):
+                self.redis.xgroup_delconsumer(
+                    keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, consumer["name"]
+                )
+
+    def _read(self) -> list[Entry]:
+        answer: Any = self.redis.xreadgroup(
+            keys.COLLECTOR_GROUP, self.consumer, {keys.EVENTS_STREAM: ">"},
+            count=self.count, block=self.block_ms or None,
+        )
+        if not answer:
+            return []
+        # RESP2 answers [[stream, entries]], RESP3 {stream: entries}
+        entries = answer[keys.EVENTS_STREAM] if isinstance(answer, dict) else answer[0][1]
+        return list(entries)
+
+    # --- applying ------------------------------------------------------------------------
+    def _handle(self, entries: list[Entry]) -> None:
+        by_account: dict[str, list[tuple[str, ContactEvent, Origin]]] = defaultdict(list)
+        dead: list[tuple[str, dict[str, str], str]] = []
+        for entry_id, fields in entries:
+            try:
+                event, origin = parse_entry(fields)
+            except BadEntry as error:
+                dead.append((entry_id, fields, str(error)))
+                continue
+            by_account[event.account_id].append((entry_id, event, origin))
+        failed = self._apply_all(by_account, dead)
+        if failed:
+            # A script error (should not happen): apply that account's entries one by one,
+            # so the others go through and the culprit is dead-lettered, not retried forever.
+            self._apply_one_by_one({account: by_account[account] for account in failed})
+        self.redis.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP,
+                        *[entry_id for entry_id, _ in entries])
+        self._trim()
+
+    def _apply_all(
+        self,
+        by_account: dict[str, list[tuple[str, ContactEvent, Origin]]],
+        dead: list[tuple[str, dict[str, str], str]],
+    ) -> list[str]:
+        """Apply the events and dead-letter the bad entries in one round trip; returns the
+        accounts whose script failed (connection errors propagate: nothing is acked)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for account, items in by_account.items():
+            self._queue_apply(pipe, account, items)
+        accounts = [a for a in by_account if a != DEFAULT_ACCOUNT]
+        if accounts:
+            pipe.sadd(keys.ACCOUNTS_SET, *accounts)
+        for entry_id, fields, error in dead:
+            log.warning("dead-lettered stream entry %s: %s", entry_id, error)
+            record: dict[FieldT, EncodableT] = {"entry_id": entry_id, "error": error,
+                                                "at": repr(time.time())}
+            record.update(fields)
+            pipe.xadd(keys.EVENTS_DEAD, record)
+        results = pipe.execute(raise_on_error=False)
+        for result in results[len(by_account):]:
+            if isinstance(result, Exception):
+                raise result
+        return [account for account, result in zip(by_account, results, strict=False)
+                if isinstance(result, Exception)]
+
+    def _queue_apply(
+        self, pipe: Any, account: str, items: list[tuple[str, ContactEvent, Origin]]
+    ) -> None:
+        script_keys = [keys.contact_index(account), keys.contact_times(account),
+                       keys.pending(account), keys.pending_bulk(account)]
+        args: list[str] = []
+        for _entry_id, event, origin in items:
+            script_keys.append(keys.contact(account, event.contact.id))
+            args += [event.contact.id, repr(event.occurred_at_epoch),
+                     "1" if origin in BULK_ORIGINS else "0",
+                     MirroredContact.from_event(event, origin).model_dump_json()]
+        self._apply(keys=script_keys, args=args, client=pipe)
+
+    def _apply_one_by_one(
+        self, by_account: dict[str, list[tuple[str, ContactEvent, Origin]]]
+    ) -> None:
+        for account, items in by_account.items():
+            for entry_id, event, origin in items:
+                if self._apply_all({account: [(entry_id, event, origin)]}, []):
+                    fields = {"event": event.model_dump_json(), "origin": origin}
+                    self._apply_all({}, [(entry_id, fields, "apply: script error")])
+
+    def _trim(self) -> None:
+        """Drop acknowledged entries: everything before the oldest entry that is pending in
+        the group, or not yet delivered to it. Both are read in one MULTI, so an entry read
+        meanwhile is after the group's last-delivered id and stays."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xinfo_groups(keys.EVENTS_STREAM)
+        pipe.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)
+        groups, pending = pipe.execute()
+        if len(groups) != 1:
+            return  # another group reads this stream too: leave trimming to its owner
+        last_delivered = str(groups[0]["last-delivered-id"])
+        minid = str(pending["min"]) if pending["pending"] else _next_id(last_delivered)
+        self.redis.xtrim(keys.EVENTS_STREAM, minid=minid, approximate=False)
