@@ -1,0 +1,145 @@
+"""The scheduler: ticks, and starts a batch for each account that is due.
+
+An account is due when it has pending contacts, no batch of it runs, and either it never
+completed a batch, or its last batch completed at least its interval ago, or ``sync-now``
+asked for one. Everything is decided from state in Redis, so a restarted scheduler carries
+on; a lock (:data:`shared.constants.SCHEDULER_LOCK`) lets one scheduler tick at a time, and
+``start_batch`` is atomic anyway, so even without it no account gets two batches.
+
+Crash between starting a batch and enqueueing its actor: the batch is running but has no
+``enqueued_at``; after ``reenqueue_after`` seconds any scheduler enqueues it again (the
+batch actor is idempotent on its batch id).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import redis
+
+from shared import constants as keys
+from shared.accounts import AccountStore
+from workers import batch_lifecycle as lifecycle
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str, str], None]
+
+
+def new_batch_id(now: float) -> str:
+    """Readable, sortable and unique: ``20261122T174000-3f9c2a1b``."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}"
+
+
+class Scheduler:
+    """Starts due batches; see the module docstring."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        accounts: AccountStore,
+        enqueue: Enqueue,
+        clock: Callable[[], float] = time.time,
+        *,
+        lock_ms: int = 15_000,
+        reenqueue_after: float = 30.0,
+    ) -> None:
+        self.redis = redis_client
+        self.accounts = accounts
+        self.enqueue = enqueue
+        self.clock = clock
+        self.lock_ms = lock_ms
+        self.reenqueue_after = reenqueue_after
+        self._problems: dict[str, str] = {}
+        self._lock = lifecycle.load_script(redis_client, "scheduler_lock.lua")
+
+    def tick(self) -> list[tuple[str, str]]:
+        """One pass over every account; returns the (account, batch id) pairs started.
+        Does nothing when another scheduler holds the lock."""
+        token = uuid.uuid4().hex
+        if not self.redis.set(keys.SCHEDULER_LOCK, token, nx=True, px=self.lock_ms):
+            return []
+        started: list[tuple[str, str]] = []
+        try:
+            for account in self.accounts.names():
+                if not self._lock(keys=[keys.SCHEDULER_LOCK], args=[token, self.lock_ms]):
+                    log.warning("scheduler lock lost mid-tick; stopping this tick")
+                    break
+                try:
+                    batch = self._tick_account(account)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    raise
+                except Exception as error:
+                    self._warn_once(account, f"{type(error).__name__}: {error}", error)
+                    continue
+                if batch:
+                    started.append((account, batch))
+        finally:
+            self._lock(keys=[keys.SCHEDULER_LOCK], args=[token, 0])
+        return started
+
+    def _warn_once(self, account: str, problem: str, error: Exception | None = None) -> None:
+        """Log a skipped account once per distinct problem, not on every tick."""
+        if self._problems.get(account) != problem:
+            self._problems[account] = problem
+            log.warning("scheduler: account %s skipped: %s", account, problem, exc_info=error)
+
+    def _tick_account(self, account: str) -> str | None:
+        now = self.clock()
+        state = lifecycle.account_state(self.redis, account)
+        running = state.get("running")
+        if running:
+            self._recover_enqueue(account, running, state, now)
+            return None
+        if not self.redis.exists(keys.pending(account)):
+            return None
+        config = self.accounts.get(account)
+        if config.unsyncable_reason:
+            self._warn_once(account, config.unsyncable_reason)
+            return None
+        self._problems.pop(account, None)
+        completed_at = state.get("completed_at")
+        due = (
+            bool(state.get("force"))
+            or completed_at is None
+            or completed_at + config.interval <= now
+        )
+        if not due:
+            return None
+        batch_id = new_batch_id(now)
+        size = lifecycle.start_batch(self.redis, account, batch_id, now)
+        if not size:
+            return None
+        log.info("scheduler: started batch %s of %s (%d contacts)", batch_id, account, size)
+        self._enqueue(account, batch_id, now)
+        return batch_id
+
+    def _recover_enqueue(
+        self, account: str, batch_id: str, state: dict[str, object], now: float
+    ) -> None:
+        started_at = state.get("started_at")
+        if "enqueued_at" in state or not isinstance(started_at, float):
+            return
+        if now - started_at >= self.reenqueue_after:
+            log.warning("scheduler: batch %s of %s was never enqueued; enqueueing it",
+                        batch_id, account)
+            self._enqueue(account, batch_id, now)
+
+    def _enqueue(self, account: str, batch_id: str, now: float) -> None:
+        self.enqueue(account, batch_id)
+        lifecycle.mark_enqueued(self.redis, account, batch_id, now)
+
+    def run_forever(self, stop_event: threading.Event, tick_seconds: float = 1.0) -> None:
+        """Tick until ``stop_event`` is set (a tick in progress is finished first)."""
+        log.info("scheduler started")
+        while not stop_event.is_set():
+            try:
+                self.tick()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                log.warning("scheduler: Redis unavailable (%s); retrying", type(error).__name__)
+            stop_event.wait(tick_seconds)
+        log.info("scheduler stopped")
