@@ -6,3 +6,11 @@ app = typer.Typer(
     help="contact-sync: keeps a CRM's contacts in Klaviyo and brings list sign-ups back.",
     no_args_is_help=True,
 )
+
+from cli.accounts_cmd import accounts_app  # noqa: E402
+from cli.process_cmds import collector, scheduler, sync_now  # noqa: E402
+
+app.add_typer(accounts_app, name="accounts")
+app.command("collector")(collector)
+app.command("scheduler")(scheduler)
+app.command("sync-now")(sync_now)

@@ -1,0 +1,192 @@
+"""``contact-sync accounts list|show|add|set|remove``: accounts and their runtime settings.
+
+Klaviyo keys are never printed: only whether one is set.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.process_cmds import fail, open_redis
+from shared import constants as keys
+from shared.accounts import AccountConfig, AccountError, AccountStore
+from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
+from shared.settings import Settings
+
+accounts_app = typer.Typer(
+    help="Accounts: list, show, add, change (filters, cap, list, interval) and remove.",
+    no_args_is_help=True,
+)
+
+Roles = Annotated[str | None, typer.Option(
+    "--roles", help="Contact roles that sync, comma-separated; '*' = all.")]
+CompanyTypes = Annotated[str | None, typer.Option(
+    "--company-types", help="Company types that sync, comma-separated; '*' = all.")]
+MaxBulk = Annotated[int | None, typer.Option(
+    "--max-bulk-export", help="Cap per bulk export; 0 = none.")]
+DefaultList = Annotated[str | None, typer.Option(
+    "--default-list", help="Klaviyo list id for first-time contacts; '' = none.")]
+Interval = Annotated[float | None, typer.Option(
+    "--interval", help="Seconds from a batch's completion to the next.")]
+BaseUrl = Annotated[str | None, typer.Option(
+    "--klaviyo-base-url", help="Klaviyo API root (default: KLAVIYO_BASE_URL).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _store() -> AccountStore:
+    settings = Settings()
+    return AccountStore(open_redis(settings), settings)
+
+
+def _changes(
+    roles: str | None, company_types: str | None, max_bulk_export: int | None,
+    default_list: str | None, interval: float | None, base_url: str | None,
+    klaviyo_key: str | None = None,
+) -> dict[str, Any]:
+    given = {
+        "contact_roles": roles, "company_types": company_types,
+        "max_bulk_export": max_bulk_export, "default_list_id": default_list,
+        "interval": interval, "klaviyo_base_url": base_url, "klaviyo_api_key": klaviyo_key,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    return (AccountError, SecretKeyMissing, SecretKeyInvalid)
+
+
+def _describe(config: AccountConfig, pending: int) -> dict[str, Any]:
+    view = config.public_view()
+    view["pending"] = pending
+    return view
+
+
+def _time(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _filter(values: list[str] | None) -> str:
+    return ", ".join(values) if values else "all"
+
+
+@accounts_app.command("list")
+def list_accounts(as_json: AsJson = False) -> None:
+    """Every account: filters, cap, list, interval, whether a key is set, pending changes."""
+    store = _store()
+    rows = []
+    for name in store.names():
+        try:
+            config = store.get(name)
+        except _refusals() as error:
+            raise fail(f"{name}: {error}") from None
+        rows.append(_describe(config, int(store.redis.zcard(keys.pending(name)))))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("account", "syncable", "roles", "company types", "cap", "default list",
+                  "interval s", "Klaviyo key", "pending")
+    for row in rows:
+        table.add_row(
+            row["name"], "yes" if row["syncable"] else "no", _filter(row["contact_roles"]),
+            _filter(row["company_types"]), str(row["max_bulk_export"] or "none"),
+            row["default_list_id"] or "-", f"{row['interval']:g}", row["klaviyo_key"],
+            str(row["pending"]),
+        )
+    Console().print(table)
+
+
+@accounts_app.command("show")
+def show(name: str, as_json: AsJson = False) -> None:
+    """One account's settings and its change log (the key shown only as set / not set)."""
+    store = _store()
+    try:
+        view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
+    except _refusals() as error:
+        raise fail(str(error)) from None
+    view["changes"] = store.change_log(name)
+    if as_json:
+        typer.echo(json.dumps(view, indent=2))
+        return
+    for field, value in view.items():
+        if field == "changes":
+            continue
+        if field in ("contact_roles", "company_types"):
+            value = _filter(value)
+        typer.echo(f"{field:>18}: {'-' if value is None else value}")
+    typer.echo(f"{'changes':>18}:")
+    for change in view["changes"]:
+        typer.echo(f"  {_time(change['at'])}  {change['field']}: "
+                   f"{change['before']!r} -> {change['after']!r}")
+
+
+@accounts_app.command("add")
+def add(
+    name: str,
+    klaviyo_key: Annotated[str, typer.Option(
+        "--klaviyo-key", prompt="Klaviyo private API key", hide_input=True,
+        help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
+    roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
+    default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
+) -> None:
+    """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options."""
+    store = _store()
+    options = _changes(roles, company_types, max_bulk_export, default_list, interval,
+                       klaviyo_base_url)
+    try:
+        config = store.add(name, klaviyo_key, **options)
+    except _refusals() as error:
+        raise fail(str(error)) from None
+    typer.echo(f"added account {config.name} (Klaviyo key set, stored encrypted)")
+
+
+@accounts_app.command("set")
+def set_(
+    name: str,
+    roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
+    default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
+    klaviyo_key: Annotated[str | None, typer.Option(
+        "--klaviyo-key", help="Replace the Klaviyo key (needs SYNC_SECRET_KEY).")] = None,
+) -> None:
+    """Change an account at runtime; the change is logged and wins over the environment.
+    A change of roles or company types re-evaluates every contact (a bulk export)."""
+    store = _store()
+    changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
+                       klaviyo_base_url, klaviyo_key)
+    try:
+        before = store.get(name)
+        after = store.set(name, **changes)
+    except _refusals() as error:
+        raise fail(str(error)) from None
+    changed = [field for field in changes if getattr(before, field) != getattr(after, field)]
+    if not changed:
+        typer.echo(f"{name}: nothing changed")
+        return
+    typer.echo(f"{name}: changed {', '.join(changed)}")
+    if any(field in ("contact_roles", "company_types") for field in changed):
+        pending = int(store.redis.zcard(keys.pending(name)))
+        typer.echo(f"{name}: filters changed; every contact is re-evaluated in the next batch "
+                   f"({pending} pending, cap {after.max_bulk_export or 'none'})")
+
+
+@accounts_app.command("remove")
+def remove(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Forget an account's configuration and key (its mirrored contacts stay)."""
+    store = _store()
+    if not yes:
+        typer.confirm(f"Remove account {name} and its stored Klaviyo key?", abort=True)
+    try:
+        store.remove(name)
+    except _refusals() as error:
+        raise fail(str(error)) from None
+    typer.echo(f"removed account {name}")

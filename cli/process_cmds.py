@@ -1,0 +1,133 @@
+"""``contact-sync collector``, ``contact-sync scheduler`` and ``contact-sync sync-now``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from typing import Annotated
+
+import redis
+import typer
+
+from shared import constants as keys
+from shared.accounts import AccountError, AccountStore
+from shared.redis_client import connect
+from shared.settings import Settings
+from workers import batch_lifecycle as lifecycle
+from workers.collector import Collector, default_consumer_name
+from workers.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` on stderr; the caller raises the returned Exit."""
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def open_redis(settings: Settings) -> redis.Redis:
+    """The state Redis of ``REDIS_URL``, checked; a clear error when unset or unreachable."""
+    if not settings.redis_url:
+        raise fail(
+            "REDIS_URL is not set. Point it at a Redis server (e.g. redis://localhost:6379/0), "
+            "or use 'contact-sync run', which embeds one.", code=2,
+        )
+    client = connect(settings.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise fail(f"Redis at REDIS_URL is unreachable ({type(error).__name__})", code=2) from None
+    return client
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the loop finishes its current step, then stops."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("received %s; stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        )
+
+
+def collector(
+    consumer: Annotated[str | None, typer.Option(help="Consumer name (default: host-pid).")] = None,
+    count: Annotated[int, typer.Option(min=1, help="Entries read per batch.")] = 500,
+    claim_idle: Annotated[float, typer.Option(
+        min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
+) -> None:
+    """Read contact events from the stream and keep the newest state of each contact."""
+    _logging()
+    client = open_redis(Settings())
+    worker = Collector(client, consumer or default_consumer_name(), count=count,
+                       claim_idle_ms=int(claim_idle * 1000))
+    worker.run_forever(stop_on_signals())
+
+
+def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
+    """Enqueue through the Dramatiq broker to the batch actor (imported only here, so the
+    scheduler module never loads actors)."""
+    try:
+        from workers.broker import setup_broker  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as error:
+        raise fail(f"the Dramatiq broker is not available ({error})") from None
+    setup_broker(redis_url)
+    from workers.actors.batch import (  # type: ignore[import-not-found, unused-ignore]
+        sync_batch,
+    )
+
+    def enqueue(account: str, batch_id: str) -> None:
+        sync_batch.send(account, batch_id)
+
+    return enqueue
+
+
+def scheduler(
+    tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
+) -> None:
+    """Start a sync batch for each account that is due (one at a time per account)."""
+    _logging()
+    settings = Settings()
+    client = open_redis(settings)
+    assert settings.redis_url is not None
+    runner = Scheduler(client, AccountStore(client, settings), real_enqueue(settings.redis_url))
+    runner.run_forever(stop_on_signals(), tick_seconds=tick)
+
+
+def sync_now(
+    account: Annotated[str, typer.Option("--account", "-a", help="The account to sync.")],
+) -> None:
+    """Make an account's next batch start at the scheduler's next tick, interval or not."""
+    settings = Settings()
+    client = open_redis(settings)
+    try:
+        config = AccountStore(client, settings).get(account)
+    except AccountError as error:
+        raise fail(str(error)) from None
+    if config.unsyncable_reason:
+        raise fail(config.unsyncable_reason)
+    pending = int(client.zcard(keys.pending(account)))
+    running = lifecycle.running_batch(client, account)
+    if running:
+        lifecycle.request_sync_now(client, account)
+        typer.echo(f"{account}: batch {running} is running; {pending} pending contact(s) "
+                   "will start the next batch as soon as it completes.")
+    elif pending:
+        lifecycle.request_sync_now(client, account)
+        typer.echo(f"{account}: {pending} pending contact(s); a batch starts at the "
+                   "scheduler's next tick.")
+    else:
+        typer.echo(f"{account}: nothing pending; no batch to start.")
