@@ -6,6 +6,7 @@ Klaviyo keys are never printed: only whether one is set.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -100,7 +101,8 @@ def list_accounts(as_json: AsJson = False) -> None:
             row["default_list_id"] or "-", f"{row['interval']:g}", row["klaviyo_key"],
             str(row["pending"]),
         )
-    Console().print(table)
+    # Not a terminal (a pipe, a test): wide enough that no column is cut.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @accounts_app.command("show")

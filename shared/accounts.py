@@ -195,8 +195,8 @@ class AccountStore:
                 contact_roles=_normalise_filter(self.settings.contact_roles),
                 company_types=_normalise_filter(self.settings.company_types),
                 max_bulk_export=self.settings.max_bulk_export,
-                default_list_id=self.settings.default_list_id,
-                klaviyo_api_key=self.settings.klaviyo_api_key,
+                default_list_id=self.settings.default_list_id or None,
+                klaviyo_api_key=self.settings.klaviyo_api_key or None,
             )
         return base
 
