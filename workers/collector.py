@@ -126,6 +126,11 @@ class Collector:
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.warning("collector: Redis unavailable (%s); retrying", type(error).__name__)
                 stop_event.wait(1.0)
+            except redis.ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                log.warning("collector: the consumer group is gone; creating it again")
+                self._group_ready = False
         log.info("collector %s stopped", self.consumer)
 
     # --- reading -------------------------------------------------------------------------

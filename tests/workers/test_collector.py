@@ -158,3 +158,20 @@ def test_run_forever_stops_when_asked(r: redis.Redis) -> None:
     stop.set()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_a_collector_recreates_its_group_when_the_stream_was_deleted(r: redis.Redis) -> None:
+    stop = threading.Event()
+    collector = Collector(r, "c1", block_ms=50)
+    collector.run_once()
+    r.delete(keys.EVENTS_STREAM)  # e.g. an operator flushed it
+    thread = threading.Thread(target=collector.run_forever, args=(stop,))
+    thread.start()
+    while not r.exists(keys.EVENTS_STREAM):
+        stop.wait(0.01)
+    publish(r, event("C-1", 100))
+    while not r.exists(keys.pending("acme")):
+        stop.wait(0.01)
+    stop.set()
+    thread.join(timeout=10)
+    assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1"]
