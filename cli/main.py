@@ -14,3 +14,7 @@ app.add_typer(accounts_app, name="accounts")
 app.command("collector")(collector)
 app.command("scheduler")(scheduler)
 app.command("sync-now")(sync_now)
+
+from cli.run_cmd import run  # noqa: E402
+
+app.command("run")(run)
