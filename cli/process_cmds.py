@@ -17,7 +17,7 @@ from shared.redis_client import connect
 from shared.settings import Settings
 from workers import batch_lifecycle as lifecycle
 from workers.collector import Collector, default_consumer_name
-from workers.scheduler import Scheduler
+from workers.scheduler import Scheduler, scheduler_alive
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +131,7 @@ def sync_now(
                    "scheduler's next tick.")
     else:
         typer.echo(f"{account}: nothing pending; no batch to start.")
+        return
+    if not scheduler_alive(client):
+        typer.secho("warning: no scheduler has ticked lately; start 'contact-sync scheduler'",
+                    err=True, fg=typer.colors.YELLOW)

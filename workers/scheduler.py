@@ -28,6 +28,13 @@ from workers import batch_lifecycle as lifecycle
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str, str], None]
+HEARTBEAT_MS = 30_000
+"""How long a tick's heartbeat lasts: without a tick for this long, no scheduler runs."""
+
+
+def scheduler_alive(client: redis.Redis) -> bool:
+    """True when some scheduler ticked within :data:`HEARTBEAT_MS`."""
+    return bool(client.exists(keys.SCHEDULER_HEARTBEAT))
 
 
 def new_batch_id(now: float) -> str:
@@ -64,6 +71,7 @@ class Scheduler:
         if not self.redis.set(keys.SCHEDULER_LOCK, token, nx=True, px=self.lock_ms):
             return []
         started: list[tuple[str, str]] = []
+        self.redis.set(keys.SCHEDULER_HEARTBEAT, repr(self.clock()), px=HEARTBEAT_MS)
         try:
             for account in self.accounts.names():
                 if not self._lock(keys=[keys.SCHEDULER_LOCK], args=[token, self.lock_ms]):

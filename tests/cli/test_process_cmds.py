@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
+from shared.accounts import AccountStore
+from shared.settings import Settings
 from tests.workers.collector_helpers import event, publish
 from workers import batch_lifecycle as lifecycle
+from workers.scheduler import Scheduler
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 runner = CliRunner()
@@ -66,8 +69,26 @@ def sync_now(redis_url: str, account: str) -> str:
 
 def test_sync_now_marks_an_account_with_pending_changes_due(r: redis.Redis, redis_url: str) -> None:
     r.zadd(keys.pending("default"), {"C-1": 1.0})
-    assert sync_now(redis_url, "default").startswith("0: default: 1 pending contact(s)")
+    answer = sync_now(redis_url, "default")
+    assert answer.startswith("0: default: 1 pending contact(s)")
+    assert "no scheduler has ticked lately" in answer
     assert lifecycle.account_state(r, "default")["force"] == "1"
+
+
+def test_sync_now_is_started_by_the_next_tick_of_a_running_scheduler(
+    r: redis.Redis, redis_url: str,
+) -> None:
+    settings = Settings(REDIS_URL=redis_url, SYNC_INTERVAL=900)  # type: ignore[call-arg]
+    sent: list[tuple[str, str]] = []
+    scheduler = Scheduler(r, AccountStore(r, settings), lambda a, b: sent.append((a, b)))
+    r.zadd(keys.pending("default"), {"C-1": 1.0})
+    [(_, first)] = scheduler.tick()
+    lifecycle.complete_batch(r, "default", first, {}, now=time.time())
+    r.zadd(keys.pending("default"), {"C-2": 2.0})
+    assert scheduler.tick() == []  # the interval has not passed
+    answer = sync_now(redis_url, "default")
+    assert "no scheduler" not in answer  # it ticked just now
+    assert [a for a, _ in scheduler.tick()] == ["default"]
 
 
 def test_sync_now_says_when_there_is_nothing_to_do(r: redis.Redis, redis_url: str) -> None:
