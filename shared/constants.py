@@ -158,5 +158,7 @@ def contact_times(account: str) -> str:
     """Sorted set: contact id -> occurred_at (epoch s) of its mirrored state. The collector's
     last-write-wins compares with it; a filter change re-queues every contact from it."""
     return account_key(account, "contacts", "times")
+
+
 SCHEDULER_HEARTBEAT = f"{PREFIX}:scheduler:heartbeat"
 """String with TTL: the time of the last scheduler tick (absent = no scheduler running)."""
