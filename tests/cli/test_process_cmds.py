@@ -108,3 +108,24 @@ def test_sync_now_refuses_unknown_and_unsyncable_accounts(r: redis.Redis, redis_
     assert sync_now(redis_url, "nobody").startswith("1: Error: unknown account 'nobody'")
     r.sadd(keys.ACCOUNTS_SET, "seen")
     assert "accounts add seen" in sync_now(redis_url, "seen")
+
+
+def test_a_killed_collector_loses_nothing(r: redis.Redis, redis_url: str) -> None:
+    env = {**os.environ, "REDIS_URL": redis_url}
+    for start in range(0, 3000, 500):
+        publish(r, *[event(f"C-{n}", 100 + n) for n in range(start, start + 500)])
+    victim = subprocess.Popen([COMMAND, "collector", "--consumer", "victim", "--count", "50"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: r.exists(keys.pending("acme")))
+    victim.kill()  # SIGKILL, mid-stream: some entries read and not acknowledged, maybe
+    victim.wait(timeout=30)
+    survivor = subprocess.Popen([COMMAND, "collector", "--consumer", "survivor",
+                                 "--claim-idle", "0"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: r.zcard(keys.pending("acme")) == 3000)
+        wait_for(lambda: r.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)["pending"] == 0)
+        wait_for(lambda: r.xlen(keys.EVENTS_STREAM) == 0)  # all acknowledged, then trimmed
+    finally:
+        survivor.terminate()
+        survivor.wait(timeout=30)
