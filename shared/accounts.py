@@ -136,6 +136,13 @@ class AccountChanges(BaseModel):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("klaviyo_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://a.klaviyo.com")
+        return value.rstrip("/") if value else value
+
     @field_validator("klaviyo_api_key", mode="before")
     @classmethod
     def _key(cls, value: object) -> object:

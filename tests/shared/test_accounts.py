@@ -88,6 +88,8 @@ def test_bad_settings_are_refused_naming_the_field(r: redis.Redis) -> None:
         store.add("acme", KEY, max_bulk_export=-1)
     with pytest.raises(AccountError, match="interval"):
         store.set("default", interval="soon")
+    with pytest.raises(AccountError, match=r"klaviyo_base_url: .*http"):
+        store.set("default", klaviyo_base_url="a.klaviyo.com")
     with pytest.raises(AccountError, match="invalid account name"):
         store.add("{evil}", KEY)
     with pytest.raises(AccountError, match="already exists"):
