@@ -162,3 +162,24 @@ def contact_times(account: str) -> str:
 
 SCHEDULER_HEARTBEAT = f"{PREFIX}:scheduler:heartbeat"
 """String with TTL: the time of the last scheduler tick (absent = no scheduler running)."""
+
+
+# --- Dramatiq broker keys (read by the operator tools; written by Dramatiq) --------------
+def dramatiq_queue(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
+    """List: ids of the messages waiting on a Dramatiq queue (``default``, ``default.DQ``)."""
+    return f"{namespace}:{queue}"
+
+
+def dramatiq_queue_messages(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
+    """Hash: message id -> encoded message, for the messages of a queue (waiting or held)."""
+    return f"{namespace}:{queue}.msgs"
+
+
+def dramatiq_dead(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
+    """Sorted set: dead-lettered message ids of a queue, scored by when (epoch ms)."""
+    return f"{namespace}:{queue}.XQ"
+
+
+def dramatiq_dead_messages(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
+    """Hash: dead-lettered message id -> encoded message."""
+    return f"{namespace}:{queue}.XQ.msgs"
