@@ -18,3 +18,7 @@ app.command("sync-now")(sync_now)
 from cli.run_cmd import run  # noqa: E402
 
 app.command("run")(run)
+
+from cli.dlq_cmd import dlq_app  # noqa: E402
+
+app.add_typer(dlq_app, name="dlq")

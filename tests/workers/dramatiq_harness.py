@@ -1,0 +1,64 @@
+"""A real Dramatiq RedisBroker and in-process Worker on the test Redis, with a test actor
+whose failure is switched by a Redis flag."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import default_middleware
+
+from workers.dead_letters import DeadLetterNotes
+
+FAIL_FLAG = "test:fail"
+DONE = "test:done"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll until ``condition()`` is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def make_broker(redis_url: str) -> RedisBroker:
+    """A RedisBroker with Dramatiq's default middleware plus the dead-letter notes."""
+    middleware = [m() for m in default_middleware] + [DeadLetterNotes()]
+    return RedisBroker(url=redis_url, middleware=middleware)
+
+
+def flaky_actor(broker: RedisBroker, redis_url: str, **options: Any) -> dramatiq.Actor[Any, Any]:
+    """An actor on its own queue that raises while :data:`FAIL_FLAG` is set, and otherwise
+    records its arguments in :data:`DONE`. No retries: it dead-letters on first failure."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    name = f"flaky_{uuid.uuid4().hex[:8]}"
+
+    def flaky(account: str, batch_id: str) -> None:
+        if client.get(FAIL_FLAG):
+            raise RuntimeError(f"Klaviyo refused the chunk of ann@example.com in {batch_id}")
+        client.rpush(DONE, f"{account}/{batch_id}")
+
+    flaky.__name__ = name
+    options.setdefault("max_retries", 0)
+    return dramatiq.actor(flaky, broker=broker, actor_name=name, queue_name=name, **options)
+
+
+@contextmanager
+def running_worker(broker: RedisBroker) -> Iterator[dramatiq.Worker]:
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(timeout=10_000)
