@@ -22,3 +22,7 @@ app.command("run")(run)
 from cli.dlq_cmd import dlq_app  # noqa: E402
 
 app.add_typer(dlq_app, name="dlq")
+
+from cli.rejected_cmd import rejected_app  # noqa: E402
+
+app.add_typer(rejected_app, name="rejected")

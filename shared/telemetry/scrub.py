@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
-"""An email address; group 1 is its first character, group 2 its domain."""
+EMAIL = re.compile(r"[^\s'\"<>(),;:\[\]{}]+@[^\s'\"<>(),;:\[\]{}]*[A-Za-z0-9]")
+"""Anything shaped like an email address, valid or not (``ann@@example.com`` is what
+Klaviyo quotes when it refuses one): a word with an ``@`` in it."""
 PHONE = re.compile(
     r"(?<![\w+])(?:\+\d[\d ()\-]{5,}\d|\(?\d{3}\)?[ \-]\d{3}[ \-]\d{4}|0\d{3,4} ?\d{6})(?!\w)"
 )
@@ -26,7 +27,8 @@ MASKED_PHONE = "+***"
 
 def mask_email(match: re.Match[str]) -> str:
     """``ann.lee@example.com`` -> ``a***@example.com``: the domain stays (it helps support)."""
-    return f"{match.group(1)}***@{match.group(2)}"
+    local, _, domain = match.group(0).rpartition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:

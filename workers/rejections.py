@@ -1,0 +1,93 @@
+"""Contacts that Klaviyo refused (bad email, bad phone...), and re-sending them.
+
+The batch actors record each refusal in the account's ``rejected`` hash: contact id ->
+JSON ``{code, title, detail, batch_id, at}`` (Klaviyo's own error code and text). Once the
+CRM fixed the contact, ``replay`` moves it back into ``pending`` (``rejected_replay.lua``,
+one step), so the next batch sends it again from its newest mirrored state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+from shared.telemetry.scrub import scrub_text
+
+
+@cache
+def _lua(name: str) -> str:
+    return Path(__file__).with_name(name).read_text()
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Klaviyo's refusal of one contact (texts masked: Klaviyo may quote the bad value)."""
+
+    contact_id: str
+    code: str
+    title: str
+    detail: str
+    batch_id: str
+    at: float
+
+    @classmethod
+    def parse(cls, contact_id: str, raw: str) -> Rejection:
+        try:
+            data: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            data = {"detail": raw}
+        return cls(
+            contact_id=contact_id,
+            code=str(data.get("code") or ""),
+            title=scrub_text(str(data.get("title") or "")),
+            detail=scrub_text(str(data.get("detail") or "")),
+            batch_id=str(data.get("batch_id") or ""),
+            at=float(data.get("at") or 0),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def record_rejection(
+    client: redis.Redis, account: str, contact_id: str, *, code: str, title: str,
+    detail: str, batch_id: str, at: float | None = None,
+) -> None:
+    """Store Klaviyo's refusal of a contact (for the actors, and tests)."""
+    entry = {"code": code, "title": title, "detail": detail, "batch_id": batch_id,
+             "at": time.time() if at is None else at}
+    client.hset(keys.rejected(account), contact_id, json.dumps(entry))
+
+
+def list_rejections(client: redis.Redis, account: str) -> list[Rejection]:
+    """Every rejected contact of the account, newest refusal first."""
+    raw: dict[Any, Any] = client.hgetall(keys.rejected(account))  # type: ignore[assignment]
+    found = [Rejection.parse(_str(cid), _str(data)) for cid, data in raw.items()]
+    return sorted(found, key=lambda item: (-item.at, item.contact_id))
+
+
+def replay_rejections(
+    client: redis.Redis, account: str, contact_ids: list[str] | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Move the given rejected contacts (``None`` = all) back into pending; returns the ids
+    moved (ids that were not rejected are skipped)."""
+    if contact_ids is not None and not contact_ids:
+        return []
+    script = client.register_script(_lua("rejected_replay.lua"))
+    moved = script(
+        keys=[keys.rejected(account), keys.pending(account)],
+        args=[repr(time.time() if now is None else now), *(contact_ids or [])],
+    )
+    return [_str(item) for item in moved]
+
+
+def _str(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
