@@ -1,0 +1,136 @@
+"""Logging of every contact-sync process: text or JSON lines, personal data masked.
+
+``configure_logging(settings, "worker")`` once at process start. With
+``SYNC_LOG_FORMAT=json`` each record is one JSON object on one line::
+
+    {"time": "2026-11-22T10:00:00.123Z", "level": "INFO", "process": "worker",
+     "logger": "workers.actors.batch", "message": "batch done", "account": "acme",
+     "batch_id": "b-1"}
+
+``account``, ``batch_id`` (and ``chunk_id``, ``event_id``, ``contact_id``) come from
+``extra={...}`` or from :func:`log_context` (contextvars, so every line logged while a
+batch runs carries its ids). Emails, phone numbers and Klaviyo keys are masked in every
+message and traceback, whatever the format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from shared.settings import Settings
+from shared.telemetry.scrub import scrub_text
+
+CONTEXT_FIELDS = ("account", "batch_id", "chunk_id", "event_id", "contact_id")
+"""Ids a log line may carry (never personal data)."""
+
+_context: ContextVar[dict[str, str]] = ContextVar("contact_sync_log_context", default={})  # noqa: B039
+
+
+@contextmanager
+def log_context(**ids: str | None) -> Iterator[None]:
+    """Attach ids (account, batch_id, ...) to every record logged inside the block."""
+    unknown = set(ids) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise ValueError(f"log_context: unknown field(s) {sorted(unknown)}; use {CONTEXT_FIELDS}")
+    merged = {**_context.get(), **{k: str(v) for k, v in ids.items() if v is not None}}
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The configured secret values, to be masked wherever they appear."""
+    values = [settings.klaviyo_api_key, settings.secret_key, settings.crm_webhook_secret,
+              *settings.webhook_secrets]
+    return [value for value in values if value]
+
+
+class MaskingFilter(logging.Filter):
+    """Masks personal data and secrets in the message (arguments merged in first) and adds
+    the context ids and the process name to the record. Attach it to handlers."""
+
+    def __init__(self, process_name: str, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.process_name = process_name
+        self.secrets = tuple(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad %-format must not lose the line
+            message = f"{record.msg} {record.args}"
+        record.msg = scrub_text(message, self.secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text, self.secrets)
+        record.process_name = self.process_name
+        for name, value in _context.get().items():
+            if not getattr(record, name, None):
+                setattr(record, name, value)
+        return True
+
+
+def _ids(record: logging.LogRecord) -> dict[str, str]:
+    return {name: str(getattr(record, name)) for name in CONTEXT_FIELDS
+            if getattr(record, name, None) not in (None, "")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "process": getattr(record, "process_name", ""),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_ids(record),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-11-22 10:00:00,123 INFO worker workers.x [account=acme batch_id=b-1] text``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(process_name)s %(name)s%(ids)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ids = _ids(record)
+        record.ids = " [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" if ids else ""
+        return super().format(record)
+
+
+def configure_logging(
+    settings: Settings,
+    process_name: str,
+    *,
+    stream: IO[str] | None = None,
+    level: int = logging.INFO,
+) -> logging.Handler:
+    """Replace the root logger's handlers with one that masks and formats as configured
+    (``SYNC_LOG_FORMAT``). Returns the handler."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(MaskingFilter(process_name, secrets_of(settings)))
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

@@ -1,0 +1,86 @@
+"""JSON log lines carry account and batch ids; emails, phones and keys never appear."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from shared.settings import Settings
+from shared.telemetry.logs import configure_logging, log_context
+
+
+@pytest.fixture
+def restore_root_logging():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _settings(**env: str) -> Settings:
+    return Settings.model_validate(env)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_format_gives_one_object_a_line_with_account_and_batch_ids(
+    restore_root_logging,
+):
+    stream = io.StringIO()
+    configure_logging(_settings(SYNC_LOG_FORMAT="json"), "worker", stream=stream)
+    log = logging.getLogger("workers.test")
+    log.info("batch started with %d contacts", 12, extra={"account": "acme", "batch_id": "b-1"})
+    with log_context(account="globex", batch_id="b-2"):
+        log.warning("chunk slow")
+    log.info("no ids here")
+    first, second, third = _lines(stream)
+    assert first["message"] == "batch started with 12 contacts"
+    assert (first["account"], first["batch_id"]) == ("acme", "b-1")
+    assert first["level"] == "INFO" and first["process"] == "worker"
+    assert first["logger"] == "workers.test" and str(first["time"]).endswith("Z")
+    assert (second["account"], second["batch_id"], second["level"]) == ("globex", "b-2",
+                                                                       "WARNING")
+    assert "account" not in third
+
+
+def test_emails_phones_and_keys_are_masked_in_messages_and_tracebacks(restore_root_logging):
+    stream = io.StringIO()
+    settings = _settings(SYNC_LOG_FORMAT="json", KLAVIYO_API_KEY="pk_live_secret_value_1234",
+                         SYNC_WEBHOOK_SECRET="whsec-very-secret")
+    configure_logging(settings, "web", stream=stream)
+    log = logging.getLogger("producers.test")
+    log.info("contact %s changed phone to %s", "ann.lee@example.com", "+447700900123")
+    try:
+        raise ValueError("bad key pk_live_secret_value_1234 for bob@example.org, whsec-very-secret")
+    except ValueError:
+        log.exception("import failed")
+    text = stream.getvalue()
+    for secret in ("ann.lee@example.com", "+447700900123", "pk_live_secret_value_1234",
+                   "bob@example.org", "whsec-very-secret"):
+        assert secret not in text
+    first, second = _lines(stream)
+    assert first["message"] == "contact a***@example.com changed phone to +***"
+    assert "ValueError: bad key *** for b***@example.org, ***" in str(second["exception"])
+
+
+def test_text_format_shows_the_ids_and_masks_too(restore_root_logging):
+    stream = io.StringIO()
+    configure_logging(_settings(), "scheduler", stream=stream)
+    with log_context(account="acme"):
+        logging.getLogger("workers.scheduler").info("due: ann@example.com")
+    line = stream.getvalue().strip()
+    assert line.endswith("INFO scheduler workers.scheduler [account=acme] due: a***@example.com")
+
+
+def test_log_context_refuses_unknown_fields():
+    with pytest.raises(ValueError, match="email"), log_context(email="x"):
+        pass
