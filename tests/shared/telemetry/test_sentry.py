@@ -1,0 +1,129 @@
+"""sentry-sdk pointed at a real local HTTP endpoint: errors arrive, with no email, phone
+number or Klaviyo key anywhere in the envelope."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sentry_sdk
+
+from shared.settings import Settings
+from shared.telemetry.sentry import init_sentry, release, scrub_event
+from tests.workers.dramatiq_harness import (
+    FAIL_FLAG,
+    flaky_actor,
+    make_broker,
+    running_worker,
+    wait_for,
+)
+
+EMAIL, PHONE, KEY = "ann.lee@example.com", "+447700900123", "pk_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
+CONFIGURED_KEY = "klaviyo-key-configured-12345"
+
+
+class Envelopes(ThreadingHTTPServer):
+    """A Sentry ingest endpoint that keeps every envelope it receives (decompressed)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.bodies: list[str] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.server_address[1]}/1"
+
+    def text(self) -> str:
+        return "\n".join(self.bodies)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Envelopes
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "br":
+            import brotli  # type: ignore[import-not-found]
+
+            body = brotli.decompress(body)
+        self.server.bodies.append(body.decode("utf-8", "replace"))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def envelopes() -> Iterator[Envelopes]:
+    server = Envelopes()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+    server.shutdown()
+    server.server_close()
+
+
+def _settings(dsn: str) -> Settings:
+    return Settings.model_validate({"SENTRY_DSN": dsn, "KLAVIYO_API_KEY": CONFIGURED_KEY})
+
+
+def _no_personal_data(text: str) -> None:
+    for secret in (EMAIL, PHONE, KEY, CONFIGURED_KEY):
+        assert secret not in text, f"{secret} leaked to Sentry"
+
+
+def sync_contact(contact: dict[str, str], api_key: str) -> None:
+    klaviyo_key = api_key  # a local the SDK would capture  # noqa: F841
+    raise ValueError(f"Klaviyo refused {contact['email']} ({contact['phone']}) with key {KEY}")
+
+
+def test_an_error_reaches_sentry_without_email_phone_or_key(envelopes, monkeypatch):
+    monkeypatch.setenv("SYNC_ENVIRONMENT", "staging")
+    assert init_sentry(_settings(envelopes.dsn), "worker")
+    try:
+        sync_contact({"email": EMAIL, "phone": PHONE}, CONFIGURED_KEY)
+    except ValueError as error:
+        sentry_sdk.capture_exception(error)
+    sentry_sdk.flush(timeout=10)
+    text = envelopes.text()
+    assert "ValueError" in text and "Klaviyo refused a***@example.com (+***)" in text
+    assert '"environment":"staging"' in text.replace(" ", "")
+    assert release() in text and '"process":"worker"' in text.replace(" ", "")
+    _no_personal_data(text)
+
+
+def test_a_failing_dramatiq_message_reaches_sentry_scrubbed(envelopes, r, redis_url):
+    assert init_sentry(_settings(envelopes.dsn), "worker")
+    broker = make_broker(redis_url)  # after init: the integration hooks into the broker
+    actor = flaky_actor(broker, redis_url)
+    r.set(FAIL_FLAG, "1")
+    with running_worker(broker):
+        actor.send("acme", "b-1")
+        wait_for(lambda: sentry_sdk.flush(timeout=1) or "RuntimeError" in envelopes.text())
+    text = envelopes.text()
+    assert actor.actor_name in text and "a***@example.com" in text
+    _no_personal_data(text)
+
+
+def test_without_a_dsn_sentry_stays_off():
+    assert not init_sentry(Settings.model_validate({}), "web")
+
+
+def test_scrub_event_masks_nested_values_and_drops_the_user():
+    event = {"user": {"ip_address": "10.0.0.1", "email": EMAIL},
+             "breadcrumbs": {"values": [{"message": f"sent {EMAIL}", "data": {PHONE: KEY}}]},
+             "extra": {"args": ("acme", f"{CONFIGURED_KEY}")}}
+    cleaned = scrub_event(event, [CONFIGURED_KEY])
+    assert "user" not in cleaned
+    _no_personal_data(repr(cleaned))
+    assert cleaned["breadcrumbs"]["values"][0]["message"] == "sent a***@example.com"
