@@ -183,3 +183,9 @@ def dramatiq_dead(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
 def dramatiq_dead_messages(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> str:
     """Hash: dead-lettered message id -> encoded message."""
     return f"{namespace}:{queue}.XQ.msgs"
+
+
+# --- telemetry (appended) ------------------------------------------------------------------
+METRICS = f"{PREFIX}:metrics"
+"""Hash: cluster-wide counters and histogram buckets (field = JSON [metric, labels, part]),
+written by any process, exposed by ``web`` on ``/metrics``."""
