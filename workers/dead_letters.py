@@ -30,6 +30,7 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
+from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
 
 DELAY_SUFFIX = ".DQ"
@@ -212,7 +213,8 @@ class DeadLetters:
 
 
 class DeadLetterNotes(Middleware):
-    """Writes the final error (masked) and retry count onto each new dead letter."""
+    """Writes the final error (masked) and retry count onto each new dead letter, and
+    counts it (``contact_sync_dead_lettered_total``)."""
 
     def after_nack(self, broker: Broker, message: Any) -> None:
         client = getattr(broker, "client", None)
@@ -228,3 +230,4 @@ class DeadLetterNotes(Middleware):
         queue = canonical_queue(message.queue_name)
         script(keys=[keys.dramatiq_dead_messages(queue, namespace)],
                args=[letter_id, noted.encode()])
+        record_dead_letter(client, queue, message.actor_name)

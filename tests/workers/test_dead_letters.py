@@ -9,6 +9,7 @@ import redis
 from dramatiq import Message
 
 from shared import constants as keys
+from shared.telemetry.metrics import DEAD_LETTERED, field
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
@@ -38,6 +39,8 @@ def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(r, redis_
     assert letter.failed_at <= time.time()
     assert letters.count() == {actor.queue_name: 1}
     assert letters.get(sent.message_id) == letter  # found by Dramatiq's message id too
+    counted = field(DEAD_LETTERED, {"queue": actor.queue_name, "actor": actor.actor_name})
+    assert float(r.hget(keys.METRICS, counted)) == 1
 
 
 def test_a_replayed_message_runs_and_leaves_the_dead_set(r, redis_url):

@@ -1,0 +1,71 @@
+"""What the Dramatiq Redis broker holds right now, read straight from its keys.
+
+Shared by the metrics collector (``/metrics``) and ``contact-sync status``. Per queue:
+``messages`` waiting or being processed (``<ns>:<q>.msgs``), ``delayed`` (retries and
+delayed sends, ``<ns>:<q>.DQ.msgs``) and ``dead`` letters (``<ns>:<q>.XQ``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from shared import constants as keys
+
+DELAY_SUFFIX = ".DQ"
+MSGS_SUFFIX = ".msgs"
+DEAD_SUFFIX = ".XQ"
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queue: str
+    messages: int
+    delayed: int
+    dead: int
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"queue": self.queue, "messages": self.messages, "delayed": self.delayed,
+                "dead": self.dead}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def queue_names(client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -> list[str]:
+    """Every Dramatiq queue with something in it (messages, delayed or dead)."""
+    prefix = f"{namespace}:"
+    names: set[str] = set()
+    for pattern in (keys.dramatiq_queue_messages("*", namespace),
+                    keys.dramatiq_dead("*", namespace)):
+        for raw in client.scan_iter(match=pattern, count=500):
+            name = _text(raw)[len(prefix):]
+            if name.startswith("__"):  # __acks__, __heartbeats__
+                continue
+            for suffix in (DEAD_SUFFIX + MSGS_SUFFIX, MSGS_SUFFIX, DEAD_SUFFIX):
+                if name.endswith(suffix):
+                    name = name[: -len(suffix)]
+                    break
+            if name.endswith(DELAY_SUFFIX):
+                name = name[: -len(DELAY_SUFFIX)]
+            names.add(name)
+    return sorted(names)
+
+
+def queue_depths(
+    client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE
+) -> list[QueueDepth]:
+    """Depth of every queue, by name."""
+    names = queue_names(client, namespace)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.hlen(keys.dramatiq_queue_messages(name, namespace))
+        pipe.hlen(keys.dramatiq_queue_messages(name + DELAY_SUFFIX, namespace))
+        pipe.zcard(keys.dramatiq_dead(name, namespace))
+    counts = pipe.execute()
+    return [
+        QueueDepth(name, int(counts[3 * i]), int(counts[3 * i + 1]), int(counts[3 * i + 2]))
+        for i, name in enumerate(names)
+    ]

@@ -1,0 +1,182 @@
+"""``/metrics`` of ``web``: its own counters plus the whole service's, read from Redis.
+
+For the webhook (H3's endpoint)::
+
+    from shared.telemetry.exposition import count_events_received, count_events_refused,
+        render_metrics
+    count_events_received(len(events))            # after the XADD succeeded
+    count_events_refused("signature")             # 400/401/413/422/503 -> a reason
+    body, content_type = render_metrics()         # GET /metrics
+
+The metrics themselves are defined in :mod:`shared.telemetry.metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from threading import Lock
+from typing import Any
+
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter
+from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from shared import constants as keys
+from shared.telemetry import metrics as m
+from shared.telemetry.broker_stats import queue_depths
+
+log = logging.getLogger(__name__)
+
+_EVENTS_RECEIVED = Counter(m.EVENTS_RECEIVED.name, m.EVENTS_RECEIVED.help,
+                           list(m.EVENTS_RECEIVED.labels))
+_EVENTS_REFUSED = Counter(m.EVENTS_REFUSED.name, m.EVENTS_REFUSED.help,
+                          list(m.EVENTS_REFUSED.labels))
+
+
+def count_events_received(count: int = 1, source: str = "webhook") -> None:
+    """Events accepted (stored in Redis) by this process."""
+    _EVENTS_RECEIVED.labels(source=source).inc(count)
+
+
+def count_events_refused(reason: str, count: int = 1) -> None:
+    """A refused request (``reason``: not_json, signature, too_large, schema, redis_down)."""
+    _EVENTS_REFUSED.labels(reason=reason).inc(count)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStateCollector(Collector):
+    """Collects the cluster-wide counters and the gauges of the state, from Redis."""
+
+    def __init__(self, client_factory: Callable[[], redis.Redis]) -> None:
+        self.client_factory = client_factory
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            client = self.client_factory()
+            families = [*self._recorded(client), *self._state(client)]
+        except (redis.RedisError, RuntimeError) as error:
+            log.warning("/metrics could not read Redis: %s", type(error).__name__)
+            yield GaugeMetricFamily(m.REDIS_UP.name, m.REDIS_UP.help, value=0)
+            return
+        yield from families
+        yield GaugeMetricFamily(m.REDIS_UP.name, m.REDIS_UP.help, value=1)
+
+    def _recorded(self, client: redis.Redis) -> list[Metric]:
+        raw: dict[Any, Any] = client.hgetall(keys.METRICS)  # type: ignore[assignment]
+        series: dict[str, dict[tuple[tuple[str, str], ...], dict[str, float]]] = defaultdict(
+            lambda: defaultdict(dict))
+        for name_labels, value in raw.items():
+            name, labels, part = json.loads(_text(name_labels))
+            series[name][tuple(sorted(labels.items()))][part] = float(_text(value))
+        families: list[Metric] = []
+        for metric in m.RECORDED:
+            if metric.kind == "histogram":
+                families.append(self._histogram(metric, series.get(metric.name, {})))
+                continue
+            family = CounterMetricFamily(metric.name, metric.help, labels=list(metric.labels))
+            for labels, parts in series.get(metric.name, {}).items():
+                values = dict(labels)
+                family.add_metric([values[name] for name in metric.labels], parts.get("", 0))
+            families.append(family)
+        return families
+
+    @staticmethod
+    def _histogram(
+        metric: m.Metric, series: dict[tuple[tuple[str, str], ...], dict[str, float]]
+    ) -> Metric:
+        family = HistogramMetricFamily(metric.name, metric.help, labels=list(metric.labels))
+        for labels, parts in series.items():
+            cumulative, buckets = 0.0, []
+            for le in [*(str(b) for b in m.DURATION_BUCKETS), "+Inf"]:
+                cumulative += parts.get(f"le={le}", 0)
+                buckets.append((le, cumulative))
+            values = dict(labels)
+            family.add_metric([values[name] for name in metric.labels], buckets,
+                              parts.get("sum", 0))
+        return family
+
+    def _state(self, client: redis.Redis) -> list[Metric]:
+        accounts = sorted({"default", *(_text(a) for a in client.smembers(keys.ACCOUNTS_SET))})
+        pipe = client.pipeline(transaction=False)
+        for account in accounts:
+            pipe.zcard(keys.pending(account))
+            pipe.hget(keys.state(account), "running")
+            pipe.hlen(keys.rejected(account))
+        answers = pipe.execute()
+        pending = GaugeMetricFamily(m.CONTACTS_PENDING.name, m.CONTACTS_PENDING.help,
+                                    labels=["account"])
+        running = GaugeMetricFamily(m.BATCH_RUNNING.name, m.BATCH_RUNNING.help,
+                                    labels=["account"])
+        rejected = GaugeMetricFamily(m.REJECTED_CONTACTS.name, m.REJECTED_CONTACTS.help,
+                                     labels=["account"])
+        for i, account in enumerate(accounts):
+            pending.add_metric([account], int(answers[3 * i]))
+            running.add_metric([account], 1 if answers[3 * i + 1] else 0)
+            rejected.add_metric([account], int(answers[3 * i + 2]))
+        messages = GaugeMetricFamily(m.QUEUE_MESSAGES.name, m.QUEUE_MESSAGES.help,
+                                     labels=["queue"])
+        delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,
+                                    labels=["queue"])
+        dead = GaugeMetricFamily(m.DEAD_LETTERS.name, m.DEAD_LETTERS.help, labels=["queue"])
+        for depth in queue_depths(client):
+            messages.add_metric([depth.queue], depth.messages)
+            delayed.add_metric([depth.queue], depth.delayed)
+            dead.add_metric([depth.queue], depth.dead)
+        backlog = GaugeMetricFamily(m.EVENTS_BACKLOG.name, m.EVENTS_BACKLOG.help,
+                                    value=events_backlog(client))
+        return [pending, running, rejected, messages, delayed, dead, backlog]
+
+
+def events_backlog(client: redis.Redis) -> int:
+    """Events not yet read by the collectors plus those read but not acknowledged."""
+    try:
+        groups = client.xinfo_groups(keys.EVENTS_STREAM)
+    except redis.ResponseError:  # no stream yet
+        return 0
+    for group in groups:
+        if _text(group.get("name", "")) == keys.COLLECTOR_GROUP:
+            lag = group.get("lag")
+            return int(lag or 0) + int(group.get("pending") or 0)
+    return int(client.xlen(keys.EVENTS_STREAM))
+
+
+_installed: set[int] = set()
+_install_lock = Lock()
+
+
+def install_state_collector(
+    client_factory: Callable[[], redis.Redis] | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> None:
+    """Register the Redis collector on ``registry`` once (default: ``get_redis``)."""
+    with _install_lock:
+        if id(registry) in _installed:
+            return
+        if client_factory is None:
+            from shared.redis_client import get_redis
+
+            client_factory = get_redis
+        registry.register(RedisStateCollector(client_factory))
+        _installed.add(id(registry))
+
+
+def render_metrics(
+    registry: CollectorRegistry = REGISTRY,
+    client_factory: Callable[[], redis.Redis] | None = None,
+) -> tuple[bytes, str]:
+    """The body and content type of a ``/metrics`` answer (installs the collector)."""
+    install_state_collector(client_factory, registry)
+    return _generate_latest(registry), CONTENT_TYPE_LATEST
