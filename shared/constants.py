@@ -189,3 +189,5 @@ def dramatiq_dead_messages(queue: str, namespace: str = DRAMATIQ_NAMESPACE) -> s
 METRICS = f"{PREFIX}:metrics"
 """Hash: cluster-wide counters and histogram buckets (field = JSON [metric, labels, part]),
 written by any process, exposed by ``web`` on ``/metrics``."""
+THROTTLE_LOG = f"{PREFIX}:metrics:throttled"
+"""List (capped, newest first): JSON ``{at, operation}`` of recent Klaviyo 429 answers."""
