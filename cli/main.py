@@ -26,3 +26,7 @@ app.add_typer(dlq_app, name="dlq")
 from cli.rejected_cmd import rejected_app  # noqa: E402
 
 app.add_typer(rejected_app, name="rejected")
+
+from cli.status_cmd import status  # noqa: E402
+
+app.command("status")(status)

@@ -1,4 +1,4 @@
-"""What the Dramatiq Redis broker holds right now, read straight from its keys.
+"""What the Dramatiq Redis broker (and the events stream) hold now, read from their keys.
 
 Shared by the metrics collector (``/metrics``) and ``contact-sync status``. Per queue:
 ``messages`` waiting or being processed (``<ns>:<q>.msgs``), ``delayed`` (retries and
@@ -69,3 +69,16 @@ def queue_depths(
         QueueDepth(name, int(counts[3 * i]), int(counts[3 * i + 1]), int(counts[3 * i + 2]))
         for i, name in enumerate(names)
     ]
+
+
+def events_backlog(client: redis.Redis) -> int:
+    """Events not yet read by the collectors plus those read but not acknowledged."""
+    try:
+        groups = client.xinfo_groups(keys.EVENTS_STREAM)
+    except redis.ResponseError:  # no stream yet
+        return 0
+    for group in groups:
+        if _text(group.get("name", "")) == keys.COLLECTOR_GROUP:
+            lag = group.get("lag")
+            return int(lag or 0) + int(group.get("pending") or 0)
+    return int(client.xlen(keys.EVENTS_STREAM))

@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from shared import constants as keys
 from shared.telemetry import metrics as m
-from shared.telemetry.broker_stats import queue_depths
+from shared.telemetry.broker_stats import events_backlog, queue_depths
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +138,6 @@ class RedisStateCollector(Collector):
         backlog = GaugeMetricFamily(m.EVENTS_BACKLOG.name, m.EVENTS_BACKLOG.help,
                                     value=events_backlog(client))
         return [pending, running, rejected, messages, delayed, dead, backlog]
-
-
-def events_backlog(client: redis.Redis) -> int:
-    """Events not yet read by the collectors plus those read but not acknowledged."""
-    try:
-        groups = client.xinfo_groups(keys.EVENTS_STREAM)
-    except redis.ResponseError:  # no stream yet
-        return 0
-    for group in groups:
-        if _text(group.get("name", "")) == keys.COLLECTOR_GROUP:
-            lag = group.get("lag")
-            return int(lag or 0) + int(group.get("pending") or 0)
-    return int(client.xlen(keys.EVENTS_STREAM))
 
 
 _installed: set[int] = set()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -86,6 +87,7 @@ EVENTS_BACKLOG = Metric("contact_sync_events_backlog", "gauge",
 REDIS_UP = Metric("contact_sync_redis_up", "gauge",
                   "1 when /metrics could read Redis.", ())
 
+THROTTLE_LOG_KEPT = 1000
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 RECORDED = (KLAVIYO_CALLS, KLAVIYO_THROTTLED, BATCHES, BATCH_DURATION, CONTACTS_SYNCED,
             CONTACTS_REJECTED, DEAD_LETTERED)
@@ -126,11 +128,29 @@ def observe(client: redis.Redis, metric: Metric, value: float, **labels: object)
 
 
 # --- what the other modules call ---------------------------------------------------------
-def record_klaviyo_call(client: redis.Redis, operation: str, status: int) -> None:
-    """One answer of Klaviyo (``operation`` e.g. ``bulk_import``, ``get_lists``)."""
+def record_klaviyo_call(
+    client: redis.Redis, operation: str, status: int, at: float | None = None
+) -> None:
+    """One answer of Klaviyo (``operation`` e.g. ``bulk_import``, ``get_lists``). A 429 is
+    also logged with its time, for ``contact-sync status`` (recent 429s)."""
     increment(client, KLAVIYO_CALLS, operation=operation, status=status)
     if status == 429:
         increment(client, KLAVIYO_THROTTLED, operation=operation)
+        entry = json.dumps({"at": time.time() if at is None else at, "operation": operation})
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.lpush(keys.THROTTLE_LOG, entry)
+            pipe.ltrim(keys.THROTTLE_LOG, 0, THROTTLE_LOG_KEPT - 1)
+            pipe.execute()
+        except redis.RedisError as error:
+            log.warning("429 not logged: %s", type(error).__name__)
+
+
+def recent_throttles(client: redis.Redis, since: float) -> list[dict[str, object]]:
+    """The logged 429s since ``since`` (epoch s), newest first."""
+    raw: list[str | bytes] = client.lrange(keys.THROTTLE_LOG, 0, -1)  # type: ignore[assignment]
+    entries = [json.loads(item) for item in raw]
+    return [entry for entry in entries if float(entry.get("at", 0)) >= since]
 
 
 def record_batch(

@@ -1,0 +1,98 @@
+"""``contact-sync status``: per account pending, running and last batch, next due; queue
+depths, dead letters, recent 429s -- from real state written by the real modules."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from shared import constants as keys
+from shared.telemetry.metrics import record_klaviyo_call
+from tests.workers.dramatiq_harness import FAIL_FLAG, flaky_actor, make_broker, running_worker, wait_for
+from workers import batch_lifecycle as lifecycle
+from workers.dead_letters import DeadLetters
+from workers.rejections import record_rejection
+from workers.status_report import build_status
+
+runner = CliRunner()
+
+
+def _state(r, redis_url) -> str:
+    """acme: a completed batch then one running with progress; globex: 1 pending; one dead
+    letter; a 429 now and an old one; bulk_import of one Klaviyo account blocked."""
+    now = time.time()
+    r.sadd(keys.ACCOUNTS_SET, "acme", "globex")
+    r.zadd(keys.pending("acme"), {"C-1": 1, "C-2": 2})
+    lifecycle.start_batch(r, "acme", "b-1", now - 100)
+    lifecycle.complete_batch(r, "acme", "b-1", {"created": 2, "excluded": 0}, now - 90,
+                             interval=900)
+    r.zadd(keys.pending("acme"), {"C-3": 3})
+    r.hset(keys.state("acme"), "force", "1")
+    lifecycle.start_batch(r, "acme", "b-2", now - 10)
+    r.hset(keys.batch("acme", "b-2"), mapping={"chunks": 2, "chunks_done": 1})
+    r.zadd(keys.pending("globex"), {"G-1": 5})
+    record_rejection(r, "acme", "C-9", code="invalid", title="t", detail="d", batch_id="b-1")
+    record_klaviyo_call(r, "bulk_import", 429, at=now - 5)
+    record_klaviyo_call(r, "bulk_import", 429, at=now - 7200)
+    r.set(keys.rate_limit_block("pk-acct-1", "bulk_import"), "1", px=30_000)
+    broker = make_broker(redis_url)
+    actor = flaky_actor(broker, redis_url)
+    r.set(FAIL_FLAG, "1")
+    with running_worker(broker):
+        actor.send("acme", "b-0")
+        wait_for(DeadLetters(r).list)
+    actor.send("globex", "b-9")
+    return actor.queue_name
+
+
+def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url):
+    queue = _state(r, redis_url)
+    result = runner.invoke(app, ["status", "--json"], env={"REDIS_URL": redis_url})
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    acme, default, globex = status["accounts"]
+    assert (acme["account"], default["account"], globex["account"]) == (
+        "acme", "default", "globex")
+    assert acme["pending"] == 0 and acme["rejected"] == 1
+    assert acme["running"]["batch_id"] == "b-2" and acme["running"]["size"] == 1
+    assert acme["running"]["progress"] == {"chunks": "2", "chunks_done": "1"}
+    assert acme["last_batch"]["batch_id"] == "b-1"
+    assert acme["last_batch"]["report"] == {"created": 2, "excluded": 0}
+    assert acme["due"] == "after the running batch"
+    assert globex["pending"] == 1 and globex["due"] == "now" and globex["running"] is None
+    assert default["due"] == "when a contact changes"
+    assert {"queue": queue, "messages": 1, "delayed": 0, "dead": 1} in status["queues"]
+    assert status["dead_letters"] == 1
+    assert status["throttled"]["count"] == 1
+    assert status["throttled"]["by_operation"] == {"bulk_import": 1}
+    [blocked] = status["throttled"]["blocked"]
+    assert blocked["klaviyo_account"] == "pk-acct-1" and blocked["operation"] == "bulk_import"
+    assert 0 < blocked["seconds_left"] <= 30
+    assert status["scheduler_alive"] is False
+
+
+def test_status_prints_a_readable_table(r, redis_url):
+    _state(r, redis_url)
+    result = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "b-2 size=1" in text and "chunks_done=1" in text
+    assert "b-1 completed (2) created=2, excluded=0" in text
+    assert "Dead letters: 1" in text and "Scheduler: NOT RUNNING" in text
+    assert "Klaviyo 429s in the last 60 min: 1" in text
+    assert "blocked now: pk-acct-1/bulk_import" in text
+
+
+def test_next_due_time_is_shown_once_the_interval_runs(r):
+    now = time.time()
+    r.zadd(keys.pending("default"), {"C-1": 1})
+    lifecycle.start_batch(r, "default", "b-1", now - 20)
+    lifecycle.complete_batch(r, "default", "b-1", {}, now - 10, interval=900)
+    r.zadd(keys.pending("default"), {"C-2": 2})
+    [default] = build_status(r, now)["accounts"]
+    assert default["due"] == "at next_due"
+    assert default["next_due"] == pytest.approx(now - 10 + 900)
