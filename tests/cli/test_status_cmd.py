@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 from cli.main import app
 from shared import constants as keys
 from shared.telemetry.metrics import record_klaviyo_call
-from tests.workers.dramatiq_harness import FAIL_FLAG, flaky_actor, make_broker, running_worker, wait_for
+from tests.workers.dramatiq_harness import (
+    FAIL_FLAG,
+    flaky_actor,
+    make_broker,
+    running_worker,
+    wait_for,
+)
 from workers import batch_lifecycle as lifecycle
 from workers.dead_letters import DeadLetters
 from workers.rejections import record_rejection
