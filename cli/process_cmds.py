@@ -56,11 +56,13 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def _logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-        )
+def _telemetry(settings: Settings, process_name: str) -> None:
+    """Logs (text or JSON, masked) and Sentry (when ``SENTRY_DSN`` is set) for a process."""
+    from shared.telemetry.logs import configure_logging
+    from shared.telemetry.sentry import init_sentry
+
+    configure_logging(settings, process_name)
+    init_sentry(settings, process_name)
 
 
 def collector(
@@ -70,8 +72,9 @@ def collector(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
     """Read contact events from the stream and keep the newest state of each contact."""
-    _logging()
-    client = open_redis(Settings())
+    settings = Settings()
+    client = open_redis(settings)
+    _telemetry(settings, "collector")
     worker = Collector(client, consumer or default_consumer_name(), count=count,
                        claim_idle_ms=int(claim_idle * 1000))
     worker.run_forever(stop_on_signals())
@@ -99,9 +102,9 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
-    _logging()
     settings = Settings()
     client = open_redis(settings)
+    _telemetry(settings, "scheduler")
     assert settings.redis_url is not None
     runner = Scheduler(client, AccountStore(client, settings), real_enqueue(settings.redis_url))
     runner.run_forever(stop_on_signals(), tick_seconds=tick)

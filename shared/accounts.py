@@ -35,6 +35,11 @@ FILTER_FIELDS = ("contact_roles", "company_types")
 KEY_FIELD = "klaviyo_api_key"
 
 
+def as_text(value: object) -> str:
+    """A Redis answer as str, from decoded and bytes clients alike (Dramatiq's is bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class AccountError(ValueError):
     """A refused account operation; the message says why and what to do."""
 
@@ -187,8 +192,8 @@ class AccountStore:
     # --- reading -------------------------------------------------------------------------
     def names(self) -> list[str]:
         """``default`` and every account stored or seen in events, sorted."""
-        members: set[str] = set(self.redis.smembers(keys.ACCOUNTS_SET))  # type: ignore[arg-type]
-        return sorted(members | {DEFAULT_ACCOUNT})
+        members: set[Any] = self.redis.smembers(keys.ACCOUNTS_SET)  # type: ignore[assignment]
+        return sorted({as_text(name) for name in members} | {DEFAULT_ACCOUNT})
 
     def _base(self, name: str) -> dict[str, Any]:
         """What an account is before any stored change."""
@@ -209,9 +214,9 @@ class AccountStore:
 
     def _stored(self, name: str) -> dict[str, Any]:
         """The stored fields of an account, decoded (the key decrypted)."""
-        raw: dict[str, str] = self.redis.hgetall(keys.account_config(name))  # type: ignore[assignment]
+        raw: dict[Any, Any] = self.redis.hgetall(keys.account_config(name))  # type: ignore[assignment]
         stored: dict[str, Any] = {}
-        for field, value in raw.items():
+        for field, value in ((as_text(f), as_text(v)) for f, v in raw.items()):
             if field == KEY_FIELD:
                 stored[field] = secrets_box.decrypt(value, self.settings.secret_key)
             elif field in AccountChanges.model_fields or field == "updated_at":
@@ -234,7 +239,7 @@ class AccountStore:
 
     def change_log(self, name: str) -> list[dict[str, Any]]:
         """Every stored change of the account, oldest first."""
-        lines: list[str] = self.redis.lrange(keys.account_config_log(name), 0, -1)  # type: ignore[assignment]
+        lines: list[Any] = self.redis.lrange(keys.account_config_log(name), 0, -1)  # type: ignore[assignment]
         return [json.loads(line) for line in lines]
 
     # --- changing ------------------------------------------------------------------------

@@ -20,9 +20,13 @@ import redis
 from redis.commands.core import Script
 
 from shared import constants as keys
+from shared.accounts import AccountError, AccountStore, as_text
+from shared.telemetry.metrics import record_batch
 
 BATCHES_KEPT = 50
 """How many batch ids the per-account list keeps (newest first)."""
+SENT_COUNTS = ("created", "updated")
+"""Report counts of contacts sent to Klaviyo (the ``contacts_synced`` metric)."""
 MEMBERS_KEPT_SECONDS = 7 * 24 * 3600
 """How long a finished batch's member sets stay (for inspection), then Redis drops them."""
 
@@ -68,10 +72,13 @@ def _finish(
     status: str,
 ) -> bool:
     if interval is None:
-        from shared.accounts import AccountStore
         from shared.settings import get_settings
 
-        interval = AccountStore(client, get_settings()).get(account).interval
+        settings = get_settings()
+        try:
+            interval = AccountStore(client, settings).get(account).interval
+        except AccountError:  # removed while its batch ran: the environment's interval
+            interval = settings.interval
     script = load_script(client, "complete_batch.lua")
     done = script(
         keys=[
@@ -85,7 +92,12 @@ def _finish(
         args=[batch_id, repr(now), json.dumps(report), repr(interval), status,
               MEMBERS_KEPT_SECONDS],
     )
-    return bool(done)
+    if not done:
+        return False
+    started_at = float(done[0])
+    sent = sum(int(report.get(name, 0)) for name in SENT_COUNTS)
+    record_batch(client, account, status, now - started_at, contacts=sent)
+    return True
 
 
 def complete_batch(
@@ -99,7 +111,8 @@ def complete_batch(
 ) -> bool:
     """Mark the running batch completed with its report; the account's next batch is due
     ``interval`` later (default: the account's configured interval). Returns False when
-    this batch is not the running one (a repeated call changes nothing)."""
+    this batch is not the running one (a repeated call changes nothing). Records the
+    batch metrics (``contact_sync_batches_total`` ...) exactly once per batch."""
     return _finish(client, account, batch_id, dict(report), now, interval, "completed")
 
 
@@ -120,10 +133,20 @@ def fail_batch(
 def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) -> bool:
     """Record that the running batch was handed to the batch actor (crash recovery)."""
     state_key = keys.state(account)
-    if client.hget(state_key, "running") != batch_id:
+    if _field(client, state_key, "running") != batch_id:
         return False
     client.hset(state_key, "enqueued_at", repr(now))
     return True
+
+
+def _hash(client: redis.Redis, key: str) -> dict[str, str]:
+    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    return {as_text(field): as_text(value) for field, value in raw.items()}
+
+
+def _field(client: redis.Redis, key: str, field: str) -> str | None:
+    value = client.hget(key, field)
+    return None if value is None else as_text(value)
 
 
 def _decode_batch(raw: dict[str, str]) -> dict[str, Any]:
@@ -142,7 +165,7 @@ def _decode_batch(raw: dict[str, str]) -> dict[str, Any]:
 def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
     """``{batch_id, status, started_at, size, bulk, completed_at?, report?}``; ``{}`` when
     the batch is unknown."""
-    raw: dict[str, str] = client.hgetall(keys.batch(account, batch_id))  # type: ignore[assignment]
+    raw = _hash(client, keys.batch(account, batch_id))
     if not raw:
         return {}
     return {"batch_id": batch_id, **_decode_batch(raw)}
@@ -150,8 +173,7 @@ def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, An
 
 def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
     """The scheduling state of an account, numbers as floats."""
-    raw: dict[str, str] = client.hgetall(keys.state(account))  # type: ignore[assignment]
-    state: dict[str, Any] = dict(raw)
+    state: dict[str, Any] = _hash(client, keys.state(account))
     for field in ("started_at", "enqueued_at", "completed_at", "next_due"):
         if field in state:
             state[field] = float(state[field])
@@ -160,20 +182,19 @@ def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
 
 def running_batch(client: redis.Redis, account: str) -> str | None:
     """The id of the account's running batch, or None."""
-    running = client.hget(keys.state(account), "running")
-    return str(running) if running else None
+    return _field(client, keys.state(account), "running") or None
 
 
 def last_completed(client: redis.Redis, account: str) -> dict[str, Any] | None:
     """:func:`batch_info` of the account's last completed batch, or None."""
-    batch_id = client.hget(keys.state(account), "last_completed")
-    return batch_info(client, account, str(batch_id)) or None if batch_id else None
+    batch_id = _field(client, keys.state(account), "last_completed")
+    return batch_info(client, account, batch_id) or None if batch_id else None
 
 
 def recent_batches(client: redis.Redis, account: str, limit: int = 10) -> list[dict[str, Any]]:
     """:func:`batch_info` of the account's newest batches, newest first."""
-    ids: list[str] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
-    return [info for info in (batch_info(client, account, i) for i in ids) if info]
+    ids: list[Any] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
+    return [info for info in (batch_info(client, account, as_text(i)) for i in ids) if info]
 
 
 def request_sync_now(client: redis.Redis, account: str) -> None:

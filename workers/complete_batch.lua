@@ -4,7 +4,8 @@
 -- ARGV: 1 batch_id, 2 now, 3 report JSON, 4 interval (s), 5 status ('completed'|'failed'),
 --       6 seconds to keep the member sets afterwards
 -- A failed batch puts its members back into pending (the newest score wins), so nothing
--- is lost. Returns 1 when done, 0 when this batch is not the running one (a repeat call).
+-- is lost. Returns {started_at, size} when done, 0 when this batch is not the running one
+-- (a repeated call).
 if redis.call('HGET', KEYS[1], 'running') ~= ARGV[1] then
   return 0
 end
@@ -24,4 +25,5 @@ end
 redis.call('HDEL', KEYS[1], 'running', 'started_at', 'enqueued_at')
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
 redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
-return 1
+return {redis.call('HGET', KEYS[2], 'started_at') or ARGV[2],
+        redis.call('HGET', KEYS[2], 'size') or '0'}

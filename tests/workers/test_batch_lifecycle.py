@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis
 
 from shared import constants as keys
+from shared.telemetry import metrics
 from workers import batch_lifecycle as lifecycle
 
 
@@ -93,3 +94,28 @@ def test_mark_enqueued_only_marks_the_running_batch(r: redis.Redis) -> None:
     assert not lifecycle.mark_enqueued(r, "acme", "other", now=101.0)
     assert lifecycle.mark_enqueued(r, "acme", "b1", now=101.0)
     assert lifecycle.account_state(r, "acme")["enqueued_at"] == 101.0
+
+
+def test_a_bytes_client_as_dramatiqs_works_too(r: redis.Redis, redis_url: str) -> None:
+    raw = redis.Redis.from_url(redis_url)  # decode_responses off
+    pend(r, "acme", {"C-1": 1.0})
+    assert lifecycle.start_batch(raw, "acme", "b1", now=100.0) == 1
+    assert lifecycle.running_batch(raw, "acme") == "b1"
+    assert lifecycle.mark_enqueued(raw, "acme", "b1", now=101.0)
+    assert lifecycle.complete_batch(raw, "acme", "b1", {"created": 1}, now=160.0)
+    assert lifecycle.last_completed(raw, "acme") == lifecycle.last_completed(r, "acme")
+    assert lifecycle.batch_info(raw, "acme", "b1")["report"] == {"created": 1}
+
+
+def test_batch_metrics_are_recorded_once_per_batch(r: redis.Redis) -> None:
+    def series(metric: metrics.Metric, part: str = "", **labels: str) -> float:
+        return float(r.hget(keys.METRICS, metrics.field(metric, labels, part)) or 0)
+
+    pend(r, "acme", {"C-1": 1.0, "C-2": 2.0})
+    lifecycle.start_batch(r, "acme", "b1", now=100.0)
+    lifecycle.complete_batch(r, "acme", "b1", {"created": 1, "updated": 1, "invalid_email": 3},
+                             now=130.0, interval=60)
+    lifecycle.complete_batch(r, "acme", "b1", {"created": 1}, now=140.0, interval=60)
+    assert series(metrics.BATCHES, account="acme", status="completed") == 1
+    assert series(metrics.CONTACTS_SYNCED, account="acme") == 2
+    assert series(metrics.BATCH_DURATION, "sum") == 30.0
