@@ -34,7 +34,8 @@ from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
 
 DELAY_SUFFIX = ".DQ"
-CLEARED_OPTIONS = ("retries", "traceback", "requeue_timestamp", "eta")
+SKIPPED = "SkipMessage: not run (its age limit was exceeded, or a middleware skipped it)"
+CLEARED_OPTIONS = ("retries", "traceback", "requeue_timestamp", "eta", "skipped")
 """Options dropped on replay: a replayed message starts over."""
 
 
@@ -77,7 +78,9 @@ class DeadLetter:
 
     @property
     def error(self) -> str:
-        return last_line(self.message.options.get("traceback")) or "(no error recorded)"
+        options = self.message.options
+        found = last_line(options.get("traceback")) or options.get("skipped")
+        return str(found) if found else "(no error recorded)"
 
     @property
     def traceback(self) -> str:
@@ -215,6 +218,10 @@ class DeadLetters:
 class DeadLetterNotes(Middleware):
     """Writes the final error (masked) and retry count onto each new dead letter, and
     counts it (``contact_sync_dead_lettered_total``)."""
+
+    def after_skip_message(self, broker: Broker, message: Any) -> None:
+        if message.failed:  # AgeLimit fails the message, then skips it: it dies unrun
+            message.options["skipped"] = SKIPPED
 
     def after_nack(self, broker: Broker, message: Any) -> None:
         client = getattr(broker, "client", None)
