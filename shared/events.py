@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Origin = Literal["webhook", "import", "publish", "resync"]
@@ -55,11 +55,13 @@ class ContactEvent(BaseModel):
     occurred_at: datetime
     contact: Contact
 
-    @model_validator(mode="after")
-    def _aware_time(self) -> ContactEvent:
-        if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
-        return self
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware_time(cls, value: datetime) -> datetime:
+        # A field validator (not a model one), so the error names ``occurred_at``.
+        if value.tzinfo is None:
+            raise ValueError("must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
+        return value
 
     @property
     def occurred_at_epoch(self) -> float:
