@@ -30,3 +30,9 @@ app.add_typer(rejected_app, name="rejected")
 from cli.status_cmd import status  # noqa: E402
 
 app.command("status")(status)
+
+from cli.import_cmd import import_file_cmd  # noqa: E402
+from cli.web_cmd import web  # noqa: E402
+
+app.command("web")(web)
+app.command("import")(import_file_cmd)

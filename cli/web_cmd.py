@@ -1,0 +1,45 @@
+"""``contact-sync web``: the webhook (producers) under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shared.settings import Settings
+
+
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: $PORT or 8000).")
+    ] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, envvar="WEB_CONCURRENCY", help="Worker processes (default: $WEB_CONCURRENCY or 1)."
+    )] = 1,
+) -> None:
+    """Serve the signed webhook POST /v1/contact-events (plus /healthz, /readyz, /metrics).
+
+    Needs SYNC_WEBHOOK_SECRET (comma-separated while rotating) and REDIS_URL."""
+    import uvicorn  # here, not at module level: other commands need not load the web stack
+
+    from producers.webhook import WebhookConfigError, create_app
+
+    settings = Settings()
+    try:
+        app = create_app(settings)
+    except WebhookConfigError as error:
+        typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    from shared.telemetry.logs import configure_logging
+    from shared.telemetry.sentry import init_sentry
+
+    configure_logging(settings, "web")
+    init_sentry(settings, "web")
+    listen_port = settings.port if port is None else port
+    if workers > 1:
+        # Each worker process builds its own app from the same environment.
+        uvicorn.run("producers.webhook:create_app", factory=True, host=host, port=listen_port,
+                    workers=workers, log_config=None)
+    else:
+        uvicorn.run(app, host=host, port=listen_port, log_config=None)

@@ -1,0 +1,38 @@
+"""The one place where accepted contact events are written to the events stream.
+
+Every producer (webhook, import, ``publish()``) calls :func:`append_events`; the collector
+reads exactly this format: one entry per event on :data:`shared.constants.EVENTS_STREAM`,
+fields ``event`` (``ContactEvent.model_dump_json()``) and ``origin`` (webhook, import,
+publish).
+
+The entries of one call are added by one Lua script (``append_events.lua``): like a
+MULTI/EXEC transaction it is atomic -- no other client sees a half-stored request and a
+request whose call fails (Redis down) stored nothing -- but it is one command instead of a
+thousand, which cuts the producer's CPU per 1,000 events roughly tenfold (the webhook's
+throughput is bound by it). redis-py reloads the script by itself after a Redis restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import redis
+
+from shared import constants as keys
+from shared.events import ContactEvent, Origin
+
+_SOURCE = (Path(__file__).with_name("append_events.lua")).read_text()
+
+
+def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: Origin) -> int:
+    """Append ``events`` to the events stream, all or none, and return how many were stored.
+
+    No MAXLEN trimming here: the collector trims what it has acknowledged. Raises
+    ``redis.RedisError`` when Redis is unreachable (then nothing was stored).
+    """
+    if not events:
+        return 0
+    payload = [event.model_dump_json() for event in events]
+    stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payload])
+    return int(stored)  # type: ignore[arg-type]

@@ -1,0 +1,187 @@
+"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness,
+metrics and the OpenAPI document.
+
+``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the
+module attribute ``app`` is built on first access from the environment.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import redis
+from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from producers import intake, signature
+from producers.intake import MAX_BODY_BYTES, Answer
+from producers.validation import MAX_EVENTS
+from shared.events import EventBatch
+from shared.redis_client import connect
+from shared.settings import Settings
+from shared.telemetry.exposition import render_metrics
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/v1/contact-events"
+
+
+class WebhookConfigError(RuntimeError):
+    """The webhook cannot start: a required setting is missing."""
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    index: int | None
+    field: str
+    message: str
+    event_id: str | None = None
+
+
+class SchemaProblem(Problem):
+    errors: list[FieldProblem]
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not JSON."},
+    401: {"model": Problem, "description": "Signature missing, malformed, stale or wrong."},
+    413: {"model": Problem, "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
+    422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
+          "nothing of the request was stored."},
+    503: {"model": Problem, "description": "Redis unreachable; retry after Retry-After."},
+}
+
+
+def _reply(answer: Answer) -> Response:
+    return JSONResponse(answer.body, answer.status, headers=answer.headers or None)
+
+
+async def _read_body(request: Request) -> bytes | Answer:
+    """The raw body, or a 413 as soon as it is known to exceed 5 MB (from Content-Length,
+    else after reading 5 MB + 1 byte: a huge body is never read whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return intake.too_large(f"Content-Length {int(declared)} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return intake.too_large(f"body over {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def _check_settings(settings: Settings) -> tuple[list[str], str]:
+    if not settings.webhook_secrets:
+        raise WebhookConfigError(
+            "SYNC_WEBHOOK_SECRET is not set: the webhook refuses to run unsigned. Set it to "
+            "the secret shared with the CRM (several, comma-separated, while rotating)."
+        )
+    if not settings.redis_url:
+        raise WebhookConfigError(
+            "REDIS_URL is not set: the webhook stores events in Redis. Point it at a Redis "
+            "server (e.g. redis://localhost:6379/0), or use 'contact-sync run'."
+        )
+    return list(settings.webhook_secrets), settings.redis_url
+
+
+# /metrics reads the service's state from the Redis of the newest app (one per process).
+_metrics_client: list[redis.Redis] = []
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The webhook app for ``settings`` (default: the environment). Raises
+    :class:`WebhookConfigError` without a webhook secret or ``REDIS_URL``."""
+    secrets, redis_url = _check_settings(settings or Settings())
+    client = connect(redis_url)
+    _metrics_client[:] = [client]
+    app = FastAPI(
+        title="contact-sync webhook",
+        version="1",
+        description="Contact changes from the CRM, signed with X-Sync-Signature "
+        "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>).",
+    )
+    app.state.redis = client
+
+    @app.post(
+        EVENTS_PATH,
+        status_code=202,
+        response_model=Accepted,
+        responses=_RESPONSES,
+        summary="Publish contact changes",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/EventBatch"}}}}},
+    )
+    async def contact_events(
+        request: Request,
+        x_sync_signature: Annotated[
+            str | None, Header(alias=signature.HEADER, description="t=<unix>,v1=<hex>")
+        ] = None,
+    ) -> Response:
+        # The body is read raw (not declared as a parameter): the signature covers its bytes.
+        body = await _read_body(request)
+        if isinstance(body, Answer):
+            return _reply(body)
+        answer = await run_in_threadpool(intake.handle, body, x_sync_signature, secrets, client)
+        return _reply(answer)
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Redis is reachable", responses={503: {"model": Problem}})
+    async def readyz() -> Response:
+        try:
+            await run_in_threadpool(client.ping)
+        except redis.RedisError as error:
+            log.warning("not ready: Redis unreachable (%s)", type(error).__name__)
+            return JSONResponse({"detail": "Redis is unreachable"}, 503,
+                                headers={"Retry-After": str(intake.RETRY_AFTER_SECONDS)})
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        payload, content_type = await run_in_threadpool(
+            render_metrics, client_factory=lambda: _metrics_client[0])
+        return Response(payload, media_type=content_type)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        # Never a stack trace or an input value in the answer; the log has the trace.
+        log.error("unexpected %s on %s %s", type(error).__name__, request.method,
+                  request.url.path)
+        return JSONResponse({"detail": "internal error; the request may not have been "
+                             "stored, retry it"}, 500)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            body = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(body.pop("$defs", {}))
+            components["EventBatch"] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``producers.webhook.app``: the app of the environment, built on first access."""
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)
