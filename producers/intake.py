@@ -65,7 +65,7 @@ def handle(
         return refuse(413, "too_large", str(error))
     except SchemaError as error:
         log.warning(
-            "refused %d-error request; nothing stored: %s", error.total,
+            "refused a request with %d schema error(s), nothing stored: %s", error.total,
             ", ".join(f"{e.index}:{e.event_id or '?'}:{e.field}" for e in error.errors[:20]),
         )
         return refuse(
