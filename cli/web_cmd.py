@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
 
 from shared.settings import Settings
+
+
+def _stop_quietly_on_signals() -> None:
+    """uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    handler that was there before; a no-op one makes a clean stop exit 0 (as supervisors,
+    honcho and the Procfile checks expect), not -15."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: None)
 
 
 def web(
@@ -37,6 +46,7 @@ def web(
     configure_logging(settings, "web")
     init_sentry(settings, "web")
     listen_port = settings.port if port is None else port
+    _stop_quietly_on_signals()
     if workers > 1:
         # Each worker process builds its own app from the same environment.
         uvicorn.run("producers.webhook:create_app", factory=True, host=host, port=listen_port,
