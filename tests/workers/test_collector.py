@@ -175,3 +175,12 @@ def test_a_collector_recreates_its_group_when_the_stream_was_deleted(r: redis.Re
     stop.set()
     thread.join(timeout=10)
     assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1"]
+
+
+def test_events_appended_by_the_producers_are_applied(r: redis.Redis) -> None:
+    from producers.event_stream import append_events
+
+    append_events(r, [event("C-1", 100), event("C-1", 50, first_name="Older")], "import")
+    assert drain(Collector(r, "c1", block_ms=0)) == 2
+    assert mirror(r, "C-1").origin == "import" and mirror(r, "C-1").contact.first_name is None
+    assert r.zrange(keys.pending_bulk("acme"), 0, -1) == ["C-1"]
