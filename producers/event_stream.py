@@ -33,6 +33,8 @@ def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: O
     """
     if not events:
         return 0
-    payload = [event.model_dump_json() for event in events]
+    # The model's serializer directly: what model_dump_json() returns, without its wrapper.
+    to_json = ContactEvent.__pydantic_serializer__.to_json
+    payload = [to_json(event) for event in events]
     stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payload])
     return int(stored)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import redis
 from producers import signature
 from producers.event_stream import append_events
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
+from shared.events import ContactEvent
 from shared.telemetry.exposition import count_events_received, count_events_refused
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,16 @@ def too_large(what: str) -> Answer:
                   f"request too large: {what}; at most 5 MB and 1000 events per request")
 
 
-def handle(
-    body: bytes, signature_header: str | None, secrets: Sequence[str], client: redis.Redis
-) -> Answer:
-    """Check, parse and store one request body whose size was already checked."""
+def check(body: bytes, signature_header: str | None,
+          secrets: Sequence[str]) -> list[ContactEvent] | Answer:
+    """The events of a body whose size was already checked, or the refusal."""
     try:
         signature.verify(signature_header, body, secrets)
     except signature.SignatureError as error:
         log.warning("refused webhook request: %s", error)
         return refuse(401, "signature", str(error))
     try:
-        events = parse_batch(body)
+        return parse_batch(body)
     except NotJson as error:
         return refuse(400, "not_json", str(error))
     except TooManyEvents as error:
@@ -73,6 +73,10 @@ def handle(
             f"{error.total} schema error(s); nothing of this request was stored",
             errors=[e.as_dict() for e in error.errors],
         )
+
+
+def store(events: Sequence[ContactEvent], client: redis.Redis) -> Answer:
+    """Append checked events (origin ``webhook``): 202 once Redis has them, else 503."""
     try:
         stored = append_events(client, events, "webhook")
     except redis.RedisError as error:
@@ -87,3 +91,11 @@ def handle(
         if log.isEnabledFor(logging.DEBUG):
             log.debug("accepted event ids: %s", ", ".join(e.event_id for e in events))
     return Answer(202, {"accepted": stored})
+
+
+def handle(
+    body: bytes, signature_header: str | None, secrets: Sequence[str], client: redis.Redis
+) -> Answer:
+    """Check, parse and store one request body whose size was already checked."""
+    checked = check(body, signature_header, secrets)
+    return checked if isinstance(checked, Answer) else store(checked, client)

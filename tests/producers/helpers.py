@@ -46,7 +46,8 @@ def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}") -> 
     """The webhook app served by uvicorn in a thread; stopped on exit."""
     settings = Settings(REDIS_URL=redis_url, SYNC_WEBHOOK_SECRET=secrets)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    app = create_app(settings, tune_process_gc=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
