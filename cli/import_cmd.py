@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.process_cmds import open_redis
@@ -27,7 +28,7 @@ MAX_REFUSED_SHOWN = 200
 
 def _print_report(console: Console, report: ImportReport) -> None:
     for row in report.refused[:MAX_REFUSED_SHOWN]:
-        console.print(f"[yellow]refused[/] {row}", markup=True, highlight=False)
+        console.print(f"[yellow]refused[/] {escape(str(row))}", highlight=False, soft_wrap=True)
     if len(report.refused) > MAX_REFUSED_SHOWN:
         console.print(f"... and {len(report.refused) - MAX_REFUSED_SHOWN} more refused rows")
     console.print(
@@ -57,13 +58,14 @@ def import_file_cmd(
         detect_format(file, fmt)
         total = count_lines(file)
     except ImportFileError as error:
-        err.print(f"[red]Error:[/] {error}", highlight=False)
+        err.print(f"[red]Error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     settings = Settings()
     client = open_redis(settings)
     if not AccountStore(client, settings).exists(account):
-        err.print(f"[yellow]warning:[/] account {account!r} is not configured yet; its "
-                  "contacts wait until it is ('contact-sync accounts add').")
+        err.print(f"[yellow]warning:[/] account {account!r} has no configuration yet; its "
+                  f"contacts are kept and sync once it is added ('contact-sync accounts add "
+                  f"{account} --klaviyo-key ...').", highlight=False, soft_wrap=True)
     try:
         with Progress(TextColumn("importing {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("lines"), TimeElapsedColumn(),
@@ -73,11 +75,11 @@ def import_file_cmd(
                                  on_progress=lambda line: progress.update(task, completed=line))
             progress.update(task, completed=total)
     except ImportFileError as error:
-        err.print(f"[red]Error:[/] {error}", highlight=False)
+        err.print(f"[red]Error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except ImportInterrupted as error:
         _print_report(console, error.report)
-        err.print(f"[red]Error:[/] {error}", highlight=False)
+        err.print(f"[red]Error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     _print_report(console, report)
     if not report.imported:
