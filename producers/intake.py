@@ -64,10 +64,10 @@ def check(body: bytes, signature_header: str | None,
     except TooManyEvents as error:
         return refuse(413, "too_large", str(error))
     except SchemaError as error:
-        log.warning(
-            "refused a request with %d schema error(s), nothing stored: %s", error.total,
-            ", ".join(f"{e.index}:{e.event_id or '?'}:{e.field}" for e in error.errors[:20]),
-        )
+        where = (f"{'-' if e.index is None else e.index}:{e.event_id or '?'}:{e.field}"
+                 for e in error.errors[:20])
+        log.warning("refused a request with %d schema error(s), nothing stored: %s",
+                    error.total, ", ".join(where))
         return refuse(
             422, "schema",
             f"{error.total} schema error(s); nothing of this request was stored",
