@@ -1,1 +1,11 @@
+"""The producers: where contact changes enter contact-sync.
 
+* :mod:`producers.webhook` -- the signed ``POST /v1/contact-events`` (FastAPI), with
+  ``/healthz``, ``/readyz``, ``/metrics``; :mod:`producers.intake` decides each answer,
+  :mod:`producers.signature` checks ``X-Sync-Signature``, :mod:`producers.validation`
+  turns bytes into events with errors per event index and field.
+* :mod:`producers.importer` -- CRM exports (CSV, JSONL), for ``contact-sync import``.
+* :mod:`producers.publish` -- ``publish()`` for Python code inside the CRM.
+* :mod:`producers.event_stream` -- ``append_events()``, the one writer of the events
+  stream that the collector (workers) reads.
+"""

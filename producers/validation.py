@@ -10,13 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import annotated_types
 import orjson
 from pydantic import ValidationError
 
 from shared.events import ContactEvent, EventBatch
 
-MAX_EVENTS = 1000
-"""At most this many events per webhook request (DESIGN.md section 3)."""
+MAX_EVENTS: int = next(
+    rule.max_length for rule in EventBatch.model_fields["events"].metadata
+    if isinstance(rule, annotated_types.MaxLen)
+)
+"""At most this many events per webhook request (DESIGN.md section 3): the model's limit."""
 MAX_LISTED_ERRORS = 1000
 """A refusal lists at most this many field errors (a huge bad body stays a small answer)."""
 
