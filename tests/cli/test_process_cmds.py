@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -129,3 +130,27 @@ def test_a_killed_collector_loses_nothing(r: redis.Redis, redis_url: str) -> Non
     finally:
         survivor.terminate()
         survivor.wait(timeout=30)
+
+
+def test_the_scheduler_process_enqueues_sync_batch_on_the_dramatiq_broker(
+    r: redis.Redis, redis_url: str,
+) -> None:
+    pytest.importorskip("workers.broker", reason="workers/broker.py (H5) has not landed yet")
+    publish(r, event("C-1", 100, account="default"))
+    env = {**os.environ, "REDIS_URL": redis_url, "KLAVIYO_API_KEY": ""}
+    procs = [subprocess.Popen([COMMAND, name], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for name in ("collector", "scheduler")]
+    try:
+        wait_for(lambda: lifecycle.running_batch(r, "default") is not None)
+        batch_id = lifecycle.running_batch(r, "default")
+        wait_for(lambda: "enqueued_at" in lifecycle.account_state(r, "default"))
+    finally:
+        for process in procs:
+            process.terminate()
+        for process in procs:
+            assert process.wait(timeout=30) == 0
+    messages = [json.loads(body) for pattern in ("dramatiq:*.msgs",)
+                for key in r.scan_iter(match=pattern) for body in r.hvals(key)]
+    assert [(m["actor_name"], m["args"]) for m in messages] == [
+        ("sync_batch", ["default", batch_id])
+    ]
