@@ -1,0 +1,93 @@
+"""The Dramatiq broker of contact-sync: a Redis broker on the shared Redis.
+
+Recovery bound. Dramatiq's Redis broker gives a dead worker's messages (those it had
+fetched, running or prefetched) back to the queue during a *maintenance pass* that runs with
+probability ``maintenance_chance / 1,000,000`` per broker command, once the dead worker's
+heartbeat is older than ``heartbeat_timeout``. Dramatiq's defaults (60 s, 0.1 %) can leave a
+message stranded for many minutes on a quiet system. Here:
+
+* ``heartbeat_timeout`` = 15 s: a live worker refreshes its heartbeat on every fetch, and an
+  idle consumer fetches at least every 5 s (its idle timeout), so 15 s is 3 missed beats;
+* ``maintenance_chance`` = 10 %: an idle worker process issues ~0.4 fetches/s (two queues,
+  one every <= 5 s each), so a pass runs every ~25 s idle, far more often under load.
+
+So a killed worker's messages are typically running again within ~15 + 25 = 40 s (bound
+in practice ~60 s with one idle survivor; sooner under load). The 15-minute cadence never
+rests on delayed messages: the scheduler decides from state in Redis.
+
+Retries: an actor that raises is retried with exponential backoff (1 s .. 5 min, at most
+:data:`MAX_RETRIES` times), then dead-lettered (see :mod:`workers.dead_letters`). Actors
+re-send themselves with a delay for rate limits and job polling instead of raising, so
+those waits never use up retries.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from shared.constants import DRAMATIQ_NAMESPACE
+from workers.ops_middleware import ops_middleware
+
+HEARTBEAT_TIMEOUT_MS = 15_000
+MAINTENANCE_CHANCE = 100_000
+"""Out of 1,000,000 broker commands (10 %)."""
+MAX_RETRIES = 10
+MIN_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 300_000
+TIME_LIMIT_MS = 10 * 60_000
+"""Default per-message time limit; actors declare shorter ones."""
+
+_lock = threading.Lock()
+_current: tuple[str, RedisBroker] | None = None
+
+
+def current_broker() -> RedisBroker | None:
+    """The broker :func:`setup_broker` made in this process, if any."""
+    return _current[1] if _current else None
+
+
+def setup_broker(redis_url: str) -> dramatiq.Broker:
+    """A Redis broker on ``redis_url`` (namespace :data:`DRAMATIQ_NAMESPACE`), set as
+    Dramatiq's global broker. Calling it again with the same URL returns the same broker;
+    with another URL, actors already declared move to the new broker (tests, CLI)."""
+    global _current
+    with _lock:
+        if _current is not None and _current[0] == redis_url:
+            return _current[1]
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=redis_url,
+            namespace=DRAMATIQ_NAMESPACE,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=MAINTENANCE_CHANCE,
+            middleware=[
+                AgeLimit(),
+                TimeLimit(time_limit=TIME_LIMIT_MS),
+                ShutdownNotifications(),
+                Callbacks(),
+                Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS,
+                        max_backoff=MAX_BACKOFF_MS),
+                CurrentMessage(),
+            ],
+        )
+        for middleware in ops_middleware():
+            broker.add_middleware(middleware)
+        if _current is not None:
+            previous = _current[1]
+            for name in previous.get_declared_actors():
+                actor = previous.get_actor(name)
+                actor.broker = broker
+                broker.declare_actor(actor)
+        dramatiq.set_broker(broker)
+        _current = (redis_url, broker)
+        return broker
