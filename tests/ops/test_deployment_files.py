@@ -73,10 +73,14 @@ def test_compose_keeps_the_sandbox_behind_a_profile(compose):
 
 def _command_missing(command: str) -> str | None:
     """Why the process cannot start yet in this tree (another area not landed), or None."""
-    # The worker and the scheduler load the Dramatiq broker (the scheduler enqueues to it).
-    needs_broker = command.startswith(("dramatiq ", "contact-sync scheduler"))
-    if needs_broker and not (PROJECT_ROOT / "workers" / "broker.py").exists():
-        return "workers/broker.py (H5) has not landed yet"
+    # The worker and the scheduler load the Dramatiq broker; the scheduler enqueues to the
+    # batch actor.
+    needs = {"dramatiq ": ["workers/broker.py"],
+             "contact-sync scheduler": ["workers/broker.py", "workers/actors/batch.py"]}
+    for prefix, paths in needs.items():
+        for path in paths:
+            if command.startswith(prefix) and not (PROJECT_ROOT / path).exists():
+                return f"{path} (H5) has not landed yet"
     if command.startswith("contact-sync "):
         probe = [str(BIN / "contact-sync"), command.split()[1], "--help"]
         done = subprocess.run(probe, cwd=PROJECT_ROOT, capture_output=True, timeout=60)
@@ -125,7 +129,9 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_
             _wait_healthy(port, process)
         else:
             time.sleep(3)  # long enough to connect, read config and enter its loop
-        assert process.poll() is None, f"{name} exited early with {process.returncode}"
+        if process.poll() is not None:
+            output = process.communicate()[0].decode(errors="replace")
+            raise AssertionError(f"{name} exited early ({process.returncode}): {output[-2000:]}")
         os.killpg(process.pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     finally:
