@@ -1,0 +1,44 @@
+"""Email normalisation and validation: the ONE place that decides what an email is.
+
+Klaviyo matches emails case-insensitively (klaviyo-api.md section 4), so an address is
+normalised once, here: trimmed and lower-cased as a whole. Validation is syntax only
+(``email-validator``, no DNS lookups), so a batch never waits on the network to decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+EMPTY_EMAIL = "empty email"
+
+
+@dataclass(frozen=True)
+class EmailCheck:
+    """The outcome for one raw address: ``email`` (normalised) when valid, else ``reason``."""
+
+    email: str | None
+    reason: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.email is not None
+
+
+def normalise_email(raw: str) -> str:
+    """The form in which emails are compared and stored: trimmed, lower-cased."""
+    return raw.strip().lower()
+
+
+def check_email(raw: str | None) -> EmailCheck:
+    """Normalise and validate; the reason says why an address is refused (no address in it
+    beyond what email-validator's message names)."""
+    if raw is None or not raw.strip():
+        return EmailCheck(None, EMPTY_EMAIL)
+    email = normalise_email(raw)
+    try:
+        validate_email(email, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as error:
+        return EmailCheck(None, f"invalid email: {error}")
+    return EmailCheck(email)

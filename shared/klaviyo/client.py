@@ -1,0 +1,61 @@
+"""The official SDK client (``KlaviyoAPI``) for one account, with retries handed to us.
+
+The SDK retries 429/503/504 itself (sleeping in the calling thread), and urllib3 under it
+retries idempotent requests that carry Retry-After, invisibly (klaviyo-api.md 8.2). Both
+are switched off here: ``max_retries=1`` (one attempt) and the pool manager's ``retries``
+set to ``False``. Waiting is our rate limiter's and Dramatiq's job, never a worker thread's.
+Responses are plain dicts (``USE_DICTIONARY_FOR_RESPONSE_DATA``): cheaper than models
+for 10,000-profile payloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import urllib3
+from klaviyo_api import KlaviyoAPI
+
+from shared.accounts import AccountConfig
+from shared.settings import KLAVIYO_PRODUCTION_URL
+
+SANDBOX_KEY = "pk_sandbox"
+"""The key used for the ``default`` account when none is configured (the sandbox)."""
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+
+
+def api_key_of(account: AccountConfig) -> str:
+    key = account.klaviyo_api_key
+    return key.get_secret_value() if key is not None else SANDBOX_KEY
+
+
+def klaviyo_account_id(account: AccountConfig) -> str:
+    """A stable, non-secret name of the Klaviyo account behind a key (for limiter keys):
+    a short hash of base URL + key. Two CRM accounts sharing a key share its limits."""
+    digest = hashlib.sha256(f"{account.klaviyo_base_url}|{api_key_of(account)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL) -> KlaviyoAPI:
+    """A ``KlaviyoAPI`` that makes exactly one HTTP request per call."""
+    base = base_url.rstrip("/")
+    test_host = "" if base == KLAVIYO_PRODUCTION_URL else base
+    api = KlaviyoAPI(
+        api_key,
+        max_delay=0.1,
+        max_retries=1,
+        test_host=test_host,
+        options={"USE_DICTIONARY_FOR_RESPONSE_DATA": True},
+    )
+    pool: Any = api.api_client.rest_client.pool_manager
+    pool.connection_pool_kw["retries"] = False
+    pool.connection_pool_kw["timeout"] = urllib3.Timeout(
+        connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
+    )
+    return api
+
+
+def client_for(account: AccountConfig) -> KlaviyoAPI:
+    """The SDK client of a contact-sync account."""
+    return build_client(api_key_of(account), account.klaviyo_base_url)

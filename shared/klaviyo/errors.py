@@ -1,0 +1,68 @@
+"""One exception hierarchy for every Klaviyo call (raised by :mod:`shared.klaviyo.gateway`).
+
+What the caller should do is the class, not the HTTP status::
+
+    KlaviyoError            anything that went wrong talking to Klaviyo
+    +-- RateLimited         wait ``retry_in`` seconds, then send the same call again
+    |                       (our limiter said so, or Klaviyo answered 429)
+    +-- Transient           5xx, timeout, dropped connection: retry with backoff
+    +-- Rejected            4xx: Klaviyo refused this request; retrying won't help
+        +-- Conflict        409 duplicate_profile: an identifier belongs to another profile
+                            (``duplicate_profile_id`` when Klaviyo names it)
+
+Messages hold the operation, status and Klaviyo's code/title -- never the request body,
+so no email or phone reaches logs or Sentry through them. ``detail`` (Klaviyo's sentence,
+which may quote a value) is an attribute, not part of ``str(error)``.
+"""
+
+from __future__ import annotations
+
+
+class KlaviyoError(Exception):
+    """A Klaviyo call failed."""
+
+    def __init__(self, operation: str, message: str) -> None:
+        super().__init__(f"{operation}: {message}")
+        self.operation = operation
+
+
+class RateLimited(KlaviyoError):
+    """Not now: try again in ``retry_in`` seconds."""
+
+    def __init__(self, operation: str, retry_in: float, *, by_klaviyo: bool = False) -> None:
+        source = "Klaviyo answered 429" if by_klaviyo else "rate limiter"
+        super().__init__(operation, f"{source}: retry in {retry_in:.2f} s")
+        self.retry_in = retry_in
+        self.by_klaviyo = by_klaviyo
+
+
+class Transient(KlaviyoError):
+    """A failure that a later retry may not meet (5xx, timeout, connection dropped)."""
+
+    def __init__(self, operation: str, message: str, status: int | None = None) -> None:
+        super().__init__(operation, message)
+        self.status = status
+
+
+class Rejected(KlaviyoError):
+    """Klaviyo refused the request (4xx other than 429)."""
+
+    def __init__(
+        self, operation: str, status: int, code: str, title: str = "", detail: str = ""
+    ) -> None:
+        super().__init__(operation, f"{status} {code}: {title}".rstrip(": "))
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+
+
+class Conflict(Rejected):
+    """409 duplicate_profile: the identifier is another profile's."""
+
+    def __init__(
+        self, operation: str, code: str, title: str, detail: str,
+        duplicate_profile_id: str | None,
+    ) -> None:
+        super().__init__(operation, 409, code, title, detail)
+        self.duplicate_profile_id = duplicate_profile_id

@@ -1,0 +1,99 @@
+"""One rate limiter per (Klaviyo account, operation), shared in Redis by every worker.
+
+Klaviyo counts calls per account and endpoint in fixed windows: a burst window of one
+second and a steady window of one minute (klaviyo-api.md 3.1/3.2). :meth:`RateLimiter.take`
+counts a call in both windows (one Lua script, ``rate_limiter.lua``) or answers how long to
+wait. After a 429, :meth:`RateLimiter.block` stops every worker from calling that account's
+operation until ``Retry-After`` has passed. Windows are aligned on wall-clock seconds and
+minutes of the caller's clock (the workers' clocks are assumed NTP-synced).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import redis
+
+from shared import constants as keys
+
+
+@dataclass(frozen=True)
+class Limit:
+    burst: int
+    """calls per second"""
+    steady: int
+    """calls per minute"""
+
+
+SMALL = Limit(10, 150)
+LARGE = Limit(75, 750)
+LIMITS: dict[str, Limit] = {
+    "create_profile": LARGE,
+    "get_profiles": LARGE,
+    "get_profile": LARGE,
+    "update_profile": LARGE,
+    "create_or_update_profile": LARGE,
+    "bulk_import_profiles": SMALL,
+    "get_bulk_import_profiles_job": SMALL,
+    "get_errors_for_bulk_import_profiles_job": SMALL,
+    "get_profiles_for_bulk_import_profiles_job": SMALL,
+    "get_lists": LARGE,
+    "get_list": LARGE,
+    "get_profiles_for_list": LARGE,
+    "get_profile_ids_for_list": LARGE,
+    "create_list": SMALL,
+    "add_profiles_to_list": SMALL,
+    "remove_profiles_from_list": SMALL,
+    "bulk_subscribe_profiles": LARGE,
+    "bulk_unsubscribe_profiles": LARGE,
+    "bulk_suppress_profiles": LARGE,
+}
+"""Klaviyo's published limits per SDK operation (spec revision 2026-07-15)."""
+DEFAULT_LIMIT = SMALL
+"""For an operation not in the table: the strictest tier."""
+
+
+@cache
+def _script_text() -> str:
+    return Path(__file__).with_name("rate_limiter.lua").read_text()
+
+
+class RateLimiter:
+    """The shared limiter; ``klaviyo_account`` is a non-secret account id."""
+
+    def __init__(self, client: redis.Redis, limits: dict[str, Limit] | None = None) -> None:
+        self.redis = client
+        self.limits = LIMITS if limits is None else limits
+        self._script = client.register_script(_script_text())
+
+    def take(self, klaviyo_account: str, operation: str, now: float | None = None) -> float:
+        """Count one call; 0.0 = go now, otherwise the seconds to wait (nothing counted)."""
+        limit = self.limits.get(operation, DEFAULT_LIMIT)
+        now_ms = int((time.time() if now is None else now) * 1000)
+        second, minute = now_ms // 1000, now_ms // 60_000
+        wait_ms = self._script(
+            keys=[
+                keys.rate_limit(klaviyo_account, operation, f"s{second}"),
+                keys.rate_limit(klaviyo_account, operation, f"m{minute}"),
+                keys.rate_limit_block(klaviyo_account, operation),
+            ],
+            args=[limit.burst, limit.steady, 1000 - now_ms % 1000,
+                  60_000 - now_ms % 60_000],
+        )
+        return int(wait_ms) / 1000.0
+
+    def block(self, klaviyo_account: str, operation: str, seconds: float) -> None:
+        """Nobody calls this account's operation for ``seconds`` (after a 429)."""
+        if seconds > 0:
+            self.redis.set(keys.rate_limit_block(klaviyo_account, operation), "1",
+                           px=max(1, int(seconds * 1000)))
+
+
+class Unlimited(RateLimiter):
+    """A limiter that never waits (benchmarks against a sandbox with its limits off)."""
+
+    def take(self, klaviyo_account: str, operation: str, now: float | None = None) -> float:
+        return 0.0
