@@ -73,9 +73,8 @@ def test_compose_keeps_the_sandbox_behind_a_profile(compose):
 
 def _command_missing(command: str) -> str | None:
     """Why the process cannot start yet in this tree (another area not landed), or None."""
-    # The worker and the scheduler load the Dramatiq broker; the scheduler enqueues to the
-    # batch actor.
-    needs = {"dramatiq ": ["workers/broker.py"],
+    # The worker runs the actors; the scheduler enqueues to the batch actor.
+    needs = {"dramatiq ": ["workers/broker.py", "workers/actors/batch.py"],
              "contact-sync scheduler": ["workers/broker.py", "workers/actors/batch.py"]}
     for prefix, paths in needs.items():
         for path in paths:
