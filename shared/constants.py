@@ -191,3 +191,10 @@ METRICS = f"{PREFIX}:metrics"
 written by any process, exposed by ``web`` on ``/metrics``."""
 THROTTLE_LOG = f"{PREFIX}:metrics:throttled"
 """List (capped, newest first): JSON ``{at, operation}`` of recent Klaviyo 429 answers."""
+
+
+# --- push batches (appended) ----------------------------------------------------------------
+def batch_details(account: str, batch_id: str) -> str:
+    """Hash: contact id -> JSON ``{outcome, reason}`` for the batch's contacts that were not
+    sent (excluded_filter, invalid_email, held_back, conflict)."""
+    return account_key(account, "batch", batch_id, "details")
