@@ -19,7 +19,7 @@ from klaviyo_api import KlaviyoAPI
 from shared.accounts import AccountConfig
 from shared.settings import KLAVIYO_PRODUCTION_URL
 
-SANDBOX_KEY = "pk_sandbox"
+SANDBOX_KEY = "sandbox-key"
 """The key used for the ``default`` account when none is configured (the sandbox)."""
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
