@@ -57,6 +57,11 @@ def current_broker() -> RedisBroker | None:
     return _current[1] if _current else None
 
 
+def current_redis_url() -> str | None:
+    """The Redis URL of :func:`current_broker` (the actors keep their state there too)."""
+    return _current[0] if _current else None
+
+
 def setup_broker(redis_url: str) -> dramatiq.Broker:
     """A Redis broker on ``redis_url`` (namespace :data:`DRAMATIQ_NAMESPACE`), set as
     Dramatiq's global broker. Calling it again with the same URL returns the same broker;

@@ -1,0 +1,111 @@
+"""What the push actors share: Redis, the account's Klaviyo access, delayed re-sends, and
+the atomic "chunk done" step that completes a batch exactly once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import redis
+from klaviyo_api import KlaviyoAPI
+
+from shared import constants as keys
+from shared.accounts import AccountConfig, AccountStore, as_text
+from shared.klaviyo.client import client_for, klaviyo_account_id
+from shared.klaviyo.gateway import Gateway
+from shared.redis_client import connect
+from shared.settings import get_settings
+from workers.batch_lifecycle import complete_batch
+from workers.broker import current_redis_url
+
+REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter",
+                 "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
+                 "removed_from_lists")
+COUNT_PREFIX = "n:"
+"""Batch hash fields ``n:<count>`` hold the report counts while the batch runs."""
+
+
+@cache
+def state_redis(url: str) -> redis.Redis:
+    return connect(url)
+
+
+def redis_for_actors() -> redis.Redis:
+    """A decoded client on the broker's Redis (all state lives there)."""
+    url = current_redis_url() or get_settings().redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set")
+    return state_redis(url)
+
+
+@dataclass
+class Klaviyo:
+    """One account's Klaviyo: the SDK client and the gateway all calls go through."""
+
+    account: AccountConfig
+    api: KlaviyoAPI
+    gateway: Gateway
+
+
+_clients: dict[tuple[str, str], KlaviyoAPI] = {}
+
+
+def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
+    """SDK clients are kept per (base URL, key) so their HTTP pools are reused."""
+    ident = klaviyo_account_id(account)
+    cache_key = (account.klaviyo_base_url, ident)
+    if cache_key not in _clients:
+        _clients[cache_key] = client_for(account)
+    return Klaviyo(account, _clients[cache_key], Gateway(client, ident))
+
+
+def account_config(client: redis.Redis, account: str) -> AccountConfig:
+    return AccountStore(client, get_settings()).get(account)
+
+
+def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: float) -> None:
+    """The same message again after ``delay_s`` (instead of sleeping in this thread)."""
+    actor.send_with_options(args=args, delay=max(1, int(delay_s * 1000)))
+
+
+def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
+    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    return {as_text(k): as_text(v) for k, v in raw.items()}
+
+
+@cache
+def _done_script_text() -> str:
+    return Path(__file__).with_name("chunk_done.lua").read_text()
+
+
+def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
+               counts: dict[str, int]) -> None:
+    """Mark the chunk done and add its counts -- once, however often it is redelivered --
+    then complete the batch if every chunk is done (the completion is idempotent too)."""
+    args: list[Any] = []
+    for name, value in counts.items():
+        args += [COUNT_PREFIX + name, int(value)]
+    done, total = client.register_script(_done_script_text())(
+        keys=[keys.chunk(account, batch_id, chunk_id), keys.batch(account, batch_id)],
+        args=args,
+    )
+    if int(done) >= int(total):
+        finish_batch(client, account, batch_id)
+
+
+def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
+    fields = hash_of(client, keys.batch(account, batch_id))
+    report = {name: int(fields.get(COUNT_PREFIX + name, 0)) for name in REPORT_COUNTS}
+    complete_batch(client, account, batch_id, report, time.time())
+
+
+def record_details(pipe: Any, account: str, batch_id: str,
+                   details: dict[str, dict[str, str]]) -> None:
+    if details:
+        pipe.hset(keys.batch_details(account, batch_id),
+                  mapping={cid: json.dumps(d) for cid, d in details.items()})

@@ -1,0 +1,28 @@
+"""Profile look-ups by email (100 per call), for the lazy side of identity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from workers.actors.common import Klaviyo
+
+PAGE = 100
+
+
+def lookup_profiles(klaviyo: Klaviyo, emails: Sequence[str]) -> dict[str, str]:
+    """normalised email -> profile id, for those of ``emails`` that Klaviyo knows."""
+    found: dict[str, str] = {}
+    unique = sorted(set(emails))
+    for start in range(0, len(unique), PAGE):
+        part = unique[start:start + PAGE]
+        answer: Any = klaviyo.gateway.call(
+            "get_profiles", klaviyo.api.Profiles.get_profiles,
+            filter=f"any(email,{json.dumps(part)})", page_size=PAGE,
+            fields_profile=["email"])
+        for profile in (answer or {}).get("data") or []:
+            email = ((profile.get("attributes") or {}).get("email") or "").strip().lower()
+            if email:
+                found[email] = str(profile["id"])
+    return found
