@@ -33,3 +33,42 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
     client = connect(redis_url)
     yield client
     client.close()
+
+
+# --- The Klaviyo sandbox (sandbox/): one server per test process, a fresh account per test ---
+
+from klaviyo_api import KlaviyoAPI  # noqa: E402
+
+from sandbox.inspect_client import SandboxClient  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One running Klaviyo sandbox for this test process, rate limits off."""
+    with SandboxServer(rate_limits="off") as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
+    """The sandbox, reset (data, counts, faults, limits off, async jobs), with a fresh key in ``.key``."""
+    client = SandboxClient(sandbox_server.url)
+    client.reset()
+    client.set_limits("off")
+    client.set_jobs("async", 0)
+    client.key = client.new_key()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sandbox_url(sandbox: SandboxClient) -> str:
+    """The sandbox's URL, usable as the SDK's ``test_host``."""
+    return sandbox.url
+
+
+@pytest.fixture
+def klaviyo(sandbox: SandboxClient) -> KlaviyoAPI:
+    """The official SDK pointed at the sandbox with the test's own key."""
+    return KlaviyoAPI(sandbox.key, max_delay=2, max_retries=3, test_host=sandbox.url)

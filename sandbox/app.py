@@ -1,0 +1,253 @@
+"""The sandbox's ASGI app: Klaviyo's ``/api`` routes plus the ``/__sandbox`` inspection API.
+
+A plain ASGI callable (no framework) keeps each request cheap. For every ``/api`` call:
+route -> auth -> revision -> injected fault -> rate limit -> handler, and every answer is
+counted per (key, operation, status). Nothing a caller sends can crash it: unexpected
+exceptions become a 500 in Klaviyo's envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from sandbox.config import SandboxConfig
+from sandbox.errors import ApiError
+from sandbox.http import OVERSIZE, Reply, Request, Route
+from sandbox.identity import RowError
+from sandbox.state import SandboxState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("sandbox")
+JSON_API = b"application/vnd.api+json"
+MAX_BODY = 12 * 1024 * 1024
+_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$")
+DROP_KEY = "sandbox.close_connection"
+
+
+def row_error_reply(err: RowError, pointer_prefix: str = "/data/attributes") -> ApiError:
+    """A validation/identity error of one profile as an HTTP error."""
+    pointer = f"{pointer_prefix}/{err.field}" if err.field else pointer_prefix
+    return ApiError(err.status, err.detail, code=err.code, title=err.title, pointer=pointer, meta=err.meta)
+
+
+class SandboxApp:
+    """The ASGI callable; ``state`` is reachable for tests and the server."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        from sandbox.routes import ROUTES
+        from sandbox.inspect_api import INSPECT_ROUTES
+
+        self.state = SandboxState(config)
+        self._api = [(route, route.compile()) for route in ROUTES]
+        self._inspect = [(route, route.compile()) for route in INSPECT_ROUTES]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._http(scope, receive, send)
+        except Exception:  # the last line of defence: never die, never leak a trace
+            log.exception("sandbox: unhandled error")
+            err = ApiError(500, "A server error occurred.")
+            await _send(send, 500, err.body, {})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        inspect = path.startswith("/__sandbox")
+        table = self._inspect if inspect else self._api
+        route, params, allowed = _match(table, method, path)
+        if route is None:
+            status = 405 if allowed else 404
+            err = ApiError(status, "Method not allowed." if allowed else "The requested resource was not found.")
+            await _send(send, status, err.body, {})
+            return
+        body = await _read_body(receive)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = {k: v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)}
+        req = Request(method, path, params, query, headers, body, self._base(scope, headers), self.state)
+        if inspect:
+            reply = _run(route, req)
+            await _send(send, reply.status, reply.body, reply.headers)
+            return
+        await self._api_call(route, req, scope, send)
+
+    async def _api_call(self, route: Route, req: Request, scope: Scope, send: Send) -> None:
+        state = self.state
+        op = route.operation
+        key = _api_key(req.headers)
+        account = state.store.accounts.get(key) if key else None
+        if account is None:
+            err = ApiError(401, "Authentication credentials were not provided." if not key else "Incorrect authentication credentials.")
+            state.count(key or "", op, 401)
+            await _send(send, 401, err.body, {})
+            return
+        req.account = account
+        revision = req.headers.get("revision")
+        if not revision or not _REVISION.match(revision.strip()):
+            state.count(key, op, 400)
+            err = ApiError(400, "A valid 'revision' header (YYYY-MM-DD) is required.", parameter="revision")
+            await _send(send, 400, err.body, {})
+            return
+        fault = state.faults.draw(op)
+        if fault is not None:
+            if fault.latency_ms:
+                await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.drop:
+                state.count(key, op, 0)
+                _drop(scope, send)
+                return
+            if fault.status is not None:
+                state.count(key, op, fault.status)
+                await _send(send, fault.status, *_fault_answer(fault.status, fault.retry_after, state.config.retry_after_on_429))
+                return
+        decision = state.limiter.check(key, _limit_key(op, req.query))
+        if decision is not None and not decision.allowed:
+            state.count(key, op, 429)
+            await _send(send, 429, *_fault_answer(429, decision.retry_after, state.config.retry_after_on_429))
+            return
+        reply = _run(route, req)
+        if decision is not None:
+            reply.headers.update({
+                "RateLimit-Limit": str(decision.limit),
+                "RateLimit-Remaining": str(decision.remaining),
+                "RateLimit-Reset": str(decision.reset),
+            })
+        state.count(key, op, reply.status)
+        await _send(send, reply.status, reply.body, reply.headers)
+
+    def _base(self, scope: Scope, headers: dict[str, str]) -> str:
+        public = self.state.config.public_url
+        if public:
+            return public.rstrip("/")
+        host = headers.get("host")
+        if not host:
+            server = scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def create_app(config: SandboxConfig) -> SandboxApp:
+    """The sandbox's ASGI app for ``config``."""
+    return SandboxApp(config)
+
+
+def _match(table: list[tuple[Route, re.Pattern[str]]], method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+    allowed = False
+    for route, pattern in table:
+        found = pattern.match(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict(), True
+        allowed = True
+    return None, {}, allowed
+
+
+def _run(route: Route, req: Request) -> Reply:
+    try:
+        return route.handler(req)
+    except ApiError as err:
+        return Reply(err.status, err.body, err.headers)
+    except RowError as err:
+        api = row_error_reply(err)
+        return Reply(api.status, api.body, {})
+    except Exception:
+        log.exception("sandbox: handler %s failed", route.operation)
+        err = ApiError(500, "A server error occurred.")
+        return Reply(500, err.body, {})
+
+
+def _limit_key(op: str, query: dict[str, str]) -> str:
+    if op in ("get_profiles", "get_profiles_for_list") and "predictive_analytics" in query.get("additional-fields[profile]", ""):
+        return f"{op}:predictive_analytics"
+    if op == "get_profile" and query.get("include", "") and any(x in query["include"] for x in ("lists", "segments")):
+        return "get_profile:include_lists"
+    if op == "get_list" and "profile_count" in query.get("additional-fields[list]", ""):
+        return "get_list:profile_count"
+    return op
+
+
+def _api_key(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization", "").strip()
+    prefix = "klaviyo-api-key "
+    if value.lower().startswith(prefix):
+        return value[len(prefix):].strip() or None
+    return None
+
+
+def _fault_answer(status: int, retry_after: int, with_retry_after: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    if status == 429:
+        seconds = max(0, int(retry_after))
+        err = ApiError(429, f"Request was throttled. Expected available in {seconds} second{'s' if seconds != 1 else ''}.", pointer="/data/")
+        err.body["errors"][0]["links"] = {"type": "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling"}
+        return err.body, ({"Retry-After": str(seconds)} if with_retry_after else {})
+    err = ApiError(status, "A server error occurred." if status == 500 else "The service is temporarily unavailable.")
+    return err.body, {}
+
+
+def _drop(scope: Scope, send: Send) -> None:
+    """Close the connection without an answer (uvicorn's transport)."""
+    closer = scope.get(DROP_KEY)
+    if closer is None:
+        owner = getattr(send, "__self__", None)
+        transport = getattr(owner, "transport", None)
+        closer = getattr(transport, "close", None)
+    if closer is None:
+        raise ConnectionAbortedError("fault: drop")
+    closer()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_BODY:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if size > MAX_BODY:
+        return OVERSIZE
+    return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+    raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if body is None:
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers + [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    payload = orjson.dumps(body)
+    raw_headers += [(b"content-type", JSON_API), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

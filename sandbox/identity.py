@@ -1,0 +1,184 @@
+"""Profile attribute validation and Klaviyo's identity rules (unique identifiers, upserts)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox.ids import now
+from sandbox.store import Account, Profile
+
+IDENTIFIERS = ("email", "phone_number", "external_id")
+SCALARS = ("first_name", "last_name", "organization", "locale", "title", "image")
+OBJECTS = ("location", "properties")
+WRITABLE = frozenset(IDENTIFIERS + SCALARS + OBJECTS)
+IMPORT_ONLY = frozenset({"_kx"})
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class RowError(Exception):
+    """A bad attribute: ``field`` is relative to ``data/attributes``; ``status`` the HTTP one."""
+
+    def __init__(self, code: str, title: str, detail: str, field: str | None, status: int = 400, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.field = field
+        self.status = status
+        self.meta = meta or {}
+
+
+def conflict(profile_id: str) -> RowError:
+    """The identity conflict as a row error (409 over HTTP)."""
+    return RowError(
+        "duplicate_profile", "Conflict.", "A profile already exists with one of these identifiers.",
+        None, status=409, meta={"duplicate_profile_id": profile_id},
+    )
+
+
+def normalize_email(value: str, lowercase: bool = True) -> str:
+    """Trim, and lowercase when configured: the form emails are stored and matched in."""
+    value = value.strip()
+    return value.lower() if lowercase else value
+
+
+def clean_attributes(attrs: Any, *, allow_kx: bool, lowercase: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """Check types and formats; return the attributes and the partial failures.
+
+    An invalid phone number is dropped (partial failure ``phone_number``) when another
+    valid identifier is present, as Klaviyo does; alone, it is an error.
+    """
+    if not isinstance(attrs, dict):
+        raise RowError("invalid", "Invalid input.", "The payload provided in the request is invalid.", "")
+    out: dict[str, Any] = {}
+    partial: list[str] = []
+    for name, value in attrs.items():
+        if name not in WRITABLE and not (allow_kx and name in IMPORT_ONLY):
+            raise RowError("invalid", "Invalid input.", f"'{name}' is not a valid field for the resource 'profile'.", name)
+        if value is None:
+            out[name] = None
+            continue
+        if name in OBJECTS:
+            if not isinstance(value, dict):
+                raise RowError("invalid", "Invalid input.", f"'{name}' must be an object.", name)
+        elif not isinstance(value, str):
+            raise RowError("invalid", "Invalid input.", f"'{name}' must be a string.", name)
+        out[name] = value
+    email = out.get("email")
+    if isinstance(email, str):
+        email = normalize_email(email, lowercase)
+        if len(email) > 100 or not _EMAIL.match(email):
+            raise RowError("invalid_email", "Invalid email address", "Invalid email address", "email")
+        out["email"] = email
+    phone = out.get("phone_number")
+    if isinstance(phone, str) and not _PHONE.match(phone.strip()):
+        if out.get("email") or out.get("external_id"):
+            del out["phone_number"]
+            partial.append("phone_number")
+        else:
+            raise RowError("invalid_phone_number", "Invalid phone number", "Invalid phone number format (Example of a valid format: +12345678901)", "phone_number")
+    elif isinstance(phone, str):
+        out["phone_number"] = phone.strip()
+    ext = out.get("external_id")
+    if isinstance(ext, str) and not ext.strip():
+        raise RowError("invalid", "Invalid input.", "external_id must not be blank.", "external_id")
+    return out, partial
+
+
+def has_identifier(attrs: dict[str, Any]) -> bool:
+    """At least one non-null identifier."""
+    return any(attrs.get(name) for name in IDENTIFIERS)
+
+
+def require_identifier(attrs: dict[str, Any]) -> None:
+    """A new profile needs an email, a phone number or an external id."""
+    if not has_identifier(attrs):
+        raise RowError("invalid", "Invalid input.", "One of email, phone_number or external_id is required.", "")
+
+
+def match(account: Account, attrs: dict[str, Any]) -> Profile | None:
+    """The one profile the identifiers point to; a conflict when they point to several."""
+    found: str | None = None
+    for name in IDENTIFIERS:
+        value = attrs.get(name)
+        if not value:
+            continue
+        pid = account.index_for(name).get(value)
+        if pid is None:
+            continue
+        if found is None:
+            found = pid
+        elif pid != found:
+            raise conflict(found)
+    return account.profiles[found] if found is not None else None
+
+
+def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_clear: bool) -> None:
+    """Write attributes onto a profile, keeping the identifier indexes exact.
+
+    ``nulls_clear``: a null clears the field (update/profile-import); otherwise nulls are
+    ignored (bulk import). Properties and location merge per key.
+    """
+    for name in IDENTIFIERS:
+        if name not in attrs:
+            continue
+        value = attrs[name]
+        if value is None and not nulls_clear:
+            continue
+        index = account.index_for(name)
+        if value is not None:
+            owner = index.get(value)
+            if owner is not None and owner != profile.id:
+                raise conflict(owner)
+    for name, value in attrs.items():
+        if value is None and not nulls_clear:
+            continue
+        if name in IDENTIFIERS:
+            index = account.index_for(name)
+            old = getattr(profile, name)
+            if old == value:
+                continue
+            if old is not None:
+                index.pop(old, None)
+            if value is not None:
+                index[value] = profile.id
+            setattr(profile, name, value)
+        elif name in OBJECTS and value is not None:
+            current = profile.fields.get(name) or {}
+            merged = dict(current)
+            for key, item in value.items():
+                if item is None and not nulls_clear:
+                    continue
+                merged[key] = item
+            profile.fields[name] = merged
+        elif value is None:
+            profile.fields.pop(name, None)
+        else:
+            profile.fields[name] = value
+    profile.updated = now()
+
+
+def upsert(account: Account, attrs: dict[str, Any], profile_id: str | None, *, nulls_clear: bool) -> tuple[Profile, bool]:
+    """Create or update by id or identifiers; returns (profile, created)."""
+    profile: Profile | None
+    if profile_id:
+        profile = account.profiles.get(profile_id)
+        if profile is None:
+            raise RowError("not_found", "Not found.", f"A profile with id '{profile_id}' does not exist.", None, status=404)
+    else:
+        profile = match(account, attrs)
+    if profile is not None:
+        apply(account, profile, attrs, nulls_clear=nulls_clear)
+        return profile, False
+    require_identifier(attrs)
+    profile = account.new_profile()
+    try:
+        apply(account, profile, attrs, nulls_clear=nulls_clear)
+    except RowError:
+        account.profiles.pop(profile.id, None)
+        account.order.pop()
+        raise
+    return profile, True

@@ -1,0 +1,179 @@
+"""The inspection API under ``/__sandbox/`` (no auth): reset, keys, limits, faults, calls, dumps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sandbox.config import FaultSpec
+from sandbox.errors import invalid, not_found
+from sandbox.filters import parse_datetime
+from sandbox.http import Reply, Request, Route
+from sandbox.ids import iso, now
+from sandbox.jsonapi import account_dump
+from sandbox.store import Account, ListRec
+
+
+def _body(req: Request) -> dict[str, Any]:
+    if not req.body:
+        return {}
+    try:
+        body = orjson.loads(req.body)
+    except orjson.JSONDecodeError:
+        raise invalid("The body is not JSON.", pointer="") from None
+    if not isinstance(body, dict):
+        raise invalid("The body must be a JSON object.", pointer="")
+    return body
+
+
+def _account(req: Request) -> Account:
+    account = req.state.store.accounts.get(req.params["key"])
+    if account is None:
+        raise not_found("No account has that key.")
+    return account
+
+
+def reset(req: Request) -> Reply:
+    """Drop all data, call counts and faults; keep the keys."""
+    req.state.reset()
+    return Reply(200, {"ok": True})
+
+
+def add_key(req: Request) -> Reply:
+    """Create the account of a key."""
+    key = _body(req).get("key")
+    if not isinstance(key, str) or not key.strip():
+        raise invalid("'key' is required.", pointer="/key")
+    req.state.store.add_key(key.strip())
+    return Reply(201, {"key": key.strip()})
+
+
+def set_limits(req: Request) -> Reply:
+    """``{"mode": "on"|"off", "scale": 1.0}``."""
+    body = _body(req)
+    mode = body.get("mode", "on")
+    if mode not in ("on", "off"):
+        raise invalid("'mode' must be 'on' or 'off'.", pointer="/mode")
+    scale = body.get("scale", 1.0)
+    if not isinstance(scale, (int, float)) or scale <= 0:
+        raise invalid("'scale' must be a positive number.", pointer="/scale")
+    req.state.limiter.configure(mode, float(scale))
+    return Reply(200, {"mode": mode, "scale": float(scale)})
+
+
+def set_faults(req: Request) -> Reply:
+    """``{"operation": "bulk_import_profiles"|"*", "status_429": 0.3, ...}``."""
+    body = _body(req)
+    operation = body.pop("operation", "*")
+    if not isinstance(operation, str):
+        raise invalid("'operation' must be a string.", pointer="/operation")
+    spec = FaultSpec()
+    for name, value in body.items():
+        if not hasattr(spec, name):
+            raise invalid(f"'{name}' is not a fault setting.", pointer=f"/{name}")
+        if not isinstance(value, (int, float)) or value < 0:
+            raise invalid(f"'{name}' must be a non-negative number.", pointer=f"/{name}")
+        setattr(spec, name, int(value) if name in ("latency_ms", "retry_after") else float(value))
+    req.state.faults.set(operation, spec)
+    return Reply(200, req.state.faults.describe())
+
+
+def clear_faults(req: Request) -> Reply:
+    """No more faults."""
+    req.state.faults.clear()
+    return Reply(200, {})
+
+
+def get_faults(req: Request) -> Reply:
+    """The fault table."""
+    return Reply(200, req.state.faults.describe())
+
+
+def calls(req: Request) -> Reply:
+    """``{operation: {status: count}}``; ``?key=`` for one account."""
+    return Reply(200, req.state.calls_json(req.query.get("key")))
+
+
+def set_jobs(req: Request) -> Reply:
+    """``{"mode": "instant"|"async", "delay_ms": N}``: bulk-import job timing."""
+    body = _body(req)
+    mode = body.get("mode", "async")
+    if mode not in ("instant", "async"):
+        raise invalid("'mode' must be 'instant' or 'async'.", pointer="/mode")
+    delay = body.get("delay_ms", 0)
+    if not isinstance(delay, int) or delay < 0:
+        raise invalid("'delay_ms' must be a non-negative integer.", pointer="/delay_ms")
+    req.state.job_mode = mode
+    req.state.job_delay_ms = delay
+    return Reply(200, {"mode": mode, "delay_ms": delay})
+
+
+def profiles(req: Request) -> Reply:
+    """Every profile of an account with subscriptions and list ids."""
+    return Reply(200, account_dump(_account(req)))
+
+
+def _list_json(rec: ListRec) -> dict[str, Any]:
+    return {
+        "id": rec.id, "name": rec.name, "opt_in_process": rec.opt_in_process, "created": iso(rec.created),
+        "members": [{"profile_id": pid, "joined_group_at": iso(joined)} for joined, pid in rec.by_joined()],
+    }
+
+
+def lists(req: Request) -> Reply:
+    """Every list of an account with its members and their joined_group_at."""
+    return Reply(200, {"lists": [_list_json(rec) for rec in _account(req).lists.values()]})
+
+
+def _member_ids(req: Request) -> tuple[ListRec, list[str], dict[str, Any]]:
+    account = _account(req)
+    rec = account.lists.get(req.params["id"])
+    if rec is None:
+        raise not_found("No list has that id.")
+    body = _body(req)
+    ids = body.get("profile_ids")
+    if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+        raise invalid("'profile_ids' must be an array of profile ids.", pointer="/profile_ids")
+    unknown = [pid for pid in ids if pid not in account.profiles]
+    if unknown:
+        raise invalid(f"Unknown profile ids: {', '.join(unknown[:5])}.", pointer="/profile_ids")
+    return rec, ids, body
+
+
+def add_members(req: Request) -> Reply:
+    """``{"profile_ids": [...], "joined_group_at": "..."}``: a sign-up at that time (re-joins refresh it)."""
+    rec, ids, body = _member_ids(req)
+    raw = body.get("joined_group_at")
+    try:
+        joined = parse_datetime(raw) if isinstance(raw, str) else now()
+    except ValueError:
+        raise invalid("'joined_group_at' must be an ISO 8601 datetime.", pointer="/joined_group_at") from None
+    for pid in ids:
+        rec.add(pid, joined, keep_existing=False)
+    return Reply(200, _list_json(rec))
+
+
+def remove_members(req: Request) -> Reply:
+    """``{"profile_ids": [...]}``: members leave."""
+    rec, ids, _body_ = _member_ids(req)
+    for pid in ids:
+        rec.remove(pid)
+    return Reply(200, _list_json(rec))
+
+
+_P = "/__sandbox"
+INSPECT_ROUTES = [
+    Route("POST", _P + "/reset", "reset", reset),
+    Route("POST", _P + "/keys", "keys", add_key),
+    Route("PUT", _P + "/limits", "limits", set_limits),
+    Route("PUT", _P + "/faults", "faults", set_faults),
+    Route("GET", _P + "/faults", "faults", get_faults),
+    Route("DELETE", _P + "/faults", "faults", clear_faults),
+    Route("GET", _P + "/calls", "calls", calls),
+    Route("PUT", _P + "/jobs", "jobs", set_jobs),
+    Route("GET", _P + "/accounts/{key}/profiles", "profiles", profiles),
+    Route("GET", _P + "/accounts/{key}/lists", "lists", lists),
+    Route("POST", _P + "/accounts/{key}/lists/{id}/members", "members", add_members),
+    Route("DELETE", _P + "/accounts/{key}/lists/{id}/members", "members", remove_members),
+]

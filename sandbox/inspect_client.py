@@ -1,0 +1,100 @@
+"""A small typed client of the sandbox's inspection API (``/__sandbox/``), used by tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+class SandboxClient:
+    """Talks to one running sandbox; ``key`` is the account the caller works with."""
+
+    def __init__(self, url: str, key: str = "sandbox-key", timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.key = key
+        self._http = httpx.Client(base_url=f"{self.url}/__sandbox", timeout=timeout)
+
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = self._http.request(method, path, json=json, params=params)
+        if response.status_code >= 400:
+            raise RuntimeError(f"sandbox {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def reset(self) -> None:
+        """Drop every account's data, call counts and faults (keys stay)."""
+        self._call("POST", "/reset")
+
+    def add_key(self, key: str) -> str:
+        """Create the account of ``key``."""
+        self._call("POST", "/keys", {"key": key})
+        return key
+
+    def new_key(self, prefix: str = "test") -> str:
+        """A fresh, unique key with its own empty account."""
+        return self.add_key(f"{prefix}-{uuid.uuid4().hex[:12]}")
+
+    def profiles(self, key: str | None = None) -> list[dict[str, Any]]:
+        """All profiles of an account: attributes, ``subscriptions`` and ``lists`` (ids)."""
+        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/profiles")["profiles"]
+        return result
+
+    def profile_by_email(self, email: str, key: str | None = None) -> dict[str, Any] | None:
+        """The profile with that (normalised) email, or None."""
+        wanted = email.strip().lower()
+        return next((p for p in self.profiles(key) if p["email"] == wanted), None)
+
+    def lists(self, key: str | None = None) -> list[dict[str, Any]]:
+        """All lists of an account with ``members`` [{profile_id, joined_group_at}]."""
+        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/lists")["lists"]
+        return result
+
+    def calls(self, key: str | None = None) -> dict[str, dict[str, int]]:
+        """``{operation: {"status": count}}`` (all accounts, or one)."""
+        result: dict[str, dict[str, int]] = self._call("GET", "/calls", params={"key": key} if key else None)
+        return result
+
+    def set_faults(
+        self, operation: str = "*", *, status_429: float = 0.0, status_500: float = 0.0, status_503: float = 0.0,
+        latency_ms: int = 0, drop: float = 0.0, retry_after: int = 1,
+    ) -> None:
+        """Inject faults into one operation (SDK name) or every one (``*``)."""
+        self._call("PUT", "/faults", {
+            "operation": operation, "status_429": status_429, "status_500": status_500, "status_503": status_503,
+            "latency_ms": latency_ms, "drop": drop, "retry_after": retry_after,
+        })
+
+    def clear_faults(self) -> None:
+        """No faults."""
+        self._call("DELETE", "/faults")
+
+    def set_limits(self, mode: str = "on", scale: float = 1.0) -> None:
+        """Rate limits on/off, and their scale (0.1 = ten times smaller)."""
+        self._call("PUT", "/limits", {"mode": mode, "scale": scale})
+
+    def set_jobs(self, mode: str = "async", delay_ms: int = 0) -> None:
+        """Bulk-import jobs processed ``instant``-ly or ``async`` after ``delay_ms``."""
+        self._call("PUT", "/jobs", {"mode": mode, "delay_ms": delay_ms})
+
+    def add_members(self, list_id: str, profile_ids: list[str], joined_group_at: datetime | str | None = None, key: str | None = None) -> None:
+        """Members join a list at ``joined_group_at`` (a form sign-up, bypassing the API)."""
+        body: dict[str, Any] = {"profile_ids": profile_ids}
+        if joined_group_at is not None:
+            body["joined_group_at"] = joined_group_at.isoformat() if isinstance(joined_group_at, datetime) else joined_group_at
+        self._call("POST", f"/accounts/{key or self.key}/lists/{list_id}/members", body)
+
+    def remove_members(self, list_id: str, profile_ids: list[str], key: str | None = None) -> None:
+        """Members leave a list."""
+        self._call("DELETE", f"/accounts/{key or self.key}/lists/{list_id}/members", {"profile_ids": profile_ids})
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> SandboxClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
