@@ -36,3 +36,7 @@ from cli.web_cmd import web  # noqa: E402
 
 app.command("web")(web)
 app.command("import")(import_file_cmd)
+
+from cli.sandbox_cmd import sandbox  # noqa: E402
+
+app.command("sandbox")(sandbox)
