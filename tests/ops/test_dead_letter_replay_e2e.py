@@ -1,0 +1,70 @@
+"""A chunk that failed for good (Klaviyo answered 500) is a dead letter; once Klaviyo is
+back, ``contact-sync dlq replay`` sends it again and its contacts arrive in Klaviyo."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from dramatiq.middleware import Middleware
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.workers.dramatiq_harness import wait_for
+from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.batch_lifecycle import batch_info, start_batch
+from workers.broker import setup_broker
+from workers.dead_letters import DeadLetters
+
+runner = CliRunner()
+
+
+class RetriesExhaustedAtOnce(Middleware):
+    """Test harness: messages of one actor get no retries, so a failure dead-letters it now
+    instead of after ten back-offs (~17 minutes)."""
+
+    def __init__(self, actor_name: str) -> None:
+        self.actor_name = actor_name
+
+    def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        if message.actor_name == self.actor_name:
+            message.options["max_retries"] = 0
+
+
+def test_a_dead_lettered_chunk_replayed_puts_its_contacts_in_klaviyo(
+        r, redis_url, sandbox, monkeypatch):
+    prepare_env(monkeypatch, redis_url, sandbox.url)
+    broker = setup_broker(redis_url)
+    no_retries = RetriesExhaustedAtOnce("upsert_chunk")
+    broker.add_middleware(no_retries)
+    try:
+        with push_worker(redis_url):
+            from workers.actors.batch import sync_batch
+
+            acct = PushAccount(r, sandbox)
+            for contact_id in ("C1", "C2", "C3"):
+                acct.change(contact_id)
+            sandbox.set_faults("bulk_import_profiles", status_500=1.0)
+            batch_id = f"b-{uuid.uuid4().hex[:8]}"
+            assert start_batch(r, acct.name, batch_id, time.time()) == 3
+            sync_batch.send(acct.name, batch_id)
+
+            letters = DeadLetters(r)
+            [letter] = wait_for(lambda: letters.list(actor="upsert_chunk"))
+            assert letter.message.args[:2] == (acct.name, batch_id)
+            assert "500" in letter.error or "Transient" in letter.error, letter.error
+            assert acct.profiles() == []
+            assert batch_info(r, acct.name, batch_id)["status"] == "running"
+
+            sandbox.clear_faults()  # Klaviyo is back
+            result = runner.invoke(app, ["dlq", "replay", "--all", "--actor", "upsert_chunk"],
+                                   env={"REDIS_URL": redis_url})
+            assert "Replayed 1 dead letter(s)." in result.output, result.output
+
+            wait_for(lambda: batch_info(r, acct.name, batch_id).get("status") == "completed")
+            assert sorted(acct.by_email()) == [
+                "c1@example.com", "c2@example.com", "c3@example.com"]
+            assert letters.list() == []
+    finally:
+        broker.middleware.remove(no_retries)
