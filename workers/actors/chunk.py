@@ -20,6 +20,7 @@ looked up lazily when needed (email change, delete).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from datetime import datetime
@@ -47,7 +48,8 @@ from workers.actors.identity_ops import lookup_profiles
 from workers.batch_planner import SyncedRecord
 
 JOB_PROFILE_PAGES = 3
-"""Read a finished job's profiles (100 a page) only when it fits in this many pages."""
+"""Read a finished job's profiles (100 a page) only when it fits in this many pages
+(``SYNC_JOB_PROFILE_PAGES`` overrides; 0 = never)."""
 PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 LIST_CALL_MAX = 1000
@@ -194,7 +196,8 @@ def _finish_import(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id
     failed = _row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
     learnt: dict[str, tuple[str, bool]] = {}
-    if len(rows) <= JOB_PROFILE_PAGES * PAGE:
+    pages = int(os.environ.get("SYNC_JOB_PROFILE_PAGES", JOB_PROFILE_PAGES))
+    if len(rows) <= pages * PAGE:
         started = _parse_time((job.get("attributes") or {}).get("created_at"))
         for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",
                               profiles_api.get_profiles_for_bulk_import_profiles_job,

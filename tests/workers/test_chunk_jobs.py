@@ -1,0 +1,68 @@
+"""Chunks and jobs: several jobs per batch, Klaviyo's refusals, 429 storms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from shared import constants as keys
+from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+
+
+@pytest.fixture
+def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    prepare_env(monkeypatch, redis_url, sandbox.url)
+    with push_worker(redis_url):
+        yield
+
+
+def test_a_batch_over_the_chunk_size_goes_in_several_jobs_and_completes_once_all_are_done(
+        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "40")
+    acct = PushAccount(r, sandbox)
+    acct.set(default_list_id=acct.create_list())
+    for i in range(100):
+        acct.change(f"C{i}")
+    info = acct.sync()
+    assert r.hget(keys.batch(acct.name, info["batch_id"]), "chunks_total") == "3"
+    profiles = acct.by_email()
+    assert len(profiles) == 100
+    assert all(p["lists"] for p in profiles.values())
+    assert info["report"]["created"] == 100
+
+
+def test_klaviyo_refusing_a_contact_is_recorded_with_klaviyos_reason(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    acct = PushAccount(r, sandbox)
+    too_long = "a" * 60 + "@" + "b" * 45 + ".example.com"  # valid syntax, > 100 characters
+    acct.change("C1", email=too_long)
+    acct.change("C2", phone="12345")  # a bad phone next to an email: Klaviyo drops the phone
+    acct.change("C3", phone="+447700900123")
+    info = acct.sync()
+    rejected = {cid: orjson.loads(v) for cid, v in r.hgetall(keys.rejected(acct.name)).items()}
+    assert list(rejected) == ["C1"]
+    assert rejected["C1"]["code"] == "invalid_email"
+    assert rejected["C1"]["detail"] == "Invalid email address"
+    assert rejected["C1"]["batch_id"] == info["batch_id"]
+    assert info["report"]["rejected"] == 1
+    profiles = acct.by_email()
+    assert sorted(profiles) == ["c2@example.com", "c3@example.com"]
+    assert "phone_number" not in profiles["c2@example.com"] or not profiles[
+        "c2@example.com"]["phone_number"]
+    assert profiles["c3@example.com"]["phone_number"] == "+447700900123"
+
+
+def test_a_429_storm_still_completes_the_batch_without_duplicates(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    acct = PushAccount(r, sandbox)
+    sandbox.set_faults(operation="*", status_429=0.5, retry_after=1)
+    for i in range(30):
+        acct.change(f"C{i}", email=f"Person{i % 20}@Example.com")
+    info = acct.sync(timeout=120)
+    profiles = acct.by_email()
+    assert len(profiles) == 20
+    assert info["report"]["created"] == 20
