@@ -126,7 +126,9 @@ def _import_row(account: Account, row: Any) -> str:
 
 
 def _import_error(i: int, row: Any, err: RowError) -> dict[str, Any]:
-    pointer = ROW_POINTER.format(i=i) + (f"/attributes/{err.field}" if err.field else "")
+    pointer = ROW_POINTER.format(i=i)
+    if err.field is not None:
+        pointer += f"/attributes/{err.field}" if err.field else "/attributes"
     original = row.get("attributes") if isinstance(row, dict) else None
     return {"type": "import-error", "id": ulid(), "attributes": {
         "code": err.code, "title": err.title, "detail": err.detail,
