@@ -14,8 +14,10 @@ building honcho's :class:`~honcho.manager.Manager`.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
@@ -23,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import honcho.manager
+from honcho.compat import ProcessManager
 from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
@@ -33,6 +37,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = PROJECT_ROOT / "Procfile"
 DEFAULT_WEB_PORT = 8000
 SANDBOX_PROCESS = "sandbox"
+STOP_GRACE_SECONDS = 30
+"""How long a stopping process may take before SIGKILL: longer than the worker's
+``--worker-shutdown-timeout`` (25 s), so running messages can finish."""
 
 
 def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
@@ -133,6 +140,24 @@ class LocalStack:
         self.stop()
 
 
+class LeaderSignals(ProcessManager):  # type: ignore[misc]
+    """SIGTERM to each process itself, not to its whole process group (honcho's default).
+
+    Dramatiq's main process forwards SIGTERM to its worker processes; a worker process that
+    gets a second SIGTERM (the group's) exits at once, abandoning its running messages until
+    the broker's heartbeat recovery. Commands are started with ``exec`` (see
+    :func:`build_manager`), so the process honcho knows is the command itself. SIGKILL, the
+    last resort, still goes to the whole group.
+    """
+
+    def terminate(self, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ESRCH):
+                raise
+
+
 def build_manager(
     processes: Mapping[str, str],
     env: Mapping[str, str],
@@ -141,10 +166,15 @@ def build_manager(
     quiet: Iterable[str] = (),
 ) -> Manager:
     """A honcho manager with one instance of each process. ``loop()`` on it (from the main
-    thread) runs them all and stops them all when one exits or on SIGINT/SIGTERM."""
+    thread) runs them all and stops them all when one exits or on SIGINT/SIGTERM: SIGTERM
+    to each, SIGKILL to what still runs :data:`STOP_GRACE_SECONDS` later."""
+    # honcho's grace period before SIGKILL is a module setting (5 s by default).
+    honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
     manager = Manager(printer=printer if printer is not None else Printer(sys.stdout))
+    manager._procmgr = LeaderSignals()
     for params in expand_processes(dict(processes), env=dict(env), quiet=list(quiet)):
         manager.add_process(
-            params.name, params.cmd, quiet=params.quiet, env=params.env, cwd=str(PROJECT_ROOT)
+            params.name, f"exec {params.cmd}", quiet=params.quiet, env=params.env,
+            cwd=str(PROJECT_ROOT),
         )
     return manager

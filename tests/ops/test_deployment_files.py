@@ -131,7 +131,7 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_
         if process.poll() is not None:
             output = process.communicate()[0].decode(errors="replace")
             raise AssertionError(f"{name} exited early ({process.returncode}): {output[-2000:]}")
-        os.killpg(process.pid, signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)  # to the process, as docker stop does
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

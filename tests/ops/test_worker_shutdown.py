@@ -60,7 +60,7 @@ def test_sigterm_finishes_the_running_message_and_gives_back_the_others(r, redis
     send(redis_url, queue, 3)
     with worker(redis_url, queue, SLOW_SECONDS="2") as first:
         wait_for(lambda: r.get(f"{queue}:started:0"))
-        os.killpg(first.pid, signal.SIGTERM)
+        first.send_signal(signal.SIGTERM)  # to the main process, as docker stop does
         assert first.wait(timeout=60) == 0
     assert done(r, queue) == [0], "the running message was finished before exiting"
     assert sorted(r.lrange(keys.dramatiq_queue(queue), 0, -1)) == sorted(
@@ -82,3 +82,38 @@ def test_a_killed_worker_loses_nothing_its_messages_are_redelivered(r, redis_url
     with worker(redis_url, queue, SLOW_SECONDS="0", **fast_recovery):
         wait_for(lambda: len(done(r, queue)) == 2, timeout=60)
     assert done(r, queue) == [0, 1]
+
+
+SUPERVISOR = """
+import os, sys
+from pathlib import Path
+from cli.procfile import LocalStack, build_manager
+with LocalStack(os.environ, procfile=Path(sys.argv[1])) as stack:
+    manager = build_manager(stack.processes, stack.env)
+    manager.loop()
+"""
+
+
+def test_under_contact_sync_run_sigterm_also_lets_the_running_message_finish(
+        r, redis_url, queue, tmp_path):
+    """honcho would signal the whole process group (each Dramatiq worker process twice, which
+    makes it exit at once); the supervisor of `run` signals each command only."""
+    send(redis_url, queue, 2)
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"worker: {DRAMATIQ} tests.ops.slow_actor_app --processes 1 "
+                        "--threads 1 --worker-shutdown-timeout 30000\n")
+    env = {**os.environ, "REDIS_URL": redis_url, "SLOW_QUEUE": queue, "SLOW_SECONDS": "2",
+           "KLAVIYO_API_KEY": "pk_unused", "SYNC_WEBHOOK_SECRET": "unused"}
+    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(procfile)],
+                                  cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: r.get(f"{queue}:started:0"))
+        supervisor.send_signal(signal.SIGTERM)
+        output, _ = supervisor.communicate(timeout=60)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+    assert b"Killing worker process" not in output, output.decode()[-2000:]
+    assert done(r, queue) == [0], output.decode()[-2000:]
+    assert r.hlen(keys.dramatiq_queue_messages(queue)) == 1  # the other one is back
