@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
-import httpx
 import redis
 from cryptography.fernet import Fernet
 
@@ -105,10 +104,7 @@ class PushAccount:
     # --- what Klaviyo holds -------------------------------------------------------------
     def profiles(self) -> list[dict[str, Any]]:
         """Every profile of the sandbox account, with ``subscriptions`` and ``lists``."""
-        answer = httpx.get(f"{self.sandbox.url}/__sandbox/accounts/{self.key}/profiles")
-        answer.raise_for_status()
-        data = answer.json()
-        return list(data["profiles"] if isinstance(data, dict) else data)
+        return list(self.sandbox.profiles(self.key))
 
     def by_email(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
