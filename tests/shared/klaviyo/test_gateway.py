@@ -1,0 +1,66 @@
+"""Klaviyo calls through the gateway, against the sandbox over HTTP with the official SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from shared.klaviyo.client import build_client
+from shared.klaviyo.errors import Conflict, RateLimited, Rejected, Transient
+from shared.klaviyo.gateway import Gateway
+
+
+def profile(email: str) -> dict[str, Any]:
+    return {"data": {"type": "profile", "attributes": {"email": email}}}
+
+
+def test_a_429_is_one_http_request_and_blocks_the_operation_for_every_worker(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_faults("get_profiles", status_429=1.0, retry_after=3)
+    with pytest.raises(RateLimited) as caught:
+        Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles)
+    assert caught.value.retry_in == 3 and caught.value.by_klaviyo
+    assert sum(sandbox.calls(sandbox.key).get("get_profiles", {}).values()) == 1
+    with pytest.raises(RateLimited) as again:  # another worker: refused before any request
+        Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles)
+    assert not again.value.by_klaviyo and 0 < again.value.retry_in <= 3
+    assert sum(sandbox.calls(sandbox.key).get("get_profiles", {}).values()) == 1
+
+
+def test_a_duplicate_profile_is_a_conflict_naming_the_existing_profile(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    gateway = Gateway(r, "acct")
+    created: Any = gateway.call("create_profile", api.Profiles.create_profile,
+                                profile("ann@example.com"))
+    with pytest.raises(Conflict) as caught:
+        gateway.call("create_profile", api.Profiles.create_profile, profile("ANN@example.com"))
+    assert caught.value.duplicate_profile_id == created["data"]["id"]
+    assert "ann@" not in str(caught.value)
+
+
+def test_a_refused_request_is_rejected_with_klaviyos_code_and_detail(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    with pytest.raises(Rejected) as caught:
+        Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles,
+                                filter="equals(nonsense")
+    assert caught.value.status == 400 and caught.value.code == "invalid"
+    assert caught.value.detail
+
+
+def test_server_errors_and_dropped_connections_are_transient(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    gateway = Gateway(r, "acct")
+    sandbox.set_faults("get_lists", status_500=1.0)
+    with pytest.raises(Transient) as caught:
+        gateway.call("get_lists", api.Lists.get_lists)
+    assert caught.value.status == 500
+    sandbox.clear_faults()
+    sandbox.set_faults("get_lists", drop=1.0)
+    with pytest.raises(Transient):
+        gateway.call("get_lists", api.Lists.get_lists)
