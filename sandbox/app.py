@@ -39,15 +39,17 @@ DROP_KEY = "sandbox.close_connection"
 def row_error_reply(err: RowError, pointer_prefix: str = "/data/attributes") -> ApiError:
     """A validation/identity error of one profile as an HTTP error."""
     pointer = f"{pointer_prefix}/{err.field}" if err.field else pointer_prefix
-    return ApiError(err.status, err.detail, code=err.code, title=err.title, pointer=pointer, meta=err.meta)
+    return ApiError(
+        err.status, err.detail, code=err.code, title=err.title, pointer=pointer, meta=err.meta
+    )
 
 
 class SandboxApp:
     """The ASGI callable; ``state`` is reachable for tests and the server."""
 
     def __init__(self, config: SandboxConfig) -> None:
-        from sandbox.routes import ROUTES
         from sandbox.inspect_api import INSPECT_ROUTES
+        from sandbox.routes import ROUTES
 
         self.state = SandboxState(config)
         self._api = [(route, route.compile()) for route in ROUTES]
@@ -74,13 +76,23 @@ class SandboxApp:
         route, params, allowed = _match(table, method, path)
         if route is None:
             status = 405 if allowed else 404
-            err = ApiError(status, "Method not allowed." if allowed else "The requested resource was not found.")
+            err = ApiError(
+                status,
+                "Method not allowed." if allowed else "The requested resource was not found.",
+            )
             await _send(send, status, err.body, {})
             return
         body = await _read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = {k: v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)}
-        req = Request(method, path, params, query, headers, body, self._base(scope, headers), self.state)
+        query = {
+            k: v
+            for k, v in parse_qsl(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+            )
+        }
+        req = Request(
+            method, path, params, query, headers, body, self._base(scope, headers), self.state
+        )
         if inspect:
             reply = _run(route, req)
             await _send(send, reply.status, reply.body, reply.headers)
@@ -90,18 +102,26 @@ class SandboxApp:
     async def _api_call(self, route: Route, req: Request, scope: Scope, send: Send) -> None:
         state = self.state
         op = route.operation
-        key = _api_key(req.headers)
-        account = state.store.accounts.get(key) if key else None
-        if account is None:
-            err = ApiError(401, "Authentication credentials were not provided." if not key else "Incorrect authentication credentials.")
-            state.count(key or "", op, 401)
+        given = _api_key(req.headers)
+        account = state.store.accounts.get(given) if given else None
+        if account is None or given is None:
+            err = ApiError(
+                401,
+                "Authentication credentials were not provided."
+                if not given
+                else "Incorrect authentication credentials.",
+            )
+            state.count(given or "", op, 401)
             await _send(send, 401, err.body, {})
             return
+        key = given
         req.account = account
         revision = req.headers.get("revision")
         if not revision or not _REVISION.match(revision.strip()):
             state.count(key, op, 400)
-            err = ApiError(400, "A valid 'revision' header (YYYY-MM-DD) is required.", parameter="revision")
+            err = ApiError(
+                400, "A valid 'revision' header (YYYY-MM-DD) is required.", parameter="revision"
+            )
             await _send(send, 400, err.body, {})
             return
         fault = state.faults.draw(op)
@@ -114,20 +134,32 @@ class SandboxApp:
                 return
             if fault.status is not None:
                 state.count(key, op, fault.status)
-                await _send(send, fault.status, *_fault_answer(fault.status, fault.retry_after, state.config.retry_after_on_429))
+                await _send(
+                    send,
+                    fault.status,
+                    *_fault_answer(
+                        fault.status, fault.retry_after, state.config.retry_after_on_429
+                    ),
+                )
                 return
         decision = state.limiter.check(key, _limit_key(op, req.query))
         if decision is not None and not decision.allowed:
             state.count(key, op, 429)
-            await _send(send, 429, *_fault_answer(429, decision.retry_after, state.config.retry_after_on_429))
+            await _send(
+                send,
+                429,
+                *_fault_answer(429, decision.retry_after, state.config.retry_after_on_429),
+            )
             return
         reply = _run(route, req)
         if decision is not None:
-            reply.headers.update({
-                "RateLimit-Limit": str(decision.limit),
-                "RateLimit-Remaining": str(decision.remaining),
-                "RateLimit-Reset": str(decision.reset),
-            })
+            reply.headers.update(
+                {
+                    "RateLimit-Limit": str(decision.limit),
+                    "RateLimit-Remaining": str(decision.remaining),
+                    "RateLimit-Reset": str(decision.reset),
+                }
+            )
         state.count(key, op, reply.status)
         await _send(send, reply.status, reply.body, reply.headers)
 
@@ -147,7 +179,9 @@ def create_app(config: SandboxConfig) -> SandboxApp:
     return SandboxApp(config)
 
 
-def _match(table: list[tuple[Route, re.Pattern[str]]], method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+def _match(
+    table: list[tuple[Route, re.Pattern[str]]], method: str, path: str
+) -> tuple[Route | None, dict[str, str], bool]:
     allowed = False
     for route, pattern in table:
         found = pattern.match(path)
@@ -169,14 +203,20 @@ def _run(route: Route, req: Request) -> Reply:
         return Reply(api.status, api.body, {})
     except Exception:
         log.exception("sandbox: handler %s failed", route.operation)
-        err = ApiError(500, "A server error occurred.")
-        return Reply(500, err.body, {})
+        failure = ApiError(500, "A server error occurred.")
+        return Reply(500, failure.body, {})
 
 
 def _limit_key(op: str, query: dict[str, str]) -> str:
-    if op in ("get_profiles", "get_profiles_for_list") and "predictive_analytics" in query.get("additional-fields[profile]", ""):
+    if op in ("get_profiles", "get_profiles_for_list") and "predictive_analytics" in query.get(
+        "additional-fields[profile]", ""
+    ):
         return f"{op}:predictive_analytics"
-    if op == "get_profile" and query.get("include", "") and any(x in query["include"] for x in ("lists", "segments")):
+    if (
+        op == "get_profile"
+        and query.get("include", "")
+        and any(x in query["include"] for x in ("lists", "segments"))
+    ):
         return "get_profile:include_lists"
     if op == "get_list" and "profile_count" in query.get("additional-fields[list]", ""):
         return "get_list:profile_count"
@@ -187,17 +227,29 @@ def _api_key(headers: dict[str, str]) -> str | None:
     value = headers.get("authorization", "").strip()
     prefix = "klaviyo-api-key "
     if value.lower().startswith(prefix):
-        return value[len(prefix):].strip() or None
+        return value[len(prefix) :].strip() or None
     return None
 
 
-def _fault_answer(status: int, retry_after: int, with_retry_after: bool) -> tuple[dict[str, Any], dict[str, str]]:
+def _fault_answer(
+    status: int, retry_after: int, with_retry_after: bool
+) -> tuple[dict[str, Any], dict[str, str]]:
     if status == 429:
         seconds = max(0, int(retry_after))
-        err = ApiError(429, f"Request was throttled. Expected available in {seconds} second{'s' if seconds != 1 else ''}.", pointer="/data/")
-        err.body["errors"][0]["links"] = {"type": "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling"}
+        plural = "s" if seconds != 1 else ""
+        err = ApiError(
+            429,
+            f"Request was throttled. Expected available in {seconds} second{plural}.",
+            pointer="/data/",
+        )
+        err.body["errors"][0]["links"] = {
+            "type": "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling"
+        }
         return err.body, ({"Retry-After": str(seconds)} if with_retry_after else {})
-    err = ApiError(status, "A server error occurred." if status == 500 else "The service is temporarily unavailable.")
+    err = ApiError(
+        status,
+        "A server error occurred." if status == 500 else "The service is temporarily unavailable.",
+    )
     return err.body, {}
 
 
@@ -234,7 +286,13 @@ async def _read_body(receive: Receive) -> bytes:
 async def _send(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
     raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     if body is None:
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers + [(b"content-length", b"0")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*raw_headers, (b"content-length", b"0")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
         return
     payload = orjson.dumps(body)

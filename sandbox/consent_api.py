@@ -18,12 +18,20 @@ def _rows(attrs: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     profiles = attrs.get("profiles")
     rows = profiles.get("data") if isinstance(profiles, dict) else None
     if not isinstance(rows, list) or not rows:
-        raise invalid("'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data")
+        raise invalid(
+            "'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data"
+        )
     if len(rows) > limit:
-        raise invalid(f"At most {limit} profiles can be given per call; got {len(rows)}.", pointer="/data/attributes/profiles/data")
+        raise invalid(
+            f"At most {limit} profiles can be given per call; got {len(rows)}.",
+            pointer="/data/attributes/profiles/data",
+        )
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("attributes"), dict):
-            raise invalid("Each profile must be an object with 'attributes'.", pointer=f"/data/attributes/profiles/data/{i}")
+            raise invalid(
+                "Each profile must be an object with 'attributes'.",
+                pointer=f"/data/attributes/profiles/data/{i}",
+            )
     return rows
 
 
@@ -31,23 +39,45 @@ def _target_list(account: Account, data: dict[str, Any]) -> ListRec | None:
     rel = data.get("relationships")
     if not rel:
         return None
-    item = rel.get("list", {}).get("data") if isinstance(rel, dict) and isinstance(rel.get("list"), dict) else None
+    item = (
+        rel.get("list", {}).get("data")
+        if isinstance(rel, dict) and isinstance(rel.get("list"), dict)
+        else None
+    )
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        raise invalid("'relationships.list.data' must be {\"type\": \"list\", \"id\": ...}.", pointer="/data/relationships/list/data")
+        raise invalid(
+            '\'relationships.list.data\' must be {"type": "list", "id": ...}.',
+            pointer="/data/relationships/list/data",
+        )
     rec = account.lists.get(item["id"])
     if rec is None:
-        raise invalid(f"List '{item['id']}' does not exist.", pointer="/data/relationships/list/data/id")
+        raise invalid(
+            f"List '{item['id']}' does not exist.", pointer="/data/relationships/list/data/id"
+        )
     return rec
 
 
 def _identify(req: Request, row: dict[str, Any], i: int) -> Profile:
     """Find or create the profile named by id, email or phone of a consent row."""
-    attrs = {k: row["attributes"][k] for k in ("email", "phone_number") if row["attributes"].get(k) is not None}
+    attrs = {
+        k: row["attributes"][k]
+        for k in ("email", "phone_number")
+        if row["attributes"].get(k) is not None
+    }
     try:
-        clean, _partial = clean_attributes(attrs, allow_kx=False, lowercase=req.state.config.lowercase_emails)
-        profile, _created = upsert(req.acct, clean, row.get("id") if isinstance(row.get("id"), str) else None, nulls_clear=False)
+        clean, _partial = clean_attributes(
+            attrs, allow_kx=False, lowercase=req.state.config.lowercase_emails
+        )
+        profile, _created = upsert(
+            req.acct,
+            clean,
+            row.get("id") if isinstance(row.get("id"), str) else None,
+            nulls_clear=False,
+        )
     except RowError as err:
-        pointer = f"/data/attributes/profiles/data/{i}/attributes" + (f"/{err.field}" if err.field else "")
+        pointer = f"/data/attributes/profiles/data/{i}/attributes" + (
+            f"/{err.field}" if err.field else ""
+        )
         raise invalid(err.detail, pointer=pointer) from None
     return profile
 
@@ -79,7 +109,10 @@ def bulk_subscribe(req: Request) -> Reply:
         email, sms = _channels(row)
         for channel in (email, sms):
             if isinstance(channel, dict) and channel.get("consented_at") and not historical:
-                raise invalid("'consented_at' may only be given with historical_import.", pointer=f"/data/attributes/profiles/data/{i}/attributes/subscriptions")
+                raise invalid(
+                    "'consented_at' may only be given with historical_import.",
+                    pointer=f"/data/attributes/profiles/data/{i}/attributes/subscriptions",
+                )
     pending = rec is not None and rec.opt_in_process == "double_opt_in" and not historical
     for i, row in enumerate(rows):
         profile = _identify(req, row, i)
@@ -88,7 +121,9 @@ def bulk_subscribe(req: Request) -> Reply:
         email, sms = _channels(row)
         if email is not None and profile.email:
             _set(profile.email_marketing, "SUBSCRIBED", "API", None)
-            profile.suppressions = [s for s in profile.suppressions if s["reason"] not in LIFTED_BY_SUBSCRIBE]
+            profile.suppressions = [
+                s for s in profile.suppressions if s["reason"] not in LIFTED_BY_SUBSCRIBE
+            ]
         if sms is not None and profile.phone_number:
             _set(profile.sms_marketing, "SUBSCRIBED", "API", None)
         if rec is not None:
@@ -97,7 +132,10 @@ def bulk_subscribe(req: Request) -> Reply:
 
 
 def bulk_unsubscribe(req: Request) -> Reply:
-    """POST /api/profile-subscription-bulk-delete-jobs: 202; UNSUBSCRIBED (+ suppression), list removal."""
+    """POST /api/profile-subscription-bulk-delete-jobs: 202.
+
+    Consent becomes UNSUBSCRIBED (plus an UNSUBSCRIBE suppression); with a list, the profile
+    also leaves that list."""
     data = data_object(req.json(), "profile-subscription-bulk-delete-job")
     rows = _rows(attributes_of(data), 100)
     rec = _target_list(req.acct, data)
@@ -120,7 +158,8 @@ def bulk_suppress(req: Request) -> Reply:
     """POST /api/profile-suppression-bulk-create-jobs: 202 with the job; USER_SUPPRESSED."""
     data = data_object(req.json(), "profile-suppression-bulk-create-job")
     account = req.acct
-    attrs = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
+    raw_attrs = data.get("attributes")
+    attrs: dict[str, Any] = raw_attrs if isinstance(raw_attrs, dict) else {}
     rec = _target_list(account, data)
     targets: list[Profile | None] = []
     if rec is not None:
@@ -129,7 +168,10 @@ def bulk_suppress(req: Request) -> Reply:
         for i, row in enumerate(_rows(attrs, 100)):
             email = row["attributes"].get("email")
             if not isinstance(email, str):
-                raise invalid("'email' is required.", pointer=f"/data/attributes/profiles/data/{i}/attributes/email")
+                raise invalid(
+                    "'email' is required.",
+                    pointer=f"/data/attributes/profiles/data/{i}/attributes/email",
+                )
             pid = account.by_email.get(email.strip().lower())
             targets.append(account.profiles[pid] if pid else None)
     stamp = now()
@@ -140,10 +182,22 @@ def bulk_suppress(req: Request) -> Reply:
         done += 1
         if not any(s["reason"] == "USER_SUPPRESSED" for s in profile.suppressions):
             profile.suppressions.append({"reason": "USER_SUPPRESSED", "timestamp": iso(stamp)})
-    job = SuppressJob(id=ulid(), created_at=stamp, total_count=len(targets), completed_count=done,
-                      skipped_count=len(targets) - done, list_id=rec.id if rec else None)
+    job = SuppressJob(
+        id=ulid(),
+        created_at=stamp,
+        total_count=len(targets),
+        completed_count=done,
+        skipped_count=len(targets) - done,
+        list_id=rec.id if rec else None,
+    )
     account.suppress_jobs[job.id] = job
-    return Reply(202, {"data": suppress_job_resource(job, req.base), "links": {"self": f"{req.base}/api/profile-suppression-bulk-create-jobs/{job.id}/"}})
+    return Reply(
+        202,
+        {
+            "data": suppress_job_resource(job, req.base),
+            "links": {"self": f"{req.base}/api/profile-suppression-bulk-create-jobs/{job.id}/"},
+        },
+    )
 
 
 def get_suppress_job(req: Request) -> Reply:
@@ -151,12 +205,35 @@ def get_suppress_job(req: Request) -> Reply:
     job = req.acct.suppress_jobs.get(req.params["id"])
     if job is None:
         raise not_found(f"A suppression job with id '{req.params['id']}' does not exist.")
-    return Reply(200, {"data": suppress_job_resource(job, req.base), "links": {"self": f"{req.base}/api/profile-suppression-bulk-create-jobs/{job.id}/"}})
+    return Reply(
+        200,
+        {
+            "data": suppress_job_resource(job, req.base),
+            "links": {"self": f"{req.base}/api/profile-suppression-bulk-create-jobs/{job.id}/"},
+        },
+    )
 
 
 ROUTES = [
-    Route("POST", "/api/profile-subscription-bulk-create-jobs", "bulk_subscribe_profiles", bulk_subscribe),
-    Route("POST", "/api/profile-subscription-bulk-delete-jobs", "bulk_unsubscribe_profiles", bulk_unsubscribe),
-    Route("POST", "/api/profile-suppression-bulk-create-jobs", "bulk_suppress_profiles", bulk_suppress),
-    Route("GET", "/api/profile-suppression-bulk-create-jobs/{id}", "get_bulk_suppress_profiles_job", get_suppress_job),
+    Route(
+        "POST",
+        "/api/profile-subscription-bulk-create-jobs",
+        "bulk_subscribe_profiles",
+        bulk_subscribe,
+    ),
+    Route(
+        "POST",
+        "/api/profile-subscription-bulk-delete-jobs",
+        "bulk_unsubscribe_profiles",
+        bulk_unsubscribe,
+    ),
+    Route(
+        "POST", "/api/profile-suppression-bulk-create-jobs", "bulk_suppress_profiles", bulk_suppress
+    ),
+    Route(
+        "GET",
+        "/api/profile-suppression-bulk-create-jobs/{id}",
+        "get_bulk_suppress_profiles_job",
+        get_suppress_job,
+    ),
 ]

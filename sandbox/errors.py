@@ -70,8 +70,13 @@ class ApiError(Exception):
         self.body = {
             "errors": [
                 error_object(
-                    status, detail, code=code, title=title, pointer=pointer,
-                    parameter=parameter, meta=meta,
+                    status,
+                    detail,
+                    code=code,
+                    title=title,
+                    pointer=pointer,
+                    parameter=parameter,
+                    meta=meta,
                 )
             ]
         }

@@ -64,13 +64,23 @@ def parse_fault(text: str) -> tuple[str, FaultSpec]:
     if not operation or not rest:
         raise ValueError(f"fault {text!r}: expected op=spec, e.g. bulk_import_profiles=429:0.3")
     spec = FaultSpec()
-    names = {"429": "status_429", "500": "status_500", "503": "status_503", "latency": "latency_ms",
-             "latency_ms": "latency_ms", "drop": "drop", "retry_after": "retry_after"}
+    names = {
+        "429": "status_429",
+        "500": "status_500",
+        "503": "status_503",
+        "latency": "latency_ms",
+        "latency_ms": "latency_ms",
+        "drop": "drop",
+        "retry_after": "retry_after",
+    }
     for part in rest.split(","):
         name, _, value = part.partition(":")
         attr = names.get(name.strip())
         if attr is None:
-            raise ValueError(f"fault {text!r}: unknown item {name!r} (use 429, 500, 503, latency, drop, retry_after)")
+            raise ValueError(
+                f"fault {text!r}: unknown item {name!r}"
+                " (use 429, 500, 503, latency, drop, retry_after)"
+            )
         number = float(value)
         setattr(spec, attr, int(number) if attr in ("latency_ms", "retry_after") else number)
     return operation.strip(), spec

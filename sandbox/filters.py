@@ -9,10 +9,20 @@ from typing import Any
 
 from sandbox.errors import ApiError, invalid
 
-OPERATORS = frozenset({
-    "equals", "any", "greater-than", "greater-or-equal", "less-than", "less-or-equal",
-    "contains", "starts-with", "ends-with", "has",
-})
+OPERATORS = frozenset(
+    {
+        "equals",
+        "any",
+        "greater-than",
+        "greater-or-equal",
+        "less-than",
+        "less-or-equal",
+        "contains",
+        "starts-with",
+        "ends-with",
+        "has",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ class _Parser:
             end = self.text.find(char, self.pos + 1)
             if end < 0:
                 raise _bad("Unterminated string in filter.")
-            raw = self.text[self.pos + 1:end]
+            raw = self.text[self.pos + 1 : end]
             self.pos = end + 1
             return raw
         match = re.compile(r"[^,()\[\]]+").match(self.text, self.pos)
@@ -133,6 +143,7 @@ def parse_datetime(token: str) -> datetime:
     value = datetime.fromisoformat(token)
     if value.tzinfo is None:
         from datetime import UTC
+
         value = value.replace(tzinfo=UTC)
     return value
 

@@ -49,7 +49,9 @@ class Request:
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError:
-            raise invalid("The payload provided in the request is invalid.", pointer="/data") from None
+            raise invalid(
+                "The payload provided in the request is invalid.", pointer="/data"
+            ) from None
 
     def too_large(self, limit: int) -> bool:
         """Whether the body is over ``limit`` bytes."""

@@ -14,14 +14,24 @@ OBJECTS = ("location", "properties")
 WRITABLE = frozenset(IDENTIFIERS + SCALARS + OBJECTS)
 IMPORT_ONLY = frozenset({"_kx"})
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class RowError(Exception):
     """A bad attribute: ``field`` is relative to ``data/attributes``; ``status`` the HTTP one."""
 
-    def __init__(self, code: str, title: str, detail: str, field: str | None, status: int = 400, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        title: str,
+        detail: str,
+        field: str | None,
+        status: int = 400,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.title = title
@@ -34,8 +44,12 @@ class RowError(Exception):
 def conflict(profile_id: str) -> RowError:
     """The identity conflict as a row error (409 over HTTP)."""
     return RowError(
-        "duplicate_profile", "Conflict.", "A profile already exists with one of these identifiers.",
-        None, status=409, meta={"duplicate_profile_id": profile_id},
+        "duplicate_profile",
+        "Conflict.",
+        "A profile already exists with one of these identifiers.",
+        None,
+        status=409,
+        meta={"duplicate_profile_id": profile_id},
     )
 
 
@@ -45,19 +59,28 @@ def normalize_email(value: str, lowercase: bool = True) -> str:
     return value.lower() if lowercase else value
 
 
-def clean_attributes(attrs: Any, *, allow_kx: bool, lowercase: bool = True) -> tuple[dict[str, Any], list[str]]:
+def clean_attributes(
+    attrs: Any, *, allow_kx: bool, lowercase: bool = True
+) -> tuple[dict[str, Any], list[str]]:
     """Check types and formats; return the attributes and the partial failures.
 
     An invalid phone number is dropped (partial failure ``phone_number``) when another
     valid identifier is present, as Klaviyo does; alone, it is an error.
     """
     if not isinstance(attrs, dict):
-        raise RowError("invalid", "Invalid input.", "The payload provided in the request is invalid.", "")
+        raise RowError(
+            "invalid", "Invalid input.", "The payload provided in the request is invalid.", ""
+        )
     out: dict[str, Any] = {}
     partial: list[str] = []
     for name, value in attrs.items():
         if name not in WRITABLE and not (allow_kx and name in IMPORT_ONLY):
-            raise RowError("invalid", "Invalid input.", f"'{name}' is not a valid field for the resource 'profile'.", name)
+            raise RowError(
+                "invalid",
+                "Invalid input.",
+                f"'{name}' is not a valid field for the resource 'profile'.",
+                name,
+            )
         if value is None:
             out[name] = None
             continue
@@ -71,7 +94,9 @@ def clean_attributes(attrs: Any, *, allow_kx: bool, lowercase: bool = True) -> t
     if isinstance(email, str):
         email = normalize_email(email, lowercase)
         if len(email) > 100 or not _EMAIL.match(email):
-            raise RowError("invalid_email", "Invalid email address", "Invalid email address", "email")
+            raise RowError(
+                "invalid_email", "Invalid email address", "Invalid email address", "email"
+            )
         out["email"] = email
     phone = out.get("phone_number")
     if isinstance(phone, str) and not _PHONE.match(phone.strip()):
@@ -79,7 +104,12 @@ def clean_attributes(attrs: Any, *, allow_kx: bool, lowercase: bool = True) -> t
             del out["phone_number"]
             partial.append("phone_number")
         else:
-            raise RowError("invalid_phone_number", "Invalid phone number", "Invalid phone number format (Example of a valid format: +12345678901)", "phone_number")
+            raise RowError(
+                "invalid_phone_number",
+                "Invalid phone number",
+                "Invalid phone number format (Example of a valid format: +12345678901)",
+                "phone_number",
+            )
     elif isinstance(phone, str):
         out["phone_number"] = phone.strip()
     ext = out.get("external_id")
@@ -96,7 +126,12 @@ def has_identifier(attrs: dict[str, Any]) -> bool:
 def require_identifier(attrs: dict[str, Any]) -> None:
     """A new profile needs an email, a phone number or an external id."""
     if not has_identifier(attrs):
-        raise RowError("invalid", "Invalid input.", "One of email, phone_number or external_id is required.", "")
+        raise RowError(
+            "invalid",
+            "Invalid input.",
+            "One of email, phone_number or external_id is required.",
+            "",
+        )
 
 
 def match(account: Account, attrs: dict[str, Any]) -> Profile | None:
@@ -161,13 +196,21 @@ def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_cl
     profile.updated = now()
 
 
-def upsert(account: Account, attrs: dict[str, Any], profile_id: str | None, *, nulls_clear: bool) -> tuple[Profile, bool]:
+def upsert(
+    account: Account, attrs: dict[str, Any], profile_id: str | None, *, nulls_clear: bool
+) -> tuple[Profile, bool]:
     """Create or update by id or identifiers; returns (profile, created)."""
     profile: Profile | None
     if profile_id:
         profile = account.profiles.get(profile_id)
         if profile is None:
-            raise RowError("not_found", "Not found.", f"A profile with id '{profile_id}' does not exist.", None, status=404)
+            raise RowError(
+                "not_found",
+                "Not found.",
+                f"A profile with id '{profile_id}' does not exist.",
+                None,
+                status=404,
+            )
     else:
         profile = match(account, attrs)
     if profile is not None:

@@ -23,7 +23,9 @@ def _b32(value: int, width: int) -> str:
 
 def ulid() -> str:
     """A 26-char id that sorts in creation order within this process (time + counter)."""
-    return _b32(int(time.time() * 1000), 10) + _b32(next(_counter), 8) + _b32(_rand.getrandbits(40), 8)
+    return (
+        _b32(int(time.time() * 1000), 10) + _b32(next(_counter), 8) + _b32(_rand.getrandbits(40), 8)
+    )
 
 
 def list_id() -> str:

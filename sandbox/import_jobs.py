@@ -30,21 +30,37 @@ def bulk_import_profiles(req: Request) -> Reply:
     profiles = attributes_of(data).get("profiles")
     rows = profiles.get("data") if isinstance(profiles, dict) else None
     if not isinstance(rows, list) or not rows:
-        raise invalid("'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data")
+        raise invalid(
+            "'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data"
+        )
     if len(rows) > MAX_PROFILES:
-        raise invalid(f"A bulk import job accepts at most {MAX_PROFILES} profiles; got {len(rows)}.",
-                      pointer="/data/attributes/profiles/data")
+        raise invalid(
+            f"A bulk import job accepts at most {MAX_PROFILES} profiles; got {len(rows)}.",
+            pointer="/data/attributes/profiles/data",
+        )
     list_ids = _list_ids(req.acct, data.get("relationships"))
     created = now()
-    job = ImportJob(id=ulid(), created_at=created, total_count=len(rows), rows=rows, list_ids=list_ids,
-                    expires_at=created + timedelta(days=30))
+    job = ImportJob(
+        id=ulid(),
+        created_at=created,
+        total_count=len(rows),
+        rows=rows,
+        list_ids=list_ids,
+        expires_at=created + timedelta(days=30),
+    )
     req.acct.import_jobs[job.id] = job
     state = req.state
     if state.job_mode == "instant":
         process_all(req.acct, job)
     else:
         state.spawn(_process_later(state, req.acct, job))
-    return Reply(202, {"data": import_job_resource(job, req.base), "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/"}})
+    return Reply(
+        202,
+        {
+            "data": import_job_resource(job, req.base),
+            "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/"},
+        },
+    )
 
 
 def _list_ids(account: Account, relationships: Any) -> list[str]:
@@ -53,14 +69,21 @@ def _list_ids(account: Account, relationships: Any) -> list[str]:
     lists = relationships.get("lists") if isinstance(relationships, dict) else None
     items = lists.get("data") if isinstance(lists, dict) else None
     if not isinstance(items, list):
-        raise invalid("'relationships.lists.data' must be an array.", pointer="/data/relationships/lists/data")
+        raise invalid(
+            "'relationships.lists.data' must be an array.", pointer="/data/relationships/lists/data"
+        )
     out: list[str] = []
     for i, item in enumerate(items):
         lid = item.get("id") if isinstance(item, dict) else None
         if not isinstance(lid, str) or item.get("type") != "list":
-            raise invalid("Each list must be {\"type\": \"list\", \"id\": ...}.", pointer=f"/data/relationships/lists/data/{i}")
+            raise invalid(
+                'Each list must be {"type": "list", "id": ...}.',
+                pointer=f"/data/relationships/lists/data/{i}",
+            )
         if lid not in account.lists:
-            raise invalid(f"List '{lid}' does not exist.", pointer=f"/data/relationships/lists/data/{i}/id")
+            raise invalid(
+                f"List '{lid}' does not exist.", pointer=f"/data/relationships/lists/data/{i}/id"
+            )
         out.append(lid)
     return out
 
@@ -116,7 +139,9 @@ def _process_rows(account: Account, job: ImportJob, start: int, end: int) -> Non
 
 def _import_row(account: Account, row: Any) -> str:
     if not isinstance(row, dict) or not isinstance(row.get("attributes"), dict):
-        raise RowError("invalid", "Invalid input.", "Each profile must be an object with 'attributes'.", "")
+        raise RowError(
+            "invalid", "Invalid input.", "Each profile must be an object with 'attributes'.", ""
+        )
     attrs = {k: v for k, v in row["attributes"].items() if v is not None}
     clean, _partial = clean_attributes(attrs, allow_kx=True)
     clean.pop("_kx", None)
@@ -130,10 +155,17 @@ def _import_error(i: int, row: Any, err: RowError) -> dict[str, Any]:
     if err.field is not None:
         pointer += f"/attributes/{err.field}" if err.field else "/attributes"
     original = row.get("attributes") if isinstance(row, dict) else None
-    return {"type": "import-error", "id": ulid(), "attributes": {
-        "code": err.code, "title": err.title, "detail": err.detail,
-        "source": {"pointer": pointer}, "original_payload": original,
-    }}
+    return {
+        "type": "import-error",
+        "id": ulid(),
+        "attributes": {
+            "code": err.code,
+            "title": err.title,
+            "detail": err.detail,
+            "source": {"pointer": pointer},
+            "original_payload": original,
+        },
+    }
 
 
 def _job_or_404(req: Request) -> ImportJob:
@@ -146,9 +178,16 @@ def _job_or_404(req: Request) -> ImportJob:
 def get_job(req: Request) -> Reply:
     """GET /api/profile-bulk-import-jobs/{id}; ``include=lists``."""
     job = _job_or_404(req)
-    body: dict[str, Any] = {"data": import_job_resource(job, req.base), "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/"}}
+    body: dict[str, Any] = {
+        "data": import_job_resource(job, req.base),
+        "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/"},
+    }
     if "lists" in req.query.get("include", ""):
-        body["included"] = [list_resource(req.acct.lists[lid], req.base, {}) for lid in job.list_ids if lid in req.acct.lists]
+        body["included"] = [
+            list_resource(req.acct.lists[lid], req.base, {})
+            for lid in job.list_ids
+            if lid in req.acct.lists
+        ]
     return Reply(200, body)
 
 
@@ -166,28 +205,45 @@ def get_jobs(req: Request) -> Reply:
     if sort == "-created_at":
         jobs.reverse()
     page, links = paginate(jobs, req.query, req.base, "/api/profile-bulk-import-jobs", maximum=100)
-    return Reply(200, {"data": [import_job_resource(job, req.base) for job in page], "links": links})
+    return Reply(
+        200, {"data": [import_job_resource(job, req.base) for job in page], "links": links}
+    )
 
 
 def get_errors(req: Request) -> Reply:
     """GET .../import-errors: one entry per failed row."""
     job = _job_or_404(req)
-    page, links = paginate(job.errors, req.query, req.base, f"/api/profile-bulk-import-jobs/{job.id}/import-errors")
+    page, links = paginate(
+        job.errors, req.query, req.base, f"/api/profile-bulk-import-jobs/{job.id}/import-errors"
+    )
     return Reply(200, {"data": list(page), "links": links})
 
 
 def get_job_profiles(req: Request) -> Reply:
     """GET .../profiles: the created and updated profiles, 20 a page by default, 100 max."""
     job = _job_or_404(req)
-    page, links = paginate(job.profile_ids, req.query, req.base, f"/api/profile-bulk-import-jobs/{job.id}/profiles")
+    page, links = paginate(
+        job.profile_ids, req.query, req.base, f"/api/profile-bulk-import-jobs/{job.id}/profiles"
+    )
     profiles = req.acct.profiles
-    return Reply(200, {"data": [profile_resource(profiles[pid], req.base, req.query) for pid in page], "links": links})
+    return Reply(
+        200,
+        {
+            "data": [profile_resource(profiles[pid], req.base, req.query) for pid in page],
+            "links": links,
+        },
+    )
 
 
 def get_job_profile_ids(req: Request) -> Reply:
     """GET .../relationships/profiles."""
     job = _job_or_404(req)
-    page, links = paginate(job.profile_ids, req.query, req.base, f"/api/profile-bulk-import-jobs/{job.id}/relationships/profiles")
+    page, links = paginate(
+        job.profile_ids,
+        req.query,
+        req.base,
+        f"/api/profile-bulk-import-jobs/{job.id}/relationships/profiles",
+    )
     return Reply(200, {"data": [{"type": "profile", "id": pid} for pid in page], "links": links})
 
 
@@ -195,15 +251,27 @@ def get_job_lists(req: Request) -> Reply:
     """GET .../lists."""
     job = _job_or_404(req)
     recs = [req.acct.lists[lid] for lid in job.list_ids if lid in req.acct.lists]
-    return Reply(200, {"data": [list_resource(rec, req.base, req.query) for rec in recs],
-                       "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/lists/"}})
+    return Reply(
+        200,
+        {
+            "data": [list_resource(rec, req.base, req.query) for rec in recs],
+            "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/lists/"},
+        },
+    )
 
 
 def get_job_list_ids(req: Request) -> Reply:
     """GET .../relationships/lists."""
     job = _job_or_404(req)
-    return Reply(200, {"data": [{"type": "list", "id": lid} for lid in job.list_ids],
-                       "links": {"self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/relationships/lists/"}})
+    return Reply(
+        200,
+        {
+            "data": [{"type": "list", "id": lid} for lid in job.list_ids],
+            "links": {
+                "self": f"{req.base}/api/profile-bulk-import-jobs/{job.id}/relationships/lists/"
+            },
+        },
+    )
 
 
 _BASE = "/api/profile-bulk-import-jobs"
@@ -211,9 +279,26 @@ ROUTES = [
     Route("POST", _BASE, "bulk_import_profiles", bulk_import_profiles),
     Route("GET", _BASE, "get_bulk_import_profiles_jobs", get_jobs),
     Route("GET", _BASE + "/{id}", "get_bulk_import_profiles_job", get_job),
-    Route("GET", _BASE + "/{id}/import-errors", "get_errors_for_bulk_import_profiles_job", get_errors),
-    Route("GET", _BASE + "/{id}/profiles", "get_profiles_for_bulk_import_profiles_job", get_job_profiles),
-    Route("GET", _BASE + "/{id}/relationships/profiles", "get_profile_ids_for_bulk_import_profiles_job", get_job_profile_ids),
+    Route(
+        "GET", _BASE + "/{id}/import-errors", "get_errors_for_bulk_import_profiles_job", get_errors
+    ),
+    Route(
+        "GET",
+        _BASE + "/{id}/profiles",
+        "get_profiles_for_bulk_import_profiles_job",
+        get_job_profiles,
+    ),
+    Route(
+        "GET",
+        _BASE + "/{id}/relationships/profiles",
+        "get_profile_ids_for_bulk_import_profiles_job",
+        get_job_profile_ids,
+    ),
     Route("GET", _BASE + "/{id}/lists", "get_list_for_bulk_import_profiles_job", get_job_lists),
-    Route("GET", _BASE + "/{id}/relationships/lists", "get_list_ids_for_bulk_import_profiles_job", get_job_list_ids),
+    Route(
+        "GET",
+        _BASE + "/{id}/relationships/lists",
+        "get_list_ids_for_bulk_import_profiles_job",
+        get_job_list_ids,
+    ),
 ]

@@ -116,8 +116,13 @@ def profiles(req: Request) -> Reply:
 
 def _list_json(rec: ListRec) -> dict[str, Any]:
     return {
-        "id": rec.id, "name": rec.name, "opt_in_process": rec.opt_in_process, "created": iso(rec.created),
-        "members": [{"profile_id": pid, "joined_group_at": iso(joined)} for joined, pid in rec.by_joined()],
+        "id": rec.id,
+        "name": rec.name,
+        "opt_in_process": rec.opt_in_process,
+        "created": iso(rec.created),
+        "members": [
+            {"profile_id": pid, "joined_group_at": iso(joined)} for joined, pid in rec.by_joined()
+        ],
     }
 
 
@@ -142,13 +147,17 @@ def _member_ids(req: Request) -> tuple[ListRec, list[str], dict[str, Any]]:
 
 
 def add_members(req: Request) -> Reply:
-    """``{"profile_ids": [...], "joined_group_at": "..."}``: a sign-up at that time (re-joins refresh it)."""
+    """``{"profile_ids": [...], "joined_group_at": "..."}``: a sign-up at that time.
+
+    Unlike the API's add, a member who is already there gets the new joined_group_at."""
     rec, ids, body = _member_ids(req)
     raw = body.get("joined_group_at")
     try:
         joined = parse_datetime(raw) if isinstance(raw, str) else now()
     except ValueError:
-        raise invalid("'joined_group_at' must be an ISO 8601 datetime.", pointer="/joined_group_at") from None
+        raise invalid(
+            "'joined_group_at' must be an ISO 8601 datetime.", pointer="/joined_group_at"
+        ) from None
     for pid in ids:
         rec.add(pid, joined, keep_existing=False)
     return Reply(200, _list_json(rec))
@@ -156,7 +165,7 @@ def add_members(req: Request) -> Reply:
 
 def remove_members(req: Request) -> Reply:
     """``{"profile_ids": [...]}``: members leave."""
-    rec, ids, _body_ = _member_ids(req)
+    rec, ids, _ = _member_ids(req)
     for pid in ids:
         rec.remove(pid)
     return Reply(200, _list_json(rec))

@@ -17,7 +17,9 @@ class SandboxClient:
         self.key = key
         self._http = httpx.Client(base_url=f"{self.url}/__sandbox", timeout=timeout)
 
-    def _call(self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None) -> Any:
+    def _call(
+        self, method: str, path: str, json: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
         response = self._http.request(method, path, json=json, params=params)
         if response.status_code >= 400:
             raise RuntimeError(f"sandbox {method} {path}: {response.status_code} {response.text}")
@@ -38,7 +40,9 @@ class SandboxClient:
 
     def profiles(self, key: str | None = None) -> list[dict[str, Any]]:
         """All profiles of an account: attributes, ``subscriptions`` and ``lists`` (ids)."""
-        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/profiles")["profiles"]
+        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/profiles")[
+            "profiles"
+        ]
         return result
 
     def profile_by_email(self, email: str, key: str | None = None) -> dict[str, Any] | None:
@@ -48,23 +52,43 @@ class SandboxClient:
 
     def lists(self, key: str | None = None) -> list[dict[str, Any]]:
         """All lists of an account with ``members`` [{profile_id, joined_group_at}]."""
-        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/lists")["lists"]
+        result: list[dict[str, Any]] = self._call("GET", f"/accounts/{key or self.key}/lists")[
+            "lists"
+        ]
         return result
 
     def calls(self, key: str | None = None) -> dict[str, dict[str, int]]:
         """``{operation: {"status": count}}`` (all accounts, or one)."""
-        result: dict[str, dict[str, int]] = self._call("GET", "/calls", params={"key": key} if key else None)
+        result: dict[str, dict[str, int]] = self._call(
+            "GET", "/calls", params={"key": key} if key else None
+        )
         return result
 
     def set_faults(
-        self, operation: str = "*", *, status_429: float = 0.0, status_500: float = 0.0, status_503: float = 0.0,
-        latency_ms: int = 0, drop: float = 0.0, retry_after: int = 1,
+        self,
+        operation: str = "*",
+        *,
+        status_429: float = 0.0,
+        status_500: float = 0.0,
+        status_503: float = 0.0,
+        latency_ms: int = 0,
+        drop: float = 0.0,
+        retry_after: int = 1,
     ) -> None:
         """Inject faults into one operation (SDK name) or every one (``*``)."""
-        self._call("PUT", "/faults", {
-            "operation": operation, "status_429": status_429, "status_500": status_500, "status_503": status_503,
-            "latency_ms": latency_ms, "drop": drop, "retry_after": retry_after,
-        })
+        self._call(
+            "PUT",
+            "/faults",
+            {
+                "operation": operation,
+                "status_429": status_429,
+                "status_500": status_500,
+                "status_503": status_503,
+                "latency_ms": latency_ms,
+                "drop": drop,
+                "retry_after": retry_after,
+            },
+        )
 
     def clear_faults(self) -> None:
         """No faults."""
@@ -78,16 +102,30 @@ class SandboxClient:
         """Bulk-import jobs processed ``instant``-ly or ``async`` after ``delay_ms``."""
         self._call("PUT", "/jobs", {"mode": mode, "delay_ms": delay_ms})
 
-    def add_members(self, list_id: str, profile_ids: list[str], joined_group_at: datetime | str | None = None, key: str | None = None) -> None:
+    def add_members(
+        self,
+        list_id: str,
+        profile_ids: list[str],
+        joined_group_at: datetime | str | None = None,
+        key: str | None = None,
+    ) -> None:
         """Members join a list at ``joined_group_at`` (a form sign-up, bypassing the API)."""
         body: dict[str, Any] = {"profile_ids": profile_ids}
         if joined_group_at is not None:
-            body["joined_group_at"] = joined_group_at.isoformat() if isinstance(joined_group_at, datetime) else joined_group_at
+            body["joined_group_at"] = (
+                joined_group_at.isoformat()
+                if isinstance(joined_group_at, datetime)
+                else joined_group_at
+            )
         self._call("POST", f"/accounts/{key or self.key}/lists/{list_id}/members", body)
 
     def remove_members(self, list_id: str, profile_ids: list[str], key: str | None = None) -> None:
         """Members leave a list."""
-        self._call("DELETE", f"/accounts/{key or self.key}/lists/{list_id}/members", {"profile_ids": profile_ids})
+        self._call(
+            "DELETE",
+            f"/accounts/{key or self.key}/lists/{list_id}/members",
+            {"profile_ids": profile_ids},
+        )
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

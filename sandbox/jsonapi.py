@@ -7,7 +7,18 @@ from typing import Any
 from sandbox.ids import iso
 from sandbox.store import Account, Channel, ImportJob, ListRec, Profile, SuppressJob
 
-_LOCATION_KEYS = ("address1", "address2", "city", "country", "latitude", "longitude", "region", "zip", "timezone", "ip")
+_LOCATION_KEYS = (
+    "address1",
+    "address2",
+    "city",
+    "country",
+    "latitude",
+    "longitude",
+    "region",
+    "zip",
+    "timezone",
+    "ip",
+)
 
 
 def _channel(channel: Channel, flag: str, can: bool) -> dict[str, Any]:
@@ -26,20 +37,32 @@ def subscriptions(profile: Profile) -> dict[str, Any]:
     email = profile.email_marketing
     can_email = bool(profile.email) and email.consent == "SUBSCRIBED" and not profile.suppressions
     marketing = _channel(email, "can_receive_email_marketing", can_email)
-    marketing.update({
-        "custom_method_detail": None,
-        "double_optin": None,
-        "suppression": list(profile.suppressions),
-        "list_suppressions": list(profile.list_suppressions),
-    })
+    marketing.update(
+        {
+            "custom_method_detail": None,
+            "double_optin": None,
+            "suppression": list(profile.suppressions),
+            "list_suppressions": list(profile.list_suppressions),
+        }
+    )
     sms = profile.sms_marketing
     return {
         "email": {"marketing": marketing},
         "sms": {
-            "marketing": _channel(sms, "can_receive_sms_marketing", bool(profile.phone_number) and sms.consent == "SUBSCRIBED"),
+            "marketing": _channel(
+                sms,
+                "can_receive_sms_marketing",
+                bool(profile.phone_number) and sms.consent == "SUBSCRIBED",
+            ),
             "transactional": _channel(Channel(), "can_receive_sms_transactional", False),
         },
-        "mobile_push": {"marketing": {"can_receive_push_marketing": False, "consent": "NEVER_SUBSCRIBED", "consent_timestamp": None}},
+        "mobile_push": {
+            "marketing": {
+                "can_receive_push_marketing": False,
+                "consent": "NEVER_SUBSCRIBED",
+                "consent_timestamp": None,
+            }
+        },
     }
 
 
@@ -60,20 +83,28 @@ def profile_attributes(profile: Profile) -> dict[str, Any]:
         "created": iso(profile.created),
         "updated": iso(profile.updated),
         "last_event_date": None,
-        "location": {key: (location or {}).get(key) for key in _LOCATION_KEYS} if location else None,
+        "location": {key: (location or {}).get(key) for key in _LOCATION_KEYS}
+        if location
+        else None,
         "properties": dict(fields.get("properties") or {}),
     }
 
 
 def _rel(base: str, owner: str, owner_id: str, name: str) -> dict[str, Any]:
-    return {"links": {
-        "self": f"{base}/api/{owner}/{owner_id}/relationships/{name}/",
-        "related": f"{base}/api/{owner}/{owner_id}/{name}/",
-    }}
+    return {
+        "links": {
+            "self": f"{base}/api/{owner}/{owner_id}/relationships/{name}/",
+            "related": f"{base}/api/{owner}/{owner_id}/{name}/",
+        }
+    }
 
 
 def profile_resource(
-    profile: Profile, base: str, query: dict[str, str], *, joined: Any = None,
+    profile: Profile,
+    base: str,
+    query: dict[str, str],
+    *,
+    joined: Any = None,
 ) -> dict[str, Any]:
     """A ``profile`` resource honouring ``additional-fields[profile]`` and ``fields[profile]``."""
     attrs = profile_attributes(profile)
@@ -87,7 +118,11 @@ def profile_resource(
     sparse = query.get("fields[profile]")
     if sparse:
         wanted = {name.strip() for name in sparse.split(",")}
-        attrs = {k: v for k, v in attrs.items() if k in wanted or k.split(".")[0] in wanted or k == "joined_group_at"}
+        attrs = {
+            k: v
+            for k, v in attrs.items()
+            if k in wanted or k.split(".")[0] in wanted or k == "joined_group_at"
+        }
     return {
         "type": "profile",
         "id": profile.id,
@@ -140,9 +175,13 @@ def import_job_resource(job: ImportJob, base: str) -> dict[str, Any]:
             "started_at": iso(job.started_at),
         },
         "relationships": {
-            "lists": {"data": [{"type": "list", "id": lid} for lid in job.list_ids],
-                      "links": {"self": f"{path}/relationships/lists/", "related": f"{path}/lists/"}},
-            "profiles": {"links": {"self": f"{path}/relationships/profiles/", "related": f"{path}/profiles/"}},
+            "lists": {
+                "data": [{"type": "list", "id": lid} for lid in job.list_ids],
+                "links": {"self": f"{path}/relationships/lists/", "related": f"{path}/lists/"},
+            },
+            "profiles": {
+                "links": {"self": f"{path}/relationships/profiles/", "related": f"{path}/profiles/"}
+            },
             "import-errors": {"links": {"related": f"{path}/import-errors/"}},
         },
         "links": {"self": f"{path}/"},
@@ -164,9 +203,17 @@ def suppress_job_resource(job: SuppressJob, base: str) -> dict[str, Any]:
             "completed_at": iso(job.created_at),
         },
         "relationships": {
-            "lists": {"data": [{"type": "list", "id": job.list_id}] if job.list_id else [],
-                      "links": {"self": f"{path}/relationships/lists/", "related": f"{path}/lists/"}},
-            "segments": {"data": [], "links": {"self": f"{path}/relationships/segments/", "related": f"{path}/segments/"}},
+            "lists": {
+                "data": [{"type": "list", "id": job.list_id}] if job.list_id else [],
+                "links": {"self": f"{path}/relationships/lists/", "related": f"{path}/lists/"},
+            },
+            "segments": {
+                "data": [],
+                "links": {
+                    "self": f"{path}/relationships/segments/",
+                    "related": f"{path}/segments/",
+                },
+            },
         },
         "links": {"self": f"{path}/"},
     }
@@ -181,7 +228,11 @@ def account_dump(account: Account) -> dict[str, Any]:
     out = []
     for pid in account.order:
         profile = account.profiles[pid]
-        item = {"id": pid, **profile_attributes(profile), "subscriptions": subscriptions(profile),
-                "lists": memberships.get(pid, [])}
+        item = {
+            "id": pid,
+            **profile_attributes(profile),
+            "subscriptions": subscriptions(profile),
+            "lists": memberships.get(pid, []),
+        }
         out.append(item)
     return {"profiles": out}

@@ -15,18 +15,33 @@ S = (75, 750, 0)
 M = (10, 150, 0)
 XS = (3, 60, 0)
 _TABLE: dict[str, tuple[int, int, int]] = {
-    "create_profile": S, "get_profiles": S, "get_profile": S, "update_profile": S,
+    "create_profile": S,
+    "get_profiles": S,
+    "get_profile": S,
+    "update_profile": S,
     "create_or_update_profile": S,
-    "bulk_import_profiles": M, "get_bulk_import_profiles_jobs": M, "get_bulk_import_profiles_job": M,
-    "get_errors_for_bulk_import_profiles_job": M, "get_profiles_for_bulk_import_profiles_job": M,
-    "get_profile_ids_for_bulk_import_profiles_job": M, "get_list_for_bulk_import_profiles_job": M,
+    "bulk_import_profiles": M,
+    "get_bulk_import_profiles_jobs": M,
+    "get_bulk_import_profiles_job": M,
+    "get_errors_for_bulk_import_profiles_job": M,
+    "get_profiles_for_bulk_import_profiles_job": M,
+    "get_profile_ids_for_bulk_import_profiles_job": M,
+    "get_list_for_bulk_import_profiles_job": M,
     "get_list_ids_for_bulk_import_profiles_job": M,
-    "get_lists": S, "get_list": S, "get_profiles_for_list": S, "get_profile_ids_for_list": S,
+    "get_lists": S,
+    "get_list": S,
+    "get_profiles_for_list": S,
+    "get_profile_ids_for_list": S,
     "create_list": (10, 150, 150),
-    "add_profiles_to_list": M, "remove_profiles_from_list": M,
-    "bulk_subscribe_profiles": S, "bulk_unsubscribe_profiles": S, "bulk_suppress_profiles": S,
-    "get_bulk_suppress_profiles_job": S, "get_bulk_suppress_profiles_jobs": S,
-    "get_lists_for_profile": XS, "get_list_ids_for_profile": XS,
+    "add_profiles_to_list": M,
+    "remove_profiles_from_list": M,
+    "bulk_subscribe_profiles": S,
+    "bulk_unsubscribe_profiles": S,
+    "bulk_suppress_profiles": S,
+    "get_bulk_suppress_profiles_job": S,
+    "get_bulk_suppress_profiles_jobs": S,
+    "get_lists_for_profile": XS,
+    "get_list_ids_for_profile": XS,
 }
 # variants with their own, smaller limits (operation plus a query marker)
 VARIANTS: dict[str, tuple[int, int, int]] = {
@@ -92,6 +107,6 @@ class RateLimiter:
             starts.append((slot, start, count, limit))
         for slot, start, count, _limit in starts:
             self._windows[slot] = (start, count + 1)
-        steady_slot, steady_start, steady_count, steady_limit = starts[1]
+        _steady_slot, steady_start, steady_count, steady_limit = starts[1]
         reset = max(1, math.ceil(steady_start + 60 - now))
         return Decision(True, steady_limit, steady_limit - steady_count - 1, reset, 0)

@@ -18,10 +18,16 @@ from sandbox.store import Account, ListRec
 MAX_MEMBERS_PER_CALL = 1000
 _LIST_ONLY = {"equals", "any"}
 LIST_FILTERS: dict[str, set[str]] = {
-    "name": _LIST_ONLY, "id": _LIST_ONLY, "created": {"greater-than"}, "updated": {"greater-than"},
+    "name": _LIST_ONLY,
+    "id": _LIST_ONLY,
+    "created": {"greater-than"},
+    "updated": {"greater-than"},
 }
 MEMBER_FILTERS: dict[str, set[str]] = {
-    "email": _LIST_ONLY, "phone_number": _LIST_ONLY, "push_token": _LIST_ONLY, "_kx": {"equals"},
+    "email": _LIST_ONLY,
+    "phone_number": _LIST_ONLY,
+    "push_token": _LIST_ONLY,
+    "_kx": {"equals"},
     "joined_group_at": {"greater-than", "greater-or-equal", "less-than", "less-or-equal"},
 }
 
@@ -53,13 +59,21 @@ def get_lists(req: Request) -> Reply:
             raise invalid(f"'{sort}' is not a valid sort for lists.", parameter="sort")
         recs.sort(key=lambda rec: getattr(rec, name), reverse=sort.startswith("-"))
     page, links = paginate(recs, req.query, req.base, "/api/lists", default=10, maximum=10)
-    return Reply(200, {"data": [list_resource(rec, req.base, req.query) for rec in page], "links": links})
+    return Reply(
+        200, {"data": [list_resource(rec, req.base, req.query) for rec in page], "links": links}
+    )
 
 
 def get_list(req: Request) -> Reply:
     """GET /api/lists/{id}; ``additional-fields[list]=profile_count``."""
     rec = list_or_404(req.acct, req.params["id"])
-    return Reply(200, {"data": list_resource(rec, req.base, req.query), "links": {"self": f"{req.base}/api/lists/{rec.id}/"}})
+    return Reply(
+        200,
+        {
+            "data": list_resource(rec, req.base, req.query),
+            "links": {"self": f"{req.base}/api/lists/{rec.id}/"},
+        },
+    )
 
 
 def create_list(req: Request) -> Reply:
@@ -71,9 +85,18 @@ def create_list(req: Request) -> Reply:
         raise invalid("'name' is required.", pointer="/data/attributes/name")
     opt_in = attrs.get("opt_in_process") or req.state.config.default_opt_in
     if opt_in not in ("single_opt_in", "double_opt_in"):
-        raise invalid("'opt_in_process' must be single_opt_in or double_opt_in.", pointer="/data/attributes/opt_in_process")
+        raise invalid(
+            "'opt_in_process' must be single_opt_in or double_opt_in.",
+            pointer="/data/attributes/opt_in_process",
+        )
     rec = req.acct.new_list(name, opt_in)
-    return Reply(201, {"data": list_resource(rec, req.base, {}), "links": {"self": f"{req.base}/api/lists/{rec.id}/"}})
+    return Reply(
+        201,
+        {
+            "data": list_resource(rec, req.base, {}),
+            "links": {"self": f"{req.base}/api/lists/{rec.id}/"},
+        },
+    )
 
 
 def _members(req: Request) -> tuple[ListRec, Sequence[tuple[datetime, str]]]:
@@ -87,7 +110,10 @@ def _members(req: Request) -> tuple[ListRec, Sequence[tuple[datetime, str]]]:
     for term in terms:
         if term.field == "joined_group_at":
             if not isinstance(term.value, datetime):
-                raise invalid("joined_group_at must be compared to an unquoted ISO 8601 datetime.", parameter="filter")
+                raise invalid(
+                    "joined_group_at must be compared to an unquoted ISO 8601 datetime.",
+                    parameter="filter",
+                )
             if term.op in ("greater-than", "greater-or-equal"):
                 low = (term.value, term.op == "greater-or-equal")
             else:
@@ -96,13 +122,19 @@ def _members(req: Request) -> tuple[ListRec, Sequence[tuple[datetime, str]]]:
             index = account.index_for(term.field)
             ids = set()
             for value in values_of(term):
-                key = normalize_email(str(value), req.state.config.lowercase_emails) if term.field == "email" else str(value)
+                key = (
+                    normalize_email(str(value), req.state.config.lowercase_emails)
+                    if term.field == "email"
+                    else str(value)
+                )
                 if key in index:
                     ids.add(index[key])
             wanted = ids if wanted is None else wanted & ids
         elif term.field == "push_token":
             wanted = set()
-    rows: Sequence[tuple[datetime, str]] = rec.joined_range(low, high) if (low or high) else rec.by_joined()
+    rows: Sequence[tuple[datetime, str]] = (
+        rec.joined_range(low, high) if (low or high) else rec.by_joined()
+    )
     if wanted is not None:
         rows = [row for row in rows if row[1] in wanted]
     sort = req.query.get("sort", "")
@@ -118,7 +150,9 @@ def get_profiles_for_list(req: Request) -> Reply:
     rec, rows = _members(req)
     page, links = paginate(rows, req.query, req.base, f"/api/lists/{rec.id}/profiles")
     profiles = req.acct.profiles
-    data = [profile_resource(profiles[pid], req.base, req.query, joined=joined) for joined, pid in page]
+    data = [
+        profile_resource(profiles[pid], req.base, req.query, joined=joined) for joined, pid in page
+    ]
     return Reply(200, {"data": data, "links": links})
 
 
@@ -126,7 +160,9 @@ def get_profile_ids_for_list(req: Request) -> Reply:
     """GET /api/lists/{id}/relationships/profiles."""
     rec, rows = _members(req)
     page, links = paginate(rows, req.query, req.base, f"/api/lists/{rec.id}/relationships/profiles")
-    return Reply(200, {"data": [{"type": "profile", "id": pid} for _joined, pid in page], "links": links})
+    return Reply(
+        200, {"data": [{"type": "profile", "id": pid} for _joined, pid in page], "links": links}
+    )
 
 
 def _profile_refs(req: Request) -> list[str]:
@@ -135,11 +171,17 @@ def _profile_refs(req: Request) -> list[str]:
     if not isinstance(items, list):
         raise invalid("'data' must be an array of profile references.", pointer="/data")
     if len(items) > MAX_MEMBERS_PER_CALL:
-        raise invalid(f"At most {MAX_MEMBERS_PER_CALL} profiles can be given per call.", pointer="/data")
+        raise invalid(
+            f"At most {MAX_MEMBERS_PER_CALL} profiles can be given per call.", pointer="/data"
+        )
     ids: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("type") != "profile" or not isinstance(item.get("id"), str):
-            raise invalid("Each item must be {\"type\": \"profile\", \"id\": ...}.", pointer=f"/data/{i}")
+        if (
+            not isinstance(item, dict)
+            or item.get("type") != "profile"
+            or not isinstance(item.get("id"), str)
+        ):
+            raise invalid('Each item must be {"type": "profile", "id": ...}.', pointer=f"/data/{i}")
         if item["id"] not in req.acct.profiles:
             raise invalid(f"Profile '{item['id']}' does not exist.", pointer=f"/data/{i}/id")
         ids.append(item["id"])
@@ -169,8 +211,12 @@ def get_lists_for_profile(req: Request) -> Reply:
     if req.params["id"] not in account.profiles:
         raise not_found(f"A profile with id '{req.params['id']}' does not exist.")
     recs = [account.lists[lid] for lid in account.list_ids_of(req.params["id"])]
-    page, links = paginate(recs, req.query, req.base, f"/api/profiles/{req.params['id']}/lists", default=10, maximum=10)
-    return Reply(200, {"data": [list_resource(rec, req.base, req.query) for rec in page], "links": links})
+    page, links = paginate(
+        recs, req.query, req.base, f"/api/profiles/{req.params['id']}/lists", default=10, maximum=10
+    )
+    return Reply(
+        200, {"data": [list_resource(rec, req.base, req.query) for rec in page], "links": links}
+    )
 
 
 ROUTES = [
@@ -178,8 +224,23 @@ ROUTES = [
     Route("POST", "/api/lists", "create_list", create_list),
     Route("GET", "/api/lists/{id}", "get_list", get_list),
     Route("GET", "/api/lists/{id}/profiles", "get_profiles_for_list", get_profiles_for_list),
-    Route("GET", "/api/lists/{id}/relationships/profiles", "get_profile_ids_for_list", get_profile_ids_for_list),
-    Route("POST", "/api/lists/{id}/relationships/profiles", "add_profiles_to_list", add_profiles_to_list),
-    Route("DELETE", "/api/lists/{id}/relationships/profiles", "remove_profiles_from_list", remove_profiles_from_list),
+    Route(
+        "GET",
+        "/api/lists/{id}/relationships/profiles",
+        "get_profile_ids_for_list",
+        get_profile_ids_for_list,
+    ),
+    Route(
+        "POST",
+        "/api/lists/{id}/relationships/profiles",
+        "add_profiles_to_list",
+        add_profiles_to_list,
+    ),
+    Route(
+        "DELETE",
+        "/api/lists/{id}/relationships/profiles",
+        "remove_profiles_from_list",
+        remove_profiles_from_list,
+    ),
     Route("GET", "/api/profiles/{id}/lists", "get_lists_for_profile", get_lists_for_profile),
 ]

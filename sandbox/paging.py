@@ -59,19 +59,28 @@ def page_size(query: dict[str, str], default: int, maximum: int) -> int:
 
 
 def paginate(
-    items: Sequence[T], query: dict[str, str], base: str, path: str, *, default: int = 20, maximum: int = 100,
+    items: Sequence[T],
+    query: dict[str, str],
+    base: str,
+    path: str,
+    *,
+    default: int = 20,
+    maximum: int = 100,
 ) -> tuple[Sequence[T], dict[str, str | None]]:
     """One page of ``items`` and the collection's ``links`` (self, next, prev)."""
     size = page_size(query, default, maximum)
     cursor = query.get("page[cursor]")
     offset = decode_cursor(cursor) if cursor else 0
-    page = items[offset:offset + size]
+    page = items[offset : offset + size]
     kept = {k: v for k, v in query.items() if k != "page[cursor]"}
     link_base = f"{base}{path}/"
     self_link = f"{link_base}?{urlencode(query)}" if query else link_base
     links: dict[str, str | None] = {"self": self_link, "next": None, "prev": None}
     if offset + size < len(items):
-        links["next"] = f"{link_base}?{urlencode({**kept, 'page[cursor]': encode_cursor(offset + size)})}"
+        links["next"] = (
+            f"{link_base}?{urlencode({**kept, 'page[cursor]': encode_cursor(offset + size)})}"
+        )
     if offset > 0:
-        links["prev"] = f"{link_base}?{urlencode({**kept, 'page[cursor]': encode_cursor(max(0, offset - size))})}"
+        prev_cursor = encode_cursor(max(0, offset - size))
+        links["prev"] = f"{link_base}?{urlencode({**kept, 'page[cursor]': prev_cursor})}"
     return page, links

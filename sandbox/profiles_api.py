@@ -8,15 +8,28 @@ from typing import Any
 from sandbox.errors import ApiError, duplicate, invalid, not_found
 from sandbox.filters import Term, check_allowed, parse_filter, values_of
 from sandbox.http import Reply, Request, Route, attributes_of, data_object
-from sandbox.identity import RowError, apply, clean_attributes, match, normalize_email, require_identifier, upsert
+from sandbox.identity import (
+    RowError,
+    apply,
+    clean_attributes,
+    match,
+    normalize_email,
+    require_identifier,
+    upsert,
+)
 from sandbox.jsonapi import list_resource, profile_resource
 from sandbox.store import Account, Profile
 
 MAX_PROFILE_BYTES = 100 * 1024
 _ID_OPS = {"equals", "any"}
 PROFILE_FILTERS: dict[str, set[str]] = {
-    "id": _ID_OPS, "email": _ID_OPS, "phone_number": _ID_OPS, "external_id": _ID_OPS, "_kx": {"equals"},
-    "created": {"greater-than", "less-than"}, "updated": {"greater-than", "less-than"},
+    "id": _ID_OPS,
+    "email": _ID_OPS,
+    "phone_number": _ID_OPS,
+    "external_id": _ID_OPS,
+    "_kx": {"equals"},
+    "created": {"greater-than", "less-than"},
+    "updated": {"greater-than", "less-than"},
 }
 PROFILE_SORTS = {"id", "created", "updated", "email"}
 
@@ -28,7 +41,9 @@ def _profile_or_404(account: Account, profile_id: str) -> Profile:
     return profile
 
 
-def _single(req: Request, profile: Profile, status: int, headers: dict[str, str] | None = None) -> Reply:
+def _single(
+    req: Request, profile: Profile, status: int, headers: dict[str, str] | None = None
+) -> Reply:
     body: dict[str, Any] = {
         "data": profile_resource(profile, req.base, req.query),
         "links": {"self": f"{req.base}/api/profiles/{profile.id}/"},
@@ -42,14 +57,18 @@ def _partial(partial: list[str]) -> dict[str, str]:
 
 def _check_size(req: Request) -> None:
     if req.too_large(MAX_PROFILE_BYTES):
-        raise invalid("The payload is larger than the 100 KB allowed for a profile.", pointer="/data")
+        raise invalid(
+            "The payload is larger than the 100 KB allowed for a profile.", pointer="/data"
+        )
 
 
 def create_profile(req: Request) -> Reply:
     """POST /api/profiles: 201, or 409 when an identifier exists."""
     _check_size(req)
     data = data_object(req.json(), "profile")
-    attrs, partial = clean_attributes(attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails)
+    attrs, partial = clean_attributes(
+        attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails
+    )
     require_identifier(attrs)
     existing = match(req.acct, attrs)
     if existing is not None:
@@ -67,7 +86,9 @@ def create_or_update_profile(req: Request) -> Reply:
     """POST /api/profile-import: 201 when created, 200 when updated."""
     _check_size(req)
     data = data_object(req.json(), "profile")
-    attrs, partial = clean_attributes(attributes_of(data), allow_kx=True, lowercase=req.state.config.lowercase_emails)
+    attrs, partial = clean_attributes(
+        attributes_of(data), allow_kx=True, lowercase=req.state.config.lowercase_emails
+    )
     attrs.pop("_kx", None)
     profile_id = data.get("id")
     if profile_id is not None and not isinstance(profile_id, str):
@@ -83,7 +104,9 @@ def update_profile(req: Request) -> Reply:
     data = data_object(req.json(), "profile")
     if data.get("id") != profile.id:
         raise invalid("The id in the body must match the id in the URL.", pointer="/data/id")
-    attrs, partial = clean_attributes(attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails)
+    attrs, partial = clean_attributes(
+        attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails
+    )
     _apply_patch_properties(attrs, data.get("meta"), profile)
     apply(req.acct, profile, attrs, nulls_clear=True)
     return _single(req, profile, 200, _partial(partial))
@@ -116,7 +139,10 @@ def get_profile(req: Request) -> Reply:
     profile = _profile_or_404(account, req.params["id"])
     reply = _single(req, profile, 200)
     if "lists" in req.query.get("include", ""):
-        reply.body["included"] = [list_resource(account.lists[lid], req.base, {}) for lid in account.list_ids_of(profile.id)]
+        reply.body["included"] = [
+            list_resource(account.lists[lid], req.base, {})
+            for lid in account.list_ids_of(profile.id)
+        ]
     return reply
 
 
@@ -129,7 +155,9 @@ def select_profiles(account: Account, terms: list[Term], lowercase: bool) -> Seq
             found: list[str] = []
             for value in values_of(term):
                 if not isinstance(value, str):
-                    raise invalid(f"'{term.field}' must be compared to a string.", parameter="filter")
+                    raise invalid(
+                        f"'{term.field}' must be compared to a string.", parameter="filter"
+                    )
                 if term.field == "id":
                     pid: str | None = value if value in account.profiles else None
                 else:
@@ -144,7 +172,9 @@ def select_profiles(account: Account, terms: list[Term], lowercase: bool) -> Seq
     for term in rest:
         if term.field not in ("created", "updated"):
             continue
-        selected = [pid for pid in selected if _compare(getattr(account.profiles[pid], term.field), term)]
+        selected = [
+            pid for pid in selected if _compare(getattr(account.profiles[pid], term.field), term)
+        ]
     return selected
 
 

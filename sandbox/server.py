@@ -63,8 +63,12 @@ class SandboxServer:
         self.host = host
         self.port = port or free_port(host)
         self.config = SandboxConfig(
-            keys=tuple(keys), rate_limits=rate_limits, faults=dict(faults or {}), public_url=public_url,
-            job_mode=job_mode, job_delay_ms=job_delay_ms,
+            keys=tuple(keys),
+            rate_limits=rate_limits,
+            faults=dict(faults or {}),
+            public_url=public_url,
+            job_mode=job_mode,
+            job_delay_ms=job_delay_ms,
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app
@@ -81,8 +85,15 @@ class SandboxServer:
 
     def _uvicorn_config(self) -> uvicorn.Config:
         return uvicorn.Config(
-            self.asgi, host=self.host, port=self.port, log_level="warning", access_log=False,
-            http="httptools", loop="asyncio", lifespan="off", timeout_keep_alive=30,
+            self.asgi,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            http="httptools",
+            loop="asyncio",
+            lifespan="off",
+            timeout_keep_alive=30,
         )
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
@@ -119,7 +130,12 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -72,7 +72,9 @@ class ListRec:
             self._sorted = sorted((joined, pid) for pid, joined in self.members.items())
         return self._sorted
 
-    def joined_range(self, low: tuple[datetime, bool] | None, high: tuple[datetime, bool] | None) -> list[tuple[datetime, str]]:
+    def joined_range(
+        self, low: tuple[datetime, bool] | None, high: tuple[datetime, bool] | None
+    ) -> list[tuple[datetime, str]]:
         """Members with joined_group_at inside the bounds ((value, inclusive) each)."""
         rows = self.by_joined()
         start, end = 0, len(rows)
@@ -155,7 +157,9 @@ class Account:
     def new_list(self, name: str, opt_in_process: str) -> ListRec:
         """Create a list."""
         stamp = now()
-        rec = ListRec(id=list_id(), name=name, created=stamp, updated=stamp, opt_in_process=opt_in_process)
+        rec = ListRec(
+            id=list_id(), name=name, created=stamp, updated=stamp, opt_in_process=opt_in_process
+        )
         while rec.id in self.lists:
             rec.id = list_id()
         self.lists[rec.id] = rec

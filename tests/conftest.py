@@ -52,7 +52,7 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
-    """The sandbox, reset (data, counts, faults, limits off, async jobs), with a fresh key in ``.key``."""
+    """The sandbox reset (data, counts, faults; limits off; async jobs), a fresh key in ``.key``."""
     client = SandboxClient(sandbox_server.url)
     client.reset()
     client.set_limits("off")

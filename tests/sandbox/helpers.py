@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from klaviyo_api import KlaviyoAPI
@@ -13,11 +14,13 @@ def profile_body(**attrs: object) -> dict[str, Any]:
     return {"data": {"type": "profile", "attributes": attrs}}
 
 
-def import_body(rows: list[dict[str, Any]], list_id: str | None = None) -> dict[str, Any]:
+def import_body(rows: Sequence[Mapping[str, object]], list_id: str | None = None) -> dict[str, Any]:
     """A bulk-import body; each row is a profile's attributes."""
     data: dict[str, Any] = {
         "type": "profile-bulk-import-job",
-        "attributes": {"profiles": {"data": [{"type": "profile", "attributes": row} for row in rows]}},
+        "attributes": {
+            "profiles": {"data": [{"type": "profile", "attributes": row} for row in rows]}
+        },
     }
     if list_id is not None:
         data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
@@ -26,7 +29,9 @@ def import_body(rows: list[dict[str, Any]], list_id: str | None = None) -> dict[
 
 def make_list(klaviyo: KlaviyoAPI, name: str = "Newsletter", opt_in: str = "single_opt_in") -> str:
     """Create a list and return its id."""
-    answer = klaviyo.Lists.create_list({"data": {"type": "list", "attributes": {"name": name, "opt_in_process": opt_in}}})
+    answer = klaviyo.Lists.create_list(
+        {"data": {"type": "list", "attributes": {"name": name, "opt_in_process": opt_in}}}
+    )
     list_id: str = answer.data.id
     return list_id
 

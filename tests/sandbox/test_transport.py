@@ -25,7 +25,9 @@ def _headers(key: str | None) -> dict[str, str]:
 
 
 def _load(klaviyo: KlaviyoAPI, n: int) -> set[str]:
-    job = klaviyo.Profiles.bulk_import_profiles(import_body([{"email": f"page{i}@example.com"} for i in range(n)]))
+    job = klaviyo.Profiles.bulk_import_profiles(
+        import_body([{"email": f"page{i}@example.com"} for i in range(n)])
+    )
     wait_complete(klaviyo, job.data.id)
     return {f"page{i}@example.com" for i in range(n)}
 
@@ -52,7 +54,9 @@ def test_a_call_without_a_valid_key_is_401_in_klaviyos_error_format(sandbox: San
     assert answer.json()["errors"][0]["code"] == "not_authenticated"
 
 
-def test_two_accounts_do_not_see_each_others_data(klaviyo: KlaviyoAPI, sandbox: SandboxClient) -> None:
+def test_two_accounts_do_not_see_each_others_data(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
     other = KlaviyoAPI(sandbox.new_key("other"), max_delay=2, max_retries=3, test_host=sandbox.url)
     mine = klaviyo.Profiles.create_profile(profile_body(email="same@example.com")).data.id
     theirs = other.Profiles.create_profile(profile_body(email="same@example.com")).data.id
@@ -62,7 +66,9 @@ def test_two_accounts_do_not_see_each_others_data(klaviyo: KlaviyoAPI, sandbox: 
     assert klaviyo.Lists.get_lists().data == []
 
 
-def test_get_profiles_pages_with_the_sdks_cursor_handling_of_http_links(klaviyo: KlaviyoAPI) -> None:
+def test_get_profiles_pages_with_the_sdks_cursor_handling_of_http_links(
+    klaviyo: KlaviyoAPI,
+) -> None:
     expected = _load(klaviyo, 45)
     emails, pages = _all_emails(klaviyo, 20)
     assert pages == 3
@@ -71,11 +77,15 @@ def test_get_profiles_pages_with_the_sdks_cursor_handling_of_http_links(klaviyo:
 
 @pytest.fixture
 def https_links_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(rate_limits="off", keys=("k",), public_url="https://a.sandbox.test", job_mode="instant") as server:
+    with SandboxServer(
+        rate_limits="off", keys=("k",), public_url="https://a.sandbox.test", job_mode="instant"
+    ) as server:
         yield server
 
 
-def test_paging_also_works_with_https_links_the_sdk_cuts_the_cursor_from(https_links_sandbox: SandboxServer) -> None:
+def test_paging_also_works_with_https_links_the_sdk_cuts_the_cursor_from(
+    https_links_sandbox: SandboxServer,
+) -> None:
     klaviyo = KlaviyoAPI("k", max_delay=2, max_retries=3, test_host=https_links_sandbox.url)
     expected = _load(klaviyo, 25)
     first = klaviyo.Profiles.get_profiles(page_size=10)
@@ -88,21 +98,30 @@ def test_paging_also_works_with_https_links_the_sdk_cuts_the_cursor_from(https_l
 def test_a_bad_cursor_is_a_400_invalid_cursor(klaviyo: KlaviyoAPI) -> None:
     with pytest.raises(BadRequestException) as caught:
         klaviyo.Profiles.get_profiles(page_cursor="not a cursor")
-    assert json.loads(caught.value.body)["errors"][0]["detail"] == "Invalid cursor provided."
+    assert json.loads(caught.value.body or "")["errors"][0]["detail"] == "Invalid cursor provided."
 
 
-def test_a_throttled_call_is_waited_out_by_the_sdk_and_then_succeeds(klaviyo: KlaviyoAPI, sandbox: SandboxClient) -> None:
+def test_a_throttled_call_is_waited_out_by_the_sdk_and_then_succeeds(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
     sandbox.set_limits("on", scale=0.014)  # create_profile: 1 a second, 10 a minute
-    ids = [klaviyo.Profiles.create_profile(profile_body(email=f"t{i}@example.com")).data.id for i in range(3)]
+    ids = [
+        klaviyo.Profiles.create_profile(profile_body(email=f"t{i}@example.com")).data.id
+        for i in range(3)
+    ]
     assert len(set(ids)) == 3
     counts = sandbox.calls(sandbox.key)["create_profile"]
     assert counts["201"] == 3
     assert counts["429"] >= 1
 
 
-def test_a_429_carries_an_integer_retry_after_and_other_answers_carry_ratelimit_headers(sandbox: SandboxClient) -> None:
+def test_a_429_carries_an_integer_retry_after_and_other_answers_carry_ratelimit_headers(
+    sandbox: SandboxClient,
+) -> None:
     sandbox.set_limits("on", scale=0.014)
-    answers = [httpx.get(f"{sandbox.url}/api/lists", headers=_headers(sandbox.key)) for _ in range(3)]
+    answers = [
+        httpx.get(f"{sandbox.url}/api/lists", headers=_headers(sandbox.key)) for _ in range(3)
+    ]
     ok = next(a for a in answers if a.status_code == 200)
     assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(ok.headers)
     throttled = next(a for a in answers if a.status_code == 429)
@@ -111,13 +130,17 @@ def test_a_429_carries_an_integer_retry_after_and_other_answers_carry_ratelimit_
     assert "ratelimit-limit" not in throttled.headers
 
 
-def test_injected_faults_are_answered_and_counted_per_operation(klaviyo: KlaviyoAPI, sandbox: SandboxClient) -> None:
+def test_injected_faults_are_answered_and_counted_per_operation(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
     sandbox.set_faults("get_profiles", status_500=1.0)
     with pytest.raises(ServiceException):
         klaviyo.Profiles.get_profiles()
     sandbox.set_faults("get_lists", status_429=1.0, retry_after=0)
     with pytest.raises(Exception):  # noqa: B017 -- the SDK gives up after its attempts
-        KlaviyoAPI(sandbox.key, max_delay=0.1, max_retries=1, test_host=sandbox.url).Lists.get_lists()
+        KlaviyoAPI(
+            sandbox.key, max_delay=0.1, max_retries=1, test_host=sandbox.url
+        ).Lists.get_lists()
     calls = sandbox.calls(sandbox.key)
     assert calls["get_profiles"] == {"500": 1}
     assert calls["get_lists"]["429"] >= 1
@@ -125,7 +148,9 @@ def test_injected_faults_are_answered_and_counted_per_operation(klaviyo: Klaviyo
     assert klaviyo.Profiles.get_profiles().data == []
 
 
-def test_a_dropped_connection_gets_no_answer_and_the_server_keeps_serving(klaviyo: KlaviyoAPI, sandbox: SandboxClient) -> None:
+def test_a_dropped_connection_gets_no_answer_and_the_server_keeps_serving(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
     sandbox.set_faults("get_lists", drop=1.0)
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{sandbox.url}/api/lists", headers=_headers(sandbox.key))
@@ -134,8 +159,12 @@ def test_a_dropped_connection_gets_no_answer_and_the_server_keeps_serving(klaviy
     assert klaviyo.Lists.get_lists().data == []
 
 
-@pytest.mark.parametrize("body", [b"\xff\xfe garbage", b"[1, 2]", b'{"data": "x"}', b'{"data": {"type": "list"}}', b""])
-def test_bad_bodies_get_a_400_in_klaviyos_envelope_never_a_crash(sandbox: SandboxClient, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"\xff\xfe garbage", b"[1, 2]", b'{"data": "x"}', b'{"data": {"type": "list"}}', b""]
+)
+def test_bad_bodies_get_a_400_in_klaviyos_envelope_never_a_crash(
+    sandbox: SandboxClient, body: bytes
+) -> None:
     answer = httpx.post(f"{sandbox.url}/api/profiles", content=body, headers=_headers(sandbox.key))
     assert answer.status_code == 400
     error = answer.json()["errors"][0]
@@ -144,11 +173,18 @@ def test_bad_bodies_get_a_400_in_klaviyos_envelope_never_a_crash(sandbox: Sandbo
 
 
 def test_a_missing_revision_header_is_a_400_naming_it(sandbox: SandboxClient) -> None:
-    answer = httpx.get(f"{sandbox.url}/api/profiles", headers={"Authorization": f"Klaviyo-API-Key {sandbox.key}"})
+    answer = httpx.get(
+        f"{sandbox.url}/api/profiles", headers={"Authorization": f"Klaviyo-API-Key {sandbox.key}"}
+    )
     assert answer.status_code == 400
     assert answer.json()["errors"][0]["source"] == {"parameter": "revision"}
 
 
 def test_unknown_paths_are_a_404_and_wrong_methods_a_405(sandbox: SandboxClient) -> None:
-    assert httpx.get(f"{sandbox.url}/api/nothing-here", headers=_headers(sandbox.key)).status_code == 404
-    assert httpx.put(f"{sandbox.url}/api/profiles", headers=_headers(sandbox.key)).status_code == 405
+    assert (
+        httpx.get(f"{sandbox.url}/api/nothing-here", headers=_headers(sandbox.key)).status_code
+        == 404
+    )
+    assert (
+        httpx.put(f"{sandbox.url}/api/profiles", headers=_headers(sandbox.key)).status_code == 405
+    )
