@@ -1,0 +1,173 @@
+"""Push throughput: 100,000 changed contacts of one account, from pending to all in the
+sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on a sample.
+
+    python -m bench.push_throughput [--contacts 100000] [--sample 1000] [--threads 8]
+
+Runs an embedded redis-server, the sandbox (``contact-sync sandbox``, rate limits off) in
+its own process, and an in-process Dramatiq worker on the real Redis broker. Prints
+contacts/s, Klaviyo calls per 10,000 contacts (from the sandbox's ``/__sandbox/calls``),
+and the time each way would take under Klaviyo's published limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+import httpx
+from cryptography.fernet import Fernet
+
+from shared import constants as keys
+from shared.events import Contact, MirroredContact
+from shared.klaviyo.client import build_client
+from shared.klaviyo.rate_limiter import LIMITS
+from shared.redis_client import connect
+from shared.redis_server import EmbeddedRedis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cli.main import app; app()", "sandbox",
+         "--port", str(port), "--keys", f"{key},naive-key", "--rate-limits", "off"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/__sandbox/calls", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the sandbox did not start")
+
+
+def contact(i: int) -> Contact:
+    return Contact(id=f"C{i}", email=f"person{i}@example.com", first_name=f"First{i}",
+                   last_name="Lee", phone=f"+4477009{i:05d}", job_title="Buyer",
+                   role="Decision Maker",
+                   company={"id": f"CO{i % 500}", "name": f"Company {i % 500}",
+                            "type": "Customer"},
+                   marketing="unknown", properties={"region": "North", "tier": i % 3})
+
+
+def write_pending(client: Any, account: str, count: int) -> None:
+    start = 1_800_000_000.0
+    pipe = client.pipeline(transaction=False)
+    for i in range(count):
+        mirrored = MirroredContact(event_id=f"e{i}", occurred_at=datetime.fromtimestamp(
+            start + i, UTC), deleted=False, origin="webhook", contact=contact(i))
+        pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
+        pipe.zadd(keys.pending(account), {f"C{i}": start + i})
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+
+
+def calls_of(url: str, key: str) -> Counter[str]:
+    data = httpx.get(f"{url}/__sandbox/calls", params={"key": key}).json()
+    counted: Counter[str] = Counter()
+    for operation, by_status in data.items():
+        if isinstance(by_status, dict):
+            counted[operation] += sum(int(v) for v in by_status.values())
+        else:
+            counted[operation] += int(by_status)
+    return counted
+
+
+def minutes_under_limits(calls: Counter[str], scale: float) -> float:
+    """Minutes the calls need at Klaviyo's steady limits (per operation, in parallel)."""
+    return max((n * scale / LIMITS[op].steady for op, n in calls.items() if op in LIMITS),
+               default=0.0)
+
+
+def naive(url: str, count: int, key: str) -> tuple[float, int]:
+    api = build_client(key, url)
+    started = time.perf_counter()
+    for i in range(count):
+        c = contact(i)
+        api.Profiles.create_or_update_profile({"data": {"type": "profile", "attributes": {
+            "email": c.email, "phone_number": c.phone, "first_name": c.first_name,
+            "last_name": c.last_name, "title": c.job_title, "organization": "Company",
+            "properties": c.properties}}})
+    return time.perf_counter() - started, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=1_000)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+
+    key = f"pk_bench_{uuid.uuid4().hex[:8]}"
+    proc, url = start_sandbox(key)
+    with EmbeddedRedis() as server:
+        os.environ.update(REDIS_URL=server.url, KLAVIYO_BASE_URL=url,
+                          SYNC_SECRET_KEY=Fernet.generate_key().decode())
+        from shared.accounts import AccountStore
+        from shared.settings import get_settings
+        from workers.batch_lifecycle import batch_info, start_batch
+        from workers.broker import setup_broker
+
+        get_settings.cache_clear()
+        client = connect(server.url)
+        AccountStore(client, get_settings()).add("bench", key, klaviyo_base_url=url)
+        write_pending(client, "bench", args.contacts)
+        broker = setup_broker(server.url)
+        from workers.actors.batch import sync_batch
+
+        worker = dramatiq.Worker(broker, worker_threads=args.threads, worker_timeout=20)
+        worker.start()
+        try:
+            start_batch(client, "bench", "bench-1", time.time())
+            started = time.perf_counter()
+            sync_batch.send("bench", "bench-1")
+            while batch_info(client, "bench", "bench-1").get("status") != "completed":
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        finally:
+            worker.stop()
+        report = batch_info(client, "bench", "bench-1")["report"]
+        calls = calls_of(url, key)
+        naive_seconds, naive_count = naive(url, args.sample, "naive-key")
+        naive_calls = calls_of(url, "naive-key")
+    proc.terminate()
+    proc.wait(10)
+
+    total_calls = sum(calls.values())
+    per_10k = total_calls * 10_000 / args.contacts
+    naive_rate = naive_count / naive_seconds
+    scale_naive = args.contacts / naive_count
+    print(f"pipeline: {args.contacts:,} contacts in {elapsed:.1f} s = "
+          f"{args.contacts / elapsed:,.0f} contacts/s; created {report['created']:,}")
+    print(f"pipeline: {total_calls} Klaviyo calls = {per_10k:.1f} per 10,000 contacts: "
+          + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+    print(f"naive:    {naive_count:,} contacts in {naive_seconds:.1f} s = {naive_rate:,.0f} "
+          f"contacts/s; {sum(naive_calls.values())} calls = "
+          f"{sum(naive_calls.values()) * 10_000 / naive_count:,.0f} per 10,000 contacts")
+    print(f"under Klaviyo's published limits, {args.contacts:,} contacts: pipeline >= "
+          f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
+          f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
+          f"(create_or_update_profile at 750/min)")
+    print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
