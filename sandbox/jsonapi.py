@@ -7,19 +7,6 @@ from typing import Any
 from sandbox.ids import iso
 from sandbox.store import Account, Channel, ImportJob, ListRec, Profile, SuppressJob
 
-_LOCATION_KEYS = (
-    "address1",
-    "address2",
-    "city",
-    "country",
-    "latitude",
-    "longitude",
-    "region",
-    "zip",
-    "timezone",
-    "ip",
-)
-
 
 def _channel(channel: Channel, flag: str, can: bool) -> dict[str, Any]:
     return {
@@ -83,9 +70,8 @@ def profile_attributes(profile: Profile) -> dict[str, Any]:
         "created": iso(profile.created),
         "updated": iso(profile.updated),
         "last_event_date": None,
-        "location": {key: (location or {}).get(key) for key in _LOCATION_KEYS}
-        if location
-        else None,
+        # the spec's location and its latitude/longitude are not nullable: known keys only
+        "location": {k: v for k, v in (location or {}).items() if v is not None},
         "properties": dict(fields.get("properties") or {}),
     }
 

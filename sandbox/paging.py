@@ -66,7 +66,7 @@ def paginate(
     *,
     default: int = 20,
     maximum: int = 100,
-) -> tuple[Sequence[T], dict[str, str | None]]:
+) -> tuple[Sequence[T], dict[str, str]]:
     """One page of ``items`` and the collection's ``links`` (self, next, prev)."""
     size = page_size(query, default, maximum)
     cursor = query.get("page[cursor]")
@@ -75,7 +75,7 @@ def paginate(
     kept = {k: v for k, v in query.items() if k != "page[cursor]"}
     link_base = f"{base}{path}/"
     self_link = f"{link_base}?{urlencode(query)}" if query else link_base
-    links: dict[str, str | None] = {"self": self_link, "next": None, "prev": None}
+    links: dict[str, str] = {"self": self_link}  # next/prev only when there is such a page
     if offset + size < len(items):
         links["next"] = (
             f"{link_base}?{urlencode({**kept, 'page[cursor]': encode_cursor(offset + size)})}"
