@@ -66,3 +66,16 @@ def test_a_429_storm_still_completes_the_batch_without_duplicates(
     profiles = acct.by_email()
     assert len(profiles) == 20
     assert info["report"]["created"] == 20
+
+
+def test_a_job_klaviyo_refuses_as_a_whole_records_every_contact_with_the_reason(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    acct = PushAccount(r, sandbox, default_list_id="GONE42")  # no such list in Klaviyo
+    acct.change("C1")
+    acct.change("C2")
+    info = acct.sync()
+    rejected = {cid: orjson.loads(v) for cid, v in r.hgetall(keys.rejected(acct.name)).items()}
+    assert sorted(rejected) == ["C1", "C2"]
+    assert "GONE42" in rejected["C1"]["detail"]
+    assert info["report"]["rejected"] == 2
+    assert acct.profiles() == []

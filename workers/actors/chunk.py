@@ -33,7 +33,7 @@ import redis
 from shared import constants as keys
 from shared.accounts import as_text
 from shared.identity import IdentityMap
-from shared.klaviyo.errors import RateLimited
+from shared.klaviyo.errors import RateLimited, Rejected
 from shared.telemetry.metrics import record_rejections
 from workers.actors.common import (
     Klaviyo,
@@ -106,6 +106,11 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles, {"data": data})
     except RateLimited as limited:
         resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
+        return
+    except Rejected as refused:  # the whole job refused (e.g. the list is gone): say why
+        error = {"code": refused.code, "title": refused.title, "detail": refused.detail}
+        _commit(client, account, batch_id, chunk_id, "", [],
+                dict(enumerate(rows)), dict.fromkeys(range(len(rows)), error), {}, 0)
         return
     client.hset(key, mapping={"status": "submitted", "job_id": str(answer["data"]["id"]),
                               "rows": orjson.dumps(rows), "polls": 0})
