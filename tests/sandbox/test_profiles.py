@@ -9,6 +9,7 @@ from klaviyo_api import KlaviyoAPI
 from openapi_client.exceptions import ApiException, BadRequestException, NotFoundException
 
 from sandbox.inspect_client import SandboxClient
+from tests.sandbox.helpers import make_list, profile_body
 
 
 def _profile(**attrs: object) -> dict[str, object]:
@@ -132,3 +133,50 @@ def test_an_invalid_phone_beside_a_valid_email_is_dropped_as_a_partial_failure(
     assert {k.lower(): v for k, v in (answer.headers or {}).items()}[
         "x-klaviyo-partial-failure"
     ] == "phone_number"
+
+
+def test_patch_properties_append_and_unset_custom_properties(klaviyo: KlaviyoAPI) -> None:
+    made = klaviyo.Profiles.create_profile(
+        profile_body(email="props@example.com", properties={"tags": ["a"], "plan": "gold"})
+    )
+    pid = made.data.id
+    body = {
+        "data": {
+            "type": "profile",
+            "id": pid,
+            "attributes": {},
+            "meta": {"patch_properties": {"append": {"tags": "b"}, "unset": ["plan"]}},
+        }
+    }
+    updated = klaviyo.Profiles.update_profile(pid, body)
+    assert updated.data.attributes.properties == {"tags": ["a", "b"]}
+
+
+def test_a_profiles_lists_come_with_include_lists_and_from_its_lists_endpoint(
+    klaviyo: KlaviyoAPI,
+) -> None:
+    list_id = make_list(klaviyo)
+    pid = klaviyo.Profiles.create_profile(profile_body(email="member@example.com")).data.id
+    klaviyo.Lists.add_profiles_to_list(list_id, {"data": [{"type": "profile", "id": pid}]})
+    with_lists = klaviyo.Profiles.get_profile(pid, include=["lists"])
+    assert [item["id"] for item in with_lists.included] == [list_id]  # dicts in this SDK model
+    assert [item.id for item in klaviyo.Profiles.get_lists_for_profile(pid).data] == [list_id]
+
+
+def test_get_profiles_sorts_by_email_descending(klaviyo: KlaviyoAPI) -> None:
+    for name in ("b", "c", "a"):
+        klaviyo.Profiles.create_profile(profile_body(email=f"{name}@example.com"))
+    answer = klaviyo.Profiles.get_profiles(sort="-email")
+    assert [p.attributes.email for p in answer.data] == [
+        "c@example.com",
+        "b@example.com",
+        "a@example.com",
+    ]
+
+
+def test_a_bad_filter_is_a_400_naming_the_filter_parameter(klaviyo: KlaviyoAPI) -> None:
+    with pytest.raises(BadRequestException) as caught:
+        klaviyo.Profiles.get_profiles(filter="equals(first_name,'x')")
+    error = json.loads(caught.value.body or "")["errors"][0]
+    assert error["source"] == {"parameter": "filter"}
+    assert "first_name" in error["detail"]
