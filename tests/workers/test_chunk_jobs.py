@@ -63,6 +63,8 @@ def test_a_429_storm_still_completes_the_batch_without_duplicates(
     for i in range(30):
         acct.change(f"C{i}", email=f"Person{i % 20}@Example.com")
     info = acct.sync(timeout=120)
+    throttled = sum(by_status.get("429", 0) for by_status in sandbox.calls(acct.key).values())
+    assert throttled > 0
     profiles = acct.by_email()
     assert len(profiles) == 20
     assert info["report"]["created"] == 20
