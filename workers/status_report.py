@@ -21,6 +21,7 @@ from workers import batch_lifecycle as lifecycle
 
 RECENT_SECONDS = 3600
 """The window of "recent" 429s."""
+NOT_PROGRESS = {"planned", "initial"}
 BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bulk", "report"}
 
 
@@ -33,9 +34,18 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _progress(info: dict[str, Any]) -> dict[str, Any]:
-    """The running batch's counters beyond the basics (what the batch actors record)."""
-    return {name: value for name, value in info.items() if name not in BATCH_FIELDS}
+def _progress(info: dict[str, Any]) -> dict[str, int]:
+    """The running batch's counters beyond the basics (what the batch actors record):
+    numbers only -- other fields (e.g. planned email changes) may hold personal data."""
+    progress: dict[str, int] = {}
+    for name, value in info.items():
+        if name in BATCH_FIELDS or name in NOT_PROGRESS:
+            continue
+        try:
+            progress[name] = int(value)
+        except (TypeError, ValueError):
+            continue
+    return progress
 
 
 def account_status(client: redis.Redis, account: str, now: float) -> dict[str, Any]:

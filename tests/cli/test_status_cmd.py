@@ -39,7 +39,9 @@ def _state(r, redis_url) -> str:
     r.zadd(keys.pending("acme"), {"C-3": 3})
     r.hset(keys.state("acme"), "force", "1")
     lifecycle.start_batch(r, "acme", "b-2", now - 10)
-    r.hset(keys.batch("acme", "b-2"), mapping={"chunks": 2, "chunks_done": 1})
+    r.hset(keys.batch("acme", "b-2"), mapping={
+        "chunks_total": 2, "chunks_done": 1, "planned": "1",
+        "email_changes": '[{"contact_id": "C-3", "new_email": "ann@example.com"}]'})
     r.zadd(keys.pending("globex"), {"G-1": 5})
     record_rejection(r, "acme", "C-9", code="invalid", title="t", detail="d", batch_id="b-1")
     record_klaviyo_call(r, "bulk_import", 429, at=now - 5)
@@ -65,7 +67,8 @@ def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url
         "acme", "default", "globex")
     assert acme["pending"] == 0 and acme["rejected"] == 1
     assert acme["running"]["batch_id"] == "b-2" and acme["running"]["size"] == 1
-    assert acme["running"]["progress"] == {"chunks": "2", "chunks_done": "1"}
+    assert acme["running"]["progress"] == {"chunks_total": 2, "chunks_done": 1}
+    assert "ann@example.com" not in result.output
     assert acme["last_batch"]["batch_id"] == "b-1"
     assert acme["last_batch"]["report"] == {"created": 2, "excluded": 0}
     assert acme["due"] == "after the running batch"
