@@ -250,6 +250,8 @@ def _fault_answer(
         status,
         "A server error occurred." if status == 500 else "The service is temporarily unavailable.",
     )
+    if status == 503 and with_retry_after:  # the SDK retries 503s, honouring Retry-After
+        return err.body, {"Retry-After": str(max(0, int(retry_after)))}
     return err.body, {}
 
 

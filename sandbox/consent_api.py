@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sandbox.errors import invalid, not_found
+from sandbox.errors import ApiError, invalid, not_found
+from sandbox.filters import parse_datetime
 from sandbox.http import Reply, Request, Route, attributes_of, data_object
 from sandbox.identity import RowError, clean_attributes, upsert
 from sandbox.ids import iso, now, ulid
@@ -57,28 +59,42 @@ def _target_list(account: Account, data: dict[str, Any]) -> ListRec | None:
     return rec
 
 
-def _identify(req: Request, row: dict[str, Any], i: int) -> Profile:
+def _row_error(err: RowError, i: int) -> ApiError:
+    pointer = f"/data/attributes/profiles/data/{i}/attributes" + (
+        f"/{err.field}" if err.field else ""
+    )
+    return ApiError(
+        err.status, err.detail, code=err.code, title=err.title, pointer=pointer, meta=err.meta
+    )
+
+
+def _identities(
+    req: Request, rows: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], str | None]]:
+    """Each row's checked identifiers (email, phone) and id; 400 before anything changes."""
+    out: list[tuple[dict[str, Any], str | None]] = []
+    for i, row in enumerate(rows):
+        attrs = {
+            k: row["attributes"][k]
+            for k in ("email", "phone_number")
+            if row["attributes"].get(k) is not None
+        }
+        try:
+            clean, _partial = clean_attributes(
+                attrs, allow_kx=False, lowercase=req.state.config.lowercase_emails
+            )
+        except RowError as err:
+            raise _row_error(err, i) from None
+        out.append((clean, row.get("id") if isinstance(row.get("id"), str) else None))
+    return out
+
+
+def _identify(req: Request, identity: tuple[dict[str, Any], str | None], i: int) -> Profile:
     """Find or create the profile named by id, email or phone of a consent row."""
-    attrs = {
-        k: row["attributes"][k]
-        for k in ("email", "phone_number")
-        if row["attributes"].get(k) is not None
-    }
     try:
-        clean, _partial = clean_attributes(
-            attrs, allow_kx=False, lowercase=req.state.config.lowercase_emails
-        )
-        profile, _created = upsert(
-            req.acct,
-            clean,
-            row.get("id") if isinstance(row.get("id"), str) else None,
-            nulls_clear=False,
-        )
+        profile, _created = upsert(req.acct, identity[0], identity[1], nulls_clear=False)
     except RowError as err:
-        pointer = f"/data/attributes/profiles/data/{i}/attributes" + (
-            f"/{err.field}" if err.field else ""
-        )
-        raise invalid(err.detail, pointer=pointer) from None
+        raise _row_error(err, i) from None
     return profile
 
 
@@ -98,6 +114,21 @@ def _set(channel: Channel, consent: str, method: str, when: Any = None) -> None:
     channel.method_detail = "API"
 
 
+def _consented_at(channel: Any, i: int) -> datetime | None:
+    """A historical import's ``consented_at`` (must be in the past), or None."""
+    raw = channel.get("consented_at") if isinstance(channel, dict) else None
+    if raw is None:
+        return None
+    pointer = f"/data/attributes/profiles/data/{i}/attributes/subscriptions"
+    try:
+        when = parse_datetime(str(raw))
+    except ValueError:
+        raise invalid("'consented_at' must be an ISO 8601 datetime.", pointer=pointer) from None
+    if when > now():
+        raise invalid("'consented_at' must be in the past.", pointer=pointer)
+    return when
+
+
 def bulk_subscribe(req: Request) -> Reply:
     """POST /api/profile-subscription-bulk-create-jobs: 202, no body; processed at once."""
     data = data_object(req.json(), "profile-subscription-bulk-create-job")
@@ -113,19 +144,21 @@ def bulk_subscribe(req: Request) -> Reply:
                     "'consented_at' may only be given with historical_import.",
                     pointer=f"/data/attributes/profiles/data/{i}/attributes/subscriptions",
                 )
+            _consented_at(channel, i)  # validated before anything changes
     pending = rec is not None and rec.opt_in_process == "double_opt_in" and not historical
+    identities = _identities(req, rows)
     for i, row in enumerate(rows):
-        profile = _identify(req, row, i)
+        profile = _identify(req, identities[i], i)
         if pending:
             continue
         email, sms = _channels(row)
         if email is not None and profile.email:
-            _set(profile.email_marketing, "SUBSCRIBED", "API", None)
+            _set(profile.email_marketing, "SUBSCRIBED", "API", _consented_at(email, i))
             profile.suppressions = [
                 s for s in profile.suppressions if s["reason"] not in LIFTED_BY_SUBSCRIBE
             ]
         if sms is not None and profile.phone_number:
-            _set(profile.sms_marketing, "SUBSCRIBED", "API", None)
+            _set(profile.sms_marketing, "SUBSCRIBED", "API", _consented_at(sms, i))
         if rec is not None:
             rec.add(profile.id, now())
     return Reply(202)
@@ -140,8 +173,9 @@ def bulk_unsubscribe(req: Request) -> Reply:
     rows = _rows(attributes_of(data), 100)
     rec = _target_list(req.acct, data)
     stamp = now()
+    identities = _identities(req, rows)
     for i, row in enumerate(rows):
-        profile = _identify(req, row, i)
+        profile = _identify(req, identities[i], i)
         email, sms = _channels(row)
         if rec is not None:
             rec.remove(profile.id)

@@ -127,3 +127,18 @@ def test_consent_call_limits_are_1000_and_100_profiles(klaviyo: KlaviyoAPI) -> N
         klaviyo.Profiles.bulk_unsubscribe_profiles(
             _unsubscribe([f"a{i}@example.com" for i in range(101)])
         )
+
+
+def test_a_historical_import_keeps_the_given_consent_time_and_refuses_one_without_the_flag(
+    klaviyo: KlaviyoAPI,
+) -> None:
+    body = _subscribe(["h@example.com"])
+    marketing = body["data"]["attributes"]["profiles"]["data"][0]["attributes"]["subscriptions"]
+    marketing["email"]["marketing"]["consented_at"] = "2024-05-01T10:00:00+00:00"
+    with pytest.raises(BadRequestException):
+        klaviyo.Profiles.bulk_subscribe_profiles(body)
+    body["data"]["attributes"]["historical_import"] = True
+    klaviyo.Profiles.bulk_subscribe_profiles(body)
+    assert _marketing(klaviyo, "h@example.com").consent_timestamp.isoformat() == (
+        "2024-05-01T10:00:00+00:00"
+    )
