@@ -37,16 +37,27 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
 
 # --- The Klaviyo sandbox (sandbox/): one server per test process, a fresh account per test ---
 
+from collections.abc import Callable, Sequence  # noqa: E402
+
 from klaviyo_api import KlaviyoAPI  # noqa: E402
 
+from sandbox.app import ASGIApp  # noqa: E402
 from sandbox.inspect_client import SandboxClient  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
+def sandbox_middleware() -> Sequence[Callable[[ASGIApp], ASGIApp]]:
+    """ASGI layers wrapped around the sandbox (e.g. OpenAPI validation); none by default."""
+    return ()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(
+    sandbox_middleware: Sequence[Callable[[ASGIApp], ASGIApp]],
+) -> Iterator[SandboxServer]:
     """One running Klaviyo sandbox for this test process, rate limits off."""
-    with SandboxServer(rate_limits="off") as server:
+    with SandboxServer(rate_limits="off", middleware=sandbox_middleware) as server:
         yield server
 
 
