@@ -106,8 +106,8 @@ class LocalStack:
             env["KLAVIYO_BASE_URL"] = f"http://127.0.0.1:{port}"
             processes[SANDBOX_PROCESS] = sandbox_command(port, key)
             self.notes.append(
-                f"Klaviyo: embedded sandbox at http://127.0.0.1:{port} (no real Klaviyo "
-                "account is called); set KLAVIYO_API_KEY to use Klaviyo"
+                f"Klaviyo: embedded sandbox at http://127.0.0.1:{port}, key {key} (no real "
+                "Klaviyo account is called); set KLAVIYO_API_KEY to use Klaviyo"
             )
         else:
             self.notes.append(f"Klaviyo: {env.get('KLAVIYO_BASE_URL') or 'https://a.klaviyo.com'}")

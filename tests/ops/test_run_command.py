@@ -1,6 +1,6 @@
 """``contact-sync run`` with nothing configured: it embeds Redis and the sandbox, generates
-a webhook secret, runs every Procfile process, accepts a signed event, and stops all of it
-on SIGTERM."""
+a webhook secret, runs every Procfile process, takes a signed event all the way into the
+sandbox, and stops all of it on SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ import pytest
 
 from cli.procfile import PROJECT_ROOT
 from producers.signature import sign
+from sandbox.inspect_client import SandboxClient
+from shared.redis_client import connect
 from shared.redis_server import free_port
+from tests.workers.dramatiq_harness import wait_for
+from workers.batch_lifecycle import last_completed
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 ENV_KEYS = ("REDIS_URL", "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "SYNC_WEBHOOK_SECRET", "PORT")
@@ -48,7 +52,7 @@ def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
     lines: list[str] = []
     try:
         assert process.stdout is not None
-        secret = None
+        secret = sandbox = redis_url = None
         deadline = time.monotonic() + 60
         while secret is None and time.monotonic() < deadline:
             line = process.stdout.readline()
@@ -57,7 +61,11 @@ def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
             lines.append(line)
             found = re.search(r"Webhook secret: generated for this run: (\S+)", line)
             secret = found.group(1) if found else None
-        assert secret, "".join(lines)
+            embedded = re.search(r"embedded sandbox at (\S+), key (\S+)", line)
+            sandbox = SandboxClient(embedded.group(1), embedded.group(2)) if embedded else sandbox
+            redis_at = re.search(r"embedded redis-server at (\S+)", line)
+            redis_url = redis_at.group(1) if redis_at else redis_url
+        assert secret and sandbox and redis_url, "".join(lines)
         body = json.dumps({"events": [{
             "event_id": "evt-run-1", "account_id": "default", "type": "contact.upserted",
             "occurred_at": "2026-11-22T10:00:00Z",
@@ -73,7 +81,10 @@ def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
             except httpx.HTTPError:
                 time.sleep(0.3)
         assert answer is not None and answer.status_code == 202, answer
-        time.sleep(2)  # every process keeps running
+        # collector -> scheduler -> worker -> the embedded sandbox
+        state = connect(redis_url)
+        wait_for(lambda: last_completed(state, "default"), timeout=60)
+        assert sandbox.profile_by_email("run@example.com")
         assert process.poll() is None
         # To the supervisor only: a group-wide signal (a terminal's Ctrl-C) also reaches the
         # embedded redis-server, which then stops before the processes using it (see report).
