@@ -10,6 +10,7 @@ import pytest
 from klaviyo_api import KlaviyoAPI
 from openapi_client.exceptions import BadRequestException, ServiceException, UnauthorizedException
 
+from sandbox.app import ASGIApp, Message, Receive, Scope, Send
 from sandbox.inspect_client import SandboxClient
 from sandbox.server import SandboxServer
 from tests.sandbox.helpers import import_body, profile_body, wait_complete
@@ -188,3 +189,28 @@ def test_unknown_paths_are_a_404_and_wrong_methods_a_405(sandbox: SandboxClient)
     assert (
         httpx.put(f"{sandbox.url}/api/profiles", headers=_headers(sandbox.key)).status_code == 405
     )
+
+
+def test_middleware_wraps_the_app_and_a_drop_still_closes_the_connection() -> None:
+    seen: list[str] = []
+
+    def recorder(app: ASGIApp) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(f"{scope['method']} {scope['path']}")
+
+            async def relay(message: Message) -> None:  # hides uvicorn's own send
+                await send(message)
+
+            await app(scope, receive, relay)
+
+        return wrapped
+
+    with SandboxServer(rate_limits="off", keys=("k",), middleware=[recorder]) as server:
+        klaviyo = KlaviyoAPI("k", max_delay=2, max_retries=3, test_host=server.url)
+        assert klaviyo.Lists.get_lists().data == []
+        assert seen == ["GET /api/lists"]
+        with SandboxClient(server.url, "k") as client:
+            client.set_faults("get_lists", drop=1.0)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{server.url}/api/lists", headers=_headers("k"))
