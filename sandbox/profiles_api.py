@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sandbox.errors import ApiError, duplicate, invalid, not_found
+from sandbox.errors import duplicate, invalid, not_found
 from sandbox.filters import Term, check_allowed, parse_filter, values_of
 from sandbox.http import Reply, Request, Route, attributes_of, data_object
 from sandbox.identity import (
-    RowError,
     apply,
     clean_attributes,
     match,
@@ -209,13 +208,6 @@ def get_profiles(req: Request) -> Reply:
     page, links = paginate(ids, req.query, req.base, "/api/profiles")
     data = [profile_resource(account.profiles[pid], req.base, req.query) for pid in page]
     return Reply(200, {"data": data, "links": links})
-
-
-def row_error_as_http(err: RowError) -> ApiError:
-    """Kept for callers that want the HTTP form of a row error."""
-    from sandbox.app import row_error_reply
-
-    return row_error_reply(err)
 
 
 ROUTES = [
