@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+pytest_plugins = ["tests.support.fixtures"]
+
 from collections.abc import Iterator
 
 import pytest
@@ -47,9 +49,11 @@ from sandbox.server import SandboxServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def sandbox_middleware() -> Sequence[Callable[[ASGIApp], ASGIApp]]:
-    """ASGI layers wrapped around the sandbox (e.g. OpenAPI validation); none by default."""
-    return ()
+def sandbox_middleware(
+    contract_middleware: Callable[[ASGIApp], ASGIApp],
+) -> Sequence[Callable[[ASGIApp], ASGIApp]]:
+    """ASGI layers wrapped around the sandbox: OpenAPI validation (tests/support)."""
+    return (contract_middleware,)
 
 
 @pytest.fixture(scope="session")
