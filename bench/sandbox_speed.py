@@ -1,138 +1,169 @@
-"""The sandbox's own speed, so we know it is never the bottleneck of the pipeline's benches.
+"""The sandbox's own speed next to a trivial baseline server, so its overhead shows.
 
-    python -m bench.sandbox_speed [--requests 3000] [--threads 4] [--profiles 10000]
+    .venv/bin/python -m bench.sandbox_speed [--requests 1500] [--profiles 10000]
 
-Starts ``contact-sync sandbox`` (rate limits off) in its own process and measures:
-get_profiles requests a second (raw HTTP, one and several keep-alive clients; the official
-SDK, one client), a bulk import of ``--profiles`` rows from POST to ``complete``, and reading
-the job's profiles back (100 a page).
+(a) get_profiles (``equals(email,...)``) requests a second through the official SDK, against
+the sandbox and against a trivial Starlette/uvicorn endpoint that returns the sandbox's own
+answer as fixed bytes (same size, same client). (b) a bulk import of ``--profiles`` rows
+from POST to ``complete``, next to building + encoding that payload and POSTing it to a
+no-op endpoint. Both servers run the same way (uvicorn in a thread of this process, rate
+limits off), so the ratio is the sandbox's overhead.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import orjson
+import uvicorn
 from klaviyo_api import KlaviyoAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from sandbox.server import free_port
+from sandbox.server import SandboxServer, free_port
 
 KEY = "bench-key"
+JSONAPI = "application/vnd.api+json"
 HEADERS = {
     "Authorization": f"Klaviyo-API-Key {KEY}",
     "revision": "2026-10-15",
-    "content-type": "application/vnd.api+json",
+    "content-type": JSONAPI,
 }
 
 
-def _start() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = os.path.join(os.path.dirname(sys.executable), "contact-sync")
-    proc = subprocess.Popen(
-        [exe, "sandbox", "--port", str(port), "--keys", KEY, "--rate-limits", "off"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/__sandbox/calls", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the sandbox did not start")
-
-
-def _import(url: str, n: int) -> tuple[str, float, float]:
+def _payload(n: int) -> bytes:
     rows = [
         {"type": "profile", "attributes": {"email": f"bench{i}@example.com", "first_name": "B"}}
         for i in range(n)
     ]
-    body = orjson.dumps(
-        {"data": {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": rows}}}}
-    )
-    with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
-        start = time.perf_counter()
-        job = client.post("/api/profile-bulk-import-jobs", content=body).json()["data"]["id"]
-        posted = time.perf_counter() - start
-        while True:
-            status = client.get(f"/api/profile-bulk-import-jobs/{job}").json()["data"]
-            if status["attributes"]["status"] == "complete":
-                return job, posted, time.perf_counter() - start
-            time.sleep(0.005)
+    data = {"type": "profile-bulk-import-job", "attributes": {"profiles": {"data": rows}}}
+    return orjson.dumps({"data": data})
 
 
-def _read_job(url: str, job: str) -> tuple[int, float]:
-    start = time.perf_counter()
-    count = 0
-    with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
-        link: str | None = f"/api/profile-bulk-import-jobs/{job}/profiles?page%5Bsize%5D=100"
-        while link:
-            page = client.get(link).json()
-            count += len(page["data"])
-            link = page["links"].get("next")
-    return count, time.perf_counter() - start
+class Baseline:
+    """A trivial server answering fixed bytes: the floor any HTTP server here has."""
 
+    def __init__(self, profiles_answer: bytes, job_answer: bytes) -> None:
+        async def profiles(_: Request) -> Response:
+            return Response(profiles_answer, media_type=JSONAPI)
 
-def _get_profiles(url: str, requests: int, seed: int) -> None:
-    with httpx.Client(base_url=url, headers=HEADERS) as client:
-        for i in range(requests):
-            email = f"bench{(seed * 7919 + i) % 10000}@example.com"
-            client.get("/api/profiles", params={"filter": f'equals(email,"{email}")'})
+        async def bulk(request: Request) -> Response:
+            await request.body()
+            return Response(job_answer, status_code=202, media_type=JSONAPI)
 
+        app = Starlette(
+            routes=[
+                Route("/api/profiles", profiles),
+                Route("/api/profile-bulk-import-jobs", bulk, methods=["POST"]),
+            ]
+        )
+        self.port = free_port()
+        config = uvicorn.Config(
+            app,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            http="httptools",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{self.port}"
 
-def _rate(url: str, requests: int, threads: int) -> float:
-    start = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda t: _get_profiles(url, requests // threads, t), range(threads)))
-    return requests / (time.perf_counter() - start)
+    def __enter__(self) -> Baseline:
+        import threading
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 def _sdk_rate(url: str, requests: int) -> float:
     klaviyo = KlaviyoAPI(KEY, max_delay=2, max_retries=3, test_host=url)
+    call: Callable[[int], Any] = lambda i: klaviyo.Profiles.get_profiles(  # noqa: E731
+        filter=f'equals(email,"bench{i % 10000}@example.com")'
+    )
+    call(0)  # warm up (connection, models)
     start = time.perf_counter()
     for i in range(requests):
-        klaviyo.Profiles.get_profiles(filter=f'equals(email,"bench{i % 10000}@example.com")')
+        call(i)
     return requests / (time.perf_counter() - start)
 
 
+def _import_until_complete(url: str, body: bytes) -> float:
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
+        start = time.perf_counter()
+        job = client.post("/api/profile-bulk-import-jobs", content=body).json()["data"]["id"]
+        while (
+            client.get(f"/api/profile-bulk-import-jobs/{job}").json()["data"]["attributes"][
+                "status"
+            ]
+            != "complete"
+        ):
+            time.sleep(0.005)
+        return time.perf_counter() - start
+
+
+def _post_only(url: str, n: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    body = _payload(n)
+    encoded = time.perf_counter() - start
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
+        client.post("/api/profile-bulk-import-jobs", content=body)
+    return encoded, time.perf_counter() - start
+
+
 def main() -> None:
-    """Run the measurements and print them."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--threads", type=int, default=4)
+    """Measure, print a table with ratios."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--profiles", type=int, default=10_000)
     args = parser.parse_args()
-    proc, url = _start()
-    try:
-        job, posted, complete = _import(url, args.profiles)
-        print(
-            f"bulk import of {args.profiles:,} profiles: POST answered in {posted:.2f} s, "
-            f"complete {complete:.2f} s after the POST began"
-        )
-        count, read = _read_job(url, job)
-        print(f"job profiles read back: {count:,} in {read:.2f} s ({count / read:,.0f} profiles/s)")
-        print(
-            "get_profiles (equals email), raw HTTP, 1 client: "
-            f"{_rate(url, args.requests, 1):,.0f} req/s"
-        )
-        print(
-            f"get_profiles, raw HTTP, {args.threads} clients: "
-            f"{_rate(url, args.requests, args.threads):,.0f} req/s"
-        )
-        print(
-            f"get_profiles, official SDK, 1 client: {_sdk_rate(url, args.requests // 3):,.0f} req/s"
-        )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with SandboxServer(keys=(KEY,), rate_limits="off") as sandbox:
+        seed = _import_until_complete(sandbox.url, _payload(args.profiles))  # data to query
+        sample = httpx.get(
+            f"{sandbox.url}/api/profiles",
+            params={"filter": 'equals(email,"bench1@example.com")'},
+            headers=HEADERS,
+        ).content
+        job = httpx.post(
+            f"{sandbox.url}/api/profile-bulk-import-jobs", content=_payload(1), headers=HEADERS
+        ).content
+        sandbox_rate = _sdk_rate(sandbox.url, args.requests)
+        sandbox_import = _import_until_complete(sandbox.url, _payload(args.profiles))
+    with Baseline(sample, job) as baseline:
+        base_rate = _sdk_rate(baseline.url, args.requests)
+        encoded, posted = _post_only(baseline.url, args.profiles)
+    rows = [
+        (
+            "get_profiles via SDK (req/s)",
+            f"{sandbox_rate:,.0f}",
+            f"{base_rate:,.0f}",
+            f"{sandbox_rate / base_rate:.2f} (rate)",
+        ),
+        (
+            f"bulk import {args.profiles:,} rows, POST to complete (s)",
+            f"{sandbox_import:.2f}",
+            f"{posted:.2f} (encode {encoded:.2f} + POST to no-op)",
+            f"{sandbox_import / posted:.2f} (time)",
+        ),
+    ]
+    print(f"{'measure':<46} {'sandbox':>10}  {'baseline':<34} sandbox/baseline")
+    for name, ours, base, ratio in rows:
+        print(f"{name:<46} {ours:>10}  {base:<34} {ratio}")
+    print(f"(that import updated existing profiles; the first, creating them: {seed:.2f} s)")
+    print(f"(get_profiles answer: {len(sample)} bytes, served as fixed bytes by the baseline)")
 
 
 if __name__ == "__main__":
