@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.support.fixtures"]
-
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +9,8 @@ import redis
 
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(scope="session")
