@@ -87,3 +87,18 @@ def sandbox_url(sandbox: SandboxClient) -> str:
 def klaviyo(sandbox: SandboxClient) -> KlaviyoAPI:
     """The official SDK pointed at the sandbox with the test's own key."""
     return KlaviyoAPI(sandbox.key, max_delay=2, max_retries=3, test_host=sandbox.url)
+
+
+# --- The service's real processes (tests/support/process_stack.py) ---
+
+from pathlib import Path  # noqa: E402
+
+from tests.support.process_stack import ProcessStack  # noqa: E402
+
+
+@pytest.fixture
+def process_stack(redis_url: str, sandbox: SandboxClient, tmp_path: Path) -> Iterator[ProcessStack]:
+    """Procfile processes on the test's Redis and sandbox account; none started yet."""
+    assert sandbox.key is not None
+    with ProcessStack(redis_url, sandbox.url, sandbox.key, tmp_path) as stack:
+        yield stack

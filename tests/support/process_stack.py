@@ -1,0 +1,212 @@
+"""The service's real processes, started from the Procfile, for end-to-end tests.
+
+Every process runs the Procfile's own command in its own session (so a SIGKILL of a
+``dramatiq`` worker takes its forked children with it, as a killed container would), on the
+test's Redis and the Klaviyo sandbox. Output goes to a file per process, read back with
+:meth:`ProcessStack.output` when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis
+from cryptography.fernet import Fernet
+
+from cli.procfile import PROJECT_ROOT, read_procfile
+from producers.signature import sign
+from shared import constants as keys
+from shared.redis_server import free_port
+
+HEARTBEATS = keys.dramatiq_queue("__heartbeats__")
+STOP_GRACE_S = 30.0
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def contact_event(account: str, contact_id: str, occurred_at: str, *,
+                  event_type: str = "contact.upserted", event_id: str | None = None,
+                  **contact: Any) -> dict[str, Any]:
+    """One event of the webhook contract (DESIGN.md section 3)."""
+    return {"event_id": event_id or f"evt-{secrets.token_hex(6)}", "account_id": account,
+            "type": event_type, "occurred_at": occurred_at,
+            "contact": {"id": contact_id, **contact}}
+
+
+@dataclass
+class Managed:
+    """One running process of the stack."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    port: int | None = None
+
+
+@dataclass
+class ProcessStack:
+    """Procfile processes on one Redis and one sandbox account; see the module docstring."""
+
+    redis_url: str
+    sandbox_url: str
+    klaviyo_key: str
+    workdir: Path
+    secret: str = field(default_factory=lambda: f"whsec-{secrets.token_hex(8)}")
+    env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, list[Managed]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        venv_bin = str(Path(sys.executable).parent)
+        self.env = {
+            **os.environ,
+            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "REDIS_URL": self.redis_url,
+            "KLAVIYO_BASE_URL": self.sandbox_url,
+            "KLAVIYO_API_KEY": self.klaviyo_key,
+            "SYNC_WEBHOOK_SECRET": self.secret,
+            "SYNC_SECRET_KEY": Fernet.generate_key().decode(),
+            "SYNC_INTERVAL": "2",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "2",
+            **self.env,
+        }
+        self.http = httpx.Client(timeout=30)
+        self.redis = redis.Redis.from_url(self.redis_url)
+
+    # --- starting and stopping ------------------------------------------------------------
+    def start(self, name: str, count: int = 1) -> None:
+        """Start ``count`` more of the Procfile process ``name`` and wait until each is ready."""
+        for _ in range(count):
+            self._spawn(name, len(self.processes.get(name, [])))
+
+    def _spawn(self, name: str, index: int, port: int | None = None) -> Managed:
+        command = read_procfile()[name]
+        env = dict(self.env)
+        if name == "web":
+            port = port or free_port()
+            env["PORT"] = str(port)
+        log = self.workdir / f"{name}-{index}.log"
+        before = self._heartbeats() if name == "worker" else set()
+        with log.open("ab") as out:
+            process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=PROJECT_ROOT,
+                                       env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        managed = Managed(name, process, log, port)
+        group = self.processes.setdefault(name, [])
+        if index < len(group):
+            group[index] = managed
+        else:
+            group.append(managed)
+        self._wait_ready(managed, before)
+        return managed
+
+    def _wait_ready(self, managed: Managed, heartbeats_before: set[bytes]) -> None:
+        def ready() -> bool:
+            if managed.process.poll() is not None:
+                raise RuntimeError(f"{managed.name} exited with {managed.process.returncode}:\n"
+                                   f"{managed.log.read_text(errors='replace')[-3000:]}")
+            if managed.name == "web":
+                try:
+                    url = f"http://127.0.0.1:{managed.port}/readyz"
+                    return httpx.get(url, timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+            if managed.name == "worker":
+                return bool(self._heartbeats() - heartbeats_before)
+            if managed.name == "scheduler":
+                return bool(self.redis.exists(keys.SCHEDULER_HEARTBEAT))
+            return True
+
+        wait_until(ready, 60, f"{managed.name} to be ready")
+
+    def _heartbeats(self) -> set[bytes]:
+        return set(self.redis.zrange(HEARTBEATS, 0, -1))
+
+    def kill(self, name: str, index: int = 0, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process (SIGKILL: to its whole group) and, for SIGKILL, reap it."""
+        managed = self.processes[name][index]
+        if sig == signal.SIGKILL:
+            self._kill_group(managed)
+        else:
+            managed.process.send_signal(sig)
+
+    def restart(self, name: str, index: int = 0) -> None:
+        """Start the same process again (same port for ``web``) after it was killed or stopped."""
+        old = self.processes[name][index]
+        if old.process.poll() is None:
+            self._kill_group(old)
+        self._spawn(name, index, port=old.port)
+
+    def stop(self) -> None:
+        """SIGTERM every process (like ``docker stop``), SIGKILL what outlives the grace."""
+        running = [m for group in self.processes.values() for m in group
+                   if m.process.poll() is None]
+        for managed in running:
+            managed.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for managed in running:
+            try:
+                managed.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            self._kill_group(managed)
+        self.http.close()
+        self.redis.close()
+
+    @staticmethod
+    def _kill_group(managed: Managed) -> None:
+        try:
+            os.killpg(managed.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        managed.process.wait(timeout=30)
+
+    # --- looking at it --------------------------------------------------------------------
+    def pid(self, name: str, index: int = 0) -> int:
+        return self.processes[name][index].process.pid
+
+    def output(self, name: str, index: int = 0) -> str:
+        """What the process printed so far (stdout and stderr)."""
+        return self.processes[name][index].log.read_text(errors="replace")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.processes['web'][0].port}"
+
+    def post_events(self, events: list[dict[str, Any]], *,
+                    secret: str | None = None) -> httpx.Response:
+        """A signed ``POST /v1/contact-events``, as the CRM sends it."""
+        body = orjson.dumps({"events": events})
+        headers = {"X-Sync-Signature": sign(secret or self.secret, body),
+                   "Content-Type": "application/json"}
+        return self.http.post(f"{self.web_url}/v1/contact-events", content=body,
+                              headers=headers)
+
+    def __enter__(self) -> ProcessStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
