@@ -8,6 +8,7 @@ test's Redis and the Klaviyo sandbox. Output goes to a file per process, read ba
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -167,20 +168,16 @@ class ProcessStack:
             managed.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
         for managed in running:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 managed.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             self._kill_group(managed)
         self.http.close()
         self.redis.close()
 
     @staticmethod
     def _kill_group(managed: Managed) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(managed.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         managed.process.wait(timeout=30)
 
     # --- looking at it --------------------------------------------------------------------
