@@ -143,7 +143,8 @@ class ProcessStack:
         wait_until(ready, 60, f"{managed.name} to be ready")
 
     def _heartbeats(self) -> set[bytes]:
-        return set(self.redis.zrange(HEARTBEATS, 0, -1))
+        members: list[bytes] = self.redis.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
+        return set(members)
 
     def kill(self, name: str, index: int = 0, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the process (SIGKILL: to its whole group) and, for SIGKILL, reap it."""
