@@ -73,6 +73,9 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches the processes that use this
+            # Redis, which shut down cleanly, and not the server first; stop() ends it last.
+            start_new_session=True,
         )
         atexit.register(self.stop)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
