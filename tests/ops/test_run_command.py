@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +67,10 @@ def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
             redis_at = re.search(r"embedded redis-server at (\S+)", line)
             redis_url = redis_at.group(1) if redis_at else redis_url
         assert secret and sandbox and redis_url, "".join(lines)
+        # Keep reading in the background through the same buffered reader (communicate()
+        # would read the raw pipe and lose what readline() already buffered).
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+        reader.start()
         body = json.dumps({"events": [{
             "event_id": "evt-run-1", "account_id": "default", "type": "contact.upserted",
             "occurred_at": "2026-11-22T10:00:00Z",
@@ -89,12 +94,13 @@ def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
         # To the supervisor only: a group-wide signal (a terminal's Ctrl-C) also reaches the
         # embedded redis-server, which then stops before the processes using it (see report).
         process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=30)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    output = "".join(lines) + rest
+    output = "".join(lines)
     assert "embedded redis-server" in output and "embedded sandbox" in output
     for name in ("web.1", "collector.1", "scheduler.1", "worker.1", "sandbox.1"):
         assert f"{name} started" in output, output[-3000:]
