@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,11 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise AssertionError("web never answered /healthz")
 
 
+READY = {"collector": b"started", "scheduler": b"scheduler started",
+         "worker": b"ready for action"}
+"""What each process logs once it is in its loop (and its signal handlers are set)."""
+
+
 @pytest.mark.parametrize("name", list(read_procfile(PROCFILE)))
 def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_url):
     command = read_procfile()[name]
@@ -123,20 +129,29 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_
         ["sh", "-c", f"exec {command}"], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
     try:
         if name == "web":
             _wait_healthy(port, process)
-        else:
-            time.sleep(3)  # long enough to connect, read config and enter its loop
+        else:  # until it says it is in its loop (imports take a while on a loaded machine)
+            deadline = time.monotonic() + 60
+            while READY[name] not in b"".join(lines) and process.poll() is None:
+                assert time.monotonic() < deadline, f"{name} never said {READY[name]!r}"
+                time.sleep(0.1)
         if process.poll() is not None:
-            output = process.communicate()[0].decode(errors="replace")
+            reader.join(timeout=10)
+            output = b"".join(lines).decode(errors="replace")
             raise AssertionError(f"{name} exited early ({process.returncode}): {output[-2000:]}")
         process.send_signal(signal.SIGTERM)  # to the process, as docker stop does
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=30)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    output = b"".join(lines)
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-2000:]
     assert "Traceback" not in text, text[-2000:]
