@@ -58,7 +58,7 @@ def done(r: redis.Redis, queue: str) -> list[int]:
 
 def test_sigterm_finishes_the_running_message_and_gives_back_the_others(r, redis_url, queue):
     send(redis_url, queue, 3)
-    with worker(redis_url, queue, SLOW_SECONDS="2") as first:
+    with worker(redis_url, queue, SLOW_SECONDS="5") as first:
         wait_for(lambda: r.get(f"{queue}:started:0"))
         first.send_signal(signal.SIGTERM)  # to the main process, as docker stop does
         assert first.wait(timeout=60) == 0
