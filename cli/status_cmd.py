@@ -71,6 +71,7 @@ def render(status: dict[str, Any]) -> Group:
     summary = Text.assemble(
         f"Events waiting for a collector: {status['events_backlog']}   "
         f"Dead letters: {status['dead_letters']}   "
+        f"Unreadable events: {status['dead_events']}   "
         f"Scheduler: {'ticking' if status['scheduler_alive'] else 'NOT RUNNING'}\n",
         f"Klaviyo 429s in the last {throttled['window_seconds'] // 60} min: "
         f"{throttled['count']}{' (' + per_operation + ')' if per_operation else ''}"

@@ -109,6 +109,9 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
         "accounts": [account_status(client, name, now) for name in _accounts(client)],
         "queues": [depth.as_dict() for depth in depths],
         "dead_letters": sum(depth.dead for depth in depths),
+        # Stream entries the collector could not read (kept as they came, in
+        # sync:events:dead): a CRM or publisher bug to look into, not a Dramatiq message.
+        "dead_events": int(client.xlen(keys.EVENTS_DEAD)),
         "events_backlog": events_backlog(client),
         "throttled": {
             "window_seconds": RECENT_SECONDS,

@@ -22,6 +22,7 @@ from tests.workers.dramatiq_harness import (
 from workers import batch_lifecycle as lifecycle
 from workers.dead_letters import DeadLetters
 from workers.rejections import record_rejection
+from workers.collector import Collector
 from workers.status_report import build_status
 
 runner = CliRunner()
@@ -54,6 +55,8 @@ def _state(r, redis_url) -> str:
         actor.send("acme", "b-0")
         wait_for(DeadLetters(r).list)
     actor.send("globex", "b-9")
+    r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook"})
+    Collector(r, "c-status", block_ms=0).run_once()  # dead-letters the unreadable entry
     return actor.queue_name
 
 
@@ -76,6 +79,7 @@ def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url
     assert default["due"] == "when a contact changes"
     assert {"queue": queue, "messages": 1, "delayed": 0, "dead": 1} in status["queues"]
     assert status["dead_letters"] == 1
+    assert status["dead_events"] == 1
     assert status["throttled"]["count"] == 1
     assert status["throttled"]["by_operation"] == {"bulk_import": 1}
     [blocked] = status["throttled"]["blocked"]
@@ -92,6 +96,7 @@ def test_status_prints_a_readable_table(r, redis_url):
     assert "b-2 size=1" in text and "chunks_done=1" in text
     assert "b-1 completed (2) created=2, excluded=0" in text
     assert "Dead letters: 1" in text and "Scheduler: NOT RUNNING" in text
+    assert "Unreadable events: 1" in text
     assert "Klaviyo 429s in the last 60 min: 1" in text
     assert "blocked now: pk-acct-1/bulk_import" in text
 
