@@ -20,9 +20,9 @@ from tests.workers.dramatiq_harness import (
     wait_for,
 )
 from workers import batch_lifecycle as lifecycle
+from workers.collector import Collector
 from workers.dead_letters import DeadLetters
 from workers.rejections import record_rejection
-from workers.collector import Collector
 from workers.status_report import build_status
 
 runner = CliRunner()
