@@ -20,6 +20,7 @@ looked up lazily when needed (email change, delete).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -54,7 +55,13 @@ PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 LIST_CALL_MAX = 1000
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 5.0
+JOB_STUCK_AFTER_S = 3600.0
+"""An import job not complete this long after it was submitted is given up and its rows
+submitted again (a new job; upserts by email, so nothing is duplicated), so that a job
+Klaviyo never finishes cannot hold the account's batch forever
+(``SYNC_IMPORT_JOB_STUCK_AFTER`` overrides)."""
 ROW_POINTER = re.compile(r"/profiles/data/(\d+)")
+log = logging.getLogger(__name__)
 
 
 def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
@@ -113,8 +120,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
                 dict(enumerate(rows)), dict.fromkeys(range(len(rows)), error), {}, 0)
         return
     client.hset(key, mapping={"status": "submitted", "job_id": str(answer["data"]["id"]),
-                              "rows": orjson.dumps(rows), "polls": 0})
-    client.hdel(key, "payload")
+                              "rows": orjson.dumps(rows), "polls": 0,
+                              "submitted_at": repr(time.time())})
     resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
 
 
@@ -281,9 +288,15 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
             klaviyo.api.Profiles.get_bulk_import_profiles_job, fields["job_id"])
         job = answer["data"]
         status = (job.get("attributes") or {}).get("status")
-        if status == "cancelled":
-            client.hset(key, "status", "planned")  # rows are kept: submit them again
-            upsert_chunk.send(*args)
+        stuck_after = float(os.environ.get("SYNC_IMPORT_JOB_STUCK_AFTER", JOB_STUCK_AFTER_S))
+        stuck = (status != "complete"
+                 and time.time() - float(fields.get("submitted_at") or time.time()) > stuck_after)
+        if status == "cancelled" or stuck:
+            log.warning("import job %s of batch %s chunk %s %s; submitting its rows again",
+                        fields["job_id"], batch_id, chunk_id,
+                        "was cancelled" if status == "cancelled" else f"still {status}")
+            client.hset(key, mapping={"status": "planned", "resubmitted": fields["job_id"]})
+            upsert_chunk.send(*args)  # rows are kept: submit them again
             return
         if status != "complete":
             polls = int(client.hincrby(key, "polls", 1))

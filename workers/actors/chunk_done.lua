@@ -4,6 +4,8 @@
 -- Returns {chunks done, chunks total}.
 if redis.call('HGET', KEYS[1], 'status') ~= 'done' then
   redis.call('HSET', KEYS[1], 'status', 'done')
+  -- the request body is kept until here, so a cancelled or stuck job can be re-submitted
+  redis.call('HDEL', KEYS[1], 'payload')
   for i = 1, #ARGV, 2 do
     redis.call('HINCRBY', KEYS[2], ARGV[i], tonumber(ARGV[i + 1]))
   end
