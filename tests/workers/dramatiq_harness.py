@@ -3,7 +3,6 @@ whose failure is switched by a Redis flag."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import default_middleware
 
+from tests.support.process_stack import wait_until
 from workers.dead_letters import DeadLetterNotes
 
 FAIL_FLAG = "test:fail"
@@ -22,14 +22,7 @@ DONE = "test:done"
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll until ``condition()`` is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+    return wait_until(condition, timeout, "the condition")
 
 
 def make_broker(redis_url: str) -> RedisBroker:
