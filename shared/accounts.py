@@ -28,6 +28,7 @@ from redis.typing import EncodableT, FieldT
 from shared import constants as keys
 from shared import secrets_box
 from shared.settings import Settings
+from shared.validation_errors import describe
 
 DEFAULT_ACCOUNT = "default"
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -161,11 +162,7 @@ def _validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     try:
         model = AccountChanges.model_validate(changes)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}"
-            for err in error.errors(include_input=False)
-        )
-        raise AccountError(f"invalid account settings: {problems}") from None
+        raise AccountError(f"invalid account settings: {describe(error)}") from None
     return {name: getattr(model, name) for name in model.model_fields_set}
 
 

@@ -26,6 +26,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared.events import BULK_ORIGINS, ContactEvent, MirroredContact, Origin
+from shared.validation_errors import describe
 from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,7 @@ def parse_entry(fields: dict[str, str]) -> tuple[ContactEvent, Origin]:
     try:
         event = ContactEvent.model_validate_json(raw)
     except ValidationError as error:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['type']}"
-            for err in error.errors(include_input=False)
-        )
-        raise BadEntry(f"event: {where}") from None
+        raise BadEntry(f"event: {describe(error, root='event', detail='type')}") from None
     return event, origin  # type: ignore[return-value]
 
 
