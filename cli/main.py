@@ -40,3 +40,7 @@ app.command("import")(import_file_cmd)
 from cli.sandbox_cmd import sandbox  # noqa: E402
 
 app.command("sandbox")(sandbox)
+
+from cli.preview_cmd import preview_cmd  # noqa: E402
+
+app.command("preview")(preview_cmd)
