@@ -44,3 +44,7 @@ app.command("sandbox")(sandbox)
 from cli.preview_cmd import preview_cmd  # noqa: E402
 
 app.command("preview")(preview_cmd)
+
+from cli.demo_cmd import demo  # noqa: E402
+
+app.command("demo")(demo)
