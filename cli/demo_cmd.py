@@ -69,6 +69,8 @@ def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
                       f"{expected.events} events in {len(the_feed.waves)} waves.")
         facts, state = demo_driver.run(driver, the_feed, expected, interval)
         rows = report.compare(expected, state, facts)
+        for line in report.batch_lines(facts):
+            console.print(line, highlight=False)
         console.print(report.render(rows, "What the CRM sent against what Klaviyo holds "
                                           "(read back through the SDK)"))
         run.code, message = report.verdict(rows)

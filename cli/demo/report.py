@@ -96,7 +96,8 @@ def compare(expected: Expected, state: KlaviyoState, facts: RunFacts) -> list[Ro
     return [
         Row("profiles in Klaviyo", len(emails | expected.preexisting), len(state.profiles)),
         Row("  new profiles, created by the sync", len(emails - expected.preexisting),
-            sum(1 for p in state.profiles if p.id not in preexisting_ids)),
+            sum(1 for p in state.profiles if p.id not in preexisting_ids
+                and p.email in emails - expected.preexisting)),
         Row("  pre-existing profiles updated (not duplicated)",
             len(emails & expected.preexisting),
             sum(preexisting(email, True) for email in emails & expected.preexisting)),
@@ -130,6 +131,22 @@ def compare(expected: Expected, state: KlaviyoState, facts: RunFacts) -> list[Ro
             _report_total(facts, "invalid_email")),
         *_batch_rows(facts),
     ]
+
+
+def batch_lines(facts: RunFacts) -> list[str]:
+    """One line per batch: its size, when it started after the previous, its report."""
+    lines, previous = [], None
+    for batch in facts.batches:
+        gap = ""
+        if previous is not None and "completed_at" in previous:
+            gap = (f", started {batch.get('started_at', 0) - previous['completed_at']:.1f} s "
+                   "after the previous completed")
+        counts = ", ".join(f"{name} {value}" for name, value in
+                           (batch.get("report") or {}).items() if value)
+        lines.append(f"batch {batch.get('batch_id', '?')}: {batch.get('size', '?')} contacts"
+                     f"{gap}; {batch.get('status', '?')}: {counts or 'nothing to do'}")
+        previous = batch
+    return lines
 
 
 def render(rows: list[Row], title: str) -> Table:
