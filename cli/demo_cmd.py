@@ -78,8 +78,11 @@ def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
     except demo_driver.Interrupted:
         run.code = INTERRUPTED
     except Exception as error:  # reported; every process is still stopped
-        console.print(f"[bold red]Demo failed:[/] {type(error).__name__}: {error}")
-        run.code = 1
+        if stop.is_set():  # a call cut short by the stop (Ctrl-C, a process that died)
+            run.code = INTERRUPTED
+        else:
+            console.print(f"[bold red]Demo failed:[/] {type(error).__name__}: {error}")
+            run.code = 1
     finally:
         driver.close()
         run.finished.set()
@@ -130,8 +133,13 @@ def demo(
             stop.set()
             thread.join(timeout=30)
         if not run.finished.is_set() or run.code == INTERRUPTED:
-            console.print("Stopped before the end: every process is stopped.", style="yellow")
-            run.code = INTERRUPTED if manager.returncode in (130, 143) else 1
+            if manager.returncode in (130, 143):  # SIGINT, SIGTERM
+                console.print("Interrupted: every process is stopped.", style="yellow")
+                run.code = INTERRUPTED
+            else:
+                console.print(f"A process stopped before the end (exit code "
+                              f"{manager.returncode}); every process is stopped.", style="red")
+                run.code = 1
     finally:
         stack.stop()
     if run.code == 1 and log_path.exists():

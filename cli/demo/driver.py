@@ -213,9 +213,9 @@ def run(driver: Driver, feed: Feed, expected: Expected, interval: float) -> tupl
     Klaviyo holds. Raises :class:`Interrupted` or :class:`DemoError`."""
     facts = RunFacts(interval=interval)
     driver.wait_until_up()
-    driver.console.print(f"Klaviyo: default list created; {len(feed.preexisting)} profiles "
-                         "exist there before the feed.")
     driver.prepare(feed, facts)
+    driver.console.print(f"Klaviyo: default list created (set on the account at runtime); "
+                         f"{len(feed.preexisting)} profiles exist there before the feed.")
     timeout = 120 + 4 * interval + feed.contacts / 20
     with Screen(driver.console, len(feed.events)) as screen:
         def tick() -> None:
