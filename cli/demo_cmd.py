@@ -71,6 +71,10 @@ def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
         rows = report.compare(expected, state, facts)
         for line in report.batch_lines(facts):
             console.print(line, highlight=False)
+        console.print("(created/updated in these lines are the sync's own counts; for an "
+                      "import job of over 300 profiles it estimates them without reading the "
+                      "job's profiles back. The table below reads Klaviyo itself.)",
+                      style="dim", highlight=False)
         console.print(report.render(rows, "What the CRM sent against what Klaviyo holds "
                                           "(read back through the SDK)"))
         run.code, message = report.verdict(rows)
