@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,14 @@ def test_demo_runs_every_process_and_exits_0_when_klaviyo_holds_what_the_crm_sen
     assert rows["email change applied to the same profile"] == ["1", "1", "ok"]
     assert rows["emails with more than one profile"] == ["0", "0", "ok"]
     assert re.search(r"All \d+ checks agree", output)
+    # every process was stopped by SIGTERM, none had to be killed
+    log_path = re.search(r"output goes to\s+(\S+processes\.log)", output)
+    assert log_path, output
+    log = Path(log_path.group(1)).read_text()
+    shutil.rmtree(Path(log_path.group(1)).parent, ignore_errors=True)
+    for name in ("web", "collector", "scheduler", "worker", "sandbox"):
+        assert f"{name}.1 stopped (rc=0)" in log, log[-3000:]
+    assert "SIGKILL" not in log
 
 
 def test_the_feed_is_the_same_for_the_same_seed_and_holds_every_case() -> None:
