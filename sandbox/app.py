@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -102,6 +103,7 @@ class SandboxApp:
     async def _api_call(self, route: Route, req: Request, scope: Scope, send: Send) -> None:
         state = self.state
         op = route.operation
+        arrived = time.time()
         given = _api_key(req.headers)
         account = state.store.accounts.get(given) if given else None
         if account is None or given is None:
@@ -118,7 +120,7 @@ class SandboxApp:
         req.account = account
         revision = req.headers.get("revision")
         if not revision or not _REVISION.match(revision.strip()):
-            state.count(key, op, 400)
+            state.count(key, op, 400, arrived=arrived)
             err = ApiError(
                 400, "A valid 'revision' header (YYYY-MM-DD) is required.", parameter="revision"
             )
@@ -129,27 +131,24 @@ class SandboxApp:
             if fault.latency_ms:
                 await asyncio.sleep(fault.latency_ms / 1000)
             if fault.drop:
-                state.count(key, op, 0)
+                state.count(key, op, 0, arrived=arrived)
                 _drop(scope, send)
                 return
             if fault.status is not None:
-                state.count(key, op, fault.status)
-                await _send(
-                    send,
-                    fault.status,
-                    *_fault_answer(
-                        fault.status, fault.retry_after, state.config.retry_after_on_429
-                    ),
+                body, headers = _fault_answer(
+                    fault.status, fault.retry_after, state.config.retry_after_on_429
                 )
+                state.count(key, op, fault.status, arrived=arrived,
+                            retry_after=_retry_after(headers))
+                await _send(send, fault.status, body, headers)
                 return
         decision = state.limiter.check(key, _limit_key(op, req.query))
         if decision is not None and not decision.allowed:
-            state.count(key, op, 429)
-            await _send(
-                send,
-                429,
-                *_fault_answer(429, decision.retry_after, state.config.retry_after_on_429),
+            body, headers = _fault_answer(
+                429, decision.retry_after, state.config.retry_after_on_429
             )
+            state.count(key, op, 429, arrived=arrived, retry_after=_retry_after(headers))
+            await _send(send, 429, body, headers)
             return
         reply = _run(route, req)
         if decision is not None:
@@ -160,7 +159,7 @@ class SandboxApp:
                     "RateLimit-Reset": str(decision.reset),
                 }
             )
-        state.count(key, op, reply.status)
+        state.count(key, op, reply.status, arrived=arrived)
         await _send(send, reply.status, reply.body, reply.headers)
 
     def _base(self, scope: Scope, headers: dict[str, str]) -> str:
@@ -253,6 +252,10 @@ def _fault_answer(
     if status == 503 and with_retry_after:  # the SDK retries 503s, honouring Retry-After
         return err.body, {"Retry-After": str(max(0, int(retry_after)))}
     return err.body, {}
+
+
+def _retry_after(headers: dict[str, str]) -> int:
+    return int(headers.get("Retry-After", "0"))
 
 
 def _drop(scope: Scope, send: Send) -> None:

@@ -95,6 +95,13 @@ def calls(req: Request) -> Reply:
     return Reply(200, req.state.calls_json(req.query.get("key")))
 
 
+def requests(req: Request) -> Reply:
+    """The request log: ``{"requests": [{key, operation, status, arrived, answered,
+    retry_after}]}`` in arrival order; ``?key=`` and ``?operation=`` narrow it."""
+    found = req.state.requests_json(req.query.get("key"), req.query.get("operation"))
+    return Reply(200, {"requests": found})
+
+
 def set_jobs(req: Request) -> Reply:
     """``{"mode": "instant"|"async", "delay_ms": N}``: bulk-import job timing."""
     body = _body(req)
@@ -180,6 +187,7 @@ INSPECT_ROUTES = [
     Route("GET", _P + "/faults", "faults", get_faults),
     Route("DELETE", _P + "/faults", "faults", clear_faults),
     Route("GET", _P + "/calls", "calls", calls),
+    Route("GET", _P + "/requests", "requests", requests),
     Route("PUT", _P + "/jobs", "jobs", set_jobs),
     Route("GET", _P + "/accounts/{key}/profiles", "profiles", profiles),
     Route("GET", _P + "/accounts/{key}/lists", "lists", lists),

@@ -64,6 +64,17 @@ class SandboxClient:
         )
         return result
 
+    def requests(self, key: str | None = None,
+                 operation: str | None = None) -> list[dict[str, Any]]:
+        """The request log in arrival order: ``{key, operation, status, arrived, answered,
+        retry_after}`` per answered ``/api`` call (times in Unix seconds, status 0 = dropped
+        connection, retry_after 0 = no ``Retry-After``)."""
+        params = {k: v for k, v in (("key", key), ("operation", operation)) if v}
+        result: list[dict[str, Any]] = self._call("GET", "/requests", params=params or None)[
+            "requests"
+        ]
+        return result
+
     def set_faults(
         self,
         operation: str = "*",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
+from dataclasses import asdict, dataclass
 
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
@@ -17,6 +19,23 @@ def _limiter(setting: str | float) -> RateLimiter:
     if setting == "on":
         return RateLimiter("on")
     return RateLimiter("on", float(setting))
+
+
+REQUEST_LOG_SIZE = 100_000
+"""How many answered ``/api`` calls the request log keeps (oldest dropped first)."""
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One answered ``/api`` call: when it arrived and was answered (Unix seconds), its
+    status (0 = connection dropped) and the ``Retry-After`` it was given (0 = none)."""
+
+    key: str
+    operation: str
+    status: int
+    arrived: float
+    answered: float
+    retry_after: int
 
 
 class SandboxState:
@@ -34,10 +53,22 @@ class SandboxState:
             lambda: defaultdict(lambda: defaultdict(int))
         )
         self.tasks: set[asyncio.Task[None]] = set()
+        self.requests: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
 
-    def count(self, key: str, operation: str, status: int) -> None:
-        """Record one answered call."""
+    def count(self, key: str, operation: str, status: int, *, arrived: float | None = None,
+              retry_after: int = 0) -> None:
+        """Record one answered call (in the request log too when ``arrived`` is given)."""
         self.calls[key][operation][status] += 1
+        if arrived is not None:
+            self.requests.append(
+                LoggedRequest(key, operation, status, arrived, time.time(), retry_after))
+
+    def requests_json(self, key: str | None = None,
+                      operation: str | None = None) -> list[dict[str, object]]:
+        """The request log in arrival order, of one key and/or operation when given."""
+        return [asdict(item) for item in self.requests
+                if (key is None or item.key == key)
+                and (operation is None or item.operation == operation)]
 
     def calls_json(self, key: str | None = None) -> dict[str, dict[str, int]]:
         """``{operation: {status: count}}`` over all keys, or one key."""
@@ -58,6 +89,7 @@ class SandboxState:
         self.tasks.clear()
         self.store.reset()
         self.calls.clear()
+        self.requests.clear()
         self.faults.clear()
         self.limiter.configure(self.limiter.mode, self.limiter.scale)
 
