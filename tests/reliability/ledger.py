@@ -48,10 +48,10 @@ def feed(tag: str, count: int, *, first: int = 0, version: int = 1,
             for n in range(first, first + count)]
 
 
-def post_all(stack: ProcessStack, events: list[dict[str, Any]]) -> None:
-    """Post ``events`` in requests of :data:`POST_SIZE`; every one must answer 202."""
-    for start in range(0, len(events), POST_SIZE):
-        answer = stack.post_events(events[start:start + POST_SIZE])
+def post_all(stack: ProcessStack, events: list[dict[str, Any]], size: int = POST_SIZE) -> None:
+    """Post ``events`` in requests of ``size``; every one must answer 202."""
+    for start in range(0, len(events), size):
+        answer = stack.post_events(events[start:start + size])
         assert answer.status_code == 202, answer.text
 
 
