@@ -9,31 +9,21 @@ later. Error messages say what is wrong, never a secret or an expected value.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Sequence
 
-HEADER = "X-Sync-Signature"
+from shared.signing import HEADER, SCHEME, compute, sign
+
+__all__ = ["HEADER", "SCHEME", "TOLERANCE_SECONDS", "SignatureError", "compute", "parse",
+           "sign", "verify"]
+
 TOLERANCE_SECONDS = 300
-SCHEME = "v1"
 _HEX = frozenset("0123456789abcdef")
 
 
 class SignatureError(Exception):
     """The request's signature is missing, malformed, stale or matches no active secret."""
-
-
-def compute(secret: str, timestamp: int, body: bytes) -> str:
-    """The hex HMAC-SHA256 of ``"<timestamp>." + body`` under ``secret``."""
-    message = b"%d." % timestamp + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value a sender puts in ``X-Sync-Signature`` (for the CRM and tests)."""
-    t = int(time.time()) if timestamp is None else timestamp
-    return f"t={t},{SCHEME}={compute(secret, t, body)}"
 
 
 def parse(header: str) -> tuple[int, list[str]]:
