@@ -1,0 +1,178 @@
+"""A running contact-sync (the Procfile's real processes) and what end-to-end tests do with it.
+
+:class:`Pipeline` wraps a started :class:`ProcessStack` with the steps a user takes: add or
+change an account through the real ``contact-sync accounts`` command, post signed events,
+wait until everything sent so far has been synced, read the batches' stored reports and the
+sandbox's profiles and lists.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from klaviyo_api import KlaviyoAPI
+
+from cli.procfile import PROJECT_ROOT
+from sandbox.inspect_client import SandboxClient
+from shared import constants as keys
+from shared.redis_client import connect
+from tests.support.process_stack import ProcessStack, contact_event, wait_until
+from workers.batch_lifecycle import batch_info, recent_batches
+
+PROCESSES = ("web", "collector", "scheduler", "worker")
+SETTLE_TIMEOUT_S = 90.0
+BASE_TIME = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def at(second: int) -> str:
+    """An ``occurred_at`` ``second`` seconds after a fixed base time (ISO, UTC)."""
+    return (BASE_TIME + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+
+
+def start_all(stack: ProcessStack, *, workers: int = 1) -> None:
+    """Start web, collector, scheduler and ``workers`` worker processes."""
+    for name in PROCESSES:
+        stack.start(name, workers if name == "worker" else 1)
+
+
+@dataclass
+class Account:
+    """A CRM account of the sync and its own Klaviyo (sandbox) account."""
+
+    name: str
+    key: str
+    seen_batches: set[str] = field(default_factory=set)
+
+
+class Pipeline:
+    """A started stack plus the sandbox it talks to."""
+
+    def __init__(self, stack: ProcessStack, sandbox: SandboxClient) -> None:
+        self.stack = stack
+        self.sandbox = sandbox
+        self.r: redis.Redis = connect(stack.redis_url)
+
+    # --- the user's commands ----------------------------------------------------------------
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``contact-sync ARGS`` with the processes' environment."""
+        done = subprocess.run(["contact-sync", *args], cwd=PROJECT_ROOT, env=self.stack.env,
+                              capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:
+            raise AssertionError(f"contact-sync {' '.join(args[:2])} exited "
+                                 f"{done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def add_account(self, *options: str) -> Account:
+        """``contact-sync accounts add`` with a fresh sandbox account's key."""
+        account = Account(f"acct-{uuid.uuid4().hex[:10]}", self.sandbox.new_key())
+        self.cli("accounts", "add", account.name, "--klaviyo-key", account.key, *options)
+        return account
+
+    def set_account(self, account: Account, *options: str) -> None:
+        """``contact-sync accounts set`` (a runtime change)."""
+        self.cli("accounts", "set", account.name, *options)
+
+    def klaviyo(self, account: Account) -> KlaviyoAPI:
+        return KlaviyoAPI(account.key, max_delay=2, max_retries=3, test_host=self.sandbox.url)
+
+    def create_list(self, account: Account, name: str) -> str:
+        body = {"data": {"type": "list", "attributes": {"name": name}}}
+        answer: Any = self.klaviyo(account).Lists.create_list(body)
+        return str(answer.data.id)
+
+    # --- the CRM ----------------------------------------------------------------------------
+    def post(self, events: list[dict[str, Any]]) -> None:
+        """Post signed events; they must be accepted."""
+        answer = self.stack.post_events(events)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"accepted": len(events)}
+
+    def upsert(self, account: Account, contact_id: str, second: int,
+               **fields: Any) -> dict[str, Any]:
+        """A ``contact.upserted`` event; email defaults to ``<id>@example.com``."""
+        fields.setdefault("email", f"{contact_id.lower()}@example.com")
+        return contact_event(account.name, contact_id, at(second), **fields)
+
+    @staticmethod
+    def delete(account: Account, contact_id: str, second: int) -> dict[str, Any]:
+        return contact_event(account.name, contact_id, at(second),
+                             event_type="contact.deleted")
+
+    # --- waiting ----------------------------------------------------------------------------
+    def _stream_consumed(self) -> bool:
+        if not self.r.exists(keys.EVENTS_STREAM):
+            return True
+        stream: Any = self.r.xinfo_stream(keys.EVENTS_STREAM)
+        groups: Any = self.r.xinfo_groups(keys.EVENTS_STREAM)
+        return any(g["name"] == keys.COLLECTOR_GROUP and g["pending"] == 0
+                   and g["last-delivered-id"] == stream["last-generated-id"] for g in groups)
+
+    def idle(self, account: Account) -> bool:
+        """Every event posted so far is applied and every change of the account is in a
+        finished batch (none pending, none running)."""
+        if not self._stream_consumed():
+            return False
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.zcard(keys.pending(account.name))
+            pipe.hget(keys.state(account.name), "running")
+            pending, running = pipe.execute()
+        return int(pending) == 0 and not running
+
+    def settle(self, account: Account, timeout: float = SETTLE_TIMEOUT_S) -> list[dict[str, Any]]:
+        """Wait until the account is idle; returns the batches finished since the last call
+        (oldest first). A failed batch fails the test with its stored error."""
+        wait_until(lambda: self.idle(account), timeout, f"account {account.name} to settle "
+                   f"(worker output: {self.stack.output('worker')[-1500:]!r})")
+        new = [b for b in reversed(recent_batches(self.r, account.name, limit=50))
+               if b["batch_id"] not in account.seen_batches]
+        account.seen_batches.update(b["batch_id"] for b in new)
+        failed = [b for b in new if b["status"] != "completed"]
+        assert not failed, f"batches not completed: {failed}"
+        return new
+
+    def sync(self, account: Account, events: list[dict[str, Any]]) -> dict[str, int]:
+        """Post ``events`` and wait until they are synced; the summed report of the batches
+        that ran meanwhile."""
+        self.post(events)
+        return summed(self.settle(account))
+
+    # --- looking ----------------------------------------------------------------------------
+    def profiles(self, account: Account) -> dict[str, dict[str, Any]]:
+        """The account's Klaviyo profiles by email."""
+        found = self.sandbox.profiles(account.key)
+        by_email = {p["email"]: p for p in found}
+        assert len(by_email) == len(found), f"duplicate profiles: {found}"
+        return by_email
+
+    def members(self, account: Account, list_id: str) -> set[str]:
+        """Emails of the list's members."""
+        ids = {m["profile_id"] for lst in self.sandbox.lists(account.key) if lst["id"] == list_id
+               for m in lst["members"]}
+        return {p["email"] for p in self.sandbox.profiles(account.key) if p["id"] in ids}
+
+    def details(self, account: Account, batch: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """contact id -> {outcome, reason} of the batch's contacts that were not sent."""
+        raw: dict[str, str] = self.r.hgetall(  # type: ignore[assignment]
+            keys.batch_details(account.name, batch["batch_id"]))
+        return {cid: json.loads(value) for cid, value in raw.items()}
+
+    def batch(self, account: Account, batch_id: str) -> dict[str, Any]:
+        return batch_info(self.r, account.name, batch_id)
+
+    def close(self) -> None:
+        self.r.close()
+
+
+def summed(batches: list[dict[str, Any]]) -> dict[str, int]:
+    """The report counts of several batches added up (zeros left out)."""
+    total: dict[str, int] = {}
+    for batch in batches:
+        for name, value in batch.get("report", {}).items():
+            total[name] = total.get(name, 0) + int(value)
+    return {name: value for name, value in total.items() if value}
