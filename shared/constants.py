@@ -198,3 +198,16 @@ def batch_details(account: str, batch_id: str) -> str:
     """Hash: contact id -> JSON ``{outcome, reason}`` for the batch's contacts that were not
     sent (excluded_filter, invalid_email, held_back, conflict)."""
     return account_key(account, "batch", batch_id, "details")
+
+
+# --- reverse sync (appended) ----------------------------------------------------------------
+def list_pushed(account: str, list_id: str) -> str:
+    """Set: normalised emails the push side itself put in a Klaviyo list (recorded before
+    the import is sent), so a pull does not echo them back as sign-ups."""
+    return account_key(account, "list", list_id, "pushed")
+
+
+def crm_delivered(account: str) -> str:
+    """Sorted set: ids of :func:`subscribers_stream` entries the CRM accepted (score = when);
+    a redelivered message does not POST the same entry twice."""
+    return account_key(account, "crm", "delivered")

@@ -28,6 +28,8 @@ from workers import batch_lifecycle as lifecycle
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str, str], None]
+ReverseHook = Callable[[str, float], None]
+"""``hook(account, now)``: the reverse sync's turn on each tick (workers.reverse.schedule)."""
 HEARTBEAT_MS = 30_000
 """How long a tick's heartbeat lasts: without a tick for this long, no scheduler runs."""
 
@@ -54,6 +56,7 @@ class Scheduler:
         *,
         lock_ms: int = 15_000,
         reenqueue_after: float = 30.0,
+        reverse: ReverseHook | None = None,
     ) -> None:
         self.redis = redis_client
         self.accounts = accounts
@@ -61,6 +64,7 @@ class Scheduler:
         self.clock = clock
         self.lock_ms = lock_ms
         self.reenqueue_after = reenqueue_after
+        self.reverse = reverse
         self._problems: dict[str, str] = {}
         self._lock = lifecycle.load_script(redis_client, "scheduler_lock.lua")
 
@@ -79,6 +83,8 @@ class Scheduler:
                     break
                 try:
                     batch = self._tick_account(account)
+                    if self.reverse is not None:
+                        self.reverse(account, self.clock())
                 except (redis.ConnectionError, redis.TimeoutError):
                     raise
                 except Exception as error:
@@ -144,6 +150,10 @@ class Scheduler:
     def run_forever(self, stop_event: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick until ``stop_event`` is set (a tick in progress is finished first)."""
         log.info("scheduler started")
+        if self.reverse is None:  # the real process: discovery and pulls too
+            from workers.reverse.schedule import ReverseSchedule
+
+            self.reverse = ReverseSchedule(self.redis)
         while not stop_event.is_set():
             try:
                 self.tick()

@@ -22,6 +22,6 @@ if current_broker() is None:
     prepare_worker_telemetry("worker")
     setup_broker(_url)
 
-from workers.actors import batch, chunk
+from workers.actors import batch, chunk, lists
 
-__all__ = ["batch", "chunk"]
+__all__ = ["batch", "chunk", "lists"]

@@ -47,6 +47,7 @@ from workers.actors.common import (
 )
 from workers.actors.identity_ops import lookup_profiles
 from workers.batch_planner import SyncedRecord
+from workers.reverse.echo import record_pushed
 
 JOB_PROFILE_PAGES = 3
 """Read a finished job's profiles (100 a page) only when it fits in this many pages
@@ -107,6 +108,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     if fields.get("list_id"):
         data["relationships"] = {"lists": {"data": [{"type": "list",
                                                      "id": fields["list_id"]}]}}
+    if fields.get("list_id"):  # before the import: a pull must not echo these back
+        record_pushed(client, account, fields["list_id"], [row["email"] for row in rows])
     klaviyo = _klaviyo(client, account)
     try:
         answer: Any = klaviyo.gateway.call(

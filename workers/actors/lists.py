@@ -1,0 +1,96 @@
+"""The reverse-sync actors: ``discover_lists``, ``pull_list_members``, ``deliver_to_crm``.
+
+Messages carry ids only (account, stream entry id). Rate limits re-send the same message
+after the wait (nothing sleeps); other failures raise and Dramatiq retries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+
+import dramatiq
+import httpx
+
+from shared import constants as keys
+from shared.klaviyo.errors import RateLimited
+from shared.settings import get_settings
+from workers.actors.common import account_config, klaviyo_for, redis_for_actors, resend
+from workers.reverse.crm_delivery import RetryPolicy, deliver
+from workers.reverse.discovery import discover
+from workers.reverse.members import find_removals, pull_list
+from workers.reverse.publish import Publisher
+from workers.reverse.state import known_lists, pull_state, utc_day
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(max_retries=5, time_limit=10 * 60_000)
+def discover_lists(account: str) -> None:
+    """Discover the account's lists (every page)."""
+    client = redis_for_actors()
+    klaviyo = klaviyo_for(client, account_config(client, account))
+    try:
+        discover(client, klaviyo, account, time.time())
+    except RateLimited as limited:
+        resend(discover_lists, (account,), limited.retry_in)
+
+
+def enqueue_delivery(account: str, entry_id: str) -> None:
+    """Send one ``deliver_to_crm`` message with the configured retry policy."""
+    policy = RetryPolicy.from_env()
+    deliver_to_crm.send_with_options(args=(account, entry_id), max_retries=policy.max_retries,
+                                     min_backoff=policy.min_backoff,
+                                     max_backoff=policy.max_backoff)
+
+
+@dramatiq.actor(max_retries=5, time_limit=30 * 60_000)
+def pull_list_members(account: str) -> None:
+    """Pull every known (not gone) list of the account, then, once a day, the full pass
+    for removals; marks the account's pull ended (the scheduler counts the interval from
+    there)."""
+    client = redis_for_actors()
+    klaviyo = klaviyo_for(client, account_config(client, account))
+    deliver_fn = enqueue_delivery if get_settings().crm_webhook_url else None
+    started = time.time()
+    state_key = keys.pull_state(account)
+    client.hset(state_key, "pull_started_at", repr(started))
+    today = utc_day(started)
+    full_pass = pull_state(client, account).get("removals_on") != today
+    try:
+        for known in known_lists(client, account):
+            if not known.active:
+                continue
+            publisher = Publisher(client, account, known.id, known.name, deliver_fn, time.time)
+            result = pull_list(client, klaviyo, publisher, started)
+            if result.published:
+                log.info("pull of %s list %s: %d new members", account, known.id,
+                         result.published)
+            if full_pass:
+                find_removals(client, klaviyo, publisher)
+    except RateLimited as limited:
+        resend(pull_list_members, (account,), limited.retry_in)
+        return
+    pipe = client.pipeline()
+    pipe.hset(state_key, "pull_ended_at", repr(time.time()))
+    if full_pass:
+        pipe.hset(state_key, "removals_on", today)
+    pipe.hdel(state_key, "pull_running_since")
+    pipe.execute()
+
+
+@cache
+def _http() -> httpx.Client:
+    return httpx.Client()
+
+
+@dramatiq.actor(max_retries=RetryPolicy().max_retries, time_limit=60_000)
+def deliver_to_crm(account: str, entry_id: str) -> None:
+    """POST one ``sync:{account}:subscribers`` entry to ``SYNC_CRM_WEBHOOK_URL``."""
+    settings = get_settings()
+    if not settings.crm_webhook_url:
+        log.warning("deliver_to_crm: SYNC_CRM_WEBHOOK_URL is no longer set; entry kept")
+        return
+    deliver(redis_for_actors(), _http(), account, entry_id, settings.crm_webhook_url,
+            settings.crm_webhook_secret)

@@ -1,0 +1,137 @@
+"""Publishing list sign-ups and departures onto ``sync:{account}:subscribers``.
+
+Each change is one stream entry (flat string fields, schema in docs/REVERSE_SYNC.md) and,
+when ``SYNC_CRM_WEBHOOK_URL`` is set, one ``deliver_to_crm(account, entry_id)`` message --
+ids only: the delivery reads the email and phone from the stream entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+
+ADDED = "subscriber.added"
+REMOVED = "subscriber.removed"
+STREAM_MAXLEN = 1_000_000
+"""The stream is trimmed (approximately) beyond this many entries."""
+
+Deliver = Callable[[str, str], None]
+"""``deliver(account, entry_id)``: hands one published entry to the CRM delivery."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One list member as Klaviyo reported it."""
+
+    profile_id: str
+    email: str | None = None
+    phone: str | None = None
+    joined_group_at: str | None = None
+    consent: str | None = None
+
+    @classmethod
+    def from_resource(cls, item: dict[str, Any]) -> Member:
+        """From a ``get_profiles_for_list`` item (with ``additional-fields=subscriptions``)."""
+        attrs = item.get("attributes") or {}
+        marketing = (((attrs.get("subscriptions") or {}).get("email") or {})
+                     .get("marketing") or {})
+        consent = marketing.get("consent")
+        return cls(profile_id=str(item["id"]), email=attrs.get("email"),
+                   phone=attrs.get("phone_number"),
+                   joined_group_at=_text_or_none(attrs.get("joined_group_at")),
+                   consent=str(consent) if consent else None)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+@cache
+def _script_text() -> str:
+    return Path(__file__).with_name("publish_change.lua").read_text()
+
+
+class Publisher:
+    """Publishes the changes of one list of one account."""
+
+    def __init__(self, client: redis.Redis, account: str, list_id: str, list_name: str,
+                 deliver: Deliver | None, now: Callable[[], float]) -> None:
+        self.client = client
+        self.account = account
+        self.list_id = list_id
+        self.list_name = list_name
+        self.deliver = deliver
+        self.now = now
+        self._script = client.register_script(_script_text())
+
+    def _publish(self, op: str, kind: str, member: Member) -> str | None:
+        fields = {
+            "type": kind, "account": self.account, "list_id": self.list_id,
+            "list_name": self.list_name, "profile_id": member.profile_id,
+            "email": member.email or "", "phone": member.phone or "",
+            "joined_group_at": member.joined_group_at or "", "consent": member.consent or "",
+            "published_at": repr(self.now()),
+        }
+        args: list[Any] = [op, member.profile_id, STREAM_MAXLEN]
+        for name, value in fields.items():
+            args += [name, value]
+        entry = self._script(keys=[keys.list_members(self.account, self.list_id),
+                                   keys.subscribers_stream(self.account)], args=args)
+        if not entry:
+            return None
+        entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
+        if self.deliver is not None:
+            self.deliver(self.account, entry_id)
+        return entry_id
+
+    def added(self, member: Member) -> str | None:
+        """Publish a new member (``None``: already published)."""
+        return self._publish("add", ADDED, member)
+
+    def removed(self, profile_id: str) -> str | None:
+        """Publish a member who left (``None``: not a known member)."""
+        return self._publish("remove", REMOVED, Member(profile_id=profile_id))
+
+
+def entry_fields(client: redis.Redis, account: str, entry_id: str) -> dict[str, str] | None:
+    """The fields of one stream entry, or ``None`` when it is not (or no longer) there."""
+    found: Any = client.xrange(keys.subscribers_stream(account), entry_id, entry_id)
+    if not found:
+        return None
+    _id, fields = found[0]
+    return {_str(k): _str(v) for k, v in fields.items()}
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def crm_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The JSON the CRM receives for one stream entry (docs/REVERSE_SYNC.md)."""
+    def value(name: str) -> str | None:
+        return fields.get(name) or None
+
+    return {
+        "id": entry_id,
+        "type": fields.get("type"),
+        "account": fields.get("account"),
+        "list": {"id": fields.get("list_id"), "name": fields.get("list_name")},
+        "profile": {"id": fields.get("profile_id"), "email": value("email"),
+                    "phone": value("phone")},
+        "joined_group_at": value("joined_group_at"),
+        "consent": value("consent"),
+    }
+
+
+def crm_body(entry_id: str, fields: dict[str, str]) -> bytes:
+    return json.dumps(crm_document(entry_id, fields), separators=(",", ":")).encode()

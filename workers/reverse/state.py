@@ -1,0 +1,80 @@
+"""What the reverse sync remembers per account, in Redis.
+
+* :func:`shared.constants.lists` -- list id -> JSON :class:`KnownList` (written by discovery
+  only: name, found_at, gone_at);
+* :func:`shared.constants.list_cursor` -- per list: ``joined_group_at`` (epoch s, the cursor),
+  ``last_pull_at``, ``members_pulled`` (written by pulls only), so discovery and pulls never
+  overwrite each other's fields;
+* :func:`shared.constants.pull_state` -- per account: ``discovered_at``,
+  ``discovery_enqueued_on``, ``pull_running_since``, ``pull_started_at``, ``pull_ended_at``,
+  ``removals_on``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from pydantic import BaseModel
+
+from shared import constants as keys
+
+
+class KnownList(BaseModel):
+    """A Klaviyo list as discovery recorded it."""
+
+    id: str
+    name: str
+    found_at: float
+    gone_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.gone_at is None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def text_hash(client: redis.Redis, key: str) -> dict[str, str]:
+    """A hash with text keys and values, whatever the client's decoding."""
+    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def known_lists(client: redis.Redis, account: str) -> list[KnownList]:
+    """Every list discovery ever found (gone ones included), by name then id."""
+    found = [KnownList.model_validate_json(raw)
+             for raw in text_hash(client, keys.lists(account)).values()]
+    return sorted(found, key=lambda known: (known.name.lower(), known.id))
+
+
+def save_lists(client: redis.Redis, account: str, changed: list[KnownList]) -> None:
+    if changed:
+        client.hset(keys.lists(account),
+                    mapping={known.id: known.model_dump_json() for known in changed})
+
+
+def optional_float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+def pull_state(client: redis.Redis, account: str) -> dict[str, str]:
+    return text_hash(client, keys.pull_state(account))
+
+
+def list_cursor(client: redis.Redis, account: str, list_id: str) -> dict[str, str]:
+    return text_hash(client, keys.list_cursor(account, list_id))
+
+
+def utc_day(now: float) -> str:
+    """``YYYY-MM-DD`` of an epoch time, in UTC."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def iso_seconds(epoch: float) -> str:
+    """An epoch time as ISO 8601 UTC, floored to the second (Klaviyo's precision): never
+    later than ``epoch``."""
+    return datetime.fromtimestamp(int(epoch), UTC).isoformat()
