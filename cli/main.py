@@ -48,3 +48,7 @@ app.command("preview")(preview_cmd)
 from cli.demo_cmd import demo  # noqa: E402
 
 app.command("demo")(demo)
+
+from cli.lists_cmd import lists_app  # noqa: E402
+
+app.add_typer(lists_app, name="lists")
