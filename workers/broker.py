@@ -15,6 +15,18 @@ So a killed worker's messages are typically running again within ~15 + 25 = 40 s
 in practice ~60 s with one idle survivor; sooner under load). The 15-minute cadence never
 rests on delayed messages: the scheduler decides from state in Redis.
 
+Redis outages. Dramatiq keeps a fetched message in the Redis ack set of its broker id
+until it is acknowledged, and requeues such a set only once that id's heartbeat is stale.
+A worker that survives a Redis outage keeps heartbeating, yet it has forgotten messages of
+that set: the delayed messages it held in memory (a consumer restarted after a connection
+error drops its delay queue) and messages whose retry could not be enqueued while Redis
+was down (acknowledged once Redis is back). Found by tests/reliability/test_redis_restart.py:
+a batch whose poll message was in flight stayed "running" forever. So
+:class:`RecoveringRedisBroker` takes a new broker id on every connection error: the old id
+stops heartbeating and, ``heartbeat_timeout`` plus a maintenance pass later, its messages
+are requeued like a dead worker's. A message that was still in hand then runs a second
+time, which the actors tolerate (batches and chunks resume from recorded progress).
+
 Retries: an actor that raises is retried with exponential backoff (1 s .. 5 min, at most
 :data:`MAX_RETRIES` times), then dead-lettered (see :mod:`workers.dead_letters`). Actors
 re-send themselves with a delay for rate limits and job polling instead of raising, so
@@ -24,8 +36,12 @@ those waits never use up retries.
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -47,6 +63,25 @@ MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 300_000
 TIME_LIMIT_MS = 10 * 60_000
 """Default per-message time limit; actors declare shorter ones."""
+
+
+
+class RecoveringRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, taking a new broker id after a connection error (see the
+    module docstring: "Redis outages")."""
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        dispatch: Callable[..., Any] = super()._dispatch(command)  # type: ignore[no-untyped-call]
+
+        def guarded(*args: Any) -> Any:
+            try:
+                return dispatch(*args)
+            except (redis.ConnectionError, redis.TimeoutError):
+                self.broker_id = str(uuid.uuid4())
+                raise
+
+        return guarded
+
 
 _lock = threading.Lock()
 _current: tuple[str, RedisBroker] | None = None
@@ -70,7 +105,7 @@ def setup_broker(redis_url: str) -> dramatiq.Broker:
     with _lock:
         if _current is not None and _current[0] == redis_url:
             return _current[1]
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        broker = RecoveringRedisBroker(  # type: ignore[no-untyped-call]
             url=redis_url,
             namespace=DRAMATIQ_NAMESPACE,
             heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
