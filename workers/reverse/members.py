@@ -18,15 +18,17 @@ stores no cursor, so the next attempt starts from the old one: nothing is skippe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from shared import constants as keys
-from workers.actors.common import Klaviyo
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
 from workers.reverse.state import iso_seconds, list_cursor, optional_float
+
+if TYPE_CHECKING:  # the actors package sets up the broker when imported
+    from workers.actors.common import Klaviyo
 
 MEMBERS_PAGE = 100
 LOOKBACK_S = 600.0
