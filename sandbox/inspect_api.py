@@ -178,6 +178,14 @@ def remove_members(req: Request) -> Reply:
     return Reply(200, _list_json(rec))
 
 
+def delete_list(req: Request) -> Reply:
+    """A list deleted in Klaviyo's UI: it and its memberships are gone."""
+    account = _account(req)
+    if account.lists.pop(req.params["id"], None) is None:
+        raise not_found("No list has that id.")
+    return Reply(200, {"deleted": req.params["id"]})
+
+
 _P = "/__sandbox"
 INSPECT_ROUTES = [
     Route("POST", _P + "/reset", "reset", reset),
@@ -193,4 +201,5 @@ INSPECT_ROUTES = [
     Route("GET", _P + "/accounts/{key}/lists", "lists", lists),
     Route("POST", _P + "/accounts/{key}/lists/{id}/members", "members", add_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}/members", "members", remove_members),
+    Route("DELETE", _P + "/accounts/{key}/lists/{id}", "list", delete_list),
 ]

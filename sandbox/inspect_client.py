@@ -138,6 +138,10 @@ class SandboxClient:
             {"profile_ids": profile_ids},
         )
 
+    def delete_list(self, list_id: str, key: str | None = None) -> None:
+        """The list is deleted (as in Klaviyo's UI)."""
+        self._call("DELETE", f"/accounts/{key or self.key}/lists/{list_id}")
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()
