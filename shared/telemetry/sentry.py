@@ -7,8 +7,9 @@ middleware (it reports failed messages with their arguments -- ids only, by desi
 Every event and transaction goes through :func:`scrub_event`, which walks the whole event
 (messages, exception values, stack locals, breadcrumbs, extra, request data...) and masks
 emails, phone numbers, Klaviyo keys (``pk_...``) and every configured secret value.
-No user info (IPs, cookies) and no request bodies are collected (``data_collection``, the
-successor of ``send_default_pii=False``).
+No user info (IPs, cookies), no request bodies (``data_collection``, the successor of
+``send_default_pii=False``) and no stack locals (``stack_frame_variables``: a frame's
+locals may hold a whole contact, names included, which no pattern recognises) are collected.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ def init_sentry(settings: Settings, process_name: str) -> bool:
         environment=os.environ.get("SYNC_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
         integrations=[DramatiqIntegration()],
         # The successor of send_default_pii=False (deprecated in sentry-sdk 2.7x): no user
-        # info (IP, cookies), no request bodies.
-        data_collection={"user_info": False, "http_bodies": []},
+        # info (IP, cookies), no request bodies, no stack locals -- a worker's frames hold
+        # whole profiles (names, job titles, custom properties) that the pattern scrubber
+        # cannot recognise. (With data_collection set, include_local_variables is ignored.)
+        data_collection={"user_info": False, "http_bodies": [],
+                         "stack_frame_variables": False},
         before_send=before_send,
         before_send_transaction=before_send,
         max_request_body_size="never",
