@@ -11,6 +11,7 @@ for 10,000-profile payloads.
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import urllib3
@@ -23,6 +24,7 @@ SANDBOX_KEY = "sandbox-key"
 """The key used for the ``default`` account when none is configured (the sandbox)."""
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
+"""Seconds; ``SYNC_KLAVIYO_READ_TIMEOUT`` lowers it (the reliability tests' timeouts)."""
 
 
 def api_key_of(account: AccountConfig) -> str:
@@ -51,7 +53,8 @@ def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL) -> Klaviy
     pool: Any = api.api_client.rest_client.pool_manager
     pool.connection_pool_kw["retries"] = False
     pool.connection_pool_kw["timeout"] = urllib3.Timeout(
-        connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
+        connect=CONNECT_TIMEOUT,
+        read=float(os.environ.get("SYNC_KLAVIYO_READ_TIMEOUT", READ_TIMEOUT)),
     )
     return api
 
