@@ -14,7 +14,7 @@ import dramatiq
 import httpx
 
 from shared import constants as keys
-from shared.klaviyo.errors import RateLimited
+from shared.klaviyo.errors import RateLimited, Rejected
 from shared.settings import get_settings
 from workers.actors.common import account_config, klaviyo_for, redis_for_actors, resend
 from workers.reverse.crm_delivery import RetryPolicy, deliver
@@ -35,6 +35,8 @@ def discover_lists(account: str) -> None:
         discover(client, klaviyo, account, time.time())
     except RateLimited as limited:
         resend(discover_lists, (account,), limited.retry_in)
+    except Rejected as refused:  # e.g. a key without lists:read: retrying will not help
+        log.warning("discovery of %s refused by Klaviyo: %s", account, refused)
 
 
 def enqueue_delivery(account: str, entry_id: str) -> None:
@@ -63,12 +65,17 @@ def pull_list_members(account: str) -> None:
             if not known.active:
                 continue
             publisher = Publisher(client, account, known.id, known.name, deliver_fn, time.time)
-            result = pull_list(client, klaviyo, publisher, started)
+            try:
+                result = pull_list(client, klaviyo, publisher, started)
+                if full_pass:
+                    find_removals(client, klaviyo, publisher)
+            except Rejected as refused:  # e.g. deleted since discovery: the others go on
+                log.warning("pull of %s list %s refused by Klaviyo: %s", account, known.id,
+                            refused)
+                continue
             if result.published:
                 log.info("pull of %s list %s: %d new members", account, known.id,
                          result.published)
-            if full_pass:
-                find_removals(client, klaviyo, publisher)
     except RateLimited as limited:
         resend(pull_list_members, (account,), limited.retry_in)
         return

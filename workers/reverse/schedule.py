@@ -1,6 +1,8 @@
 """When the reverse sync runs: the scheduler calls :class:`ReverseSchedule` for each account
 on every tick (under its lock).
 
+Accounts that cannot sync (no Klaviyo key) are skipped.
+
 * **Discovery** is due once the day's ``SYNC_LIST_DISCOVERY_AT`` (UTC) has passed and that
   day's discovery has not been enqueued yet (``discovery_enqueued_on`` in Redis, so a
   restarted scheduler or a second one does not double it). On-demand discoveries do not
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 import redis
 
 from shared import constants as keys
+from shared.accounts import AccountError, AccountStore
 from shared.settings import Settings, get_settings
 from workers.reverse.state import optional_float, pull_state, utc_day
 
@@ -67,7 +70,16 @@ class ReverseSchedule:
         self.send_discovery = send_discovery
         self.send_pull = send_pull
 
+    def _syncable(self, account: str) -> bool:
+        try:
+            config = AccountStore(self.redis, self.settings).get(account)
+        except AccountError:
+            return False
+        return config.unsyncable_reason is None
+
     def __call__(self, account: str, now: float) -> None:
+        if not self._syncable(account):  # no Klaviyo key: the push side says why
+            return
         state = pull_state(self.redis, account)
         state_key = keys.pull_state(account)
         if discovery_due(state, now, self.settings.list_discovery_at):
