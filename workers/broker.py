@@ -1,19 +1,27 @@
 """The Dramatiq broker of contact-sync: a Redis broker on the shared Redis.
 
 Recovery bound. Dramatiq's Redis broker gives a dead worker's messages (those it had
-fetched, running or prefetched) back to the queue during a *maintenance pass* that runs with
-probability ``maintenance_chance / 1,000,000`` per broker command, once the dead worker's
-heartbeat is older than ``heartbeat_timeout``. Dramatiq's defaults (60 s, 0.1 %) can leave a
-message stranded for many minutes on a quiet system. Here:
+fetched, running or prefetched) back to the queue during a *maintenance pass*, which runs
+with probability ``maintenance_chance / 1,000,000`` inside any broker command except
+ack/nack, once the dead worker's heartbeat is older than ``heartbeat_timeout``. Every
+broker command refreshes the caller's heartbeat. Dramatiq's defaults (60 s, 0.1 %) can
+leave a message stranded for many minutes on a quiet system. Here:
 
-* ``heartbeat_timeout`` = 15 s: a live worker refreshes its heartbeat on every fetch, and an
-  idle consumer fetches at least every 5 s (its idle timeout), so 15 s is 3 missed beats;
-* ``maintenance_chance`` = 10 %: an idle worker process issues ~0.4 fetches/s (two queues,
-  one every <= 5 s each), so a pass runs every ~25 s idle, far more often under load.
+* ``heartbeat_timeout`` = 15 s. A live worker process never goes that long without a
+  command: each consumer (queues ``default`` and ``default.DQ``) fetches at least once per
+  ``--worker-timeout`` (1 s) while it holds fewer messages than its prefetch, and the delay
+  queue's prefetch (1,000 per thread) is never reached, so a live heartbeat is <= ~1 s old.
+* ``maintenance_chance`` = 10 %. One idle surviving (or restarted) worker process issues
+  >= 2 fetches a second, so the wait for a pass after the 15 s is geometric: 10 commands
+  (~5 s) on average, <= 44 commands (~22 s) with 99 %, <= 66 (~33 s) with 99.9 %; busier
+  workers only shorten it.
 
-So a killed worker's messages are typically running again within ~15 + 25 = 40 s (bound
-in practice ~60 s with one idle survivor; sooner under load). The 15-minute cadence never
-rests on delayed messages: the scheduler decides from state in Redis.
+So a SIGKILLed worker's messages are running again ~20 s after the kill on average, and
+within **~50 s** (15 s + 33 s + a 1 s fetch) with 99.9 % -- provided one worker process is
+alive (restarted, or another replica). tests/reliability/test_worker_kills.py measures it
+(kill -> batch completed: 16-21 s for a 300-contact batch; docs/RELIABILITY.md). The
+15-minute cadence never rests on delayed messages: the scheduler decides from state in
+Redis.
 
 Redis outages. Dramatiq keeps a fetched message in the Redis ack set of its broker id
 until it is acknowledged, and requeues such a set only once that id's heartbeat is stale.
