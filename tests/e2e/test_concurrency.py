@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from itertools import pairwise
 from typing import Any
 
 from sandbox.inspect_client import SandboxClient
@@ -60,7 +62,7 @@ def test_two_schedulers_three_collectors_and_three_workers_run_one_batch_per_acc
         for number in range(1, WAVES + 1):
             list(clients.map(pipeline.post, wave(pipeline, accounts, number, rng)))
             # The next wave lands while these batches run or wait out their interval.
-            wait_until(lambda n=number: started(n), 120, f"batch {number} of every account")
+            wait_until(partial(started, number), 120, f"batch {number} of every account")
     for account in accounts:
         pipeline.settle(account, timeout=180)
 
@@ -72,7 +74,7 @@ def test_two_schedulers_three_collectors_and_three_workers_run_one_batch_per_acc
         batches = sorted(recent_batches(pipeline.r, account.name, limit=50),
                          key=lambda b: b["started_at"])
         assert all(b["status"] == "completed" for b in batches)
-        for earlier, later in zip(batches, batches[1:], strict=False):
+        for earlier, later in pairwise(batches):
             assert later["started_at"] >= earlier["completed_at"], (
                 f"{account.name}: batches {earlier['batch_id']} and {later['batch_id']} ran "
                 f"at the same time")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.pipeline import Pipeline, summed
 
@@ -20,7 +21,7 @@ def test_item2_only_contacts_matching_both_filters_are_sent_and_invalid_emails_a
     strict = pipeline.add_account("--roles", "Decision Maker,Buyer",
                                   "--company-types", "Customer")
     everyone = pipeline.add_account()
-    contacts = [
+    contacts: list[tuple[str, dict[str, Any]]] = [
         ("C-match", dict(role="Decision Maker", company=CUSTOMER)),
         ("C-case", dict(role="  buyer ", company=CUSTOMER)),
         ("C-role", dict(role="Intern", company=CUSTOMER)),
