@@ -19,7 +19,7 @@ leave a message stranded for many minutes on a quiet system. Here:
 So a SIGKILLed worker's messages are running again ~20 s after the kill on average, and
 within **~50 s** (15 s + 33 s + a 1 s fetch) with 99.9 % -- provided one worker process is
 alive (restarted, or another replica). tests/reliability/test_worker_kills.py measures it
-(kill -> batch completed: 16-21 s for a 300-contact batch; docs/RELIABILITY.md). The
+(kill -> batch completed: 13-21 s for a 300-contact batch; docs/RELIABILITY.md). The
 15-minute cadence never rests on delayed messages: the scheduler decides from state in
 Redis.
 
