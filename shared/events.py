@@ -7,6 +7,7 @@ excluded at sync time, counted (DESIGN.md section 3).
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,20 @@ class Company(BaseModel):
     type: str | None = Field(default=None, max_length=255)
 
 
+def _non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinite float inside ``value``, or None."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+    return None
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,6 +55,16 @@ class Contact(BaseModel):
     company: Company | None = None
     marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
     properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("properties")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The JSON parser accepts NaN and Infinity (not JSON); stored, they would silently
+        # become null. Refused instead, naming where they are.
+        where = _non_finite(value, "properties")
+        if where:
+            raise ValueError(f"{where}: NaN and Infinity are not JSON numbers")
+        return value
 
 
 class ContactEvent(BaseModel):

@@ -98,6 +98,21 @@ def test_a_body_streamed_past_5_mb_without_content_length_is_refused_with_413(
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
+@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"[1, {\"x\": NaN}]"])
+def test_nan_or_infinity_in_properties_is_refused_naming_the_field_not_stored_as_null(
+    app_client: AsgiClient, r: redis.Redis, value: bytes,
+) -> None:
+    body = (b'{"events": [{"event_id": "e-1", "account_id": "acme", "type": "contact.upserted",'
+            b' "occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1", "properties":'
+            b' {"score": ' + value + b"}}}]}")
+    reply = app_client.post(EVENTS_PATH, body, Case("nan", body, frozenset()).header())
+    assert reply.status == 422, reply.body
+    [error] = reply.json()["errors"]
+    assert (error["index"], error["field"]) == (0, "contact.properties")
+    assert "properties.score" in error["message"] and "NaN and Infinity" in error["message"]
+    assert r.xlen(keys.EVENTS_STREAM) == 0
+
+
 def test_the_planned_fuzz_is_at_least_10000_cases() -> None:
     assert sum(IN_PROCESS.values()) + OVER_HTTP >= 10_000
 

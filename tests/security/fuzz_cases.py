@@ -127,7 +127,7 @@ TRICKY_TEXT = st.sampled_from([
 ])
 JSON_VALUES: st.SearchStrategy[Json] = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40) | TRICKY_TEXT,
+    | st.floats() | st.text(max_size=40) | TRICKY_TEXT,  # NaN, Infinity: refused (422)
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                   max_size=4),
     max_leaves=12,
