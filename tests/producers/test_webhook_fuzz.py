@@ -125,7 +125,6 @@ def on_the_wire(headers: dict[str, str]) -> dict[bytes, bytes]:
             for name, value in headers.items()}
 
 
-@pytest.mark.slow
 def test_generated_requests_over_real_http_to_a_web_process(
     process_stack: ProcessStack, r: redis.Redis, capsys: pytest.CaptureFixture[str],
 ) -> None:
