@@ -3,7 +3,12 @@ posted to the signed webhook, reach each account's own Klaviyo account."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.pipeline import Pipeline
+
+pytestmark = pytest.mark.xdist_group("test_item1_contact_changes")
+"""The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 
 def test_item1_created_updated_and_deleted_contacts_reach_klaviyo(pipeline: Pipeline) -> None:

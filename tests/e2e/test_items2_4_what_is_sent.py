@@ -9,7 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.pipeline import Pipeline, summed
+
+pytestmark = pytest.mark.xdist_group("test_items2_4_what_is_sent")
+"""The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 CUSTOMER = {"id": "CO-1", "name": "Acme Ltd", "type": "Customer"}
 PARTNER = {"id": "CO-2", "name": "Partner plc", "type": "Partner"}

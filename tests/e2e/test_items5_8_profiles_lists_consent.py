@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.e2e.pipeline import Account, Pipeline
+
+pytestmark = pytest.mark.xdist_group("test_items5_8_profiles_lists_consent")
+"""The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 
 def email_consent(profile: dict[str, Any]) -> Any:
