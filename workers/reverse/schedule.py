@@ -6,7 +6,9 @@ Accounts that cannot sync (no Klaviyo key) are skipped.
 * **Discovery** is due once the day's ``SYNC_LIST_DISCOVERY_AT`` (UTC) has passed and that
   day's discovery has not been enqueued yet (``discovery_enqueued_on`` in Redis, so a
   restarted scheduler or a second one does not double it). On-demand discoveries do not
-  count: the nightly one still runs.
+  count: the nightly one still runs. An account the scheduler sees for the first time
+  after that day's time waits for the next night (or ``contact-sync lists discover``):
+  starting the processes does not fire a discovery.
 * **A pull** is due when discovery knows at least one list, no pull of the account is
   running (one that has run for :data:`STALE_PULL_S` is presumed dead), and
   ``SYNC_LIST_PULL_INTERVAL`` seconds have passed since the end of the previous pull.
@@ -84,7 +86,8 @@ class ReverseSchedule:
         state_key = keys.pull_state(account)
         if discovery_due(state, now, self.settings.list_discovery_at):
             self.redis.hset(state_key, "discovery_enqueued_on", utc_day(now))
-            self.send_discovery(account)
+            if "discovery_enqueued_on" in state:  # not the first tick that sees the account
+                self.send_discovery(account)
         has_lists = bool(self.redis.hlen(keys.lists(account)))
         if pull_due(state, now, self.settings.list_pull_interval, has_lists):
             self.redis.hset(state_key, "pull_running_since", repr(now))

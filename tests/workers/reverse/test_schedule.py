@@ -69,6 +69,9 @@ def test_the_scheduler_enqueues_each_discovery_and_pull_once_however_often_it_ti
 
     for scheduler in schedulers:
         scheduler.tick()
+    clock.now += 86_400  # the next night, after 02:30
+    for scheduler in schedulers:
+        scheduler.tick()
     save_lists(r, "default", [KnownList(id="Y6nRLr", name="News", found_at=clock.now)])
     for scheduler in schedulers:
         scheduler.tick()
@@ -77,6 +80,22 @@ def test_the_scheduler_enqueues_each_discovery_and_pull_once_however_often_it_ti
         scheduler.tick()
 
     assert sent == [("discover", "default"), ("pull", "default")]
+
+
+def test_starting_the_scheduler_after_the_nightly_time_waits_for_the_next_night(
+        r: redis.Redis) -> None:
+    sent: list[str] = []
+    clock = Clock(at("2026-11-22T21:00:00"))
+    hook = ReverseSchedule(r, SETTINGS, send_discovery=sent.append, send_pull=lambda a: None)
+    scheduler = Scheduler(r, AccountStore(r, SETTINGS), lambda a, b: None, clock, reverse=hook)
+
+    scheduler.tick()
+    clock.now = at("2026-11-23T02:29:00")
+    scheduler.tick()
+    clock.now = at("2026-11-23T02:30:00")
+    scheduler.tick()
+
+    assert sent == ["default"]
 
 
 def test_the_next_pull_follows_the_end_of_the_previous_one(r: redis.Redis) -> None:
