@@ -25,8 +25,8 @@ from tests.reliability.ledger import (
     settled,
     wait_synced,
 )
-from tests.support.process_stack import ProcessStack, wait_until
-from workers.broker import HEARTBEAT_TIMEOUT_MS
+from tests.support.process_stack import HEARTBEATS, ProcessStack, wait_until
+from workers.broker import HEARTBEAT_TIMEOUT_MS, RECOVERY_BOUND_S
 
 CONTACTS = 300
 RANDOM_KILLS = 2
@@ -35,6 +35,37 @@ RANDOM_KILLS = 2
 def _imports_answered(sandbox: SandboxClient) -> int:
     return sum(1 for item in sandbox.requests(sandbox.key, "bulk_import_profiles")
                if item["status"] == 202)
+
+
+def _heartbeats(r: redis.Redis) -> set[str]:
+    members: list[str] = r.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
+    return set(members)
+
+
+def _kill_worker(stack: ProcessStack, r: redis.Redis, killed: dict[str, float]) -> None:
+    """SIGKILL the worker; note the kill time of each broker id that was live then."""
+    live = _heartbeats(r)
+    stack.kill("worker")
+    now = time.monotonic()
+    for broker_id in live - set(killed):
+        killed[broker_id] = now
+
+
+def _wait_requeued(r: redis.Redis, killed: dict[str, float]) -> dict[str, float]:
+    """Seconds from each kill until Dramatiq dropped the dead broker id from its heartbeats,
+    which it does once a maintenance pass has requeued all of that id's messages."""
+    requeued: dict[str, float] = {}
+
+    def all_gone() -> bool:
+        now = time.monotonic()
+        present = _heartbeats(r)
+        for broker_id, at in killed.items():
+            if broker_id not in present and broker_id not in requeued:
+                requeued[broker_id] = now - at
+        return len(requeued) == len(killed)
+
+    wait_until(all_gone, 180, "the killed workers' messages to be requeued")
+    return requeued
 
 
 def test_workers_killed_during_a_batch_lose_and_duplicate_nothing(
@@ -54,7 +85,8 @@ def test_workers_killed_during_a_batch_lose_and_duplicate_nothing(
     before = _imports_answered(sandbox)
     wait_until(lambda: _imports_answered(sandbox) > before, 60, "another import answered")
     assert not settled(r), "the batch ended before the first kill"
-    process_stack.kill("worker")
+    killed: dict[str, float] = {}
+    _kill_worker(process_stack, r, killed)
     kills = ["after an import's answer"]
     process_stack.restart("worker")
     # 2. At seeded random points of the batch.
@@ -62,10 +94,11 @@ def test_workers_killed_during_a_batch_lose_and_duplicate_nothing(
         pause = rand.uniform(0.3, 4.0)
         time.sleep(pause)
         assert not settled(r), "the batch ended before a kill could land in it"
-        process_stack.kill("worker")
+        _kill_worker(process_stack, r, killed)
         kills.append(f"random +{pause:.1f} s")
         process_stack.restart("worker")
     last_kill = time.monotonic()
+    requeued = _wait_requeued(r, killed)
 
     expected = {email_of("wk", n): "v1" for n in range(CONTACTS)}
     wait_synced(sandbox, r, expected, timeout=240)
@@ -75,4 +108,6 @@ def test_workers_killed_during_a_batch_lose_and_duplicate_nothing(
     assert_batches_ran_once(r, CONTACTS)
     report(f"worker SIGKILL x{len(kills)} ({', '.join(kills)}); heartbeat "
            f"{HEARTBEAT_TIMEOUT_MS // 1000} s", CONTACTS, outcome.lost, outcome.duplicated,
-           f"{recovered:.0f} s (last kill -> batch completed)")
+           f"{recovered:.0f} s (last kill -> batch completed); requeued "
+           f"{min(requeued.values()):.0f}-{max(requeued.values()):.0f} s after each kill "
+           f"(bound {RECOVERY_BOUND_S} s)")
