@@ -1,7 +1,8 @@
 """The reverse-sync actors: ``discover_lists``, ``pull_list_members``, ``deliver_to_crm``.
 
-Messages carry ids only (account, stream entry id). Rate limits re-send the same message
-after the wait (nothing sleeps); other failures raise and Dramatiq retries them.
+Messages carry ids only (account, stream entry id); entries reach ``deliver_to_crm``
+through the stream's outbox group (:mod:`workers.reverse.outbox`). Rate limits re-send the
+same message after the wait (nothing sleeps); other failures raise and Dramatiq retries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from workers.actors.common import account_config, klaviyo_for, redis_for_actors,
 from workers.reverse.crm_delivery import RetryPolicy, deliver
 from workers.reverse.discovery import discover
 from workers.reverse.members import find_removals, pull_list
+from workers.reverse.outbox import hand_over
 from workers.reverse.publish import Publisher
 from workers.reverse.state import known_lists, pull_state, utc_day
 
@@ -54,7 +56,7 @@ def pull_list_members(account: str) -> None:
     there)."""
     client = redis_for_actors()
     klaviyo = klaviyo_for(client, account_config(client, account))
-    deliver_fn = enqueue_delivery if get_settings().crm_webhook_url else None
+    to_crm = bool(get_settings().crm_webhook_url)
     started = time.time()
     state_key = keys.pull_state(account)
     client.hset(state_key, "pull_started_at", repr(started))
@@ -64,7 +66,7 @@ def pull_list_members(account: str) -> None:
         for known in known_lists(client, account):
             if not known.active:
                 continue
-            publisher = Publisher(client, account, known.id, known.name, deliver_fn, time.time)
+            publisher = Publisher(client, account, known.id, known.name, None, time.time)
             try:
                 result = pull_list(client, klaviyo, publisher, started)
                 if full_pass:
@@ -76,9 +78,14 @@ def pull_list_members(account: str) -> None:
             if result.published:
                 log.info("pull of %s list %s: %d new members", account, known.id,
                          result.published)
+            if to_crm:
+                hand_over(client, account, enqueue_delivery)
     except RateLimited as limited:
         resend(pull_list_members, (account,), limited.retry_in)
         return
+    finally:
+        if to_crm:  # removals too, and whatever a pull cut short had published
+            hand_over(client, account, enqueue_delivery)
     pipe = client.pipeline()
     pipe.hset(state_key, "pull_ended_at", repr(time.time()))
     if full_pass:

@@ -1,0 +1,57 @@
+"""The subscribers stream as the CRM delivery's outbox: no entry is left behind.
+
+A consumer group (:data:`CRM_GROUP`) on ``sync:{account}:subscribers`` remembers which
+entries were handed to ``deliver_to_crm``. :func:`hand_over` reads the new ones, sends one
+message per entry and acknowledges it afterwards, so a crash between reading and sending
+leaves the entry pending; a later hand-over claims entries pending for
+:data:`CLAIM_AFTER_MS` and sends them again (the delivery skips entries the CRM already
+accepted). The group starts at the stream's beginning: entries published before
+``SYNC_CRM_WEBHOOK_URL`` was set are delivered once it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+
+CRM_GROUP = "crm"
+CONSUMER = "hand-over"
+CLAIM_AFTER_MS = 600_000
+READ_COUNT = 500
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ensure_group(client: redis.Redis, stream: str) -> None:
+    try:
+        client.xgroup_create(stream, CRM_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def hand_over(client: redis.Redis, account: str, send: Callable[[str, str], None],
+              claim_after_ms: int = CLAIM_AFTER_MS) -> int:
+    """Send ``send(account, entry_id)`` for every entry not handed over yet (and for those
+    left pending by a crash); returns how many were sent."""
+    stream = keys.subscribers_stream(account)
+    _ensure_group(client, stream)
+    claimed: Any = client.xautoclaim(stream, CRM_GROUP, CONSUMER, claim_after_ms,
+                                     start_id="0-0", count=READ_COUNT, justid=True)
+    ids = [_text(entry_id) for entry_id in claimed]  # redis-py: just the ids (justid)
+    while True:
+        found: Any = client.xreadgroup(CRM_GROUP, CONSUMER, {stream: ">"}, count=READ_COUNT)
+        entries = found[0][1] if found else []
+        if not entries:
+            break
+        ids += [_text(entry_id) for entry_id, _fields in entries]
+    for entry_id in ids:
+        send(account, entry_id)
+        client.xack(stream, CRM_GROUP, entry_id)
+    return len(ids)
