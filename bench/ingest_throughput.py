@@ -1,7 +1,7 @@
 """Ingest throughput: signed 1,000-event requests through the real webhook (a ``contact-sync
 web`` process), next to a plain redis-py pipeline writing the same events to the stream.
 
-    python -m bench.ingest_throughput [--events 200000] [--connections 4] [--web-workers 1]
+    python -m bench.ingest_throughput [--events 200000] [--connections 8] [--web-workers 1]
 
 Runs an embedded redis-server (or ``--redis-url``), starts ``contact-sync web`` on a free
 port, and posts pre-built bodies (signed just before sending) over ``--connections``
@@ -120,7 +120,7 @@ def through_pipeline(client: redis.Redis, stored: list[bytes]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=1)
     parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server")
     args = parser.parse_args()
