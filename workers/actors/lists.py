@@ -66,7 +66,7 @@ def pull_list_members(account: str) -> None:
         for known in known_lists(client, account):
             if not known.active:
                 continue
-            publisher = Publisher(client, account, known.id, known.name, None, time.time)
+            publisher = Publisher(client, account, known.id, known.name, time.time)
             try:
                 result = pull_list(client, klaviyo, publisher, started)
                 if full_pass:

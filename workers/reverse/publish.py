@@ -1,8 +1,8 @@
 """Publishing list sign-ups and departures onto ``sync:{account}:subscribers``.
 
-Each change is one stream entry (flat string fields, schema in docs/REVERSE_SYNC.md) and,
-when ``SYNC_CRM_WEBHOOK_URL`` is set, one ``deliver_to_crm(account, entry_id)`` message --
-ids only: the delivery reads the email and phone from the stream entry.
+Each change is one stream entry (flat string fields, schema in docs/REVERSE_SYNC.md); the
+CRM delivery picks entries up through the stream's outbox group (:mod:`workers.reverse.outbox`)
+and reads the email and phone from the entry (its messages carry ids only).
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ ADDED = "subscriber.added"
 REMOVED = "subscriber.removed"
 STREAM_MAXLEN = 1_000_000
 """The stream is trimmed (approximately) beyond this many entries."""
-
-Deliver = Callable[[str, str], None]
-"""``deliver(account, entry_id)``: hands one published entry to the CRM delivery."""
-
 
 @dataclass(frozen=True)
 class Member:
@@ -65,12 +61,11 @@ class Publisher:
     """Publishes the changes of one list of one account."""
 
     def __init__(self, client: redis.Redis, account: str, list_id: str, list_name: str,
-                 deliver: Deliver | None, now: Callable[[], float]) -> None:
+                 now: Callable[[], float]) -> None:
         self.client = client
         self.account = account
         self.list_id = list_id
         self.list_name = list_name
-        self.deliver = deliver
         self.now = now
         self._script = client.register_script(_script_text())
 
@@ -89,10 +84,7 @@ class Publisher:
                                    keys.subscribers_stream(self.account)], args=args)
         if not entry:
             return None
-        entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
-        if self.deliver is not None:
-            self.deliver(self.account, entry_id)
-        return entry_id
+        return entry.decode() if isinstance(entry, bytes) else str(entry)
 
     def added(self, member: Member) -> str | None:
         """Publish a new member (``None``: already published)."""

@@ -13,7 +13,7 @@ from shared import constants as keys
 from tests.workers.push_harness import PushAccount
 from workers.reverse.discovery import Discovery, discover
 from workers.reverse.members import LOOKBACK_S, PullResult, find_removals, pull_list
-from workers.reverse.publish import Deliver, Publisher
+from workers.reverse.publish import Publisher
 from workers.reverse.state import known_lists
 
 if TYPE_CHECKING:
@@ -51,15 +51,14 @@ class ReverseAccount(PushAccount):
     def discover(self, now: float = 1_800_000_000.0) -> Discovery:
         return discover(self.r, self.klaviyo(), self.name, now)
 
-    def pull(self, started: float, lookback: float = LOOKBACK_S, removals: bool = False,
-             deliver: Deliver | None = None) -> dict[str, PullResult]:
+    def pull(self, started: float, lookback: float = LOOKBACK_S,
+             removals: bool = False) -> dict[str, PullResult]:
         """One pull of every active known list, as the pull actor does it."""
         klaviyo = self.klaviyo()
         results: dict[str, PullResult] = {}
         for known in known_lists(self.r, self.name):
             if known.active:
-                publisher = Publisher(self.r, self.name, known.id, known.name, deliver,
-                                      lambda: started)
+                publisher = Publisher(self.r, self.name, known.id, known.name, lambda: started)
                 results[known.id] = pull_list(self.r, klaviyo, publisher, started, lookback)
                 if removals:
                     find_removals(self.r, klaviyo, publisher)

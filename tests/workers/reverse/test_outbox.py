@@ -11,7 +11,7 @@ from workers.reverse.publish import Member, Publisher
 
 
 def publish(r: redis.Redis, count: int, first: int = 0) -> list[str]:
-    publisher = Publisher(r, "acme", "Y6nRLr", "News", None, lambda: 1.0)
+    publisher = Publisher(r, "acme", "Y6nRLr", "News", lambda: 1.0)
     return [str(publisher.added(Member(profile_id=f"P{n}")))
             for n in range(first, first + count)]
 
