@@ -10,8 +10,9 @@ live queue in the same step. The replayed message is young again (``message_time
 now, so ``AgeLimit`` does not kill it) and has its retry count and old error cleared.
 
 :class:`DeadLetterNotes` is a broker middleware that writes the final failure's error and
-retry count onto the dead letter (Dramatiq stores the message as last enqueued, so a
-message that failed on its first attempt would otherwise carry no error at all).
+retry count onto the message as it becomes a dead letter (Dramatiq stores the message as
+last enqueued, so a message that failed on its first attempt would otherwise carry no
+error at all).
 """
 
 from __future__ import annotations
@@ -216,16 +217,20 @@ class DeadLetters:
 
 
 class DeadLetterNotes(Middleware):
-    """Writes the final error (masked) and retry count onto each new dead letter, and
-    counts it (``contact_sync_dead_lettered_total``)."""
+    """Writes the final error (masked) and retry count onto each message about to become a
+    dead letter, and counts it (``contact_sync_dead_lettered_total``).
+
+    The note is written in ``before_nack``, onto the live copy of the message that the
+    broker's nack then moves into the dead set in one script: a dead letter is never visible
+    without its error (written after the nack, a reader could see it in between).
+    """
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         if message.failed:  # AgeLimit fails the message, then skips it: it dies unrun
             message.options["skipped"] = SKIPPED
 
-    def after_nack(self, broker: Broker, message: Any) -> None:
+    def before_nack(self, broker: Broker, message: Any) -> None:
         client = getattr(broker, "client", None)
-        namespace = getattr(broker, "namespace", keys.DRAMATIQ_NAMESPACE)
         letter_id = message.options.get("redis_message_id")
         if client is None or letter_id is None:
             return
@@ -235,6 +240,14 @@ class DeadLetterNotes(Middleware):
         noted: Message[Any] = Message(**{**message.asdict(), "options": options})
         script = client.register_script(_lua("dlq_note.lua"))
         queue = canonical_queue(message.queue_name)
-        script(keys=[keys.dramatiq_dead_messages(queue, namespace)],
+        script(keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
                args=[letter_id, noted.encode()])
-        record_dead_letter(client, queue, message.actor_name)
+
+    def after_nack(self, broker: Broker, message: Any) -> None:
+        client = getattr(broker, "client", None)
+        if client is not None:
+            record_dead_letter(client, canonical_queue(message.queue_name), message.actor_name)
+
+
+def _namespace(broker: Broker) -> str:
+    return str(getattr(broker, "namespace", keys.DRAMATIQ_NAMESPACE))

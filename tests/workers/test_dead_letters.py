@@ -7,6 +7,7 @@ import time
 
 import redis
 from dramatiq import Message
+from dramatiq.middleware import Middleware
 
 from shared import constants as keys
 from shared.telemetry.metrics import DEAD_LETTERED, field
@@ -41,6 +42,30 @@ def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(r, redis_
     assert letters.get(sent.message_id) == letter  # found by Dramatiq's message id too
     counted = field(DEAD_LETTERED, {"queue": actor.queue_name, "actor": actor.actor_name})
     assert float(r.hget(keys.METRICS, counted)) == 1
+
+
+class ReadsTheDeadSetAtOnce(Middleware):
+    """Test harness: reads the dead letters the moment the nack has made one (added last, its
+    ``after_nack`` runs before every other middleware's)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.seen: list[str] = []
+
+    def after_nack(self, broker, message) -> None:
+        self.seen += [letter.error for letter in DeadLetters(self.client).list()]
+
+
+def test_a_dead_letter_carries_its_error_the_moment_it_is_visible(r, redis_url):
+    broker = make_broker(redis_url)
+    actor = flaky_actor(broker, redis_url)
+    reader = ReadsTheDeadSetAtOnce(r)
+    broker.add_middleware(reader)
+    r.set(FAIL_FLAG, "1")
+    with running_worker(broker):
+        actor.send("acme", "b-2")
+        wait_for(lambda: reader.seen)
+    assert reader.seen == ["RuntimeError: Klaviyo refused the chunk of a***@example.com in b-2"]
 
 
 def test_a_replayed_message_runs_and_leaves_the_dead_set(r, redis_url):
