@@ -1,8 +1,10 @@
 """Klaviyo failing: 30 % 429 (Retry-After 1 s), 10 % 5xx, 5 % dropped connections on every
-operation, and a phase in which every import answers only after the client's read timeout
-(the import still happens: the retry must not create a second profile). Everything is
-synced, nothing twice, and no request for an operation came before the Retry-After of
-that operation's last 429 had passed (read from the sandbox's request log).
+operation, a phase in which every import answers only after the client's read timeout
+(the import still happens: the retry must not create a second profile), and one in which
+every import's connection is dropped (so that drops are certain, not left to a 5 % draw
+over a few dozen calls). Everything is synced, nothing twice, and no request for an
+operation came before the Retry-After of that operation's last 429 had passed (read from
+the sandbox's request log).
 
 The worker runs one thread here, so Klaviyo never has two requests of the account in flight
 at once: a request sent by another thread *before* a 429 reached us cannot be told apart,
@@ -54,6 +56,11 @@ def _timed_out(sandbox: SandboxClient) -> int:
                if item["answered"] - item["arrived"] > READ_TIMEOUT_S and item["status"] == 202)
 
 
+def _dropped(sandbox: SandboxClient) -> int:
+    return sum(1 for item in sandbox.requests(sandbox.key, "bulk_import_profiles")
+               if item["status"] == 0)
+
+
 def test_klaviyo_faults_lose_and_duplicate_nothing_and_429s_are_waited_out(
     process_stack: ProcessStack, sandbox: SandboxClient, r: redis.Redis
 ) -> None:
@@ -66,8 +73,10 @@ def test_klaviyo_faults_lose_and_duplicate_nothing_and_429s_are_waited_out(
         process_stack.start(name)
     post_all(process_stack, feed("kf", CONTACTS // 2))
     wait_until(lambda: _timed_out(sandbox) >= 2, 120, "two imports past the read timeout")
-    sandbox.set_faults("bulk_import_profiles", **MIX)
+    sandbox.set_faults("bulk_import_profiles", drop=1.0)
     post_all(process_stack, feed("kf", CONTACTS // 2, first=CONTACTS // 2))
+    wait_until(lambda: _dropped(sandbox) >= 2, 120, "two imports dropped")
+    sandbox.set_faults("bulk_import_profiles", **MIX)
 
     expected = {email_of("kf", n): "v1" for n in range(CONTACTS)}
     took = wait_synced(sandbox, r, expected, timeout=240)
@@ -81,6 +90,7 @@ def test_klaviyo_faults_lose_and_duplicate_nothing_and_429s_are_waited_out(
     early = too_early(log)
     assert statuses.get(429, 0) > 0 and statuses.get(0, 0) > 0, statuses
     assert early == [], f"requests before Retry-After passed: {early}"
-    report(f"Klaviyo 30 % 429, 10 % 5xx, 5 % dropped, {_timed_out(sandbox)} import timeouts "
+    report(f"Klaviyo 30 % 429, 10 % 5xx, 5 % dropped, {_timed_out(sandbox)} import timeouts, "
+           f"{_dropped(sandbox)} imports dropped "
            f"({len(log)} calls: {statuses})", CONTACTS, outcome.lost, outcome.duplicated,
            f"{took:.0f} s to sync all (no process restarted)")
