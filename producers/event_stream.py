@@ -1,8 +1,9 @@
 """The one place where accepted contact events are written to the events stream.
 
-Every producer (webhook, import, ``publish()``) calls :func:`append_events`; the collector
-reads exactly this format: one entry per event on :data:`shared.constants.EVENTS_STREAM`,
-fields ``event`` (``ContactEvent.model_dump_json()``) and ``origin`` (webhook, import,
+Every producer (webhook, import, ``publish()``) calls :func:`append_events` (the webhook
+:func:`append_payloads`); the collector reads exactly this format: one entry per event on
+:data:`shared.constants.EVENTS_STREAM`, fields ``event`` (``ContactEvent.model_dump_json()``,
+or the same without the optional fields the CRM left out) and ``origin`` (webhook, import,
 publish).
 
 The entries of one call are added by one Lua script (``append_events.lua``): like a
@@ -31,10 +32,15 @@ def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: O
     No MAXLEN trimming here: the collector trims what it has acknowledged. Raises
     ``redis.RedisError`` when Redis is unreachable (then nothing was stored).
     """
-    if not events:
-        return 0
     # The model's serializer directly: what model_dump_json() returns, without its wrapper.
     to_json = ContactEvent.__pydantic_serializer__.to_json
-    payload = [to_json(event) for event in events]
-    stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payload])
+    return append_payloads(client, [to_json(event) for event in events], origin)
+
+
+def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Origin) -> int:
+    """:func:`append_events` for events already validated and serialised (the webhook's
+    fast path, :mod:`producers.wire_events`)."""
+    if not payloads:
+        return 0
+    stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payloads])
     return int(stored)  # type: ignore[arg-type]

@@ -15,9 +15,9 @@ from typing import Any
 import redis
 
 from producers import signature
-from producers.event_stream import append_events
+from producers.event_stream import append_payloads
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
-from shared.events import ContactEvent
+from producers.wire_events import WireEvent, wire_json
 from shared.telemetry.exposition import count_events_received, count_events_refused
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def too_large(what: str) -> Answer:
 
 
 def check(body: bytes, signature_header: str | None,
-          secrets: Sequence[str]) -> list[ContactEvent] | Answer:
+          secrets: Sequence[str]) -> list[WireEvent] | Answer:
     """The events of a body whose size was already checked, or the refusal."""
     try:
         signature.verify(signature_header, body, secrets)
@@ -75,10 +75,10 @@ def check(body: bytes, signature_header: str | None,
         )
 
 
-def store(events: Sequence[ContactEvent], client: redis.Redis) -> Answer:
+def store(events: Sequence[WireEvent], client: redis.Redis) -> Answer:
     """Append checked events (origin ``webhook``): 202 once Redis has them, else 503."""
     try:
-        stored = append_events(client, events, "webhook")
+        stored = append_payloads(client, [wire_json(event) for event in events], "webhook")
     except redis.RedisError as error:
         log.error("Redis unreachable, %d events refused with 503: %s",
                   len(events), type(error).__name__)
@@ -86,10 +86,10 @@ def store(events: Sequence[ContactEvent], client: redis.Redis) -> Answer:
                       "the event store (Redis) is unreachable; nothing was stored, retry later")
     count_events_received(stored, source="webhook")
     if events:
-        log.info("accepted %d events (%s .. %s)", stored, events[0].event_id,
-                 events[-1].event_id)
+        log.info("accepted %d events (%s .. %s)", stored, events[0]["event_id"],
+                 events[-1]["event_id"])
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("accepted event ids: %s", ", ".join(e.event_id for e in events))
+            log.debug("accepted event ids: %s", ", ".join(e["event_id"] for e in events))
     return Answer(202, {"accepted": stored})
 
 

@@ -14,6 +14,7 @@ import annotated_types
 import orjson
 from pydantic import ValidationError
 
+from producers.wire_events import WireEvent, wire_events
 from shared.events import ContactEvent, EventBatch
 
 MAX_EVENTS: int = next(
@@ -102,15 +103,16 @@ def batch_errors(error: ValidationError, raw_events: object = None) -> list[Fiel
     return found
 
 
-def parse_batch(body: bytes) -> list[ContactEvent]:
-    """The events of a webhook body ``{"events": [...]}``.
+def parse_batch(body: bytes) -> list[WireEvent]:
+    """The events of a webhook body ``{"events": [...]}``, validated (as dicts, see
+    :mod:`producers.wire_events`).
 
     Raises :class:`NotJson`, :class:`TooManyEvents` or :class:`SchemaError`. The fast path
     is one pass of pydantic-core over the bytes; only a refused body is parsed again, to name
     the events by their ``event_id``.
     """
     try:
-        return EventBatch.model_validate_json(body).events
+        return wire_events(body)
     except ValidationError as error:
         kinds = error.errors(include_url=False, include_input=False, include_context=False)
         invalid = next((item for item in kinds if item["type"] == "json_invalid"), None)

@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Origin = Literal["webhook", "import", "publish", "resync"]
@@ -42,6 +42,28 @@ def _non_finite(value: Any, path: str) -> str | None:
     return None
 
 
+def _finite_numbers(value: dict[str, Any]) -> dict[str, Any]:
+    # The JSON parser accepts NaN and Infinity (not JSON); stored, they would silently
+    # become null. Refused instead, naming where they are.
+    where = _non_finite(value, "properties")
+    if where:
+        raise ValueError(f"{where}: NaN and Infinity are not JSON numbers")
+    return value
+
+
+def _aware_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
+    return value
+
+
+Properties = Annotated[dict[str, Any], AfterValidator(_finite_numbers)]
+"""``contact.properties``: any JSON object, without NaN or Infinity."""
+AwareTime = Annotated[datetime, AfterValidator(_aware_time)]
+"""A time with its timezone. The rules of a field live in its type (not in a model's
+``field_validator``), so that ``producers/wire_events.py`` can mirror the models."""
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,17 +76,7 @@ class Contact(BaseModel):
     role: str | None = Field(default=None, max_length=255)
     company: Company | None = None
     marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
-    properties: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("properties")
-    @classmethod
-    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # The JSON parser accepts NaN and Infinity (not JSON); stored, they would silently
-        # become null. Refused instead, naming where they are.
-        where = _non_finite(value, "properties")
-        if where:
-            raise ValueError(f"{where}: NaN and Infinity are not JSON numbers")
-        return value
+    properties: Properties = Field(default_factory=dict)
 
 
 class ContactEvent(BaseModel):
@@ -77,16 +89,8 @@ class ContactEvent(BaseModel):
         str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     ]
     type: Literal["contact.upserted", "contact.deleted"]
-    occurred_at: datetime
+    occurred_at: AwareTime
     contact: Contact
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware_time(cls, value: datetime) -> datetime:
-        # A field validator (not a model one), so the error names ``occurred_at``.
-        if value.tzinfo is None:
-            raise ValueError("must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
-        return value
 
     @property
     def occurred_at_epoch(self) -> float:
