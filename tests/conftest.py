@@ -10,7 +10,7 @@ import redis
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.sentry_envelopes"]
 
 
 @pytest.fixture(scope="session")

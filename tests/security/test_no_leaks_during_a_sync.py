@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 import sentry_sdk
 
 from shared import constants as keys
 from tests.security.leak_scan import CONTACT_SYNC, DramatiqSnapshots, cli, dump_keys, leaks
-from tests.shared.telemetry.test_sentry import Envelopes
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
+from tests.support.sentry_envelopes import Envelopes
 
 TOKEN = secrets.token_hex(4)
 GOOD = 24
@@ -35,16 +32,6 @@ def person(n: int) -> dict[str, Any]:
     return {"email": f"zelda.{TOKEN}.{n}@example.com", "phone": f"+44770090{n:04d}",
             "first_name": "Zelda", "last_name": f"Quillfeather{TOKEN}{n}",
             "role": "Buyer", "marketing": "subscribed"}
-
-
-@pytest.fixture
-def envelopes() -> Iterator[Envelopes]:
-    server = Envelopes()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_no_email_phone_name_or_key_in_logs_sentry_messages_or_cli_output(

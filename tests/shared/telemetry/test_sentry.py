@@ -3,12 +3,6 @@ number or Klaviyo key anywhere in the envelope."""
 
 from __future__ import annotations
 
-import gzip
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 import sentry_sdk
 
 from shared.settings import Settings
@@ -23,54 +17,6 @@ from tests.workers.dramatiq_harness import (
 
 EMAIL, PHONE, KEY = "ann.lee@example.com", "+447700900123", "pk_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
 CONFIGURED_KEY = "klaviyo-key-configured-12345"
-
-
-class Envelopes(ThreadingHTTPServer):
-    """A Sentry ingest endpoint that keeps every envelope it receives (decompressed)."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.bodies: list[str] = []
-
-    @property
-    def dsn(self) -> str:
-        return f"http://public@127.0.0.1:{self.server_address[1]}/1"
-
-    def text(self) -> str:
-        return "\n".join(self.bodies)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Envelopes
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "br":
-            import brotli  # type: ignore[import-not-found]
-
-            body = brotli.decompress(body)
-        self.server.bodies.append(body.decode("utf-8", "replace"))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def envelopes() -> Iterator[Envelopes]:
-    server = Envelopes()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
-    server.shutdown()
-    server.server_close()
 
 
 def _settings(dsn: str) -> Settings:
