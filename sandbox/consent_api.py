@@ -7,7 +7,7 @@ from typing import Any
 
 from sandbox.errors import ApiError, invalid, not_found
 from sandbox.filters import parse_datetime
-from sandbox.http import Reply, Request, Route, attributes_of, data_object
+from sandbox.http import Reply, Request, Route, attributes_of, data_object, profile_rows
 from sandbox.identity import RowError, clean_attributes, upsert
 from sandbox.ids import iso, now, ulid
 from sandbox.jsonapi import suppress_job_resource
@@ -17,17 +17,8 @@ LIFTED_BY_SUBSCRIBE = {"UNSUBSCRIBE", "SPAM_REPORT", "SPAM_COMPLAINT", "USER_SUP
 
 
 def _rows(attrs: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    profiles = attrs.get("profiles")
-    rows = profiles.get("data") if isinstance(profiles, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise invalid(
-            "'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data"
-        )
-    if len(rows) > limit:
-        raise invalid(
-            f"At most {limit} profiles can be given per call; got {len(rows)}.",
-            pointer="/data/attributes/profiles/data",
-        )
+    rows = profile_rows(
+        attrs, limit, f"At most {limit} profiles can be given per call; got {{got}}.")
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("attributes"), dict):
             raise invalid(

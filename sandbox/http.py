@@ -98,3 +98,16 @@ def attributes_of(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(attrs, dict):
         raise invalid("'attributes' is required and must be an object.", pointer="/data/attributes")
     return attrs
+
+
+def profile_rows(attrs: dict[str, Any], limit: int, too_many: str) -> list[Any]:
+    """``attributes.profiles.data`` of a bulk call: a non-empty array of at most ``limit``
+    rows, or 400; ``too_many`` words that refusal (its ``{got}`` is the count)."""
+    profiles = attrs.get("profiles")
+    rows = profiles.get("data") if isinstance(profiles, dict) else None
+    pointer = "/data/attributes/profiles/data"
+    if not isinstance(rows, list) or not rows:
+        raise invalid("'profiles.data' must be a non-empty array.", pointer=pointer)
+    if len(rows) > limit:
+        raise invalid(too_many.format(got=len(rows)), pointer=pointer)
+    return rows

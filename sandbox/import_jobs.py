@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.errors import invalid, not_found
 from sandbox.filters import check_allowed, parse_filter, values_of
-from sandbox.http import Reply, Request, Route, attributes_of, data_object
+from sandbox.http import Reply, Request, Route, attributes_of, data_object, profile_rows
 from sandbox.identity import RowError, clean_attributes, upsert
 from sandbox.ids import now, ulid
 from sandbox.jsonapi import import_job_resource, list_resource, profile_resource
@@ -27,17 +27,9 @@ def bulk_import_profiles(req: Request) -> Reply:
     if req.too_large(MAX_BYTES):
         raise invalid("The payload exceeds the maximum size of 5 MB.", pointer="/data")
     data = data_object(req.json(), "profile-bulk-import-job")
-    profiles = attributes_of(data).get("profiles")
-    rows = profiles.get("data") if isinstance(profiles, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise invalid(
-            "'profiles.data' must be a non-empty array.", pointer="/data/attributes/profiles/data"
-        )
-    if len(rows) > MAX_PROFILES:
-        raise invalid(
-            f"A bulk import job accepts at most {MAX_PROFILES} profiles; got {len(rows)}.",
-            pointer="/data/attributes/profiles/data",
-        )
+    rows = profile_rows(
+        attributes_of(data), MAX_PROFILES,
+        f"A bulk import job accepts at most {MAX_PROFILES} profiles; got {{got}}.")
     list_ids = _list_ids(req.acct, data.get("relationships"))
     created = now()
     job = ImportJob(

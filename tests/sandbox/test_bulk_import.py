@@ -150,10 +150,9 @@ def test_more_than_10000_profiles_or_5_mb_is_a_400(
         klaviyo.Profiles.bulk_import_profiles(
             import_body([{"email": f"x{i}@example.com"} for i in range(10_001)])
         )
-    assert (
-        json.loads(caught.value.body or "")["errors"][0]["source"]["pointer"]
-        == "/data/attributes/profiles/data"
-    )
+    [error] = json.loads(caught.value.body or "")["errors"]
+    assert error["source"]["pointer"] == "/data/attributes/profiles/data"
+    assert error["detail"] == "A bulk import job accepts at most 10000 profiles; got 10001."
     big = import_body(
         [{"email": f"y{i}@example.com", "properties": {"blob": "z" * 600}} for i in range(9_000)]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -119,14 +120,18 @@ def test_list_membership_never_changes_consent(klaviyo: KlaviyoAPI) -> None:
 
 
 def test_consent_call_limits_are_1000_and_100_profiles(klaviyo: KlaviyoAPI) -> None:
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException) as subscribing:
         klaviyo.Profiles.bulk_subscribe_profiles(
             _subscribe([f"a{i}@example.com" for i in range(1001)])
         )
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException) as unsubscribing:
         klaviyo.Profiles.bulk_unsubscribe_profiles(
             _unsubscribe([f"a{i}@example.com" for i in range(101)])
         )
+    for caught, limit, got in ((subscribing, 1000, 1001), (unsubscribing, 100, 101)):
+        [error] = json.loads(caught.value.body or "")["errors"]
+        assert error["detail"] == f"At most {limit} profiles can be given per call; got {got}."
+        assert error["source"]["pointer"] == "/data/attributes/profiles/data"
 
 
 def test_a_historical_import_keeps_the_given_consent_time_and_refuses_one_without_the_flag(
