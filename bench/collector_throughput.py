@@ -1,0 +1,107 @@
+"""Collector throughput: how fast one collector applies events from the stream (newest
+``occurred_at`` wins, contact mirror, pending set), next to a bare consumer that only reads
+and acknowledges the same entries.
+
+    python -m bench.collector_throughput [--events 200000] [--contacts 50000] [--count 500]
+
+Runs an embedded redis-server (or ``--redis-url``) and fills the events stream with
+``--events`` events (the contract's example shape) for ``--contacts`` contacts of 50
+accounts, written the way the producers write them. The clock runs while one in-process
+:class:`workers.collector.Collector` (``--count`` entries a read, the collector process's
+default) drains the stream; every contact must then be pending. The baseline, in the same
+run on the same Redis and the same entries: ``XREADGROUP`` + ``XACK`` of the same batch size,
+nothing parsed or applied. Prints both rates and their ratio, and the webhook's rate from
+docs/PERFORMANCE.md for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import redis
+
+from bench.ingest_throughput import make_event
+from producers.event_stream import append_events
+from shared import constants as keys
+from shared.events import ContactEvent
+from shared.redis_server import EmbeddedRedis
+from workers.collector import Collector
+
+ACCOUNTS = 50
+BASELINE_GROUP = "bench-baseline"
+
+
+def fill_stream(client: redis.Redis, events: int, contacts: int) -> None:
+    """``events`` events for ``contacts`` contacts, newest last, 1,000 per append."""
+    batch: list[ContactEvent] = []
+    for n in range(events):
+        item = make_event(n % contacts)
+        item["account_id"] = f"acct-{n % contacts % ACCOUNTS}"
+        item["occurred_at"] = f"2026-11-22T10:{(n // contacts) % 60:02d}:00Z"
+        batch.append(ContactEvent.model_validate(item))
+        if len(batch) == 1000:
+            append_events(client, batch, "webhook")
+            batch = []
+    append_events(client, batch, "webhook")
+
+
+def through_collector(client: redis.Redis, count: int) -> float:
+    collector = Collector(client, "bench", block_ms=0, count=count, claim_every=1e9)
+    collector.ensure_group()
+    started = time.perf_counter()
+    while collector.run_once():
+        pass
+    return time.perf_counter() - started
+
+
+def through_bare_consumer(client: redis.Redis, count: int) -> float:
+    client.xgroup_create(keys.EVENTS_STREAM, BASELINE_GROUP, id="0")
+    started = time.perf_counter()
+    while answer := client.xreadgroup(BASELINE_GROUP, "bench", {keys.EVENTS_STREAM: ">"},
+                                      count=count):
+        entries = answer[0][1]  # type: ignore[index]
+        client.xack(keys.EVENTS_STREAM, BASELINE_GROUP, *[entry_id for entry_id, _ in entries])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--redis-url", default=None, help="default: an embedded redis-server")
+    args = parser.parse_args()
+
+    embedded = None if args.redis_url else EmbeddedRedis().start()
+    client = redis.Redis.from_url(args.redis_url or (embedded.url if embedded else ""),
+                                  decode_responses=True)
+    try:
+        client.flushdb()
+        fill_stream(client, args.events, args.contacts)
+        bare_s = through_bare_consumer(client, args.count)  # before the collector trims
+        collector_s = through_collector(client, args.count)
+        pending = sum(int(client.zcard(keys.pending(f"acct-{a}")))  # type: ignore[arg-type]
+                      for a in range(ACCOUNTS))
+        assert pending == args.contacts, f"{pending} of {args.contacts} contacts pending"
+        client.flushdb()
+    finally:
+        client.close()
+        if embedded:
+            embedded.stop()
+
+    collector_rate, bare_rate = args.events / collector_s, args.events / bare_s
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; {args.events:,} events for {args.contacts:,} contacts "
+          f"of {ACCOUNTS} accounts, {args.count} entries a read")
+    print(f"{'':34}{'seconds':>10}{'events/s':>12}")
+    print(f"{'collector (parse, apply, ack, trim)':34}{collector_s:>10.2f}"
+          f"{collector_rate:>12,.0f}")
+    print(f"{'bare XREADGROUP + XACK':34}{bare_s:>10.2f}{bare_rate:>12,.0f}")
+    print(f"collector / bare consumer: {collector_rate / bare_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
