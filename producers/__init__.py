@@ -4,7 +4,7 @@
   ``/healthz``, ``/readyz``, ``/metrics``; :mod:`producers.intake` decides each answer,
   :mod:`producers.signature` checks ``X-Sync-Signature``, :mod:`producers.validation`
   turns bytes into events with errors per event index and field (on the webhook as dicts,
-  by :mod:`producers.wire_events`, the models' rules at half the cost).
+  by :mod:`shared.wire_events`, the models' rules at half the cost).
 * :mod:`producers.importer` -- CRM exports (CSV, JSONL), for ``contact-sync import``.
 * :mod:`producers.publish` -- ``publish()`` for Python code inside the CRM.
 * :mod:`producers.event_stream` -- ``append_events()`` / ``append_payloads()``, the one

@@ -39,7 +39,7 @@ def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: O
 
 def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Origin) -> int:
     """:func:`append_events` for events already validated and serialised (the webhook's
-    fast path, :mod:`producers.wire_events`)."""
+    fast path, :mod:`shared.wire_events`)."""
     if not payloads:
         return 0
     stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payloads])

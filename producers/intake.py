@@ -17,8 +17,8 @@ import redis
 from producers import signature
 from producers.event_stream import append_payloads
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
-from producers.wire_events import WireEvent, wire_json
 from shared.telemetry.exposition import count_events_received, count_events_refused
+from shared.wire_events import WireEvent, wire_json
 
 log = logging.getLogger(__name__)
 

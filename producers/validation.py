@@ -14,8 +14,8 @@ import annotated_types
 import orjson
 from pydantic import ValidationError
 
-from producers.wire_events import WireEvent, wire_events
 from shared.events import ContactEvent, EventBatch
+from shared.wire_events import WireEvent, wire_events
 
 MAX_EVENTS: int = next(
     rule.max_length for rule in EventBatch.model_fields["events"].metadata
@@ -105,7 +105,7 @@ def batch_errors(error: ValidationError, raw_events: object = None) -> list[Fiel
 
 def parse_batch(body: bytes) -> list[WireEvent]:
     """The events of a webhook body ``{"events": [...]}``, validated (as dicts, see
-    :mod:`producers.wire_events`).
+    :mod:`shared.wire_events`).
 
     Raises :class:`NotJson`, :class:`TooManyEvents` or :class:`SchemaError`. The fast path
     is one pass of pydantic-core over the bytes; only a refused body is parsed again, to name

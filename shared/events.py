@@ -68,7 +68,7 @@ Properties = Annotated[dict[str, Any], AfterValidator(_finite_numbers)]
 """``contact.properties``: any JSON object, without NaN or Infinity."""
 AwareTime = Annotated[datetime, AfterValidator(_aware_time)]
 """A time with its timezone. The rules of a field live in its type (not in a model's
-``field_validator``), so that ``producers/wire_events.py`` can mirror the models."""
+``field_validator``), so that ``shared/wire_events.py`` can mirror the models."""
 
 
 class Contact(BaseModel):

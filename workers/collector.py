@@ -25,8 +25,9 @@ from pydantic import ValidationError
 from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
-from shared.events import BULK_ORIGINS, ContactEvent, MirroredContact, Origin
+from shared.events import BULK_ORIGINS, Origin
 from shared.validation_errors import describe
+from shared.wire_events import WireEvent, mirror_json, occurred_at_epoch, wire_event, wire_json
 from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def parse_entry(fields: dict[str, str]) -> tuple[ContactEvent, Origin]:
-    """The event and origin of one stream entry, or :class:`BadEntry`."""
+def parse_entry(fields: dict[str, str]) -> tuple[WireEvent, Origin]:
+    """The event (validated as :class:`shared.events.ContactEvent`, kept as a dict: see
+    :mod:`shared.wire_events`) and origin of one stream entry, or :class:`BadEntry`."""
     origin = fields.get("origin")
     if origin not in ORIGINS:
         raise BadEntry(f"origin: missing or not one of {sorted(ORIGINS)}")
@@ -56,7 +58,7 @@ def parse_entry(fields: dict[str, str]) -> tuple[ContactEvent, Origin]:
     if raw is None:
         raise BadEntry("event: missing")
     try:
-        event = ContactEvent.model_validate_json(raw)
+        event = wire_event(raw)
     except ValidationError as error:
         raise BadEntry(f"event: {describe(error, root='event', detail='type')}") from None
     return event, origin  # type: ignore[return-value]
@@ -172,7 +174,7 @@ class Collector:
 
     # --- applying ------------------------------------------------------------------------
     def _handle(self, entries: list[Entry]) -> None:
-        by_account: dict[str, list[tuple[str, ContactEvent, Origin]]] = defaultdict(list)
+        by_account: dict[str, list[tuple[str, WireEvent, Origin]]] = defaultdict(list)
         dead: list[tuple[str, dict[str, str], str]] = []
         for entry_id, fields in entries:
             try:
@@ -180,7 +182,7 @@ class Collector:
             except BadEntry as error:
                 dead.append((entry_id, fields, str(error)))
                 continue
-            by_account[event.account_id].append((entry_id, event, origin))
+            by_account[event["account_id"]].append((entry_id, event, origin))
         failed = self._apply_all(by_account, dead)
         if failed:
             # A script error (should not happen): apply that account's entries one by one,
@@ -192,7 +194,7 @@ class Collector:
 
     def _apply_all(
         self,
-        by_account: dict[str, list[tuple[str, ContactEvent, Origin]]],
+        by_account: dict[str, list[tuple[str, WireEvent, Origin]]],
         dead: list[tuple[str, dict[str, str], str]],
     ) -> list[str]:
         """Apply the events and dead-letter the bad entries in one round trip; returns the
@@ -217,25 +219,25 @@ class Collector:
                 if isinstance(result, Exception)]
 
     def _queue_apply(
-        self, pipe: Any, account: str, items: list[tuple[str, ContactEvent, Origin]]
+        self, pipe: Any, account: str, items: list[tuple[str, WireEvent, Origin]]
     ) -> None:
         script_keys = [keys.contact_index(account), keys.contact_times(account),
                        keys.pending(account), keys.pending_bulk(account)]
-        args: list[str] = []
+        args: list[str | bytes] = []
         for _entry_id, event, origin in items:
-            script_keys.append(keys.contact(account, event.contact.id))
-            args += [event.contact.id, repr(event.occurred_at_epoch),
-                     "1" if origin in BULK_ORIGINS else "0",
-                     MirroredContact.from_event(event, origin).model_dump_json()]
+            contact_id = event["contact"]["id"]
+            script_keys.append(keys.contact(account, contact_id))
+            args += [contact_id, repr(occurred_at_epoch(event)),
+                     "1" if origin in BULK_ORIGINS else "0", mirror_json(event, origin)]
         self._apply(keys=script_keys, args=args, client=pipe)
 
     def _apply_one_by_one(
-        self, by_account: dict[str, list[tuple[str, ContactEvent, Origin]]]
+        self, by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
     ) -> None:
         for account, items in by_account.items():
             for entry_id, event, origin in items:
                 if self._apply_all({account: [(entry_id, event, origin)]}, []):
-                    fields = {"event": event.model_dump_json(), "origin": origin}
+                    fields = {"event": wire_json(event).decode(), "origin": origin}
                     self._apply_all({}, [(entry_id, fields, "apply: script error")])
 
     def _trim(self) -> None:

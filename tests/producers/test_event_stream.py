@@ -17,7 +17,9 @@ def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):
     assert append_events(r, events, "import") == 3
     entries = stream_entries(r)
     assert [set(entry) for entry in entries] == [{"event", "origin"}] * 3
-    assert [parse_entry(entry) for entry in entries] == [(e, "import") for e in events]
+    parsed = [parse_entry(entry) for entry in entries]
+    assert [(ContactEvent.model_validate(e), origin) for e, origin in parsed] == [
+        (e, "import") for e in events]
 
 
 def test_appending_nothing_writes_nothing(r: redis.Redis):

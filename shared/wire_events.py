@@ -1,18 +1,19 @@
-"""The webhook's fast path: a request's events validated into plain dicts, by the rules of
-the models in :mod:`shared.events`, and turned into the JSON of the events stream.
+"""The fast path of events: validated into plain dicts, by the rules of the models in
+:mod:`shared.events`, and written as JSON (the events stream, the contact mirror).
 
 Validating into model objects costs pydantic about twice the time of validating into
-dicts (objects are built, then serialised again for the stream); on the webhook, which
-only checks events and stores them, that was half of each request's CPU
-(docs/PERFORMANCE.md, "Ingest"). The models stay the one definition of the contract:
-:func:`typed_dict_of` mirrors a model field by field -- type, constraints, validators
-(kept in the field types for this reason), required or not -- into a ``TypedDict`` with the
-same ``extra`` rule, so both accept and refuse the same bodies, with the same error
-locations (tests/producers/test_wire_events.py holds them to it).
+dicts (objects are built, then serialised again); on the webhook, which only checks events
+and stores them, and in the collector, which only checks them and writes each contact's
+mirror, that was half of the CPU (docs/PERFORMANCE.md, "Ingest" and "Collector").
 
-The stream gets the same JSON as ``ContactEvent.model_dump_json()`` would give, except that
-optional fields the CRM left out stay out (the collector's ``ContactEvent`` fills them in
-with their defaults when it reads the entry).
+The models stay the one definition of the contract: :func:`typed_dict_of` mirrors a model
+field by field -- type, constraints, validators (kept in the field types for this reason),
+required or not -- into a ``TypedDict`` with the same ``extra`` rule, so both accept and
+refuse the same bodies, with the same error locations (tests/shared/test_wire_events.py
+holds them to it).
+
+The JSON written is what the models' ``model_dump_json()`` would give, except that optional
+fields the CRM left out stay out (a model reading it fills in their defaults).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from shared.events import EventBatch
+from shared.events import ContactEvent, EventBatch, Origin
 
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
@@ -65,6 +66,8 @@ def typed_dict_of(model: type[BaseModel]) -> Any:
 
 WIRE_BATCH: TypeAdapter[Any] = TypeAdapter(typed_dict_of(EventBatch))
 """Validates a webhook body ``{"events": [...]}`` like :class:`EventBatch`, into dicts."""
+WIRE_EVENT: TypeAdapter[Any] = TypeAdapter(typed_dict_of(ContactEvent))
+"""Validates one event's JSON like :class:`ContactEvent`, into a dict."""
 
 
 def wire_events(body: bytes) -> list[WireEvent]:
@@ -74,8 +77,29 @@ def wire_events(body: bytes) -> list[WireEvent]:
     return events
 
 
+def wire_event(raw: str | bytes) -> WireEvent:
+    """One event (a stream entry's ``event``); raises pydantic's ``ValidationError`` as
+    ``ContactEvent.model_validate_json`` would."""
+    event: WireEvent = WIRE_EVENT.validate_json(raw)
+    return event
+
+
+def mirror_json(event: WireEvent, origin: Origin) -> bytes:
+    """The contact's mirror (:class:`shared.events.MirroredContact`) of a validated event,
+    as JSON: what ``MirroredContact.from_event(...).model_dump_json()`` writes."""
+    return wire_json({"event_id": event["event_id"], "occurred_at": event["occurred_at"],
+                      "deleted": event["type"] == "contact.deleted", "origin": origin,
+                      "contact": event["contact"]})
+
+
+def occurred_at_epoch(event: WireEvent) -> float:
+    """``ContactEvent.occurred_at_epoch`` of a validated event (its time is aware)."""
+    return float(event["occurred_at"].timestamp())
+
+
 def wire_json(event: WireEvent) -> bytes:
-    """The stream's JSON of one validated event, as pydantic writes it (UTC times as Z).
+    """The JSON of a validated event (or any dict of its values), as pydantic writes it
+    (UTC times as Z).
 
     orjson, 4x faster, for all but integers beyond 64 bits in ``contact.properties``,
     which it refuses and pydantic-core writes."""
