@@ -115,7 +115,8 @@ class EventBatch(BaseModel):
 
 class MirroredContact(BaseModel):
     """The newest known state of one contact, as the collector stores it in Redis
-    (key :func:`shared.constants.contact`)."""
+    (key :func:`shared.constants.contact`). The collector writes it from the validated dict
+    (:func:`shared.wire_events.mirror_json`); :meth:`from_event` is the same from a model."""
 
     event_id: str
     occurred_at: datetime
