@@ -23,12 +23,13 @@ from functools import cache
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin
 
 import orjson
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
 from shared.events import ContactEvent, EventBatch, Origin
 
+_ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+"""pydantic-core's JSON writer, for what orjson refuses."""
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
 
@@ -106,4 +107,4 @@ def wire_json(event: WireEvent) -> bytes:
     try:
         return orjson.dumps(event, option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:
-        return pydantic_core.to_json(event)
+        return _ANY_JSON.dump_json(event)
