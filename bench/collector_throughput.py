@@ -10,8 +10,7 @@ accounts, written the way the producers write them. The clock runs while one in-
 :class:`workers.collector.Collector` (``--count`` entries a read, the collector process's
 default) drains the stream; every contact must then be pending. The baseline, in the same
 run on the same Redis and the same entries: ``XREADGROUP`` + ``XACK`` of the same batch size,
-nothing parsed or applied. Prints both rates and their ratio, and the webhook's rate from
-docs/PERFORMANCE.md for scale.
+nothing parsed or applied. Prints both rates and their ratio.
 """
 
 from __future__ import annotations
