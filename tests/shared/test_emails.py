@@ -22,3 +22,27 @@ def test_invalid_email_is_refused_with_the_validators_reason() -> None:
 
 def test_validation_needs_no_dns() -> None:
     assert check_email("someone@domain-that-does-not-exist-5f1c.example").valid
+
+
+def test_an_email_longer_than_klaviyos_100_characters_is_refused_without_quoting_it() -> None:
+    local = "a" * 64
+    fits = f"{local}@{'b' * (100 - 64 - 1 - 4)}.com"
+    too_long = f"{local}@{'b' * (101 - 64 - 1 - 4)}.com"
+    assert len(fits) == 100 and check_email(fits).valid
+    check = check_email(too_long)
+    assert len(too_long) == 101 and not check.valid
+    assert check.reason == "invalid email: longer than Klaviyo's 100 characters"
+
+
+def test_the_limit_counts_the_normalised_address_not_the_spaces_around_it() -> None:
+    address = f"{'a' * 64}@{'b' * 31}.com"
+    assert check_email(f"   {address}   ").email == address
+
+
+def test_a_one_letter_top_level_domain_is_refused_as_klaviyo_does() -> None:
+    for raw in ("user@domain.c", "User@Sub.Domain.C", "user@dömain.c"):
+        check = check_email(raw)
+        assert not check.valid
+        assert check.reason == "invalid email: Klaviyo refuses a one-letter top-level domain"
+    assert check_email("user@domain.co").valid
+    assert check_email("user@c.com").valid  # one letter elsewhere in the domain is fine
