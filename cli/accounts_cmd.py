@@ -21,7 +21,8 @@ from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import Settings
 
 accounts_app = typer.Typer(
-    help="Accounts: list, show, add, change (filters, cap, list, interval) and remove.",
+    help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
+    "remove.",
     no_args_is_help=True,
 )
 
@@ -35,6 +36,9 @@ DefaultList = Annotated[str | None, typer.Option(
     "--default-list", help="Klaviyo list id for first-time contacts; '' = none.")]
 Interval = Annotated[float | None, typer.Option(
     "--interval", help="Seconds from a batch's completion to the next.")]
+PhoneRegion = Annotated[str | None, typer.Option(
+    "--phone-region",
+    help="ISO 3166 country (e.g. GB) in which phones without '+' are read; '' = none.")]
 BaseUrl = Annotated[str | None, typer.Option(
     "--klaviyo-base-url", help="Klaviyo API root (default: KLAVIYO_BASE_URL).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -48,12 +52,13 @@ def _store() -> AccountStore:
 def _changes(
     roles: str | None, company_types: str | None, max_bulk_export: int | None,
     default_list: str | None, interval: float | None, base_url: str | None,
-    klaviyo_key: str | None = None,
+    klaviyo_key: str | None = None, *, phone_region: str | None = None,
 ) -> dict[str, Any]:
     given = {
         "contact_roles": roles, "company_types": company_types,
         "max_bulk_export": max_bulk_export, "default_list_id": default_list,
-        "interval": interval, "klaviyo_base_url": base_url, "klaviyo_api_key": klaviyo_key,
+        "interval": interval, "phone_region": phone_region, "klaviyo_base_url": base_url,
+        "klaviyo_api_key": klaviyo_key,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -80,7 +85,8 @@ def _filter(values: list[str] | None) -> str:
 
 @accounts_app.command("list")
 def list_accounts(as_json: AsJson = False) -> None:
-    """Every account: filters, cap, list, interval, whether a key is set, pending changes."""
+    """Every account: filters, cap, list, interval, phone region, whether a key is set,
+    pending changes."""
     store = _store()
     rows = []
     for name in store.names():
@@ -93,13 +99,13 @@ def list_accounts(as_json: AsJson = False) -> None:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table("account", "syncable", "roles", "company types", "cap", "default list",
-                  "interval s", "Klaviyo key", "pending")
+                  "interval s", "phone region", "Klaviyo key", "pending")
     for row in rows:
         table.add_row(
             row["name"], "yes" if row["syncable"] else "no", _filter(row["contact_roles"]),
             _filter(row["company_types"]), str(row["max_bulk_export"] or "none"),
-            row["default_list_id"] or "-", f"{row['interval']:g}", row["klaviyo_key"],
-            str(row["pending"]),
+            row["default_list_id"] or "-", f"{row['interval']:g}", row["phone_region"] or "-",
+            row["klaviyo_key"], str(row["pending"]),
         )
     # Not a terminal (a pipe, a test): wide enough that no column is cut.
     Console(width=None if sys.stdout.isatty() else 200).print(table)
@@ -137,11 +143,12 @@ def add(
         help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
     roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
+    phone_region: PhoneRegion = None,
 ) -> None:
     """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options."""
     store = _store()
     options = _changes(roles, company_types, max_bulk_export, default_list, interval,
-                       klaviyo_base_url)
+                       klaviyo_base_url, phone_region=phone_region)
     try:
         config = store.add(name, klaviyo_key, **options)
     except _refusals() as error:
@@ -156,12 +163,13 @@ def set_(
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
     klaviyo_key: Annotated[str | None, typer.Option(
         "--klaviyo-key", help="Replace the Klaviyo key (needs SYNC_SECRET_KEY).")] = None,
+    phone_region: PhoneRegion = None,
 ) -> None:
     """Change an account at runtime; the change is logged and wins over the environment.
     A change of roles or company types re-evaluates every contact (a bulk export)."""
     store = _store()
     changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
-                       klaviyo_base_url, klaviyo_key)
+                       klaviyo_base_url, klaviyo_key, phone_region=phone_region)
     try:
         before = store.get(name)
         after = store.set(name, **changes)

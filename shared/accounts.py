@@ -1,5 +1,5 @@
-"""Accounts: which Klaviyo account each CRM account syncs to, with its filters, cap, list
-and interval.
+"""Accounts: which Klaviyo account each CRM account syncs to, with its filters, cap, list,
+interval and phone region.
 
 The environment (:class:`shared.settings.Settings`) describes the account ``default``. Every
 other account, and every runtime change of any account, is stored in Redis (hash
@@ -27,6 +27,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared import secrets_box
+from shared.phones import check_phone_region
 from shared.settings import Settings
 from shared.validation_errors import describe
 
@@ -85,6 +86,9 @@ class AccountConfig(BaseModel):
     default_list_id: str | None = None
     interval: float = Field(default=900, ge=0)
     """Seconds from a batch's completion to the next one's start."""
+    phone_region: str | None = None
+    """ISO 3166 alpha-2 country in which phones without ``+`` are read; ``None``: such
+    phones are left off the profiles."""
     klaviyo_api_key: SecretStr | None = None
     """``None`` for ``default`` = the sandbox; for other accounts = not syncable."""
     klaviyo_base_url: str
@@ -127,6 +131,7 @@ class AccountChanges(BaseModel):
     max_bulk_export: int = Field(default=0, ge=0)
     default_list_id: str | None = None
     interval: float = Field(default=900, ge=0)
+    phone_region: str | None = None
     klaviyo_api_key: SecretStr | None = None
     klaviyo_base_url: str | None = None
 
@@ -141,6 +146,11 @@ class AccountChanges(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("phone_region", mode="before")
+    @classmethod
+    def _phone_region(cls, value: object) -> object:
+        return check_phone_region(value)
 
     @field_validator("klaviyo_base_url")
     @classmethod
@@ -205,6 +215,7 @@ class AccountStore:
                 company_types=_normalise_filter(self.settings.company_types),
                 max_bulk_export=self.settings.max_bulk_export,
                 default_list_id=self.settings.default_list_id or None,
+                phone_region=self.settings.phone_region,
                 klaviyo_api_key=self.settings.klaviyo_api_key or None,
             )
         return base

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.phones import check_phone_region
+
 KLAVIYO_PRODUCTION_URL = "https://a.klaviyo.com"
 
 
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     )
     max_bulk_export: int = Field(default=0, alias="SYNC_MAX_BULK_EXPORT", ge=0)
     default_list_id: str | None = Field(default=None, alias="SYNC_DEFAULT_LIST_ID")
+    phone_region: str | None = Field(default=None, alias="SYNC_PHONE_REGION")
+    """ISO 3166 alpha-2 country in which phones written without ``+`` are read; ``None``:
+    such phones are not sent."""
     list_discovery_at: str = Field(default="02:00", alias="SYNC_LIST_DISCOVERY_AT")
     list_pull_interval: float = Field(default=900, alias="SYNC_LIST_PULL_INTERVAL", ge=0)
     crm_webhook_url: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_URL")
@@ -62,6 +67,11 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("phone_region", mode="before")
+    @classmethod
+    def _phone_region(cls, value: object) -> object:
+        return check_phone_region(value)
 
     @field_validator("list_discovery_at")
     @classmethod

@@ -87,3 +87,29 @@ def test_without_redis_url_the_error_says_what_to_set() -> None:
     result = runner.invoke(app, ["accounts", "list"], env={"REDIS_URL": ""})
     assert result.exit_code == 2
     assert "REDIS_URL is not set" in result.output
+
+
+def test_the_phone_region_is_set_shown_and_cleared(redis_url: str) -> None:
+    added = cli(redis_url, "add", "acme", "--klaviyo-key", KEY, "--phone-region", "gb")
+    assert added.exit_code == 0, added.output
+    assert json.loads(cli(redis_url, "show", "acme", "--json").output)["phone_region"] == "GB"
+    assert "phone_region: GB" in cli(redis_url, "show", "acme").output
+    changed = cli(redis_url, "set", "acme", "--phone-region", "US")
+    assert changed.exit_code == 0 and "changed phone_region" in changed.output
+    listed = cli(redis_url, "list")
+    assert "phone region" in listed.output and "US" in listed.output
+    assert [row["phone_region"] for row in json.loads(cli(redis_url, "list", "--json").output)
+            ] == ["US", None]  # acme, default
+    cleared = cli(redis_url, "set", "acme", "--phone-region", "")
+    assert cleared.exit_code == 0, cleared.output
+    assert json.loads(cli(redis_url, "show", "acme", "--json").output)["phone_region"] is None
+    assert "phone_region: 'US' -> None" in cli(redis_url, "show", "acme").output
+
+
+def test_an_unknown_phone_region_is_refused_clearly(r: redis.Redis, redis_url: str) -> None:
+    result = cli(redis_url, "add", "acme", "--klaviyo-key", KEY, "--phone-region", "UK")
+    assert result.exit_code == 1
+    assert "phone_region" in result.output and "two-letter ISO 3166" in result.output
+    assert not r.exists(keys.account_config("acme"))
+    bad = cli(redis_url, "set", "default", "--phone-region", "Britain")
+    assert bad.exit_code == 1 and "phone_region" in bad.output

@@ -151,3 +151,50 @@ def test_a_filter_change_requeues_every_mirrored_contact_as_bulk(r: redis.Redis)
     expected = [(f"C-{n}", 100.0 + n) for n in range(5)]  # scored by occurred_at
     assert r.zrange(keys.pending("acme"), 0, -1, withscores=True) == expected
     assert r.zrange(keys.pending_bulk("acme"), 0, -1, withscores=True) == expected
+
+
+def test_the_default_accounts_phone_region_is_the_environments_until_changed(
+    r: redis.Redis,
+) -> None:
+    store = AccountStore(r, settings(SYNC_PHONE_REGION="gb"))
+    assert store.get("default").phone_region == "GB"
+    assert store.get("default").public_view()["phone_region"] == "GB"
+    store.set("default", phone_region="us")
+    assert store.get("default").phone_region == "US"
+    assert AccountStore(r, settings(SYNC_PHONE_REGION="GB")).get("default").phone_region == "US"
+    assert ("phone_region", "GB", "US") in {
+        (e["field"], e["before"], e["after"]) for e in store.change_log("default")}
+
+
+def test_an_empty_phone_region_clears_it_even_over_the_environment(r: redis.Redis) -> None:
+    store = AccountStore(r, settings(SYNC_PHONE_REGION="GB"))
+    assert store.set("default", phone_region="").phone_region is None
+    assert store.get("default").phone_region is None
+
+
+def test_each_account_keeps_its_own_phone_region(r: redis.Redis) -> None:
+    store = AccountStore(r, settings(SYNC_PHONE_REGION="GB"))
+    assert store.add("acme", KEY).phone_region is None  # the environment is the default's
+    store.add("globex", KEY, phone_region="de")
+    assert store.get("globex").phone_region == "DE"
+    assert store.set("acme", phone_region="FR").phone_region == "FR"
+    assert store.get("default").phone_region == "GB"
+
+
+def test_a_phone_region_that_is_not_a_country_code_is_refused_naming_the_field(
+    r: redis.Redis,
+) -> None:
+    store = AccountStore(r, settings())
+    for bad in ("UK", "GBR", "xx", 44):
+        with pytest.raises(AccountError, match=r"phone_region: .*two-letter ISO 3166"):
+            store.set("default", phone_region=bad)
+    with pytest.raises(AccountError, match="phone_region"):
+        store.add("acme", KEY, phone_region="England")
+    assert not r.exists(keys.account_config("acme"))
+    assert store.get("default").phone_region is None
+
+
+def test_an_unknown_phone_region_in_the_environment_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match=r"SYNC_PHONE_REGION[\s\S]*two-letter ISO 3166"):
+        settings(SYNC_PHONE_REGION="UK")
+    assert settings(SYNC_PHONE_REGION="").phone_region is None
