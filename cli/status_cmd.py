@@ -36,6 +36,20 @@ def _report(batch: dict[str, Any] | None) -> str:
     return f"{batch.get('batch_id')} {batch.get('status')} ({batch.get('size', '?')}) {figures}"
 
 
+def _klaviyo(item: dict[str, Any], now: float) -> str:
+    """The account's standing with Klaviyo: ok, refused (code, since), list missing."""
+    connection = item.get("connection") or {}
+    parts = []
+    if connection.get("state") == "refused":
+        parts.append(f"REFUSED {connection.get('code')} since "
+                     f"{_when(connection.get('since'), now)}: {connection.get('detail') or ''}"
+                     " -- set a new key with 'contact-sync accounts set NAME --klaviyo-key'")
+    if item.get("default_list_missing"):
+        parts.append(f"default list missing ({item['default_list_missing']}; "
+                     f"{item.get('owed_default_list', 0)} contacts wait to join a new one)")
+    return "; ".join(parts) or "ok"
+
+
 def _running(batch: dict[str, Any] | None, now: float) -> str:
     if not batch:
         return "-"
@@ -48,16 +62,19 @@ def render(status: dict[str, Any]) -> Group:
     """The report as rich tables."""
     now = float(status["at"])
     accounts = Table(title="Accounts", expand=True)
-    for column in ("account", "pending", "running batch", "last batch", "next batch",
-                   "rejected"):
+    for column in ("account", "Klaviyo", "pending", "running batch", "last batch",
+                   "next batch", "rejected"):
         accounts.add_column(column, overflow="fold")
     for item in status["accounts"]:
         due = item["due"]
         if due == "at next_due":
             due = _when(item["next_due"], now)
+        elif due.startswith("retried at next_due"):
+            due = "retry " + _when(item["next_due"], now)
         pending = str(item["pending"]) + (f" ({item['pending_bulk']} bulk)"
                                           if item["pending_bulk"] else "")
-        accounts.add_row(item["account"], pending, _running(item["running"], now),
+        accounts.add_row(item["account"], _klaviyo(item, now), pending,
+                         _running(item["running"], now),
                          _report(item["last_batch"]), due, str(item["rejected"]))
     queues = Table(title="Dramatiq queues")
     for column in ("queue", "waiting/in progress", "delayed", "dead letters"):

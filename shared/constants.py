@@ -211,3 +211,26 @@ def crm_delivered(account: str) -> str:
     """Sorted set: ids of :func:`subscribers_stream` entries the CRM accepted (score = when);
     a redelivered message does not POST the same entry twice."""
     return account_key(account, "crm", "delivered")
+
+
+# --- account health and phones (appended) ------------------------------------------------
+REFUSED_ACCOUNTS = f"{PREFIX}:accounts:refused"
+"""Set: names of the accounts whose Klaviyo refuses their credentials (401/403) right now
+(the ``contact_sync_accounts_refused`` gauge is its size)."""
+
+
+def list_owed(account: str) -> str:
+    """Set: contact ids synced while the account's default list was missing in Klaviyo; they
+    join the default list once one is set again."""
+    return account_key(account, "list", "owed")
+
+
+def phone_owners(account: str) -> str:
+    """Hash: E.164 phone -> the contact id that was sent with it, or ``*`` once two or more
+    contacts of the account share it (a shared phone is never sent as an identifier)."""
+    return account_key(account, "phones")
+
+
+def rate_limit_strikes(klaviyo_account: str, operation: str) -> str:
+    """String counter with TTL: consecutive 429s without ``Retry-After`` (the wait grows)."""
+    return f"{PREFIX}:{{ratelimit:{klaviyo_account}}}:{operation}:strikes"

@@ -11,8 +11,15 @@ Per member, in this order (each contact lands in exactly one outcome):
    the first N go on, the rest are ``held_back``; one-by-one changes are never capped;
 5. contacts sharing a normalised email become ONE profile row: the newest ``occurred_at``
    state is sent, every contact of the group maps to the profile;
-6. a row whose fingerprint equals what was last sent for each of its contacts ->
-   ``unchanged``, nothing sent.
+6. a contact whose profile cannot be sent (not encodable as JSON, over Klaviyo's 100 KB per
+   profile) -> ``unencodable`` with the reason;
+7. phones (DESIGN 5a, docs/KLAVIYO.md): read into E.164 in the account's phone region; an
+   unreadable one is left off (``phone_dropped``); one shared by two or more rows of the
+   account (a switchboard) is never sent (``phone_shared``). A phone is never part of the
+   profile row: it goes in the chunk's second, phone-only job, once Klaviyo has accepted
+   the row (so the email owns its profile and the phone cannot pick another one);
+8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
+   is already there and that owes no list -> ``unchanged``, nothing sent.
 
 :func:`preview` runs steps 2-4 for ``contact-sync preview``.
 """
@@ -30,6 +37,12 @@ from pydantic import BaseModel
 from shared.accounts import AccountConfig
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, MirroredContact
+from shared.phones import normalise_phone
+
+MAX_PROFILE_BYTES = 100 * 1024
+"""Klaviyo's limit per profile in a bulk import job."""
+SHARED = "*"
+"""The owner recorded for a phone that two or more contacts share."""
 
 
 class SyncedRecord(BaseModel):
@@ -39,6 +52,9 @@ class SyncedRecord(BaseModel):
     marketing: str = "unknown"
     lists: list[str] = []
     fingerprint: str = ""
+    """Of the profile row (without the phone, which is sent apart)."""
+    phone: str | None = None
+    """The E.164 phone Klaviyo confirmed for the contact's profile."""
     deleted: bool = False
 
 
@@ -61,11 +77,16 @@ class Row:
     first_time: bool
     unsubscribe: bool
     """Send an email-marketing unsubscribe after the upsert."""
+    join_list: bool = False
+    """Goes in a chunk with the default list (first time, or owed it, and not unsubscribed)."""
+    phone: str | None = None
+    """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "contact_ids": self.contact_ids,
                 "fingerprint": self.fingerprint, "marketing": self.marketing,
-                "first_time": self.first_time, "unsubscribe": self.unsubscribe}
+                "first_time": self.first_time, "unsubscribe": self.unsubscribe,
+                "join_list": self.join_list, "phone": self.phone}
 
 
 @dataclass(frozen=True)
@@ -83,8 +104,27 @@ class Plan:
     """Contact ids to take out of their lists."""
     held_back: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
-    """contact id -> {outcome, reason} for the contacts not sent (invalid, filtered, held)."""
+    """contact id -> {outcome, reason} for the contacts not sent (invalid, filtered, held,
+    unencodable) and for those sent without their phone (phone_dropped, phone_shared)."""
     counts: dict[str, int] = field(default_factory=dict)
+    phone_claims: dict[str, str] = field(default_factory=dict)
+    """E.164 phone -> owning contact id, or :data:`SHARED`: to store in ``phone_owners``."""
+    owe_list: list[str] = field(default_factory=list)
+    """First-time contacts sent without the default list because Klaviyo refused it."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a plan needs beyond the members, read from Redis by the batch actor."""
+
+    phone_owners: Mapping[str, str] = field(default_factory=dict)
+    """E.164 -> contact id or :data:`SHARED`, for the phones of the batch's contacts."""
+    owed_list: frozenset[str] = frozenset()
+    """Contacts of the batch owed the default list (it was missing when they synced)."""
+    list_missing: bool = False
+    """The default list is set but Klaviyo refused it: chunks go without it."""
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+    """contact id -> why its mirrored state could not be read."""
 
 
 def _norm(value: str | None) -> str:
@@ -100,8 +140,7 @@ def matches_filters(account: AccountConfig, contact: MirroredContact) -> bool:
 
 
 def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
-    """The Klaviyo profile attributes of a contact. The phone is sent as given (trimmed):
-    Klaviyo decides, and its refusal is recorded with its reason."""
+    """The Klaviyo profile attributes of a contact, without the phone (sent apart)."""
     contact = mirrored.contact
     company = contact.company
     properties = {
@@ -112,8 +151,6 @@ def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
     }
     attributes = {
         "email": email,
-        "phone_number": contact.phone.strip() if contact.phone and contact.phone.strip()
-        else None,
         "first_name": contact.first_name,
         "last_name": contact.last_name,
         "title": contact.job_title,
@@ -126,6 +163,17 @@ def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
 def fingerprint(attributes: Mapping[str, Any], marketing: str) -> str:
     data = orjson.dumps({"a": attributes, "m": marketing}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha1(data).hexdigest()
+
+
+def unencodable_reason(attributes: Mapping[str, Any]) -> str | None:
+    """Why a profile cannot go to Klaviyo (not JSON, over 100 KB), or None."""
+    try:
+        size = len(orjson.dumps({"type": "profile", "attributes": attributes}))
+    except (TypeError, orjson.JSONEncodeError) as error:
+        return f"cannot be encoded as JSON ({type(error).__name__}: {str(error)[:80]})"
+    if size > MAX_PROFILE_BYTES:
+        return f"profile is {size:,} bytes, over Klaviyo's limit of {MAX_PROFILE_BYTES:,}"
+    return None
 
 
 @dataclass
@@ -161,9 +209,90 @@ def _screen(account: AccountConfig, members: Iterable[Member],
     return out
 
 
+@dataclass
+class _Candidate:
+    """A row before phones are settled and unchanged rows dropped."""
+
+    row: Row
+    records: list[SyncedRecord | None]
+    phone: str | None
+
+
+def _note(plan: Plan, ids: Iterable[str], outcome: str, reason: str) -> None:
+    for cid in ids:
+        plan.details[cid] = {"outcome": outcome, "reason": reason}
+        plan.counts[outcome] = plan.counts.get(outcome, 0) + 1
+
+
+def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
+        tuple[Member, MirroredContact, str]], synced: Mapping[str, SyncedRecord],
+        context: Context) -> list[_Candidate]:
+    """Step 5-6: one candidate row per normalised email; email changes noted."""
+    groups: dict[str, list[tuple[Member, MirroredContact]]] = {}
+    for member, mirrored, email in eligible:
+        groups.setdefault(email, []).append((member, mirrored))
+        record = synced.get(member.contact_id)
+        if record and not record.deleted and record.email != email:
+            plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
+    out: list[_Candidate] = []
+    list_ok = bool(account.default_list_id) and not context.list_missing
+    for email, group in groups.items():
+        group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
+        winner = group[0][1]
+        ids = [m.contact_id for m, _ in group]
+        attributes = profile_attributes(winner, email)
+        problem = unencodable_reason(attributes)
+        if problem:
+            _note(plan, ids, "unencodable", problem)
+            continue
+        marketing = winner.contact.marketing
+        records = [synced.get(cid) for cid in ids]
+        first_time = all(r is None for r in records)
+        owed = any(cid in context.owed_list for cid in ids)
+        wants_list = (first_time or owed) and marketing != "unsubscribed"
+        if wants_list and account.default_list_id and context.list_missing:
+            plan.owe_list += ids
+        sent_unsubscribed = any(r is not None and r.marketing == "unsubscribed"
+                                for r in records)
+        phone = normalise_phone(winner.contact.phone, account.phone_region)
+        if phone.reason:
+            _note(plan, ids, "phone_dropped", phone.reason)
+        out.append(_Candidate(Row(
+            email=email, contact_ids=ids, attributes=attributes,
+            fingerprint=fingerprint(attributes, marketing), marketing=marketing,
+            first_time=first_time,
+            unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
+            join_list=wants_list and list_ok), records, phone.e164))
+    return out
+
+
+def _settle_phones(plan: Plan, candidates: list[_Candidate], context: Context) -> None:
+    """Step 7: a phone goes to the one row that owns it; a shared one to nobody."""
+    rows_of: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        if candidate.phone:
+            rows_of.setdefault(candidate.phone, []).append(candidate)
+    for phone, users in rows_of.items():
+        owner = context.phone_owners.get(phone)
+        ids = users[0].row.contact_ids
+        if len(users) > 1 or owner == SHARED or (owner is not None and owner not in ids):
+            plan.phone_claims[phone] = SHARED
+            for user in users:
+                _note(plan, user.row.contact_ids, "phone_shared",
+                      "the phone is shared by several contacts of the account")
+            continue
+        if owner is None:
+            plan.phone_claims[phone] = ids[0]
+        user = users[0]
+        if any(r is None or r.phone != phone for r in user.records):
+            user.row.phone = phone
+
+
 def plan_batch(account: AccountConfig, members: list[Member],
                contacts: Mapping[str, MirroredContact],
-               synced: Mapping[str, SyncedRecord], initial: bool) -> Plan:
+               synced: Mapping[str, SyncedRecord], initial: bool,
+               context: Context | None = None) -> Plan:
+    context = context or Context()
     plan = Plan()
     for member in members:
         mirrored = contacts.get(member.contact_id)
@@ -178,38 +307,27 @@ def plan_batch(account: AccountConfig, members: list[Member],
     for cid in screened.held_back:
         plan.details[cid] = {"outcome": "held_back", "reason": "over the bulk export cap"}
     plan.held_back = screened.held_back
-
-    groups: dict[str, list[tuple[Member, MirroredContact]]] = {}
-    for member, mirrored, email in screened.eligible:
-        groups.setdefault(email, []).append((member, mirrored))
-        record = synced.get(member.contact_id)
-        if record and not record.deleted and record.email != email:
-            plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
+    plan.counts = {"unencodable": 0, "phone_dropped": 0, "phone_shared": 0}
+    for cid, reason in context.unreadable.items():
+        _note(plan, [cid], "unencodable", reason)
+    candidates = _candidates(account, plan, screened.eligible, synced, context)
+    _settle_phones(plan, candidates, context)
     unchanged = 0
-    for email, group in groups.items():
-        group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
-        winner = group[0][1]
-        attributes = profile_attributes(winner, email)
-        marketing = winner.contact.marketing
-        print_ = fingerprint(attributes, marketing)
-        ids = [m.contact_id for m, _ in group]
-        records = [synced.get(cid) for cid in ids]
-        if all(r is not None and not r.deleted and r.fingerprint == print_ for r in records):
-            unchanged += len(ids)
+    for candidate in candidates:
+        row = candidate.row
+        if (not row.join_list and row.phone is None
+                and all(r is not None and not r.deleted and r.fingerprint == row.fingerprint
+                        for r in candidate.records)):
+            unchanged += len(row.contact_ids)
             continue
-        sent_unsubscribed = any(r is not None and r.marketing == "unsubscribed"
-                                for r in records)
-        plan.rows.append(Row(
-            email=email, contact_ids=ids, attributes=attributes, fingerprint=print_,
-            marketing=marketing, first_time=all(r is None for r in records),
-            unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed))
-    plan.counts = {
+        plan.rows.append(row)
+    plan.counts.update({
         "contacts": len(members),
         "excluded_filter": len(screened.excluded_filter),
         "invalid_email": len(screened.invalid),
         "held_back": len(screened.held_back),
         "unchanged": unchanged,
-    }
+    })
     return plan
 
 

@@ -1,7 +1,9 @@
 """Split profile rows into bulk-import chunks within Klaviyo's limits.
 
-A bulk import job takes at most 10,000 profiles and 5 MB (klaviyo-api.md 6.6). The size is
-measured: each profile's JSON bytes plus its comma, plus a fixed allowance for the envelope.
+A bulk import job takes at most 10,000 profiles and 5 MB (docs/KLAVIYO.md). Whether 5 MB
+means 5,000,000 or 5,242,880 bytes is not known, so chunks stay under 4,500,000 bytes of
+JSON (peers keep under 4.6 MB). The size is measured: each profile's JSON bytes plus its
+comma, plus a fixed allowance for the envelope.
 ``SYNC_CHUNK_MAX_PROFILES`` / ``SYNC_CHUNK_MAX_BYTES`` lower the limits (tests, benchmarks).
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 import orjson
 
 MAX_PROFILES = 10_000
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 4_500_000
 ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
 

@@ -38,7 +38,9 @@ def prepare_worker_telemetry(process_name: str = "worker") -> None:
 
 def ops_middleware() -> list[Middleware]:
     """The middleware to add to the broker, in order."""
-    added: list[Middleware] = [DeadLetterNotes()]
+    from workers.failed_batches import FailBatchOnDeadLetter
+
+    added: list[Middleware] = [DeadLetterNotes(), FailBatchOnDeadLetter()]
     if os.environ.get(PROMETHEUS_PORT_ENV):
         from dramatiq.middleware.prometheus import Prometheus
 

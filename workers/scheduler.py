@@ -2,8 +2,10 @@
 
 An account is due when it has pending contacts, no batch of it runs, and either it never
 completed a batch, or its last batch completed at least its interval ago, or ``sync-now``
-asked for one. Everything is decided from state in Redis, so a restarted scheduler carries
-on; a lock (:data:`shared.constants.SCHEDULER_LOCK`) lets one scheduler tick at a time, and
+asked for one. An account whose Klaviyo refuses its credentials
+(:mod:`workers.account_health`) waits at least 15 minutes between tries.
+Everything is decided from state in Redis, so a restarted scheduler carries on; a lock
+(:data:`shared.constants.SCHEDULER_LOCK`) lets one scheduler tick at a time, and
 ``start_batch`` is atomic anyway, so even without it no account gets two batches.
 
 Crash between starting a batch and enqueueing its actor: the batch is running but has no
@@ -23,6 +25,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
+from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
 
 log = logging.getLogger(__name__)
@@ -117,10 +120,13 @@ class Scheduler:
             return None
         self._problems.pop(account, None)
         completed_at = state.get("completed_at")
+        interval = config.interval
+        if state.get("connection") == "refused":
+            interval = max(interval, health.REFUSED_RETRY_S)
         due = (
             bool(state.get("force"))
             or completed_at is None
-            or completed_at + config.interval <= now
+            or completed_at + interval <= now
         )
         if not due:
             return None

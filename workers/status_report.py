@@ -60,8 +60,11 @@ def account_status(client: redis.Redis, account: str, now: float) -> dict[str, A
     last = lifecycle.batch_info(client, account, last_id) if last_id else {}
     pending = int(client.zcard(keys.pending(account)))
     next_due = state.get("next_due")
+    refused = state.get("connection") == "refused"
     if running:
         due = "after the running batch"
+    elif refused and pending:
+        due = "retried at next_due (Klaviyo refuses the account's credentials)"
     elif not pending:
         due = "when a contact changes"
     elif state.get("force") or next_due is None or next_due <= now:
@@ -77,6 +80,15 @@ def account_status(client: redis.Redis, account: str, now: float) -> dict[str, A
         "next_due": next_due,
         "due": due,
         "rejected": int(client.hlen(keys.rejected(account))),
+        "connection": {
+            "state": "refused" if refused else "ok",
+            "code": state.get("connection_code") if refused else None,
+            "detail": state.get("connection_detail") if refused else None,
+            "since": float(state["connection_since"]) if refused
+            and state.get("connection_since") else None,
+        },
+        "default_list_missing": state.get("list_missing") or None,
+        "owed_default_list": int(client.scard(keys.list_owed(account))),
     }
 
 

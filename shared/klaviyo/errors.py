@@ -6,9 +6,16 @@ What the caller should do is the class, not the HTTP status::
     +-- RateLimited         wait ``retry_in`` seconds, then send the same call again
     |                       (our limiter said so, or Klaviyo answered 429)
     +-- Transient           5xx, timeout, dropped connection: retry with backoff
+    |                       (an HTML 403 from Klaviyo's CDN, ``cf-mitigated``, too)
     +-- Rejected            4xx: Klaviyo refused this request; retrying won't help
         +-- Conflict        409 duplicate_profile: an identifier belongs to another profile
-                            (``duplicate_profile_id`` when Klaviyo names it)
+        |                   (``duplicate_profile_id`` when Klaviyo names it)
+        +-- AccountRefused  401/403: the account's credentials are refused (wrong or
+                            revoked key, missing scope). Not a contact problem: the
+                            account is parked, its contacts wait.
+
+``Rejected.errors`` holds every error of Klaviyo's answer (:class:`ApiError`: code, title,
+detail, pointer); a refused bulk job names its bad rows there by pointer.
 
 Messages hold the operation, status and Klaviyo's code/title -- never the request body,
 so no email or phone reaches logs or Sentry through them. ``detail`` (Klaviyo's sentence,
@@ -16,6 +23,18 @@ which may quote a value) is an attribute, not part of ``str(error)``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """One entry of a JSON:API ``errors`` array."""
+
+    code: str
+    title: str
+    detail: str
+    pointer: str = ""
 
 
 class KlaviyoError(Exception):
@@ -48,13 +67,15 @@ class Rejected(KlaviyoError):
     """Klaviyo refused the request (4xx other than 429)."""
 
     def __init__(
-        self, operation: str, status: int, code: str, title: str = "", detail: str = ""
+        self, operation: str, status: int, code: str, title: str = "", detail: str = "",
+        errors: tuple[ApiError, ...] = (),
     ) -> None:
         super().__init__(operation, f"{status} {code}: {title}".rstrip(": "))
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
+        self.errors = errors
 
 
 class Conflict(Rejected):
@@ -66,3 +87,8 @@ class Conflict(Rejected):
     ) -> None:
         super().__init__(operation, 409, code, title, detail)
         self.duplicate_profile_id = duplicate_profile_id
+
+
+class AccountRefused(Rejected):
+    """401/403: Klaviyo refuses the account's credentials (``code``: ``not_authenticated``,
+    ``authentication_failed`` or ``permission_denied``)."""

@@ -137,7 +137,9 @@ class RedisStateCollector(Collector):
             dead.add_metric([depth.queue], depth.dead)
         backlog = GaugeMetricFamily(m.EVENTS_BACKLOG.name, m.EVENTS_BACKLOG.help,
                                     value=events_backlog(client))
-        return [pending, running, rejected, messages, delayed, dead, backlog]
+        refused = GaugeMetricFamily(m.ACCOUNTS_REFUSED.name, m.ACCOUNTS_REFUSED.help,
+                                    value=int(client.scard(keys.REFUSED_ACCOUNTS)))
+        return [pending, running, rejected, messages, delayed, dead, backlog, refused]
 
 
 _installed: set[int] = set()

@@ -84,6 +84,8 @@ DEAD_LETTERS = Metric("contact_sync_dead_letters", "gauge",
                       "Dead letters currently kept, by queue.", ("queue",))
 EVENTS_BACKLOG = Metric("contact_sync_events_backlog", "gauge",
                         "Events on the stream not yet applied by a collector.", ())
+ACCOUNTS_REFUSED = Metric("contact_sync_accounts_refused", "gauge",
+                          "Accounts whose Klaviyo refuses their credentials (401/403).", ())
 REDIS_UP = Metric("contact_sync_redis_up", "gauge",
                   "1 when /metrics could read Redis.", ())
 

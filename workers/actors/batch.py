@@ -15,11 +15,14 @@ from typing import Any
 import dramatiq
 import orjson
 import redis
+from pydantic import ValidationError
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.accounts import AccountConfig, as_text
 from shared.events import MirroredContact
 from shared.klaviyo.errors import Conflict, RateLimited
+from shared.phones import normalise_phone
+from workers import account_health as health
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
     COUNT_PREFIX,
@@ -31,44 +34,85 @@ from workers.actors.common import (
     record_details,
     redis_for_actors,
     resend,
+    stops_on_account_problems,
 )
 from workers.actors.identity_ops import lookup_profiles
-from workers.batch_planner import EmailChange, Member, Plan, SyncedRecord, plan_batch
+from workers.batch_planner import (
+    Context,
+    EmailChange,
+    Member,
+    Plan,
+    SyncedRecord,
+    plan_batch,
+)
 from workers.chunking import limits, profile_resource, split
 
 log = logging.getLogger(__name__)
 
 
-def _load_plan_inputs(client: redis.Redis, account: str, batch_id: str) -> tuple[
-        list[Member], dict[str, MirroredContact], dict[str, SyncedRecord], bool]:
-    scored: list[Any] = client.zrange(keys.batch_members(account, batch_id), 0, -1,
-                                      withscores=True)  # type: ignore[assignment]
-    bulk = {as_text(m) for m in client.zrange(keys.batch_members_bulk(account, batch_id),
-                                              0, -1)}  # type: ignore[union-attr]
-    members = [Member(as_text(m), float(s), as_text(m) in bulk) for m, s in scored]
-    ids = [m.contact_id for m in members]
+def _mirrors(client: redis.Redis, account: str, ids: list[str]
+             ) -> tuple[dict[str, MirroredContact], dict[str, SyncedRecord], dict[str, str]]:
+    """The mirrored states and synced records of ``ids``; mirrors that cannot be read any
+    more (stored before a rule was tightened) are reported, not raised: one contact must
+    never stall the account."""
     contacts: dict[str, MirroredContact] = {}
     synced: dict[str, SyncedRecord] = {}
+    unreadable: dict[str, str] = {}
     for start in range(0, len(ids), 5000):
         part = ids[start:start + 5000]
         raw: list[Any] = client.mget([keys.contact(account, cid) for cid in part])
         records: list[Any] = client.hmget(keys.synced_contacts(account), part)  # type: ignore[assignment]
         for cid, value, record in zip(part, raw, records, strict=True):
             if value is not None:
-                contacts[cid] = MirroredContact.model_validate_json(value)
+                try:
+                    contacts[cid] = MirroredContact.model_validate_json(value)
+                except ValidationError as error:
+                    unreadable[cid] = "its stored state is no longer valid: " + "; ".join(
+                        ".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
             if record is not None:
                 synced[cid] = SyncedRecord.model_validate_json(record)
+    return contacts, synced, unreadable
+
+
+def _phone_owners(client: redis.Redis, account: str, config: AccountConfig,
+                  contacts: dict[str, MirroredContact]) -> dict[str, str]:
+    phones = sorted({p.e164 for c in contacts.values()
+                     if (p := normalise_phone(c.contact.phone, config.phone_region)).e164})
+    owners: dict[str, str] = {}
+    for start in range(0, len(phones), 5000):
+        part = phones[start:start + 5000]
+        values: list[Any] = client.hmget(keys.phone_owners(account), part)  # type: ignore[assignment]
+        owners.update({ph: as_text(v) for ph, v in zip(part, values, strict=True) if v})
+    return owners
+
+
+def _load_plan_inputs(client: redis.Redis, account: str, batch_id: str, config: AccountConfig
+                      ) -> tuple[list[Member], dict[str, MirroredContact],
+                                 dict[str, SyncedRecord], bool, Context]:
+    scored: list[Any] = client.zrange(keys.batch_members(account, batch_id), 0, -1,
+                                      withscores=True)  # type: ignore[assignment]
+    bulk = {as_text(m) for m in client.zrange(keys.batch_members_bulk(account, batch_id),
+                                              0, -1)}  # type: ignore[union-attr]
+    members = [Member(as_text(m), float(s), as_text(m) in bulk) for m, s in scored]
+    ids = [m.contact_id for m in members]
+    contacts, synced, unreadable = _mirrors(client, account, ids)
     initial = client.hget(keys.state(account), "completed_at") is None
-    return members, contacts, synced, initial
+    missing = health.missing_list(client, account)
+    context = Context(
+        phone_owners=_phone_owners(client, account, config, contacts),
+        owed_list=frozenset(health.owed(client, account, ids)),
+        list_missing=bool(config.default_list_id) and missing == config.default_list_id,
+        unreadable=unreadable)
+    return members, contacts, synced, initial, context
 
 
 def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
     """The chunk hashes of a plan: imports with the default list (first-time contacts not
-    unsubscribed), imports without it, then one chunk of deletes."""
+    unsubscribed, and those owed the list), imports without it, then one chunk of
+    deletes."""
     max_profiles, max_bytes = limits()
-    with_list = [r for r in plan.rows if list_id and r.first_time
-                 and r.marketing != "unsubscribed"]
-    without = [r for r in plan.rows if r not in with_list]
+    with_list = [r for r in plan.rows if list_id and r.join_list]
+    without = [r for r in plan.rows if not (list_id and r.join_list)]
     chunks: list[dict[str, Any]] = []
     for rows, target in ((with_list, list_id), (without, None)):
         resources = [profile_resource(r.attributes) for r in rows]
@@ -85,8 +129,9 @@ def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
 def _write_plan(client: redis.Redis, account: str, batch_id: str) -> None:
     batch_key = keys.batch(account, batch_id)
     config = account_config(client, account)
-    members, contacts, synced, initial = _load_plan_inputs(client, account, batch_id)
-    plan = plan_batch(config, members, contacts, synced, initial)
+    members, contacts, synced, initial, context = _load_plan_inputs(
+        client, account, batch_id, config)
+    plan = plan_batch(config, members, contacts, synced, initial, context)
     chunks = _chunks(plan, config.default_list_id)
     with client.pipeline(transaction=True) as pipe:
         pipe_: Any = pipe
@@ -101,6 +146,10 @@ def _write_plan(client: redis.Redis, account: str, batch_id: str) -> None:
             if plan.held_back:
                 now = time.time()
                 pipe.zadd(keys.held_back(account), {cid: now for cid in plan.held_back})
+            if plan.phone_claims:
+                pipe.hset(keys.phone_owners(account),
+                          mapping=plan.phone_claims)  # type: ignore[arg-type]
+            health.owe_list(pipe, account, plan.owe_list)
             counts: dict[Any, Any] = {COUNT_PREFIX + k: v for k, v in plan.counts.items()}
             pipe.hset(batch_key, mapping={
                 **counts, "planned": "1", "chunks_total": len(chunks), "chunks_done": 0,
@@ -168,6 +217,7 @@ def _email_changes(client: redis.Redis, account: str, batch_id: str,
 
 
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
+@stops_on_account_problems
 def sync_batch(account: str, batch_id: str) -> None:
     """Plan the batch, apply email changes, send its chunks (or complete it at once)."""
     client = redis_for_actors()

@@ -1,30 +1,40 @@
 """``upsert_chunk`` and ``poll_import_job``: one chunk of a batch, to Klaviyo and back.
 
-Import chunk progress (hash :func:`shared.constants.chunk`): ``planned`` -> ``submitted``
-(``job_id``) -> ``done``. A message redelivered at any point resumes from the recorded
-status. A crash between the POST and recording ``submitted`` makes the redelivery POST the
-same profiles again: harmless, because a bulk import is an upsert by email -- it never
-creates a second profile for an email. Counts are added by ``chunk_done.lua`` once.
+An import chunk has two stages (field ``stage``): ``profiles``, one bulk import job of its
+rows without their phones (with the default list when the chunk has one), then, when some
+rows have a phone to send, ``phones``: a phone-only job (``email`` + ``phone_number``)
+posted once Klaviyo accepted the first, so each email already owns its profile and a phone
+can never pick another one (docs/KLAVIYO.md, "phones never merge people").
+
+Each stage: ``planned`` -> ``submitted`` (``job_id``) -> the job complete, recorded
+(:mod:`workers.actors.chunk_records`) -> the next stage, or ``committed`` -> ``done``. A
+message redelivered at any point resumes from the recorded status. A crash between the POST
+and recording ``submitted`` posts the same rows again: harmless, a bulk import is an upsert
+by email and never creates a second profile for one.
+
+Klaviyo refuses a whole job for one bad row (:mod:`workers.actors.import_refusals`): the
+named rows are recorded (rejected, or for phones: phone dropped) and the rest posted again
+at once, round after round; each round removes a row or the list, so it ends. A refused
+default list sends the chunk without it and flags the account.
 
 Polling never holds a thread: ``poll_import_job`` re-sends itself with a growing delay
-(0.2 s x 1.6^n, at most 5 s) until the job is complete. Rate limits (ours or Klaviyo's 429)
+(0.2 s x 1.6^n, at most 60 s: jobs may take hours). A job is posted again only when Klaviyo
+says it was cancelled, it is past its ``expires_at``, or it is gone (404); never while
+Klaviyo reports it ``queued`` or ``processing``. Rate limits (ours or Klaviyo's 429)
 re-send the same message after the wait instead of sleeping.
 
 created vs updated: when the job has at most :data:`JOB_PROFILE_PAGES` pages of profiles,
 they are read: the profile ids are learnt and ``created`` is exact (profile ``created`` at
 or after the job's ``created_at``). For bigger jobs, ``created`` counts the first-time
-contacts whose email was never mapped to a profile, ``updated`` the rest; ids are then
-looked up lazily when needed (email change, delete).
+contacts whose email was never mapped to a profile, ``updated`` the rest.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -32,11 +42,12 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
-from shared.identity import IdentityMap
 from shared.klaviyo.errors import RateLimited, Rejected
 from shared.telemetry.metrics import record_rejections
+from workers import account_health as health
+from workers.actors import chunk_records as records
 from workers.actors.common import (
+    BatchRefused,
     Klaviyo,
     account_config,
     chunk_done,
@@ -44,9 +55,10 @@ from workers.actors.common import (
     klaviyo_for,
     redis_for_actors,
     resend,
+    stops_on_account_problems,
 )
-from workers.actors.identity_ops import lookup_profiles
-from workers.batch_planner import SyncedRecord
+from workers.actors.deletes import remove_deleted
+from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.reverse.echo import record_pushed
 
 JOB_PROFILE_PAGES = 3
@@ -54,14 +66,10 @@ JOB_PROFILE_PAGES = 3
 (``SYNC_JOB_PROFILE_PAGES`` overrides; 0 = never)."""
 PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
-LIST_CALL_MAX = 1000
-POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 5.0
-JOB_STUCK_AFTER_S = 3600.0
-"""An import job not complete this long after it was submitted is given up and its rows
-submitted again (a new job; upserts by email, so nothing is duplicated), so that a job
-Klaviyo never finishes cannot hold the account's batch forever
-(``SYNC_IMPORT_JOB_STUCK_AFTER`` overrides)."""
-ROW_POINTER = re.compile(r"/profiles/data/(\d+)")
+POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
+ROUNDS_PER_MESSAGE = 20
+"""Refused rounds of one chunk in one message; more continue in a new message."""
+Row = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
@@ -73,73 +81,106 @@ def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
     return client.hget(keys.batch(account, batch_id), "status") == "running"
 
 
-def _without_conflicts(client: redis.Redis, account: str, batch_id: str,
-                       rows: list[dict[str, Any]], payload: list[Any]
-                       ) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Drop contacts whose email change conflicted (reported; nothing duplicated)."""
-    ids = [cid for row in rows for cid in row["contact_ids"]]
-    if not ids:
-        return rows, payload
-    details: list[Any] = client.hmget(keys.batch_details(account, batch_id), ids)  # type: ignore[assignment]
-    conflicted = {cid for cid, d in zip(ids, details, strict=True)
-                  if d and json.loads(d).get("outcome") == "conflict"}
-    if not conflicted:
-        return rows, payload
-    kept_rows, kept_payload = [], []
-    for row, resource in zip(rows, payload, strict=True):
-        row["contact_ids"] = [c for c in row["contact_ids"] if c not in conflicted]
-        if row["contact_ids"]:
-            kept_rows.append(row)
-            kept_payload.append(resource)
-    return kept_rows, kept_payload
+def _job_body(payload: list[Any], list_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "profile-bulk-import-job",
+                            "attributes": {"profiles": {"data": payload}}}
+    if list_id:
+        data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+    return {"data": data}
+
+
+def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
+                   stage: str, rows: list[Row], payload: list[Any], list_id: str,
+                   refused: Rejected) -> tuple[list[Row], list[Any], str]:
+    """Take out what a 400 names (rows, or the list), record it, and keep the rest."""
+    verdict = read_refusal(refused, len(rows))
+    if not verdict.rows and not (verdict.list_refused and list_id):
+        raise BatchRefused(f"Klaviyo refused an import job: {refused.status} {refused.code}"
+                           f" {refused.title}".rstrip())
+    named = {i: (rows[i], refusal.as_dict()) for i, refusal in verdict.rows.items()}
+    rejected = 0
+    kept = [i for i in range(len(rows)) if i not in named]
+    with client.pipeline(transaction=True) as pipe:
+        if stage == "phones":
+            records.drop_phones(pipe, account, batch_id, key, named)
+        else:
+            rejected = records.reject_rows(pipe, account, batch_id, key, named)
+        if not named:  # the list: Klaviyo no longer has it
+            log.warning("account %s: Klaviyo refused the default list; chunk %s sent "
+                        "without it, its first-time contacts will join a new one", account,
+                        key.rsplit(":", 1)[-1])
+            records.owe_rows(pipe, account, rows)
+            health.mark_list_missing(client, account, list_id, time.time())
+            list_id = ""
+        rows, payload = [rows[i] for i in kept], [payload[i] for i in kept]
+        records.save_round(pipe, key, rows, payload, list_id)
+        pipe.execute()
+    if stage != "phones" and named:
+        record_rejections(client, account, rejected)
+    return rows, payload, list_id
 
 
 def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             fields: dict[str, str]) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
-    rows, payload = _without_conflicts(client, account, batch_id,
-                                       orjson.loads(fields["rows"]),
-                                       orjson.loads(fields["payload"]))
-    if not rows:
-        chunk_done(client, account, batch_id, chunk_id, {})
-        return
-    data: dict[str, Any] = {"type": "profile-bulk-import-job",
-                            "attributes": {"profiles": {"data": payload}}}
-    if fields.get("list_id"):
-        data["relationships"] = {"lists": {"data": [{"type": "list",
-                                                     "id": fields["list_id"]}]}}
-    if fields.get("list_id"):  # before the import: a pull must not echo these back
-        record_pushed(client, account, fields["list_id"], [row["email"] for row in rows])
+    stage = fields.get("stage") or "profiles"
+    rows: list[Row] = orjson.loads(fields["rows"])
+    payload: list[Any] = orjson.loads(fields["payload"])
+    if stage == "profiles":
+        rows, payload = records.without_conflicts(client, account, batch_id, rows, payload)
+    list_id = fields.get("list_id") or ""
     klaviyo = _klaviyo(client, account)
-    try:
-        answer: Any = klaviyo.gateway.call(
-            "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles, {"data": data})
-    except RateLimited as limited:
-        resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
+    for _ in range(ROUNDS_PER_MESSAGE):
+        if not rows:
+            _stage_done(client, account, batch_id, chunk_id, stage, [], {}, {}, 0, list_id)
+            return
+        if list_id:  # before the import: a pull must not echo these back
+            record_pushed(client, account, list_id, [row["email"] for row in rows])
+        try:
+            answer: Any = klaviyo.gateway.call(
+                "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles,
+                _job_body(payload, list_id))
+        except RateLimited as limited:
+            client.hset(key, mapping={"rows": orjson.dumps(rows),
+                                      "payload": orjson.dumps(payload), "list_id": list_id})
+            resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
+            return
+        except Rejected as refused:
+            if refused.status != 400:
+                raise BatchRefused(f"Klaviyo refused an import job: {refused.status} "
+                                   f"{refused.code} {refused.title}".rstrip()) from None
+            rows, payload, list_id = _refused_round(client, account, batch_id, key, stage,
+                                                    rows, payload, list_id, refused)
+            continue
+        client.hset(key, mapping={"status": "submitted", "job_id": str(answer["data"]["id"]),
+                                  "rows": orjson.dumps(rows), "payload": orjson.dumps(payload),
+                                  "list_id": list_id, "polls": 0,
+                                  "submitted_at": repr(time.time())})
+        resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
         return
-    except Rejected as refused:  # the whole job refused (e.g. the list is gone): say why
-        error = {"code": refused.code, "title": refused.title, "detail": refused.detail}
-        _commit(client, account, batch_id, chunk_id, "", [],
-                dict(enumerate(rows)), dict.fromkeys(range(len(rows)), error), {}, 0)
-        return
-    client.hset(key, mapping={"status": "submitted", "job_id": str(answer["data"]["id"]),
-                              "rows": orjson.dumps(rows), "polls": 0,
-                              "submitted_at": repr(time.time())})
-    resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
+    upsert_chunk.send(account, batch_id, chunk_id)  # more rounds, in a fresh message
 
 
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
+@stops_on_account_problems
 def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
-    """Send one chunk: a bulk import job, or the removals of deleted contacts."""
+    """Send one chunk: a bulk import job (or its phone stage), or the removals of deleted
+    contacts."""
     client = redis_for_actors()
     if not _running(client, account, batch_id):
         return
-    fields = hash_of(client, keys.chunk(account, batch_id, chunk_id))
+    key = keys.chunk(account, batch_id, chunk_id)
+    fields = hash_of(client, key)
     status = fields.get("status")
-    if status == "done":
-        chunk_done(client, account, batch_id, chunk_id, {})
+    if status in ("done", "committed"):
+        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif fields.get("kind") == "delete":
-        _deletes(client, account, batch_id, chunk_id, fields)
+        try:
+            counts = remove_deleted(client, _klaviyo(client, account), account, fields)
+        except RateLimited as limited:
+            resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
+            return
+        chunk_done(client, account, batch_id, chunk_id, counts)
     elif status == "planned":
         _submit(client, account, batch_id, chunk_id, fields)
     elif status == "submitted":
@@ -159,11 +200,11 @@ def _pages(klaviyo: Klaviyo, operation: str, fn: Any, job_id: str, **kwargs: Any
             return items
 
 
-def _row_errors(errors: list[dict[str, Any]], rows: list[dict[str, Any]]
-                ) -> dict[int, dict[str, str]]:
-    """Row index -> Klaviyo's error (code, title, detail), by pointer or payload email."""
+def _row_errors(errors: list[dict[str, Any]], rows: list[Row]
+                ) -> dict[int, tuple[Row, dict[str, str]]]:
+    """Row index -> (row, Klaviyo's error), by pointer or by the payload's email."""
     by_email = {row["email"]: index for index, row in enumerate(rows)}
-    found: dict[int, dict[str, str]] = {}
+    found: dict[int, tuple[Row, dict[str, str]]] = {}
     for error in errors:
         attrs = error.get("attributes") or {}
         pointer = str((attrs.get("source") or {}).get("pointer") or "")
@@ -174,7 +215,9 @@ def _row_errors(errors: list[dict[str, Any]], rows: list[dict[str, Any]]
             email = str(original.get("email") or "").strip().lower()
             index = by_email.get(email)
         if index is not None:
-            found[index] = {k: str(attrs.get(k) or "") for k in ("code", "title", "detail")}
+            reason = {k: str(attrs.get(k) or "") for k in ("code", "title", "detail")}
+            reason["field"] = (match.group(2) or "") if match else ""
+            found[index] = (rows[index], reason)
     return found
 
 
@@ -200,166 +243,113 @@ def _unsubscribe(client: redis.Redis, klaviyo: Klaviyo, key: str, emails: list[s
         client.hset(key, "unsub_done", offset + len(part))
 
 
-def _finish_import(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: str,
-                   chunk_id: str, fields: dict[str, str], job: dict[str, Any]) -> None:
-    key = keys.chunk(account, batch_id, chunk_id)
+def _learn(klaviyo: Klaviyo, job_id: str, job: dict[str, Any], rows: int
+           ) -> dict[str, tuple[str, bool]]:
+    """email -> (profile id, created by this job), for jobs small enough to read."""
+    learnt: dict[str, tuple[str, bool]] = {}
+    if rows > int(os.environ.get("SYNC_JOB_PROFILE_PAGES", JOB_PROFILE_PAGES)) * PAGE:
+        return learnt
+    started = _parse_time((job.get("attributes") or {}).get("created_at"))
+    for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",
+                          klaviyo.api.Profiles.get_profiles_for_bulk_import_profiles_job,
+                          job_id, fields_profile=["email", "created"]):
+        attrs = profile.get("attributes") or {}
+        created = _parse_time(attrs.get("created"))
+        email = str(attrs.get("email") or "").strip().lower()
+        learnt[email] = (str(profile["id"]), bool(created and started and created >= started))
+    return learnt
+
+
+def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: str,
+                chunk_id: str, fields: dict[str, str], job: dict[str, Any]) -> None:
+    """The job is complete: read its import errors and record the stage."""
     job_id = fields["job_id"]
-    rows: list[dict[str, Any]] = orjson.loads(fields["rows"])
-    profiles_api = klaviyo.api.Profiles
+    rows: list[Row] = orjson.loads(fields["rows"])
     errors = _pages(klaviyo, "get_errors_for_bulk_import_profiles_job",
-                    profiles_api.get_errors_for_bulk_import_profiles_job, job_id)
+                    klaviyo.api.Profiles.get_errors_for_bulk_import_profiles_job, job_id)
     failed = _row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
-    learnt: dict[str, tuple[str, bool]] = {}
-    pages = int(os.environ.get("SYNC_JOB_PROFILE_PAGES", JOB_PROFILE_PAGES))
-    if len(rows) <= pages * PAGE:
-        started = _parse_time((job.get("attributes") or {}).get("created_at"))
-        for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",
-                              profiles_api.get_profiles_for_bulk_import_profiles_job,
-                              job_id, fields_profile=["email", "created"]):
-            attrs = profile.get("attributes") or {}
-            created = _parse_time(attrs.get("created"))
-            email = str(attrs.get("email") or "").strip().lower()
-            learnt[email] = (str(profile["id"]),
-                             bool(created and started and created >= started))
+    stage = fields.get("stage") or "profiles"
+    if stage == "phones":
+        _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "")
+        return
+    learnt = _learn(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
-    _unsubscribe(client, klaviyo, key, unsub, int(fields.get("unsub_done", 0)))
-    _commit(client, account, batch_id, chunk_id, fields.get("list_id") or "", ok,
-            {index: rows[index] for index in failed}, failed, learnt, len(unsub))
+    _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
+                 int(fields.get("unsub_done", 0)))
+    _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
+                fields.get("list_id") or "")
 
 
-def _commit(client: redis.Redis, account: str, batch_id: str, chunk_id: str, list_id: str,
-            ok: list[dict[str, Any]], failed_rows: dict[int, dict[str, Any]],
-            failed: dict[int, dict[str, str]], learnt: dict[str, tuple[str, bool]],
-            unsubscribed: int) -> None:
-    """Record what Klaviyo confirmed, then count the chunk done (once)."""
-    ids = [cid for row in ok for cid in row["contact_ids"]]
-    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
-    before = dict(zip(ids, previous, strict=True))
-    mapped = IdentityMap(client, account).profiles_of_emails(row["email"] for row in ok)
-    created = updated = 0
-    now = time.time()
-    with client.pipeline(transaction=True) as pipe:
-        for row in ok:
-            if row["email"] in learnt:
-                profile_id, is_new = learnt[row["email"]]
-                IdentityMap(client, account).learn(
-                    contacts={cid: profile_id for cid in row["contact_ids"]},
-                    emails={row["email"]: profile_id}, pipe=pipe)
-            else:
-                is_new = row["first_time"] and row["email"] not in mapped
-            created += is_new
-            updated += not is_new
-            for cid in row["contact_ids"]:
-                old = before.get(cid)
-                lists = SyncedRecord.model_validate_json(old).lists if old else []
-                if list_id and list_id not in lists:
-                    lists = [*lists, list_id]
-                record = SyncedRecord(email=row["email"], marketing=row["marketing"],
-                                      lists=lists, fingerprint=row["fingerprint"])
-                pipe.hset(keys.synced_contacts(account), cid, record.model_dump_json())
-                pipe.zrem(keys.held_back(account), cid)
-                pipe.hdel(keys.rejected(account), cid)
-        rejected = 0
-        for index, error in failed.items():
-            for cid in failed_rows[index]["contact_ids"]:
-                rejected += 1
-                pipe.hset(keys.rejected(account), cid, json.dumps(
-                    {**error, "batch_id": batch_id, "at": now}))
-        pipe.execute()
-    record_rejections(client, account, rejected)
-    chunk_done(client, account, batch_id, chunk_id, {
-        "created": created, "updated": updated, "rejected": rejected,
-        "unsubscribed": unsubscribed})
+def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str, stage: str,
+                ok: list[Row], failed: dict[int, tuple[Row, dict[str, str]]],
+                learnt: dict[str, tuple[str, bool]], unsubscribed: int, list_id: str) -> None:
+    key = keys.chunk(account, batch_id, chunk_id)
+    if stage == "phones":
+        records.commit_phones(client, account, batch_id, key, ok, failed)
+        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+        return
+    phones = records.phone_stage(ok)
+    records.commit_profiles(client, account, batch_id, key, list_id, ok, failed, learnt,
+                            unsubscribed, phones or {"status": "committed"})
+    if phones:
+        upsert_chunk.send(account, batch_id, chunk_id)
+    else:
+        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+
+
+def _expired(job: dict[str, Any]) -> bool:
+    expires = _parse_time((job.get("attributes") or {}).get("expires_at"))
+    return expires is not None and expires.tzinfo is not None and expires <= datetime.now(UTC)
+
+
+def _post_again(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
+                job_id: str, why: str) -> None:
+    log.warning("import job of batch %s chunk %s %s; posting its rows again", batch_id,
+                chunk_id, why)
+    client.hset(keys.chunk(account, batch_id, chunk_id),
+                mapping={"status": "planned", "resubmitted": job_id})
+    upsert_chunk.send(account, batch_id, chunk_id)  # rows are kept: submit them again
 
 
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
+@stops_on_account_problems
 def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     """Look at the chunk's import job once; re-sent with a growing delay until complete."""
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
     fields = hash_of(client, key)
     if not _running(client, account, batch_id) or fields.get("status") != "submitted":
-        if fields.get("status") == "done":
-            chunk_done(client, account, batch_id, chunk_id, {})
+        if fields.get("status") in ("done", "committed"):
+            chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
         return
     klaviyo = _klaviyo(client, account)
     args = (account, batch_id, chunk_id)
+    job_id = fields["job_id"]
     try:
         answer: Any = klaviyo.gateway.call(
             "get_bulk_import_profiles_job",
-            klaviyo.api.Profiles.get_bulk_import_profiles_job, fields["job_id"])
-        job = answer["data"]
-        status = (job.get("attributes") or {}).get("status")
-        stuck_after = float(os.environ.get("SYNC_IMPORT_JOB_STUCK_AFTER", JOB_STUCK_AFTER_S))
-        stuck = (status != "complete"
-                 and time.time() - float(fields.get("submitted_at") or time.time()) > stuck_after)
-        if status == "cancelled" or stuck:
-            log.warning("import job %s of batch %s chunk %s %s; submitting its rows again",
-                        fields["job_id"], batch_id, chunk_id,
-                        "was cancelled" if status == "cancelled" else f"still {status}")
-            client.hset(key, mapping={"status": "planned", "resubmitted": fields["job_id"]})
-            upsert_chunk.send(*args)  # rows are kept: submit them again
-            return
-        if status != "complete":
-            polls = int(client.hincrby(key, "polls", 1))
-            resend(poll_import_job, args, min(POLL_MAX_S, POLL_FIRST_S * POLL_FACTOR ** polls))
-            return
-        _finish_import(client, klaviyo, account, batch_id, chunk_id, fields, job)
+            klaviyo.api.Profiles.get_bulk_import_profiles_job, job_id)
+    except RateLimited as limited:
+        resend(poll_import_job, args, limited.retry_in)
+        return
+    except Rejected as refused:
+        if refused.status != 404:
+            raise
+        _post_again(client, account, batch_id, chunk_id, job_id, "is gone (404)")
+        return
+    job = answer["data"]
+    status = (job.get("attributes") or {}).get("status")
+    if status == "cancelled" or (status != "complete" and _expired(job)):
+        _post_again(client, account, batch_id, chunk_id, job_id,
+                    "was cancelled" if status == "cancelled" else "expired")
+        return
+    if status != "complete":
+        polls = int(client.hincrby(key, "polls", 1))
+        resend(poll_import_job, args, min(POLL_MAX_S, POLL_FIRST_S * POLL_FACTOR ** polls))
+        return
+    try:
+        _finish_job(client, klaviyo, account, batch_id, chunk_id, fields, job)
     except RateLimited as limited:
         resend(poll_import_job, args, limited.retry_in)
 
-
-def _deletes(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
-             fields: dict[str, str]) -> None:
-    """Take deleted contacts out of the lists the sync put them in; never delete a
-    profile. The synced record is kept (lists emptied, marked deleted)."""
-    contact_ids: list[str] = orjson.loads(fields["rows"])
-    raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)  # type: ignore[assignment]
-    records = {cid: SyncedRecord.model_validate_json(r)
-               for cid, r in zip(contact_ids, raw, strict=True) if r}
-    identity = IdentityMap(client, account)
-    profiles = identity.profiles_of_contacts(records)
-    by_email = identity.profiles_of_emails(r.email for c, r in records.items()
-                                           if c not in profiles)
-    klaviyo = _klaviyo(client, account)
-    try:
-        missing = [r.email for c, r in records.items()
-                   if c not in profiles and r.email not in by_email]
-        by_email.update(lookup_profiles(klaviyo, missing) if missing else {})
-        by_list: dict[str, list[str]] = {}
-        for cid, record in records.items():
-            profile_id = profiles.get(cid) or by_email.get(record.email)
-            for list_id in record.lists if profile_id else []:
-                by_list.setdefault(list_id, []).append(profile_id or "")
-        removed: set[str] = set()
-        for list_id, ids in sorted(by_list.items()):
-            for start in range(0, len(ids), LIST_CALL_MAX):
-                body = {"data": [{"type": "profile", "id": pid}
-                                 for pid in ids[start:start + LIST_CALL_MAX]]}
-                klaviyo.gateway.call("remove_profiles_from_list",
-                                     klaviyo.api.Lists.remove_profiles_from_list,
-                                     list_id, body)
-                removed.update(ids[start:start + LIST_CALL_MAX])
-    except RateLimited as limited:
-        resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
-        return
-    with client.pipeline(transaction=True) as pipe:
-        for cid, record in records.items():
-            kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
-            pipe.hset(keys.synced_contacts(account), cid, kept.model_dump_json())
-        pipe.execute()
-    count = sum(1 for cid, r in records.items()
-                if (profiles.get(cid) or by_email.get(r.email)) in removed)
-    chunk_done(client, account, batch_id, chunk_id, {"removed_from_lists": count})
-
-
-def chunk_progress(client: redis.Redis, account: str, batch_id: str) -> dict[str, int]:
-    """Chunks of a batch by status (for status displays)."""
-    total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
-    seen: dict[str, int] = {}
-    for index in range(total):
-        status = as_text(client.hget(keys.chunk(account, batch_id, f"c{index:05d}"),
-                                     "status") or "planned")
-        seen[status] = seen.get(status, 0) + 1
-    return seen

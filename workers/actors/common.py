@@ -3,12 +3,15 @@ the atomic "chunk done" step that completes a batch exactly once."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import dramatiq
 import redis
@@ -17,17 +20,28 @@ from klaviyo_api import KlaviyoAPI
 from shared import constants as keys
 from shared.accounts import AccountConfig, AccountStore, as_text
 from shared.klaviyo.client import client_for, klaviyo_account_id
+from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
 from shared.redis_client import connect
 from shared.settings import get_settings
-from workers.batch_lifecycle import complete_batch
+from workers import account_health as health
+from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
 REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter",
                  "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
-                 "removed_from_lists")
+                 "removed_from_lists", "unencodable", "phone_dropped", "phone_shared",
+                 "import_rounds")
 COUNT_PREFIX = "n:"
 """Batch hash fields ``n:<count>`` hold the report counts while the batch runs."""
+P = ParamSpec("P")
+log = logging.getLogger(__name__)
+
+
+class BatchRefused(Exception):
+    """Klaviyo refused a request of the batch for a reason that is neither a contact's nor
+    the account's credentials (a 400 that names no row): the batch is given up, its
+    contacts go back to pending. The message holds Klaviyo's code and title only."""
 
 
 @cache
@@ -53,6 +67,43 @@ class Klaviyo:
 
 
 _clients: dict[tuple[str, str], KlaviyoAPI] = {}
+
+
+def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
+    """For push actors whose first two arguments are (account, batch id): a refusal of the
+    account's credentials parks the account (:mod:`workers.account_health`) and stops the
+    batch, a :class:`BatchRefused` gives the batch up; in both cases its contacts go back to
+    pending and nobody is marked rejected."""
+
+    @functools.wraps(fn)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except AccountRefused as refused:
+            account, batch_id = str(args[0]), str(args[1])
+            client = redis_for_actors()
+            now = time.time()
+            health.park_refused(client, account, refused.code, refused.detail, now)
+            log.warning("account %s: Klaviyo refused its credentials (%s %s); batch %s "
+                        "stopped, its contacts wait", account, refused.status, refused.code,
+                        batch_id)
+            interval = max(health.REFUSED_RETRY_S, _interval(client, account))
+            fail_batch(client, account, batch_id, f"account refused: {refused.code}", now,
+                       interval=interval)
+        except BatchRefused as refused:
+            account, batch_id = str(args[0]), str(args[1])
+            client = redis_for_actors()
+            log.error("account %s: batch %s given up: %s", account, batch_id, refused)
+            fail_batch(client, account, batch_id, str(refused), time.time())
+
+    return guarded
+
+
+def _interval(client: redis.Redis, account: str) -> float:
+    try:
+        return account_config(client, account).interval
+    except Exception:  # removed meanwhile: the default pace
+        return get_settings().interval
 
 
 def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
@@ -101,7 +152,8 @@ def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
 def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
     fields = hash_of(client, keys.batch(account, batch_id))
     report = {name: int(fields.get(COUNT_PREFIX + name, 0)) for name in REPORT_COUNTS}
-    complete_batch(client, account, batch_id, report, time.time())
+    if complete_batch(client, account, batch_id, report, time.time()):
+        health.clear_refused(client, account)
 
 
 def record_details(pipe: Any, account: str, batch_id: str,

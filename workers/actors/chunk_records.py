@@ -1,0 +1,180 @@
+"""What a chunk writes once Klaviyo answered: synced records, identities, rejections and
+phone notes, each step in one MULTI together with the chunk's next status, so that a
+redelivered message can never write (or count) the same step twice.
+
+Counts of a chunk accumulate in its own hash (fields ``c:<count>``) and are added to the
+batch once, when the chunk is done (``chunk_done.lua``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import redis
+
+from shared import constants as keys
+from shared.identity import IdentityMap
+from shared.telemetry.metrics import record_rejections
+from workers.account_health import owe_list
+from workers.actors.common import hash_of
+from workers.batch_planner import SyncedRecord
+
+CHUNK_COUNT = "c:"
+Row = dict[str, Any]
+
+
+def chunk_counts(client: redis.Redis, key: str) -> dict[str, int]:
+    """The counts a chunk gathered so far."""
+    return {name[len(CHUNK_COUNT):]: int(value) for name, value in hash_of(client, key).items()
+            if name.startswith(CHUNK_COUNT)}
+
+
+def without_conflicts(client: redis.Redis, account: str, batch_id: str,
+                      rows: list[Row], payload: list[Any]) -> tuple[list[Row], list[Any]]:
+    """Drop contacts whose email change conflicted (reported; nothing duplicated)."""
+    ids = [cid for row in rows for cid in row["contact_ids"]]
+    if not ids:
+        return rows, payload
+    details: list[Any] = client.hmget(keys.batch_details(account, batch_id), ids)  # type: ignore[assignment]
+    conflicted = {cid for cid, d in zip(ids, details, strict=True)
+                  if d and json.loads(d).get("outcome") == "conflict"}
+    if not conflicted:
+        return rows, payload
+    kept_rows, kept_payload = [], []
+    for row, resource in zip(rows, payload, strict=True):
+        row["contact_ids"] = [c for c in row["contact_ids"] if c not in conflicted]
+        if row["contact_ids"]:
+            kept_rows.append(row)
+            kept_payload.append(resource)
+    return kept_rows, kept_payload
+
+
+def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
+                refused: Mapping[int, tuple[Row, Mapping[str, str]]]) -> int:
+    """Record Klaviyo's refusal of rows (in ``pipe``); returns the contacts rejected."""
+    now = time.time()
+    rejected = 0
+    for row, error in refused.values():
+        for cid in row["contact_ids"]:
+            rejected += 1
+            pipe.hset(keys.rejected(account), cid, json.dumps(
+                {**error, "batch_id": batch_id, "at": now}))
+    if rejected:
+        pipe.hincrby(key, CHUNK_COUNT + "rejected", rejected)
+    return rejected
+
+
+def drop_phones(pipe: Any, account: str, batch_id: str, key: str,
+                refused: Mapping[int, tuple[Row, Mapping[str, str]]]) -> None:
+    """Note phones Klaviyo would not take (the contacts keep everything else)."""
+    dropped = 0
+    for row, error in refused.values():
+        reason = ("the phone belongs to another Klaviyo profile"
+                  if error.get("code") == "duplicate_profile"
+                  else f"Klaviyo refused the phone: {error.get('detail') or error.get('code')}")
+        for cid in row["contact_ids"]:
+            dropped += 1
+            pipe.hset(keys.batch_details(account, batch_id), cid,
+                      json.dumps({"outcome": "phone_dropped", "reason": reason}))
+    if dropped:
+        pipe.hincrby(key, CHUNK_COUNT + "phone_dropped", dropped)
+
+
+def save_round(pipe: Any, key: str, rows: list[Row], payload: list[Any], list_id: str
+               ) -> None:
+    """What is left of the chunk after a round that Klaviyo refused in part."""
+    pipe.hset(key, mapping={"rows": orjson.dumps(rows), "payload": orjson.dumps(payload),
+                            "list_id": list_id})
+    pipe.hincrby(key, CHUNK_COUNT + "import_rounds", 1)
+
+
+def owe_rows(pipe: Any, account: str, rows: list[Row]) -> None:
+    """The rows' contacts should have joined the (missing) default list."""
+    owe_list(pipe, account, [cid for row in rows if row.get("join_list")
+                             for cid in row["contact_ids"]])
+
+
+def phone_stage(rows: list[Row]) -> dict[str, Any] | None:
+    """The chunk fields of its phone-only job, or None when no row has a phone to send."""
+    with_phone = [row for row in rows if row.get("phone")]
+    if not with_phone:
+        return None
+    payload = [{"type": "profile", "attributes": {"email": row["email"],
+                                                  "phone_number": row["phone"]}}
+               for row in with_phone]
+    return {"stage": "phones", "status": "planned", "list_id": "", "polls": 0,
+            "rows": orjson.dumps(with_phone), "payload": orjson.dumps(payload)}
+
+
+def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
+                    list_id: str, ok: list[Row],
+                    refused: Mapping[int, tuple[Row, Mapping[str, str]]],
+                    learnt: Mapping[str, tuple[str, bool]], unsubscribed: int,
+                    then: Mapping[str, Any]) -> None:
+    """Record what Klaviyo confirmed of the profile job, and move the chunk on to ``then``
+    (its phone stage, or ``committed``)."""
+    ids = [cid for row in ok for cid in row["contact_ids"]]
+    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
+    before = dict(zip(ids, previous, strict=True))
+    identity = IdentityMap(client, account)
+    mapped = identity.profiles_of_emails(row["email"] for row in ok)
+    created = updated = 0
+    with client.pipeline(transaction=True) as pipe:
+        for row in ok:
+            if row["email"] in learnt:
+                profile_id, is_new = learnt[row["email"]]
+                identity.learn(contacts=dict.fromkeys(row["contact_ids"], profile_id),
+                               emails={row["email"]: profile_id}, pipe=pipe)
+            else:
+                is_new = row["first_time"] and row["email"] not in mapped
+            created += is_new
+            updated += not is_new
+            for cid in row["contact_ids"]:
+                old = before.get(cid)
+                record = (SyncedRecord.model_validate_json(old) if old
+                          else SyncedRecord(email=row["email"]))
+                lists = record.lists
+                if list_id and list_id not in lists:
+                    lists = [*lists, list_id]
+                record = record.model_copy(update={
+                    "email": row["email"], "marketing": row["marketing"], "lists": lists,
+                    "fingerprint": row["fingerprint"], "deleted": False})
+                pipe.hset(keys.synced_contacts(account), cid, record.model_dump_json())
+                pipe.zrem(keys.held_back(account), cid)
+                pipe.hdel(keys.rejected(account), cid)
+            if list_id and row.get("join_list"):
+                pipe.srem(keys.list_owed(account), *row["contact_ids"])
+        rejected = reject_rows(pipe, account, batch_id, key, refused)
+        for name, value in (("created", created), ("updated", updated),
+                            ("unsubscribed", unsubscribed)):
+            pipe.hincrby(key, CHUNK_COUNT + name, value)
+        pipe.hset(key, mapping=dict(then))  # type: ignore[arg-type]
+        pipe.hdel(key, "job_id", "submitted_at")
+        pipe.execute()
+    record_rejections(client, account, rejected)
+
+
+def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
+                  ok: list[Row], refused: Mapping[int, tuple[Row, Mapping[str, str]]]
+                  ) -> None:
+    """Record the phones Klaviyo took (and the ones it would not); the chunk is then
+    ``committed``."""
+    ids = [cid for row in ok for cid in row["contact_ids"]]
+    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
+    before = dict(zip(ids, previous, strict=True))
+    with client.pipeline(transaction=True) as pipe:
+        for row in ok:
+            for cid in row["contact_ids"]:
+                old = before.get(cid)
+                if old:
+                    record = SyncedRecord.model_validate_json(old)
+                    pipe.hset(keys.synced_contacts(account), cid, record.model_copy(
+                        update={"phone": row["phone"]}).model_dump_json())
+        drop_phones(pipe, account, batch_id, key, refused)
+        pipe.hset(key, "status", "committed")
+        pipe.hdel(key, "job_id", "submitted_at")
+        pipe.execute()
