@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,35 +90,56 @@ def _job_body(payload: list[Any], list_id: str) -> dict[str, Any]:
     return {"data": data}
 
 
+@dataclass
+class _Pending:
+    """What is left of a chunk's stage to post, and the chunk version it was read at."""
+
+    rows: list[Row]
+    payload: list[Any]
+    list_id: str
+    version: str
+
+    def save(self, client: redis.Redis, key: str, write: Any) -> bool:
+        """Write a step (one MULTI, if nobody else moved the chunk on); the new version."""
+        if not records.write_if_unchanged(client, key, self.version, write):
+            return False
+        self.version = str(int(self.version) + 1)
+        return True
+
+
 def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
-                   stage: str, rows: list[Row], payload: list[Any], list_id: str,
-                   refused: Rejected) -> tuple[list[Row], list[Any], str]:
-    """Take out what a 400 names (rows, or the list), record it, and keep the rest."""
-    verdict = read_refusal(refused, len(rows))
-    if not verdict.rows and not (verdict.list_refused and list_id):
+                   stage: str, left: _Pending, refused: Rejected) -> bool:
+    """Take out what a 400 names (rows, or the list), record it, and keep the rest.
+    False when another delivery of the chunk got there first."""
+    verdict = read_refusal(refused, len(left.rows))
+    if not verdict.rows and not (verdict.list_refused and left.list_id):
         raise BatchRefused(f"Klaviyo refused an import job: {refused.status} {refused.code}"
                            f" {refused.title}".rstrip())
-    named = {i: (rows[i], refusal.as_dict()) for i, refusal in verdict.rows.items()}
-    rejected = 0
-    kept = [i for i in range(len(rows)) if i not in named]
-    with client.pipeline(transaction=True) as pipe:
+    named = {i: (left.rows[i], refusal.as_dict()) for i, refusal in verdict.rows.items()}
+    rows = [row for i, row in enumerate(left.rows) if i not in named]
+    payload = [item for i, item in enumerate(left.payload) if i not in named]
+    list_id = left.list_id if named else ""
+    counted: dict[str, int] = {}
+
+    def write(pipe: Any) -> None:
         if stage == "phones":
             records.drop_phones(pipe, account, batch_id, key, named)
         else:
-            rejected = records.reject_rows(pipe, account, batch_id, key, named)
+            counted["rejected"] = records.reject_rows(pipe, account, batch_id, key, named)
         if not named:  # the list: Klaviyo no longer has it
-            log.warning("account %s: Klaviyo refused the default list; chunk %s sent "
-                        "without it, its first-time contacts will join a new one", account,
-                        key.rsplit(":", 1)[-1])
-            records.owe_rows(pipe, account, rows)
-            health.mark_list_missing(client, account, list_id, time.time())
-            list_id = ""
-        rows, payload = [rows[i] for i in kept], [payload[i] for i in kept]
+            records.owe_rows(pipe, account, left.rows)
         records.save_round(pipe, key, rows, payload, list_id)
-        pipe.execute()
-    if stage != "phones" and named:
-        record_rejections(client, account, rejected)
-    return rows, payload, list_id
+
+    if not left.save(client, key, write):
+        return False
+    if not named:
+        health.mark_list_missing(client, account, left.list_id, time.time())
+        log.warning("account %s: Klaviyo refused the default list; a chunk of batch %s went "
+                    "without it, its first-time contacts will join a new one", account,
+                    batch_id)
+    record_rejections(client, account, counted.get("rejected", 0))
+    left.rows, left.payload, left.list_id = rows, payload, list_id
+    return True
 
 
 def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
@@ -128,35 +150,41 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     payload: list[Any] = orjson.loads(fields["payload"])
     if stage == "profiles":
         rows, payload = records.without_conflicts(client, account, batch_id, rows, payload)
-    list_id = fields.get("list_id") or ""
+    left = _Pending(rows, payload, fields.get("list_id") or "", fields.get("version") or "0")
     klaviyo = _klaviyo(client, account)
     for _ in range(ROUNDS_PER_MESSAGE):
-        if not rows:
-            _stage_done(client, account, batch_id, chunk_id, stage, [], {}, {}, 0, list_id)
+        if not left.rows:
+            _stage_done(client, account, batch_id, chunk_id, stage, [], {}, {}, 0,
+                        left.list_id, left.version)
             return
-        if list_id:  # before the import: a pull must not echo these back
-            record_pushed(client, account, list_id, [row["email"] for row in rows])
+        if left.list_id:  # before the import: a pull must not echo these back
+            record_pushed(client, account, left.list_id, [row["email"] for row in left.rows])
         try:
             answer: Any = klaviyo.gateway.call(
                 "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles,
-                _job_body(payload, list_id))
+                _job_body(left.payload, left.list_id))
         except RateLimited as limited:
-            client.hset(key, mapping={"rows": orjson.dumps(rows),
-                                      "payload": orjson.dumps(payload), "list_id": list_id})
-            resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
+            if left.save(client, key, lambda pipe: records.save_round(
+                    pipe, key, left.rows, left.payload, left.list_id, counted=False)):
+                resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
         except Rejected as refused:
             if refused.status != 400:
                 raise BatchRefused(f"Klaviyo refused an import job: {refused.status} "
                                    f"{refused.code} {refused.title}".rstrip()) from None
-            rows, payload, list_id = _refused_round(client, account, batch_id, key, stage,
-                                                    rows, payload, list_id, refused)
+            if not _refused_round(client, account, batch_id, key, stage, left, refused):
+                return
             continue
-        client.hset(key, mapping={"status": "submitted", "job_id": str(answer["data"]["id"]),
-                                  "rows": orjson.dumps(rows), "payload": orjson.dumps(payload),
-                                  "list_id": list_id, "polls": 0,
-                                  "submitted_at": repr(time.time())})
-        resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
+        job_id = str(answer["data"]["id"])
+
+        def submitted(pipe: Any, job_id: str = job_id) -> None:
+            records.save_round(pipe, key, left.rows, left.payload, left.list_id,
+                               counted=False)
+            pipe.hset(key, mapping={"status": "submitted", "job_id": job_id, "polls": 0,
+                                    "submitted_at": repr(time.time())})
+
+        if left.save(client, key, submitted):
+            resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
         return
     upsert_chunk.send(account, batch_id, chunk_id)  # more rounds, in a fresh message
 
@@ -270,28 +298,33 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     failed = _row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
     stage = fields.get("stage") or "profiles"
+    version = fields.get("version") or "0"
     if stage == "phones":
-        _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "")
+        _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
+                    version)
         return
     learnt = _learn(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
-                fields.get("list_id") or "")
+                fields.get("list_id") or "", version)
 
 
 def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str, stage: str,
                 ok: list[Row], failed: dict[int, tuple[Row, dict[str, str]]],
-                learnt: dict[str, tuple[str, bool]], unsubscribed: int, list_id: str) -> None:
+                learnt: dict[str, tuple[str, bool]], unsubscribed: int, list_id: str,
+                version: str) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
     if stage == "phones":
-        records.commit_phones(client, account, batch_id, key, ok, failed)
-        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+        if records.commit_phones(client, account, batch_id, key, ok, failed, version):
+            chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
         return
     phones = records.phone_stage(ok)
-    records.commit_profiles(client, account, batch_id, key, list_id, ok, failed, learnt,
-                            unsubscribed, phones or {"status": "committed"})
+    if not records.commit_profiles(client, account, batch_id, key, list_id, ok, failed,
+                                   learnt, unsubscribed, phones or {"status": "committed"},
+                                   version):
+        return
     if phones:
         upsert_chunk.send(account, batch_id, chunk_id)
     else:
@@ -304,12 +337,14 @@ def _expired(job: dict[str, Any]) -> bool:
 
 
 def _post_again(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
-                job_id: str, why: str) -> None:
+                fields: dict[str, str], why: str) -> None:
     log.warning("import job of batch %s chunk %s %s; posting its rows again", batch_id,
                 chunk_id, why)
-    client.hset(keys.chunk(account, batch_id, chunk_id),
-                mapping={"status": "planned", "resubmitted": job_id})
-    upsert_chunk.send(account, batch_id, chunk_id)  # rows are kept: submit them again
+    key = keys.chunk(account, batch_id, chunk_id)
+    if records.write_if_unchanged(
+            client, key, fields.get("version") or "0", lambda pipe: pipe.hset(
+                key, mapping={"status": "planned", "resubmitted": fields["job_id"]})):
+        upsert_chunk.send(account, batch_id, chunk_id)  # rows are kept: submit them again
 
 
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
@@ -336,12 +371,12 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     except Rejected as refused:
         if refused.status != 404:
             raise
-        _post_again(client, account, batch_id, chunk_id, job_id, "is gone (404)")
+        _post_again(client, account, batch_id, chunk_id, fields, "is gone (404)")
         return
     job = answer["data"]
     status = (job.get("attributes") or {}).get("status")
     if status == "cancelled" or (status != "complete" and _expired(job)):
-        _post_again(client, account, batch_id, chunk_id, job_id,
+        _post_again(client, account, batch_id, chunk_id, fields,
                     "was cancelled" if status == "cancelled" else "expired")
         return
     if status != "complete":

@@ -3,14 +3,16 @@ phone notes, each step in one MULTI together with the chunk's next status, so th
 redelivered message can never write (or count) the same step twice.
 
 Counts of a chunk accumulate in its own hash (fields ``c:<count>``) and are added to the
-batch once, when the chunk is done (``chunk_done.lua``).
+batch once, when the chunk is done (``chunk_done.lua``). Two deliveries of one message may
+run at once: every step is written only if the chunk's ``version`` is still the one the
+step started from (:func:`write_if_unchanged`), so the second one writes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -25,6 +27,25 @@ from workers.batch_planner import SyncedRecord
 
 CHUNK_COUNT = "c:"
 Row = dict[str, Any]
+
+
+def write_if_unchanged(client: redis.Redis, key: str, version: str,
+                       write: Callable[[Any], None]) -> bool:
+    """Run ``write(pipe)`` in one MULTI, only if the chunk is still at ``version`` (it is then
+    one version further); False when another delivery got there first."""
+    with client.pipeline(transaction=True) as pipe:
+        watched: Any = pipe
+        try:
+            watched.watch(key)
+            if str(pipe.hget(key, "version") or "0") != version:
+                return False
+            pipe.multi()
+            write(pipe)
+            pipe.hincrby(key, "version", 1)
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
 
 
 def chunk_counts(client: redis.Redis, key: str) -> dict[str, int]:
@@ -84,12 +105,14 @@ def drop_phones(pipe: Any, account: str, batch_id: str, key: str,
         pipe.hincrby(key, CHUNK_COUNT + "phone_dropped", dropped)
 
 
-def save_round(pipe: Any, key: str, rows: list[Row], payload: list[Any], list_id: str
-               ) -> None:
-    """What is left of the chunk after a round that Klaviyo refused in part."""
+def save_round(pipe: Any, key: str, rows: list[Row], payload: list[Any], list_id: str,
+               *, counted: bool = True) -> None:
+    """What is left of the chunk's stage to post (after a round Klaviyo refused in part,
+    when ``counted``)."""
     pipe.hset(key, mapping={"rows": orjson.dumps(rows), "payload": orjson.dumps(payload),
                             "list_id": list_id})
-    pipe.hincrby(key, CHUNK_COUNT + "import_rounds", 1)
+    if counted:
+        pipe.hincrby(key, CHUNK_COUNT + "import_rounds", 1)
 
 
 def owe_rows(pipe: Any, account: str, rows: list[Row]) -> None:
@@ -114,16 +137,18 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
                     list_id: str, ok: list[Row],
                     refused: Mapping[int, tuple[Row, Mapping[str, str]]],
                     learnt: Mapping[str, tuple[str, bool]], unsubscribed: int,
-                    then: Mapping[str, Any]) -> None:
+                    then: Mapping[str, Any], version: str) -> bool:
     """Record what Klaviyo confirmed of the profile job, and move the chunk on to ``then``
-    (its phone stage, or ``committed``)."""
+    (its phone stage, or ``committed``); False when another delivery did."""
     ids = [cid for row in ok for cid in row["contact_ids"]]
     previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
     before = dict(zip(ids, previous, strict=True))
     identity = IdentityMap(client, account)
     mapped = identity.profiles_of_emails(row["email"] for row in ok)
-    created = updated = 0
-    with client.pipeline(transaction=True) as pipe:
+    counted: dict[str, int] = {}
+
+    def write(pipe: Any) -> None:
+        created = updated = 0
         for row in ok:
             if row["email"] in learnt:
                 profile_id, is_new = learnt[row["email"]]
@@ -148,25 +173,29 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
                 pipe.hdel(keys.rejected(account), cid)
             if list_id and row.get("join_list"):
                 pipe.srem(keys.list_owed(account), *row["contact_ids"])
-        rejected = reject_rows(pipe, account, batch_id, key, refused)
+        counted["rejected"] = reject_rows(pipe, account, batch_id, key, refused)
         for name, value in (("created", created), ("updated", updated),
                             ("unsubscribed", unsubscribed)):
             pipe.hincrby(key, CHUNK_COUNT + name, value)
-        pipe.hset(key, mapping=dict(then))  # type: ignore[arg-type]
+        pipe.hset(key, mapping=dict(then))
         pipe.hdel(key, "job_id", "submitted_at")
-        pipe.execute()
-    record_rejections(client, account, rejected)
+
+    if not write_if_unchanged(client, key, version, write):
+        return False
+    record_rejections(client, account, counted["rejected"])
+    return True
 
 
 def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
-                  ok: list[Row], refused: Mapping[int, tuple[Row, Mapping[str, str]]]
-                  ) -> None:
+                  ok: list[Row], refused: Mapping[int, tuple[Row, Mapping[str, str]]],
+                  version: str) -> bool:
     """Record the phones Klaviyo took (and the ones it would not); the chunk is then
-    ``committed``."""
+    ``committed``. False when another delivery did."""
     ids = [cid for row in ok for cid in row["contact_ids"]]
     previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
     before = dict(zip(ids, previous, strict=True))
-    with client.pipeline(transaction=True) as pipe:
+
+    def write(pipe: Any) -> None:
         for row in ok:
             for cid in row["contact_ids"]:
                 old = before.get(cid)
@@ -177,4 +206,5 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
         drop_phones(pipe, account, batch_id, key, refused)
         pipe.hset(key, "status", "committed")
         pipe.hdel(key, "job_id", "submitted_at")
-        pipe.execute()
+
+    return write_if_unchanged(client, key, version, write)
