@@ -11,7 +11,14 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Origin = Literal["webhook", "import", "publish", "resync"]
@@ -28,34 +35,58 @@ class Company(BaseModel):
     type: str | None = Field(default=None, max_length=255)
 
 
-def _non_finite(value: Any, path: str) -> str | None:
-    """The path of the first NaN or infinite float inside ``value``, or None."""
-    stack = [(value, path)]
-    while stack:
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""The integers a property may hold: the signed 64-bit range, which the sync's JSON writer
+(orjson) and Klaviyo's readers are sure to take. Beyond it, a CRM sends a string."""
+MAX_PROPERTY_ERRORS = 10
+"""At most this many refused values are listed per contact (a body can hold 100,000s)."""
+BIG_INT = "integer beyond the signed 64-bit range (-2**63 .. 2**63-1); send it as a string"
+NOT_FINITE = "NaN and Infinity are not JSON numbers"
+
+_FLAT: frozenset[type] = frozenset({str, bool, type(None)})
+"""Types that are always sendable: most properties are these, or a 64-bit int."""
+
+
+def _sendable(item: Any) -> bool:
+    kind = type(item)
+    return kind in _FLAT or (kind is int and INT64_MIN <= item <= INT64_MAX)
+
+
+def _unsendable(value: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Where (a path inside ``value``) and why each value the sync could not send is, in
+    document order; at most :data:`MAX_PROPERTY_ERRORS`."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack and len(found) < MAX_PROPERTY_ERRORS:
         item, where = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return where
-        if isinstance(item, dict):
-            stack.extend((v, f"{where}.{k}") for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-    return None
+        kind = type(item)
+        if kind is int and not INT64_MIN <= item <= INT64_MAX:
+            found.append((where, BIG_INT))
+        elif kind is float and not math.isfinite(item):
+            found.append((where, NOT_FINITE))
+        elif kind is dict:
+            stack.extend((v, (*where, k)) for k, v in reversed(item.items()))
+        elif kind is list:
+            stack.extend((v, (*where, i)) for i, v in reversed(list(enumerate(item))))
+    return found
 
 
-_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
-"""Types that cannot hold a NaN or an Infinity: most properties are these."""
-
-
-def _finite_numbers(value: dict[str, Any]) -> dict[str, Any]:
-    # The JSON parser accepts NaN and Infinity (not JSON); stored, they would silently
-    # become null. Refused instead, naming where they are. The walk, which builds a path
-    # for every value, runs only when a value is a float, list or object (every event
-    # pays for this check, at the webhook and again in the collector).
-    if all(type(item) in _PLAIN for item in value.values()):
+def _sendable_properties(value: dict[str, Any]) -> dict[str, Any]:
+    # Refused here, naming where they are, rather than lost later: NaN and Infinity (the
+    # JSON parser accepts them, not JSON) would be stored as null, and an integer beyond 64
+    # bits cannot be written by the sync at all. The walk, which builds a path for every
+    # value, runs only when a value is a float, list, object or big int (every event pays
+    # for this check, at the webhook and again in the collector).
+    if all(_sendable(item) for item in value.values()):
         return value
-    where = _non_finite(value, "properties")
-    if where:
-        raise ValueError(f"{where}: NaN and Infinity are not JSON numbers")
+    found = _unsendable(value)
+    if found:
+        # Raised as a ValidationError, its errors are located inside the properties
+        # (``contact.properties.big``), in the models and the fast path alike.
+        raise ValidationError.from_exception_data("Properties", [
+            {"type": "value_error", "loc": where, "input": None, "ctx": {"error": message}}
+            for where, message in found])
     return value
 
 
@@ -65,8 +96,9 @@ def _aware_time(value: datetime) -> datetime:
     return value
 
 
-Properties = Annotated[dict[str, Any], AfterValidator(_finite_numbers)]
-"""``contact.properties``: any JSON object, without NaN or Infinity."""
+Properties = Annotated[dict[str, Any], AfterValidator(_sendable_properties)]
+"""``contact.properties``: any JSON object, without NaN, Infinity or an integer beyond the
+signed 64-bit range (at any depth)."""
 AwareTime = Annotated[datetime, AfterValidator(_aware_time)]
 """A time with its timezone. The rules of a field live in its type (not in a model's
 ``field_validator``), so that ``shared/wire_events.py`` can mirror the models."""

@@ -28,8 +28,6 @@ from typing_extensions import TypedDict
 
 from shared.events import ContactEvent, EventBatch, Origin
 
-_ANY_JSON: TypeAdapter[Any] = TypeAdapter(Any)
-"""pydantic-core's JSON writer, for what orjson refuses."""
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
 
@@ -100,11 +98,9 @@ def occurred_at_epoch(event: WireEvent) -> float:
 
 def wire_json(event: WireEvent) -> bytes:
     """The JSON of a validated event (or any dict of its values), as pydantic writes it
-    (UTC times as Z).
+    (UTC times as Z), by orjson, 4x faster than pydantic-core.
 
-    orjson, 4x faster, for all but integers beyond 64 bits in ``contact.properties``,
-    which it refuses and pydantic-core writes."""
-    try:
-        return orjson.dumps(event, option=orjson.OPT_UTC_Z)
-    except orjson.JSONEncodeError:
-        return _ANY_JSON.dump_json(event)
+    orjson writes every validated event: the models refuse what it cannot write (integers
+    beyond 64 bits in ``contact.properties``), and pydantic's JSON parser what else it
+    refuses (lone surrogates, nesting deeper than orjson's limit)."""
+    return orjson.dumps(event, option=orjson.OPT_UTC_Z)

@@ -46,3 +46,12 @@ def test_publish_without_a_redis_url_says_how_to_configure_one(monkeypatch: pyte
     monkeypatch.delenv("REDIS_URL", raising=False)
     with pytest.raises(RedisNotConfigured, match="REDIS_URL"):
         publish([event(1)])
+
+
+def test_an_integer_beyond_64_bits_is_refused_naming_the_field(redis_url: str, r: redis.Redis):
+    with pytest.raises(PublishError) as refused:
+        publish([event(1), event(2, properties={"big": 2**70})], redis_url=redis_url)
+    assert [(e.index, e.field) for e in refused.value.errors] == [
+        (1, "contact.properties.big")]
+    assert "64-bit" in refused.value.errors[0].message
+    assert r.xlen(keys.EVENTS_STREAM) == 0

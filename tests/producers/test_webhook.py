@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -186,6 +187,34 @@ def test_schema_errors_are_listed_per_event_and_field_and_nothing_is_stored(
     assert by_field["contact.shoe_size"]["message"] == "Extra inputs are not permitted"
     assert "timezone" in by_field["occurred_at"]["message"]
     assert r.xlen(keys.EVENTS_STREAM) == 0
+
+
+def test_an_integer_beyond_64_bits_in_properties_is_a_422_naming_it_and_nothing_is_stored(
+    webhook: Webhook, r: redis.Redis,
+):
+    events = [event(0, properties={"big": 2**64}), event(1),
+              event(2, properties={"ok": 1, "nested": {"ids": [7, -(2**63) - 1]}})]
+    answer = webhook.post(json.dumps({"events": events}).encode())  # orjson: 64 bits only
+    assert answer.status_code == 422
+    body = answer.json()
+    assert "nothing of this request was stored" in body["detail"]
+    message = ("Value error, integer beyond the signed 64-bit range (-2**63 .. 2**63-1); "
+               "send it as a string")
+    assert body["errors"] == [
+        {"index": 0, "event_id": "evt-0", "field": "contact.properties.big",
+         "message": message},
+        {"index": 2, "event_id": "evt-2", "field": "contact.properties.nested.ids[1]",
+         "message": message},
+    ]
+    assert r.xlen(keys.EVENTS_STREAM) == 0
+
+
+def test_integers_at_the_edges_of_64_bits_are_stored_exactly(webhook: Webhook, r: redis.Redis):
+    edges = {"max": 2**63 - 1, "min": -(2**63), "deep": [{"max": 2**63 - 1}]}
+    answer = webhook.post_events([event(1, properties=edges)])
+    assert answer.status_code == 202
+    [entry] = stream_entries(r)
+    assert orjson.loads(entry["event"])["contact"]["properties"] == edges
 
 
 @pytest.mark.parametrize("body", [b"[]", b'"events"', b"{}", b'{"events": {}}',

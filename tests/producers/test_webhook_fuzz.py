@@ -98,9 +98,13 @@ def test_a_body_streamed_past_5_mb_without_content_length_is_refused_with_413(
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
-@pytest.mark.parametrize("value", [b"NaN", b"Infinity", b"-Infinity", b"[1, {\"x\": NaN}]"])
+@pytest.mark.parametrize(("value", "field"), [
+    (b"NaN", "contact.properties.score"), (b"Infinity", "contact.properties.score"),
+    (b"-Infinity", "contact.properties.score"),
+    (b"[1, {\"x\": NaN}]", "contact.properties.score[1].x"),
+])
 def test_nan_or_infinity_in_properties_is_refused_naming_the_field_not_stored_as_null(
-    app_client: AsgiClient, r: redis.Redis, value: bytes,
+    app_client: AsgiClient, r: redis.Redis, value: bytes, field: str,
 ) -> None:
     body = (b'{"events": [{"event_id": "e-1", "account_id": "acme", "type": "contact.upserted",'
             b' "occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1", "properties":'
@@ -108,8 +112,8 @@ def test_nan_or_infinity_in_properties_is_refused_naming_the_field_not_stored_as
     reply = app_client.post(EVENTS_PATH, body, Case("nan", body, frozenset()).header())
     assert reply.status == 422, reply.body
     [error] = reply.json()["errors"]
-    assert (error["index"], error["field"]) == (0, "contact.properties")
-    assert "properties.score" in error["message"] and "NaN and Infinity" in error["message"]
+    assert (error["index"], error["field"]) == (0, field)
+    assert "NaN and Infinity" in error["message"]
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.events import ContactEvent, EventBatch, MirroredContact
+from shared.events import INT64_MAX, INT64_MIN, ContactEvent, EventBatch, MirroredContact
 from shared.wire_events import (
     mirror_json,
     occurred_at_epoch,
@@ -87,14 +87,89 @@ def test_times_numbers_and_stripped_ids_come_out_as_the_model_writes_them() -> N
     item = valid_event(2)
     item["occurred_at"] = "2026-11-22T10:00:00.1234+05:30"
     item["contact"]["id"] = "  C-2 "
-    item["contact"]["properties"] = {"big": 2**70, "tiny": 1e-300, "many": [1.5, True, None]}
-    body = json.dumps({"events": [item]}).encode()  # 2**70: beyond orjson's 64-bit ints
+    item["contact"]["properties"] = {"big": INT64_MAX, "small": INT64_MIN, "tiny": 1e-300,
+                                     "many": [1.5, True, None]}
+    body = json.dumps({"events": [item]}).encode()
     [event] = EventBatch.model_validate_json(body).events
     stream_json = wire_json(wire_events(body)[0])
     written = orjson.loads(stream_json)
     assert written["occurred_at"] == "2026-11-22T10:00:00.123400+05:30"
     assert written["contact"]["id"] == "C-2"
-    assert written["contact"]["properties"] == {"big": 2**70, "tiny": 1e-300,
-                                                "many": [1.5, True, None]}
+    assert written["contact"]["properties"] == {"big": 2**63 - 1, "small": -(2**63),
+                                                "tiny": 1e-300, "many": [1.5, True, None]}
     assert ContactEvent.model_validate_json(stream_json) == event
 
+
+
+def _with_properties(properties: Any) -> bytes:
+    item = valid_event(4)
+    item["contact"]["properties"] = properties
+    return json.dumps({"events": [item]}).encode()  # json: orjson cannot write big ints
+
+
+def test_integers_beyond_64_bits_are_refused_by_both_naming_where_they_are() -> None:
+    body = _with_properties({"ok": INT64_MAX, "big": INT64_MAX + 1, "low": INT64_MIN - 1,
+                             "deep": {"list": [1, {"huge": 2**70}]}, "region": "North"})
+    by_model = _outcome(lambda b: EventBatch.model_validate_json(b).events, body)
+    assert by_model == _outcome(wire_events, body)
+    kind, errors = by_model
+    assert kind == "refused"
+    assert [loc for loc, _ in errors] == [
+        ("events", 0, "contact", "properties", "big"),
+        ("events", 0, "contact", "properties", "low"),
+        ("events", 0, "contact", "properties", "deep", "list", 1, "huge"),
+    ]
+    assert all("64-bit" in message for _, message in errors)
+
+
+def test_nan_is_named_inside_the_properties_like_a_big_int() -> None:
+    body = _with_properties({"score": 1}).replace(b'"score": 1', b'"score": [1, NaN]')
+    by_model = _outcome(lambda b: EventBatch.model_validate_json(b).events, body)
+    assert by_model == _outcome(wire_events, body) == ("refused", [
+        (("events", 0, "contact", "properties", "score", 1),
+         "Value error, NaN and Infinity are not JSON numbers")])
+
+
+PROPERTY_VALUES: st.SearchStrategy[Any] = st.recursive(
+    st.integers(INT64_MIN - 3, INT64_MIN + 3) | st.integers(INT64_MAX - 3, INT64_MAX + 3)
+    | st.integers() | st.booleans() | st.none() | st.text(max_size=5) | st.floats(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                  max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(properties=st.dictionaries(st.text(max_size=6), PROPERTY_VALUES, max_size=4))
+def test_numbers_at_the_edges_of_64_bits_are_judged_alike_and_written_by_orjson(
+    properties: dict[str, Any],
+) -> None:
+    body = _with_properties(properties)
+    model_kind, by_model = _outcome(lambda b: EventBatch.model_validate_json(b).events, body)
+    wire_kind, by_wire = _outcome(wire_events, body)
+    assert wire_kind == model_kind
+    if model_kind == "refused":
+        assert by_wire == by_model
+    else:
+        assert [ContactEvent.model_validate_json(wire_json(e)) for e in by_wire] == by_model
+
+
+def test_the_deepest_properties_the_parser_accepts_are_written_by_orjson() -> None:
+    # wire_json has no fallback: orjson must write whatever the parser lets through.
+    depth = 1
+    while True:
+        try:
+            events = wire_events(_with_properties({"deep": _nested(depth + 1)}))
+        except ValidationError:
+            break
+        depth += 1
+    events = wire_events(_with_properties({"deep": _nested(depth)}))
+    assert orjson.loads(wire_json(events[0]))["contact"]["properties"]["deep"] == _nested(depth)
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
