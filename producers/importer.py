@@ -7,7 +7,10 @@ row is reported with its line number and field and stored not at all; the others
 * **CSV**: a header row; the columns :data:`CSV_COLUMNS` fill the contact (``company_*`` its
   company) and any other column goes to ``properties`` (empty cells are left out).
 * **JSONL** (``.jsonl``/``.ndjson``): one contact object per line, in the webhook's
-  ``contact`` shape, with an optional ``occurred_at``.
+  ``contact`` shape, with an optional ``occurred_at``. Lines are read by the webhook's JSON
+  parser (pydantic's), so a file refuses what a webhook request would: an integer beyond
+  64 bits, NaN or Infinity in ``properties`` is named, not rounded into a float or taken
+  for broken JSON.
 
 A row without ``occurred_at`` gets the import's start time plus its line number in
 microseconds, so when a file holds a contact twice its later line wins (per contact the
@@ -23,9 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 import redis
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from producers.event_stream import append_events
 from producers.validation import field_path
@@ -38,6 +40,10 @@ CONTACT_COLUMNS = ("id", "email", "first_name", "last_name", "phone", "job_title
                    "marketing")
 COMPANY_COLUMNS = {"company_id": "id", "company_name": "name", "company_type": "type"}
 CSV_COLUMNS = (*CONTACT_COLUMNS, *COMPANY_COLUMNS, "occurred_at")
+
+_JSON: TypeAdapter[Any] = TypeAdapter(Any)
+"""The webhook's JSON reader. Not orjson: it makes floats of integers beyond 64 bits, which
+would then pass the models' range check rounded."""
 
 
 class ImportFileError(Exception):
@@ -218,9 +224,10 @@ def read_jsonl(handle: Iterable[bytes], builder: EventBuilder) -> Iterator[Row]:
         if not raw.strip():
             continue
         try:
-            item = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            yield line, RefusedRow(line, "(line)", f"not valid UTF-8 JSON: {error.msg}")
+            item = _JSON.validate_json(raw)
+        except ValidationError as error:
+            reason = error.errors(include_url=False, include_input=False)[0]["msg"]
+            yield line, RefusedRow(line, "(line)", f"not valid UTF-8 JSON: {reason}")
             continue
         if not isinstance(item, dict):
             yield line, RefusedRow(line, "(line)", "expected a JSON object (one contact)")

@@ -138,3 +138,24 @@ def test_the_format_option_overrides_the_extension(tmp_path: Path, r: redis.Redi
     path = tmp_path / "export.txt"
     path.write_text('{"id": "C-1"}\n')
     assert import_file(r, path, "acme", "jsonl").imported == 1
+
+
+def test_a_jsonl_line_refuses_what_the_webhook_refuses_in_properties(tmp_path: Path,
+                                                                      r: redis.Redis):
+    # orjson would read 2**64 as the float 1.8446744073709552e+19 and let it through.
+    lines = [
+        b'{"id": "C-1", "properties": {"big": 18446744073709551616}}',
+        b'{"id": "C-2", "properties": {"deep": {"ids": [1, -9223372036854775809]}}}',
+        b'{"id": "C-3", "properties": {"score": NaN}}',
+        b'{"id": "C-4", "properties": {"max": 9223372036854775807, "min": -9223372036854775808}}',
+    ]
+    path = tmp_path / "contacts.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = import_file(r, path, "acme", imported_at=IMPORTED_AT)
+    assert report.imported == 1
+    assert [(row.line, row.field) for row in report.refused] == [
+        (1, "properties.big"), (2, "properties.deep.ids[1]"), (3, "properties.score")]
+    assert all("64-bit" in row.message for row in report.refused[:2])
+    assert "NaN and Infinity" in report.refused[2].message
+    [(stored, _)] = _events(r)
+    assert stored.contact.properties == {"max": 2**63 - 1, "min": -(2**63)}
