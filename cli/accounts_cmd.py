@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from shared import constants as keys
 from shared.accounts import AccountConfig, AccountError, AccountStore
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import Settings
+from workers.account_health import settings_changed
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
@@ -175,6 +177,10 @@ def set_(
         after = store.set(name, **changes)
     except _refusals() as error:
         raise fail(str(error)) from None
+    # a key given again (its scopes fixed in Klaviyo) or a list: the account is tried anew
+    settings_changed(store.redis, name, changes, time.time())
+    if "klaviyo_api_key" in changes:
+        typer.echo(f"{name}: Klaviyo key replaced; the next batch tries it")
     changed = [field for field in changes if getattr(before, field) != getattr(after, field)]
     if not changed:
         typer.echo(f"{name}: nothing changed")

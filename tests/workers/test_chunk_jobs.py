@@ -37,25 +37,21 @@ def test_a_batch_over_the_chunk_size_goes_in_several_jobs_and_completes_once_all
     assert info["report"]["created"] == 100
 
 
-def test_klaviyo_refusing_a_contact_is_recorded_with_klaviyos_reason(
+def test_an_email_klaviyo_would_refuse_is_excluded_before_sending_with_the_reason(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
     acct = PushAccount(r, sandbox)
     too_long = "a" * 60 + "@" + "b" * 45 + ".example.com"  # valid syntax, > 100 characters
     acct.change("C1", email=too_long)
-    acct.change("C2", phone="12345")  # a bad phone next to an email: Klaviyo drops the phone
-    acct.change("C3", phone="+447700900123")
+    acct.change("C2", email="user@domain.c")  # a one-letter top-level domain
+    acct.change("C3", phone="+447911123456")
     info = acct.sync()
-    rejected = {cid: orjson.loads(v) for cid, v in r.hgetall(keys.rejected(acct.name)).items()}
-    assert list(rejected) == ["C1"]
-    assert rejected["C1"]["code"] == "invalid_email"
-    assert rejected["C1"]["detail"] == "Invalid email address"
-    assert rejected["C1"]["batch_id"] == info["batch_id"]
-    assert info["report"]["rejected"] == 1
-    profiles = acct.by_email()
-    assert sorted(profiles) == ["c2@example.com", "c3@example.com"]
-    assert "phone_number" not in profiles["c2@example.com"] or not profiles[
-        "c2@example.com"]["phone_number"]
-    assert profiles["c3@example.com"]["phone_number"] == "+447700900123"
+    details = {cid: orjson.loads(v) for cid, v in info["details"].items()}
+    assert details["C1"]["outcome"] == details["C2"]["outcome"] == "invalid_email"
+    assert "100 characters" in details["C1"]["reason"]
+    assert "one-letter top-level domain" in details["C2"]["reason"]
+    assert info["report"]["invalid_email"] == 2
+    assert r.hlen(keys.rejected(acct.name)) == 0
+    assert sorted(acct.by_email()) == ["c3@example.com"]
 
 
 def test_a_429_storm_still_completes_the_batch_without_duplicates(
@@ -85,37 +81,72 @@ def test_a_429_storm_still_completes_the_batch_without_duplicates(
     assert batch_info(r, acct.name, "b-storm")["report"]["created"] == 20
 
 
-def test_a_job_klaviyo_refuses_as_a_whole_records_every_contact_with_the_reason(
+def test_a_default_list_gone_from_klaviyo_flags_the_account_and_its_contacts_join_the_next(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
+    from workers.account_health import missing_list, settings_changed
+
     acct = PushAccount(r, sandbox, default_list_id="GONE42")  # no such list in Klaviyo
     acct.change("C1")
-    acct.change("C2")
+    acct.change("C2", marketing="unsubscribed")
     info = acct.sync()
-    rejected = {cid: orjson.loads(v) for cid, v in r.hgetall(keys.rejected(acct.name)).items()}
-    assert sorted(rejected) == ["C1", "C2"]
-    assert "GONE42" in rejected["C1"]["detail"]
-    assert info["report"]["rejected"] == 2
-    assert acct.profiles() == []
+    assert info["report"]["created"] == 2, "the contacts went without the list"
+    assert info["report"]["rejected"] == 0 and r.hlen(keys.rejected(acct.name)) == 0
+    assert missing_list(r, acct.name) == "GONE42"
+    assert r.smembers(keys.list_owed(acct.name)) == {"C1"}, "unsubscribed: never added"
+    acct.change("C3")  # the next batch knows the list is missing: no refused round again
+    before = len(sandbox.requests(acct.key, operation="bulk_import_profiles"))
+    acct.sync()
+    assert len(sandbox.requests(acct.key, operation="bulk_import_profiles")) == before + 1
+    new_list = acct.create_list("Fresh")
+    acct.set(default_list_id=new_list)
+    settings_changed(r, acct.name, ["default_list_id"], now=1.0)
+    assert missing_list(r, acct.name) is None
+    acct.sync()
+    members = {p["email"] for p in acct.profiles() if new_list in p["lists"]}
+    assert members == {"c1@example.com", "c3@example.com"}
+    assert r.scard(keys.list_owed(acct.name)) == 0
 
 
-def test_an_import_job_klaviyo_never_finishes_is_submitted_again_and_the_batch_completes(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_IMPORT_JOB_STUCK_AFTER", "2")
+def test_an_import_job_klaviyo_keeps_queued_is_never_posted_again_until_it_is_cancelled(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    import time
+
+    from workers.actors.batch import sync_batch
+
     sandbox.set_jobs("async", 600_000)  # the first job stays queued for ten minutes
     acct = PushAccount(r, sandbox)
     for i in range(5):
         acct.change(f"S{i}")
-    from tests.workers.dramatiq_harness import wait_for
-    from workers.actors.batch import sync_batch
-    from workers.batch_lifecycle import start_batch
-
-    assert start_batch(r, acct.name, "b-stuck", 1.0) > 0
-    sync_batch.send(acct.name, "b-stuck")
-    chunk = keys.chunk(acct.name, "b-stuck", "c00000")
+    assert start_batch(r, acct.name, "b-slow", 1.0) > 0
+    sync_batch.send(acct.name, "b-slow")
+    chunk = keys.chunk(acct.name, "b-slow", "c00000")
     first_job = wait_for(lambda: r.hget(chunk, "job_id"))
+    wait_for(lambda: int(r.hget(chunk, "polls") or 0) >= 5, timeout=30)
+    time.sleep(1)
+    assert len(sandbox.requests(acct.key, operation="bulk_import_profiles")) == 1
+    assert r.hget(chunk, "status") == "submitted"
     sandbox.set_jobs("async", 0)  # Klaviyo works again for the next job
-    wait_for(lambda: r.hget(keys.batch(acct.name, "b-stuck"), "status") == "completed",
-             timeout=60)
+    sandbox.cancel_job(first_job, key=acct.key)
+    wait_for(lambda: r.hget(keys.batch(acct.name, "b-slow"), "status") == "completed",
+             timeout=90)
     assert r.hget(chunk, "resubmitted") == first_job
-    assert r.hget(chunk, "job_id") != first_job
     assert sorted(acct.by_email()) == [f"s{i}@example.com" for i in range(5)]
+
+
+def test_an_import_job_klaviyo_has_forgotten_is_posted_again(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    from workers.actors.batch import sync_batch
+
+    sandbox.set_jobs("async", 600_000)
+    acct = PushAccount(r, sandbox)
+    acct.change("S1")
+    assert start_batch(r, acct.name, "b-gone", 1.0) > 0
+    sync_batch.send(acct.name, "b-gone")
+    chunk = keys.chunk(acct.name, "b-gone", "c00000")
+    first_job = wait_for(lambda: r.hget(chunk, "job_id"))
+    sandbox.set_jobs("async", 0)
+    sandbox.expire_job(first_job, key=acct.key)  # GET answers 404 from now on
+    wait_for(lambda: r.hget(keys.batch(acct.name, "b-gone"), "status") == "completed",
+             timeout=90)
+    assert r.hget(chunk, "resubmitted") == first_job
+    assert sorted(acct.by_email()) == ["s1@example.com"]
