@@ -1,7 +1,8 @@
 """The sandbox's ASGI app: Klaviyo's ``/api`` routes plus the ``/__sandbox`` inspection API.
 
 A plain ASGI callable (no framework) keeps each request cheap. For every ``/api`` call:
-route -> auth -> revision -> injected fault -> rate limit -> handler, and every answer is
+route -> auth (``sandbox.auth``) -> revision -> injected fault -> rate limit -> handler, and
+every answer is
 counted per (key, operation, status). Nothing a caller sends can crash it: unexpected
 exceptions become a 500 in Klaviyo's envelope.
 """
@@ -18,8 +19,11 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from sandbox.auth import authenticate, not_authenticated
 from sandbox.config import SandboxConfig
 from sandbox.errors import ApiError
+from sandbox.fault_answers import cdn_challenge, server_error, throttled
+from sandbox.faults import Fault
 from sandbox.http import OVERSIZE, Reply, Request, Route
 from sandbox.identity import RowError
 from sandbox.state import SandboxState
@@ -104,19 +108,14 @@ class SandboxApp:
         state = self.state
         op = route.operation
         arrived = time.time()
-        given = _api_key(req.headers)
-        account = state.store.accounts.get(given) if given else None
-        if account is None or given is None:
-            err = ApiError(
-                401,
-                "Authentication credentials were not provided."
-                if not given
-                else "Incorrect authentication credentials.",
-            )
-            state.count(given or "", op, 401)
-            await _send(send, 401, err.body, {})
+        account, key, refused = authenticate(state.store, req.headers.get("authorization"))
+        if refused is not None or account is None:
+            err = refused or not_authenticated()
+            # a known (revoked, scope-less) key's refusals are in the request log too
+            known = key in state.store.accounts
+            state.count(key, op, err.status, arrived=arrived if known else None)
+            await _send(send, err.status, err.body, {})
             return
-        key = given
         req.account = account
         revision = req.headers.get("revision")
         if not revision or not _REVISION.match(revision.strip()):
@@ -135,17 +134,16 @@ class SandboxApp:
                 _drop(scope, send)
                 return
             if fault.status is not None:
-                body, headers = _fault_answer(
-                    fault.status, fault.retry_after, state.config.retry_after_on_429
-                )
+                payload, headers = _fault_answer(fault, state.config.retry_after_on_429)
                 state.count(key, op, fault.status, arrived=arrived,
                             retry_after=_retry_after(headers))
-                await _send(send, fault.status, body, headers)
+                await _send(send, fault.status, payload, headers)
                 return
         decision = state.limiter.check(key, _limit_key(op, req.query))
         if decision is not None and not decision.allowed:
-            body, headers = _fault_answer(
-                429, decision.retry_after, state.config.retry_after_on_429
+            omit = fault is not None and fault.omit_retry_after
+            body, headers = throttled(
+                decision.retry_after, state.config.retry_after_on_429 and not omit
             )
             state.count(key, op, 429, arrived=arrived, retry_after=_retry_after(headers))
             await _send(send, 429, body, headers)
@@ -222,36 +220,13 @@ def _limit_key(op: str, query: dict[str, str]) -> str:
     return op
 
 
-def _api_key(headers: dict[str, str]) -> str | None:
-    value = headers.get("authorization", "").strip()
-    prefix = "klaviyo-api-key "
-    if value.lower().startswith(prefix):
-        return value[len(prefix) :].strip() or None
-    return None
-
-
-def _fault_answer(
-    status: int, retry_after: int, with_retry_after: bool
-) -> tuple[dict[str, Any], dict[str, str]]:
-    if status == 429:
-        seconds = max(0, int(retry_after))
-        plural = "s" if seconds != 1 else ""
-        err = ApiError(
-            429,
-            f"Request was throttled. Expected available in {seconds} second{plural}.",
-            pointer="/data/",
-        )
-        err.body["errors"][0]["links"] = {
-            "type": "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling"
-        }
-        return err.body, ({"Retry-After": str(seconds)} if with_retry_after else {})
-    err = ApiError(
-        status,
-        "A server error occurred." if status == 500 else "The service is temporarily unavailable.",
-    )
-    if status == 503 and with_retry_after:  # the SDK retries 503s, honouring Retry-After
-        return err.body, {"Retry-After": str(max(0, int(retry_after)))}
-    return err.body, {}
+def _fault_answer(fault: Fault, with_retry_after: bool) -> tuple[Any, dict[str, str]]:
+    """The injected answer of ``fault.status``: a throttle, a server error or a CDN page."""
+    if fault.status == 429:
+        return throttled(fault.retry_after, with_retry_after and not fault.omit_retry_after)
+    if fault.status == 403:
+        return cdn_challenge()
+    return server_error(fault.status or 500, fault.retry_after, with_retry_after)
 
 
 def _retry_after(headers: dict[str, str]) -> int:
@@ -299,6 +274,11 @@ async def _send(send: Send, status: int, body: Any, headers: dict[str, str]) -> 
             }
         )
         await send({"type": "http.response.body", "body": b""})
+        return
+    if isinstance(body, bytes):  # already encoded, its content-type among the headers
+        raw_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
         return
     payload = orjson.dumps(body)
     raw_headers += [(b"content-type", JSON_API), (b"content-length", str(len(payload)).encode())]

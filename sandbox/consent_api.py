@@ -83,7 +83,10 @@ def _identities(
 def _identify(req: Request, identity: tuple[dict[str, Any], str | None], i: int) -> Profile:
     """Find or create the profile named by id, email or phone of a consent row."""
     try:
-        profile, _created = upsert(req.acct, identity[0], identity[1], nulls_clear=False)
+        profile, _created = upsert(
+            req.acct, identity[0], identity[1], nulls_clear=False,
+            by_phone=req.state.strictness.phone_identity,
+        )
     except RowError as err:
         raise _row_error(err, i) from None
     return profile

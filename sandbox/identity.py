@@ -14,9 +14,11 @@ OBJECTS = ("location", "properties")
 WRITABLE = frozenset(IDENTIFIERS + SCALARS + OBJECTS)
 IMPORT_ONLY = frozenset({"_kx"})
 
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
+# The last label (top-level domain) has two characters or more: Klaviyo refuses
+# ``user@domain.c`` although email-validator accepts it (klaviyo-api.md §11.2).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]"
+_EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@(?:{_LABEL}\.)+{_TLD}$")
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -60,12 +62,13 @@ def normalize_email(value: str, lowercase: bool = True) -> str:
 
 
 def clean_attributes(
-    attrs: Any, *, allow_kx: bool, lowercase: bool = True
+    attrs: Any, *, allow_kx: bool, lowercase: bool = True, strict_phone: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """Check types and formats; return the attributes and the partial failures.
 
     An invalid phone number is dropped (partial failure ``phone_number``) when another
-    valid identifier is present, as Klaviyo does; alone, it is an error.
+    valid identifier is present, as Klaviyo's single-profile endpoints do; alone, or with
+    ``strict_phone`` (a bulk import row), it is an error.
     """
     if not isinstance(attrs, dict):
         raise RowError(
@@ -100,7 +103,7 @@ def clean_attributes(
         out["email"] = email
     phone = out.get("phone_number")
     if isinstance(phone, str) and not _PHONE.match(phone.strip()):
-        if out.get("email") or out.get("external_id"):
+        if not strict_phone and (out.get("email") or out.get("external_id")):
             del out["phone_number"]
             partial.append("phone_number")
         else:
@@ -134,12 +137,17 @@ def require_identifier(attrs: dict[str, Any]) -> None:
         )
 
 
-def match(account: Account, attrs: dict[str, Any]) -> Profile | None:
-    """The one profile the identifiers point to; a conflict when they point to several."""
+def match(account: Account, attrs: dict[str, Any], *, by_phone: bool = True) -> Profile | None:
+    """The one profile the identifiers point to; a conflict when they point to several.
+
+    With ``by_phone`` (the default, as in Klaviyo) a phone number identifies too: a row whose
+    email matches nobody but whose phone belongs to profile B is B, and writing it rewrites
+    B's email (klaviyo-api.md §11.4). Without it, only email and external_id match.
+    """
     found: str | None = None
     for name in IDENTIFIERS:
         value = attrs.get(name)
-        if not value:
+        if not value or (name == "phone_number" and not by_phone):
             continue
         pid = account.index_for(name).get(value)
         if pid is None:
@@ -149,6 +157,22 @@ def match(account: Account, attrs: dict[str, Any]) -> Profile | None:
         elif pid != found:
             raise conflict(found)
     return account.profiles[found] if found is not None else None
+
+
+def drop_taken_phone(account: Account, attrs: dict[str, Any], profile: Profile | None) -> bool:
+    """Without phone identity: a phone number another profile holds is not written.
+
+    The phone then neither matches nor conflicts; the caller reports the partial failure
+    ``phone_number``. Returns whether the phone was dropped.
+    """
+    phone = attrs.get("phone_number")
+    if not phone:
+        return False
+    owner = account.by_phone.get(phone)
+    if owner is None or (profile is not None and owner == profile.id):
+        return False
+    del attrs["phone_number"]
+    return True
 
 
 def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_clear: bool) -> None:
@@ -197,9 +221,19 @@ def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_cl
 
 
 def upsert(
-    account: Account, attrs: dict[str, Any], profile_id: str | None, *, nulls_clear: bool
+    account: Account,
+    attrs: dict[str, Any],
+    profile_id: str | None,
+    *,
+    nulls_clear: bool,
+    by_phone: bool = True,
+    partial: list[str] | None = None,
 ) -> tuple[Profile, bool]:
-    """Create or update by id or identifiers; returns (profile, created)."""
+    """Create or update by id or identifiers; returns (profile, created).
+
+    ``by_phone``: see ``match``; when off, a phone held by another profile is dropped and
+    ``phone_number`` added to ``partial``.
+    """
     profile: Profile | None
     if profile_id:
         profile = account.profiles.get(profile_id)
@@ -212,7 +246,9 @@ def upsert(
                 status=404,
             )
     else:
-        profile = match(account, attrs)
+        profile = match(account, attrs, by_phone=by_phone)
+    if not by_phone and drop_taken_phone(account, attrs, profile) and partial is not None:
+        partial.append("phone_number")
     if profile is not None:
         apply(account, profile, attrs, nulls_clear=nulls_clear)
         return profile, False

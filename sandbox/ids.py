@@ -1,9 +1,11 @@
-"""Klaviyo-looking identifiers: 26-char ULID-style ids (monotonic) and 6-char list ids."""
+"""Klaviyo-looking identifiers: 26-char ULID-style ids (monotonic), 6-char list ids and opaque
+base64-like job ids."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import secrets
 import string
 import time
 from datetime import UTC, datetime
@@ -31,6 +33,15 @@ def ulid() -> str:
 def list_id() -> str:
     """A 6-char alphanumeric list id, e.g. ``Y6nRLr``."""
     return "".join(_rand.choices(string.ascii_letters + string.digits, k=6))
+
+
+def job_id() -> str:
+    """An opaque job id: urlsafe base64 of 18 random bytes (24 chars, no padding).
+
+    Real job ids are opaque strings (a peer's fixture shows a base64-like one); unlike ULIDs
+    they do not sort in creation order, so a client must not rely on that.
+    """
+    return secrets.token_urlsafe(18)
 
 
 def now() -> datetime:

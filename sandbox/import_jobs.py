@@ -1,51 +1,65 @@
-"""Profile bulk-import jobs: accept (202), process asynchronously, and the job's sub-resources."""
+"""Profile bulk-import jobs: accept (202) or refuse whole (400), and the job's sub-resources.
+
+How a job then runs (queued, processing, complete; cancelled; expired) is ``job_runner``;
+the rules a row must meet are ``bulk_rows``.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
+from sandbox.bulk_rows import refusal
 from sandbox.errors import invalid, not_found
 from sandbox.filters import check_allowed, parse_filter, values_of
 from sandbox.http import Reply, Request, Route, attributes_of, data_object, profile_rows
-from sandbox.identity import RowError, clean_attributes, upsert
-from sandbox.ids import now, ulid
+from sandbox.ids import job_id, now, ulid
+from sandbox.job_runner import process_all, process_later
 from sandbox.jsonapi import import_job_resource, list_resource, profile_resource
 from sandbox.paging import paginate
-from sandbox.state import SandboxState
 from sandbox.store import Account, ImportJob
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 5 * 1024 * 1024
-CHUNK = 2000
-ROW_POINTER = "/data/attributes/profiles/data/{i}"
+RETENTION = timedelta(days=7)
+"""A real job's ``expires_at`` is its ``created_at`` plus 7 days (klaviyo-api.md §11.5)."""
 
 
 def bulk_import_profiles(req: Request) -> Reply:
-    """POST /api/profile-bulk-import-jobs: 202 with the queued job."""
+    """POST /api/profile-bulk-import-jobs: 202 with the queued job, or 400 and no job.
+
+    Checked in this order: size, shape, row count, the list (a 400 about it names no row),
+    then, with ``bulk_validation`` ``sync``, every row (one bad row refuses the whole job).
+    """
     if req.too_large(MAX_BYTES):
         raise invalid("The payload exceeds the maximum size of 5 MB.", pointer="/data")
     data = data_object(req.json(), "profile-bulk-import-job")
     rows = profile_rows(
         attributes_of(data), MAX_PROFILES,
         f"A bulk import job accepts at most {MAX_PROFILES} profiles; got {{got}}.")
-    list_ids = _list_ids(req.acct, data.get("relationships"))
+    state = req.state
+    strict = state.strictness
+    list_ids = _list_ids(req.acct, data.get("relationships"), strict.one_list_per_job)
+    if strict.bulk_validation == "sync":
+        refused = refusal(
+            rows, lowercase=state.config.lowercase_emails, name_bad_rows=strict.name_bad_rows
+        )
+        if refused is not None:
+            raise refused
     created = now()
     job = ImportJob(
-        id=ulid(),
+        id=job_id() if strict.opaque_job_ids else ulid(),
         created_at=created,
         total_count=len(rows),
         rows=rows,
         list_ids=list_ids,
-        expires_at=created + timedelta(days=30),
+        expires_at=created + RETENTION,
     )
     req.acct.import_jobs[job.id] = job
-    state = req.state
     if state.job_mode == "instant":
-        process_all(req.acct, job)
+        process_all(state, req.acct, job)
     else:
-        state.spawn(_process_later(state, req.acct, job))
+        state.spawn(process_later(state, req.acct, job))
     return Reply(
         202,
         {
@@ -55,114 +69,33 @@ def bulk_import_profiles(req: Request) -> Reply:
     )
 
 
-def _list_ids(account: Account, relationships: Any) -> list[str]:
+def _list_ids(account: Account, relationships: Any, one_list: bool) -> list[str]:
+    """The job's list ids: known lists only, and at most one with ``one_list_per_job``."""
     if relationships is None:
         return []
     lists = relationships.get("lists") if isinstance(relationships, dict) else None
     items = lists.get("data") if isinstance(lists, dict) else None
+    pointer = "/data/relationships/lists/data"
     if not isinstance(items, list):
-        raise invalid(
-            "'relationships.lists.data' must be an array.", pointer="/data/relationships/lists/data"
-        )
+        raise invalid("'relationships.lists.data' must be an array.", pointer=pointer)
+    if one_list and len(items) > 1:
+        raise invalid("A bulk import job accepts at most one list.", pointer=f"{pointer}/1")
     out: list[str] = []
     for i, item in enumerate(items):
         lid = item.get("id") if isinstance(item, dict) else None
         if not isinstance(lid, str) or item.get("type") != "list":
             raise invalid(
-                'Each list must be {"type": "list", "id": ...}.',
-                pointer=f"/data/relationships/lists/data/{i}",
+                'Each list must be {"type": "list", "id": ...}.', pointer=f"{pointer}/{i}"
             )
         if lid not in account.lists:
-            raise invalid(
-                f"List '{lid}' does not exist.", pointer=f"/data/relationships/lists/data/{i}/id"
-            )
+            raise invalid(f"List '{lid}' does not exist.", pointer=f"{pointer}/{i}/id")
         out.append(lid)
     return out
 
 
-async def _process_later(state: SandboxState, account: Account, job: ImportJob) -> None:
-    if state.job_delay_ms:
-        await asyncio.sleep(state.job_delay_ms / 1000)
-    _start(job)
-    for start in range(0, len(job.rows), CHUNK):
-        await asyncio.sleep(0)
-        _process_rows(account, job, start, start + CHUNK)
-    _finish(job)
-
-
-def process_all(account: Account, job: ImportJob) -> None:
-    """Process the whole job at once (the ``instant`` job mode)."""
-    _start(job)
-    _process_rows(account, job, 0, len(job.rows))
-    _finish(job)
-
-
-def _start(job: ImportJob) -> None:
-    job.status = "processing"
-    job.started_at = now()
-
-
-def _finish(job: ImportJob) -> None:
-    job.rows = []
-    job.status = "complete"
-    job.completed_at = now()
-
-
-def _process_rows(account: Account, job: ImportJob, start: int, end: int) -> None:
-    """Upsert each row (nulls ignored); invalid rows become import errors."""
-    stamp = now()
-    targets = [account.lists[lid] for lid in job.list_ids if lid in account.lists]
-    known = job.profile_set
-    for i in range(start, min(end, len(job.rows))):
-        row = job.rows[i]
-        try:
-            pid = _import_row(account, row)
-        except RowError as err:
-            job.failed_count += 1
-            job.errors.append(_import_error(i, row, err))
-            continue
-        job.completed_count += 1
-        if pid not in known:
-            known.add(pid)
-            job.profile_ids.append(pid)
-        for rec in targets:
-            rec.add(pid, stamp)
-
-
-def _import_row(account: Account, row: Any) -> str:
-    if not isinstance(row, dict) or not isinstance(row.get("attributes"), dict):
-        raise RowError(
-            "invalid", "Invalid input.", "Each profile must be an object with 'attributes'.", ""
-        )
-    attrs = {k: v for k, v in row["attributes"].items() if v is not None}
-    clean, _partial = clean_attributes(attrs, allow_kx=True)
-    clean.pop("_kx", None)
-    profile_id = row.get("id") if isinstance(row.get("id"), str) else None
-    profile, _created = upsert(account, clean, profile_id, nulls_clear=False)
-    return profile.id
-
-
-def _import_error(i: int, row: Any, err: RowError) -> dict[str, Any]:
-    pointer = ROW_POINTER.format(i=i)
-    if err.field is not None:
-        pointer += f"/attributes/{err.field}" if err.field else "/attributes"
-    original = row.get("attributes") if isinstance(row, dict) else None
-    return {
-        "type": "import-error",
-        "id": ulid(),
-        "attributes": {
-            "code": err.code,
-            "title": err.title,
-            "detail": err.detail,
-            "source": {"pointer": pointer},
-            "original_payload": original,
-        },
-    }
-
-
 def _job_or_404(req: Request) -> ImportJob:
     job = req.acct.import_jobs.get(req.params["id"])
-    if job is None:
+    if job is None or job.expired(now()):
         raise not_found(f"A bulk import job with id '{req.params['id']}' does not exist.")
     return job
 
@@ -187,7 +120,8 @@ def get_jobs(req: Request) -> Reply:
     """GET /api/profile-bulk-import-jobs: filter on status, sort on created_at."""
     terms = parse_filter(req.query.get("filter"))
     check_allowed(terms, {"status": {"equals", "any"}})
-    jobs = list(req.acct.import_jobs.values())
+    stamp = now()
+    jobs = [job for job in req.acct.import_jobs.values() if not job.expired(stamp)]
     for term in terms:
         wanted = set(values_of(term))
         jobs = [job for job in jobs if job.status in wanted]

@@ -1,48 +1,33 @@
-"""The inspection API under ``/__sandbox/`` (no auth): reset, keys, limits, faults, calls, dumps."""
+"""The inspection API under ``/__sandbox/`` (no auth): reset, keys, limits, faults, calls, dumps.
+
+The switches of Klaviyo's hard edges (strictness, key states, job cancel/expire) are in
+``inspect_controls``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from sandbox.config import FaultSpec
 from sandbox.errors import invalid, not_found
+from sandbox.faults import SHARES, WHOLE
 from sandbox.filters import parse_datetime
 from sandbox.http import Reply, Request, Route
 from sandbox.ids import iso, now
+from sandbox.inspect_controls import CONTROL_ROUTES, account_of, body_of
 from sandbox.jsonapi import account_dump
-from sandbox.store import Account, ListRec
-
-
-def _body(req: Request) -> dict[str, Any]:
-    if not req.body:
-        return {}
-    try:
-        body = orjson.loads(req.body)
-    except orjson.JSONDecodeError:
-        raise invalid("The body is not JSON.", pointer="") from None
-    if not isinstance(body, dict):
-        raise invalid("The body must be a JSON object.", pointer="")
-    return body
-
-
-def _account(req: Request) -> Account:
-    account = req.state.store.accounts.get(req.params["key"])
-    if account is None:
-        raise not_found("No account has that key.")
-    return account
+from sandbox.store import ListRec
 
 
 def reset(req: Request) -> Reply:
-    """Drop all data, call counts and faults; keep the keys."""
+    """Drop all data, call counts and faults; keep the keys; strictness, key states and job
+    timing back to their start-up values."""
     req.state.reset()
     return Reply(200, {"ok": True})
 
 
 def add_key(req: Request) -> Reply:
     """Create the account of a key."""
-    key = _body(req).get("key")
+    key = body_of(req).get("key")
     if not isinstance(key, str) or not key.strip():
         raise invalid("'key' is required.", pointer="/key")
     req.state.store.add_key(key.strip())
@@ -51,7 +36,7 @@ def add_key(req: Request) -> Reply:
 
 def set_limits(req: Request) -> Reply:
     """``{"mode": "on"|"off", "scale": 1.0}``."""
-    body = _body(req)
+    body = body_of(req)
     mode = body.get("mode", "on")
     if mode not in ("on", "off"):
         raise invalid("'mode' must be 'on' or 'off'.", pointer="/mode")
@@ -63,18 +48,21 @@ def set_limits(req: Request) -> Reply:
 
 
 def set_faults(req: Request) -> Reply:
-    """``{"operation": "bulk_import_profiles"|"*", "status_429": 0.3, ...}``."""
-    body = _body(req)
+    """``{"operation": "bulk_import_profiles"|"*", "status_429": 0.3, "status_403_html": 0.2,
+    "omit_retry_after": 1, ...}`` (the FaultSpec fields; shares in 0..1)."""
+    body = body_of(req)
     operation = body.pop("operation", "*")
     if not isinstance(operation, str):
         raise invalid("'operation' must be a string.", pointer="/operation")
     spec = FaultSpec()
     for name, value in body.items():
-        if not hasattr(spec, name):
+        if name not in SHARES + WHOLE:
             raise invalid(f"'{name}' is not a fault setting.", pointer=f"/{name}")
-        if not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise invalid(f"'{name}' must be a non-negative number.", pointer=f"/{name}")
-        setattr(spec, name, int(value) if name in ("latency_ms", "retry_after") else float(value))
+        if name in SHARES and value > 1:
+            raise invalid(f"'{name}' is a share of calls: at most 1.", pointer=f"/{name}")
+        setattr(spec, name, int(value) if name in WHOLE else float(value))
     req.state.faults.set(operation, spec)
     return Reply(200, req.state.faults.describe())
 
@@ -103,22 +91,27 @@ def requests(req: Request) -> Reply:
 
 
 def set_jobs(req: Request) -> Reply:
-    """``{"mode": "instant"|"async", "delay_ms": N}``: bulk-import job timing."""
-    body = _body(req)
+    """``{"mode": "instant"|"async", "delay_ms": N, "processing_ms": M}``: bulk-import job
+    timing; an ``async`` job stays ``queued`` N ms, then ``processing`` M ms."""
+    body = body_of(req)
     mode = body.get("mode", "async")
     if mode not in ("instant", "async"):
         raise invalid("'mode' must be 'instant' or 'async'.", pointer="/mode")
-    delay = body.get("delay_ms", 0)
-    if not isinstance(delay, int) or delay < 0:
-        raise invalid("'delay_ms' must be a non-negative integer.", pointer="/delay_ms")
+    times: dict[str, int] = {}
+    for name in ("delay_ms", "processing_ms"):
+        value = body.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise invalid(f"'{name}' must be a non-negative integer.", pointer=f"/{name}")
+        times[name] = value
     req.state.job_mode = mode
-    req.state.job_delay_ms = delay
-    return Reply(200, {"mode": mode, "delay_ms": delay})
+    req.state.job_delay_ms = times["delay_ms"]
+    req.state.job_processing_ms = times["processing_ms"]
+    return Reply(200, {"mode": mode, **times})
 
 
 def profiles(req: Request) -> Reply:
     """Every profile of an account with subscriptions and list ids."""
-    return Reply(200, account_dump(_account(req)))
+    return Reply(200, account_dump(account_of(req)))
 
 
 def _list_json(rec: ListRec) -> dict[str, Any]:
@@ -135,15 +128,15 @@ def _list_json(rec: ListRec) -> dict[str, Any]:
 
 def lists(req: Request) -> Reply:
     """Every list of an account with its members and their joined_group_at."""
-    return Reply(200, {"lists": [_list_json(rec) for rec in _account(req).lists.values()]})
+    return Reply(200, {"lists": [_list_json(rec) for rec in account_of(req).lists.values()]})
 
 
 def _member_ids(req: Request) -> tuple[ListRec, list[str], dict[str, Any]]:
-    account = _account(req)
+    account = account_of(req)
     rec = account.lists.get(req.params["id"])
     if rec is None:
         raise not_found("No list has that id.")
-    body = _body(req)
+    body = body_of(req)
     ids = body.get("profile_ids")
     if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
         raise invalid("'profile_ids' must be an array of profile ids.", pointer="/profile_ids")
@@ -180,7 +173,7 @@ def remove_members(req: Request) -> Reply:
 
 def delete_list(req: Request) -> Reply:
     """A list deleted in Klaviyo's UI: it and its memberships are gone."""
-    account = _account(req)
+    account = account_of(req)
     if account.lists.pop(req.params["id"], None) is None:
         raise not_found("No list has that id.")
     return Reply(200, {"deleted": req.params["id"]})
@@ -202,4 +195,5 @@ INSPECT_ROUTES = [
     Route("POST", _P + "/accounts/{key}/lists/{id}/members", "members", add_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}/members", "members", remove_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}", "list", delete_list),
+    *CONTROL_ROUTES,
 ]

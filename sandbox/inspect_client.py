@@ -82,11 +82,17 @@ class SandboxClient:
         status_429: float = 0.0,
         status_500: float = 0.0,
         status_503: float = 0.0,
+        status_403_html: float = 0.0,
         latency_ms: int = 0,
         drop: float = 0.0,
         retry_after: int = 1,
+        omit_retry_after: float = 0.0,
     ) -> None:
-        """Inject faults into one operation (SDK name) or every one (``*``)."""
+        """Inject faults into one operation (SDK name) or every one (``*``).
+
+        ``status_403_html``: share of CDN challenges (403, text/html, ``cf-mitigated:
+        challenge``); ``omit_retry_after``: share of 429s (injected or from the rate limiter)
+        sent without ``Retry-After``."""
         self._call(
             "PUT",
             "/faults",
@@ -95,9 +101,11 @@ class SandboxClient:
                 "status_429": status_429,
                 "status_500": status_500,
                 "status_503": status_503,
+                "status_403_html": status_403_html,
                 "latency_ms": latency_ms,
                 "drop": drop,
                 "retry_after": retry_after,
+                "omit_retry_after": omit_retry_after,
             },
         )
 
@@ -109,9 +117,63 @@ class SandboxClient:
         """Rate limits on/off, and their scale (0.1 = ten times smaller)."""
         self._call("PUT", "/limits", {"mode": mode, "scale": scale})
 
-    def set_jobs(self, mode: str = "async", delay_ms: int = 0) -> None:
-        """Bulk-import jobs processed ``instant``-ly or ``async`` after ``delay_ms``."""
-        self._call("PUT", "/jobs", {"mode": mode, "delay_ms": delay_ms})
+    def set_jobs(self, mode: str = "async", delay_ms: int = 0, processing_ms: int = 0) -> None:
+        """Bulk-import jobs processed ``instant``-ly, or ``async``: ``queued`` for
+        ``delay_ms``, then ``processing`` for ``processing_ms``, then ``complete``."""
+        self._call(
+            "PUT", "/jobs", {"mode": mode, "delay_ms": delay_ms, "processing_ms": processing_ms}
+        )
+
+    def set_strictness(
+        self,
+        *,
+        bulk_validation: str | None = None,
+        name_bad_rows: int | None = None,
+        phone_identity: bool | None = None,
+        one_list_per_job: bool | None = None,
+        opaque_job_ids: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change the given switches (the others stay); returns all of them.
+
+        ``bulk_validation``: ``sync`` (a job with a bad row is refused whole) or ``async``
+        (bad rows become import-errors); ``name_bad_rows``: rows a refusal names (0 = all)."""
+        changes = {
+            name: value
+            for name, value in (
+                ("bulk_validation", bulk_validation),
+                ("name_bad_rows", name_bad_rows),
+                ("phone_identity", phone_identity),
+                ("one_list_per_job", one_list_per_job),
+                ("opaque_job_ids", opaque_job_ids),
+            )
+            if value is not None
+        }
+        result: dict[str, Any] = self._call("PUT", "/strictness", changes)
+        return result
+
+    def strictness(self) -> dict[str, Any]:
+        """The strictness switches."""
+        result: dict[str, Any] = self._call("GET", "/strictness")
+        return result
+
+    def set_key_state(self, state: str, key: str | None = None) -> None:
+        """A key becomes ``ok``, ``revoked`` (401, data kept) or ``no_scope`` (403)."""
+        self._call("PUT", f"/keys/{key or self.key}", {"state": state})
+
+    def cancel_job(self, job_id: str, key: str | None = None) -> dict[str, Any]:
+        """The bulk import job becomes ``cancelled``; returns {id, status, created_at,
+        expires_at}."""
+        result: dict[str, Any] = self._call(
+            "POST", f"/accounts/{key or self.key}/jobs/{job_id}/cancel"
+        )
+        return result
+
+    def expire_job(self, job_id: str, key: str | None = None) -> dict[str, Any]:
+        """The bulk import job expires now: its GETs answer 404."""
+        result: dict[str, Any] = self._call(
+            "POST", f"/accounts/{key or self.key}/jobs/{job_id}/expire"
+        )
+        return result
 
     def add_members(
         self,

@@ -11,6 +11,7 @@ from sandbox.http import Reply, Request, Route, attributes_of, data_object
 from sandbox.identity import (
     apply,
     clean_attributes,
+    drop_taken_phone,
     match,
     normalize_email,
     require_identifier,
@@ -69,10 +70,13 @@ def create_profile(req: Request) -> Reply:
         attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails
     )
     require_identifier(attrs)
-    existing = match(req.acct, attrs)
+    account = req.acct
+    by_phone = req.state.strictness.phone_identity
+    if not by_phone and drop_taken_phone(account, attrs, None):
+        partial.append("phone_number")
+    existing = match(account, attrs, by_phone=by_phone)
     if existing is not None:
         raise duplicate(existing.id)
-    account = req.acct
     for name in ("email", "phone_number", "external_id"):
         value = attrs.get(name)
         if value and value in account.index_for(name):
@@ -92,7 +96,14 @@ def create_or_update_profile(req: Request) -> Reply:
     profile_id = data.get("id")
     if profile_id is not None and not isinstance(profile_id, str):
         raise invalid("'id' must be a string.", pointer="/data/id")
-    profile, created = upsert(req.acct, attrs, profile_id, nulls_clear=True)
+    profile, created = upsert(
+        req.acct,
+        attrs,
+        profile_id,
+        nulls_clear=True,
+        by_phone=req.state.strictness.phone_identity,
+        partial=partial,
+    )
     return _single(req, profile, 201 if created else 200, _partial(partial))
 
 
@@ -107,6 +118,8 @@ def update_profile(req: Request) -> Reply:
         attributes_of(data), allow_kx=False, lowercase=req.state.config.lowercase_emails
     )
     _apply_patch_properties(attrs, data.get("meta"), profile)
+    if not req.state.strictness.phone_identity and drop_taken_phone(req.acct, attrs, profile):
+        partial.append("phone_number")
     apply(req.acct, profile, attrs, nulls_clear=True)
     return _single(req, profile, 200, _partial(partial))
 

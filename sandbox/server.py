@@ -58,6 +58,13 @@ class SandboxServer:
         public_url: str | None = None,
         job_mode: str = "async",
         job_delay_ms: int = 0,
+        job_processing_ms: int = 0,
+        bulk_validation: str = "sync",
+        name_bad_rows: int = 0,
+        phone_identity: bool = True,
+        one_list_per_job: bool = True,
+        opaque_job_ids: bool = True,
+        key_states: dict[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -68,6 +75,13 @@ class SandboxServer:
             public_url=public_url,
             job_mode=job_mode,
             job_delay_ms=job_delay_ms,
+            job_processing_ms=job_processing_ms,
+            bulk_validation=bulk_validation,
+            name_bad_rows=name_bad_rows,
+            phone_identity=phone_identity,
+            one_list_per_job=one_list_per_job,
+            opaque_job_ids=opaque_job_ids,
+            key_states=dict(key_states or {}),
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

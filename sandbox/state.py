@@ -1,4 +1,5 @@
-"""Everything the running sandbox holds: store, limits, faults, call counts, job timing."""
+"""Everything the running sandbox holds: store, limits, faults, call counts, job timing,
+strictness and key states."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import time
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
 
-from sandbox.config import SandboxConfig
+from sandbox.config import KEY_STATES, SandboxConfig
 from sandbox.faults import Faults
 from sandbox.limits import RateLimiter
 from sandbox.store import Store
+from sandbox.strictness import Strictness
 
 
 def _limiter(setting: str | float) -> RateLimiter:
@@ -43,11 +45,17 @@ class SandboxState:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        bad = {key: st for key, st in config.key_states.items() if st not in KEY_STATES}
+        if bad:
+            raise ValueError(f"key states must be one of {', '.join(KEY_STATES)}; got {bad}")
         self.store = Store(config.keys)
+        self.store.set_states(config.key_states)
         self.limiter = _limiter(config.rate_limits)
         self.faults = Faults(config.faults)
         self.job_mode = config.job_mode
         self.job_delay_ms = config.job_delay_ms
+        self.job_processing_ms = config.job_processing_ms
+        self.strictness = Strictness.from_config(config)
         # key -> operation -> status -> count
         self.calls: defaultdict[str, defaultdict[str, defaultdict[int, int]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(int))
@@ -83,11 +91,17 @@ class SandboxState:
         return out
 
     def reset(self) -> None:
-        """Drop all data, call counts and faults; keys stay; pending jobs are cancelled."""
+        """Drop all data, call counts and faults; keys stay; pending jobs are cancelled.
+
+        Strictness, key states and job timing go back to their start-up values."""
         for task in list(self.tasks):
             task.cancel()
         self.tasks.clear()
-        self.store.reset()
+        self.store.reset(self.config.key_states)
+        self.strictness = Strictness.from_config(self.config)
+        self.job_mode = self.config.job_mode
+        self.job_delay_ms = self.config.job_delay_ms
+        self.job_processing_ms = self.config.job_processing_ms
         self.calls.clear()
         self.requests.clear()
         self.faults.clear()

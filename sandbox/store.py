@@ -106,6 +106,10 @@ class ImportJob:
     profile_set: set[str] = field(default_factory=set)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
+    def expired(self, at: datetime) -> bool:
+        """Whether the job is gone (past ``expires_at``): its GET answers 404."""
+        return self.expires_at is not None and self.expires_at <= at
+
 
 @dataclass(slots=True)
 class SuppressJob:
@@ -125,6 +129,7 @@ class Account:
 
     def __init__(self, key: str) -> None:
         self.key = key
+        self.state = "ok"  # one of config.KEY_STATES; kept by clear(): a revoked key keeps its data
         self.clear()
 
     def clear(self) -> None:
@@ -185,7 +190,14 @@ class Store:
             account = self.accounts[key] = Account(key)
         return account
 
-    def reset(self) -> None:
-        """Drop every account's data, keeping the keys."""
+    def reset(self, key_states: dict[str, str] | None = None) -> None:
+        """Drop every account's data, keeping the keys; their states go back to ``key_states``
+        (``ok`` when not named)."""
         for account in self.accounts.values():
             account.clear()
+        self.set_states(key_states or {})
+
+    def set_states(self, key_states: dict[str, str]) -> None:
+        """Every key ``ok`` except those named."""
+        for key, account in self.accounts.items():
+            account.state = key_states.get(key, "ok")

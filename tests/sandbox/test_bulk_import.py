@@ -37,7 +37,10 @@ def test_a_job_is_queued_then_completes_with_counts(
     assert [job.id for job in listed.data] == [accepted.data.id]
 
 
-def test_invalid_rows_become_import_errors_pointing_at_the_row(klaviyo: KlaviyoAPI) -> None:
+def test_with_async_validation_invalid_rows_become_import_errors_pointing_at_the_row(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
+    sandbox.set_strictness(bulk_validation="async")
     rows = [
         {"email": "good@example.com"},
         {"email": "not-an-email"},

@@ -1,0 +1,84 @@
+"""The rules one row of a bulk import job must meet, and the all-or-nothing refusal.
+
+Klaviyo validates a bulk import job synchronously: one malformed row makes the whole POST a
+400 naming the bad rows by pointer, and no job is created (klaviyo-api.md §11.1). The same
+rules serve the asynchronous mode, where a bad row becomes an import-error instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sandbox.errors import ApiError, error_object
+from sandbox.identity import RowError, clean_attributes, require_identifier
+
+MAX_PROFILE_BYTES = 100 * 1024
+"""100 KB per profile [SPEC], measured on the row's JSON (102,400 bytes)."""
+MAX_EXTERNAL_ID = 255
+ROW_POINTER = "/data/attributes/profiles/data/{i}"
+
+
+def row_pointer(i: int, field: str | None) -> str:
+    """Where a row's problem is: the row (``None``), its attributes (``""``) or one field."""
+    pointer = ROW_POINTER.format(i=i)
+    if field is None:
+        return pointer
+    return f"{pointer}/attributes/{field}" if field else f"{pointer}/attributes"
+
+
+def _invalid(detail: str, field: str | None) -> RowError:
+    return RowError("invalid", "Invalid input.", detail, field)
+
+
+def checked_row(row: Any, *, lowercase: bool) -> tuple[dict[str, Any], str | None]:
+    """A row's attributes ready to upsert (nulls and ``_kx`` dropped) and its profile id.
+
+    Raises ``RowError`` naming the row's first problem: its shape, its size, an unknown or
+    mistyped field, an email Klaviyo refuses, a phone number not in E.164 (never silently
+    dropped here), an ``external_id`` over 255 characters, or no identifier at all.
+    """
+    if not isinstance(row, dict) or not isinstance(row.get("attributes"), dict):
+        raise _invalid("Each profile must be an object with 'attributes'.", None)
+    if len(orjson.dumps(row)) > MAX_PROFILE_BYTES:
+        raise _invalid("A profile must be at most 100 KB", None)
+    attrs = {k: v for k, v in row["attributes"].items() if v is not None}
+    clean, _partial = clean_attributes(
+        attrs, allow_kx=True, lowercase=lowercase, strict_phone=True
+    )
+    clean.pop("_kx", None)
+    external = clean.get("external_id")
+    if isinstance(external, str) and len(external) > MAX_EXTERNAL_ID:
+        raise _invalid(f"external_id must be at most {MAX_EXTERNAL_ID} characters", "external_id")
+    require_identifier(clean)
+    profile_id = row.get("id")
+    return clean, profile_id if isinstance(profile_id, str) else None
+
+
+def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int) -> ApiError | None:
+    """The 400 refusing a job with bad rows (None when every row is fine).
+
+    One entry per bad row, in row order; only the first ``name_bad_rows`` when that is above
+    0 (whether Klaviyo names every bad row is unknown, so a client must resubmit until
+    accepted). Entries carry ``status`` as the string ``"400"``, as in a peer's recorded
+    bulk-import refusal, while code, title and pointer follow Klaviyo's envelope.
+    """
+    entries: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        try:
+            checked_row(row, lowercase=lowercase)
+        except RowError as err:
+            entry = error_object(
+                400, err.detail, code="invalid", title="Invalid input.",
+                pointer=row_pointer(i, err.field),
+            )
+            entry["status"] = "400"
+            entries.append(entry)
+            if name_bad_rows and len(entries) >= name_bad_rows:
+                break
+    if not entries:
+        return None
+    refused = ApiError(400, entries[0]["detail"])
+    refused.body["errors"] = entries
+    return refused
