@@ -310,7 +310,7 @@ class OpenAPIContractMiddleware:
             await self.app(scope, receive, self._unknown_operation_send(scope, send))
             return
         request_body = bytearray()
-        answer: dict[str, Any] = {"status": 0, "type": "", "body": bytearray()}
+        answer: dict[str, Any] = {"status": 0, "type": "", "body": bytearray(), "cdn": False}
 
         async def recording_receive() -> Message:
             message = await receive()
@@ -324,6 +324,8 @@ class OpenAPIContractMiddleware:
                 for key, value in message.get("headers", []):
                     if key.lower() == b"content-type":
                         answer["type"] = value.decode("latin-1")
+                    if key.lower() == b"cf-mitigated" and value == b"challenge":
+                        answer["cdn"] = True
             elif message["type"] == "http.response.body":
                 answer["body"].extend(message.get("body", b""))
             await send(message)
@@ -331,6 +333,8 @@ class OpenAPIContractMiddleware:
         await self.app(scope, recording_receive, recording_send)
         if answer["status"] == 0:
             return  # connection dropped on purpose (fault injection): nothing to check
+        if answer["status"] == 403 and answer["cdn"]:
+            return  # a CDN challenge page (HTML), not Klaviyo's API answering: outside the spec
         self._record(op, scope, bytes(request_body), answer)
 
     def _unknown_operation_send(self, scope: Scope, send: Send) -> Send:
