@@ -22,6 +22,27 @@ def _parse_limits(value: str) -> str | float:
     return scale
 
 
+def _parse_key_states(items: list[str]) -> dict[str, str]:
+    from sandbox.config import KEY_STATES
+
+    states: dict[str, str] = {}
+    for item in items:
+        key, _, state = item.partition("=")
+        if not key.strip() or state.strip() not in KEY_STATES:
+            raise typer.BadParameter(
+                f"{item!r}: use KEY=STATE with STATE one of {', '.join(KEY_STATES)}",
+                param_hint="--key-state",
+            )
+        states[key.strip()] = state.strip()
+    return states
+
+
+def _choice(value: str, allowed: tuple[str, ...], hint: str) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint=hint)
+    return value
+
+
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
@@ -40,8 +61,56 @@ def sandbox(
     fault: Annotated[
         list[str] | None,
         typer.Option(
-            help="Inject faults: op=429:0.3,500:0.1,503:0,latency:50,drop:0.01,retry_after:1"
-            " (op '*' = all). Repeatable."
+            help="Inject faults: op=429:0.3,500:0.1,503:0,403html:0.2,latency:50,drop:0.01,"
+            "retry_after:1,no_retry_after:0.5 (op '*' = all; 403html = a CDN challenge page,"
+            " no_retry_after = share of 429s without Retry-After). Repeatable."
+        ),
+    ] = None,
+    bulk_validation: Annotated[
+        str,
+        typer.Option(
+            help="sync: a bulk import job with a bad row is refused whole (400, as Klaviyo);"
+            " async: bad rows become import-errors."
+        ),
+    ] = "sync",
+    name_bad_rows: Annotated[
+        int, typer.Option(min=0, help="How many bad rows a refusal names (0 = all).")
+    ] = 0,
+    phone_identity: Annotated[
+        bool,
+        typer.Option(
+            "--phone-identity/--no-phone-identity",
+            help="Match profiles by phone number too (a row can rewrite another profile's"
+            " email, as Klaviyo).",
+        ),
+    ] = True,
+    one_list_per_job: Annotated[
+        bool,
+        typer.Option(
+            "--one-list-per-job/--many-lists-per-job",
+            help="Refuse a bulk import job naming more than one list.",
+        ),
+    ] = True,
+    opaque_job_ids: Annotated[
+        bool,
+        typer.Option(
+            "--opaque-job-ids/--ulid-job-ids", help="Base64-like job ids (as Klaviyo) or ULIDs."
+        ),
+    ] = True,
+    job_mode: Annotated[
+        str, typer.Option(help="async (jobs run in the background) or instant.")
+    ] = "async",
+    job_delay_ms: Annotated[
+        int, typer.Option(min=0, help="How long an async job stays queued (ms).")
+    ] = 0,
+    job_processing_ms: Annotated[
+        int, typer.Option(min=0, help="How long an async job then stays processing (ms).")
+    ] = 0,
+    key_state: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KEY=ok|revoked|no_scope: a revoked key gets 401 authentication_failed,"
+            " a scope-less one 403 permission_denied. Repeatable."
         ),
     ] = None,
     public_url: Annotated[
@@ -55,7 +124,8 @@ def sandbox(
     """Serve a local Klaviyo API (profiles, lists, bulk import, consent) for the official SDK.
 
     Point the SDK at it with KlaviyoAPI(key, test_host="http://HOST:PORT"). The inspection API
-    lives under /__sandbox/ (reset, keys, limits, faults, calls, account dumps)."""
+    lives under /__sandbox/ (reset, keys, limits, faults, strictness, jobs, calls, account
+    dumps); every switch here can be changed there at run time."""
     from sandbox.faults import parse_fault
     from sandbox.server import SandboxServer, free_port
 
@@ -78,6 +148,15 @@ def sandbox(
         rate_limits=limits,
         faults=faults,
         public_url=public_url,
+        job_mode=_choice(job_mode, ("async", "instant"), "--job-mode"),
+        job_delay_ms=job_delay_ms,
+        job_processing_ms=job_processing_ms,
+        bulk_validation=_choice(bulk_validation, ("sync", "async"), "--bulk-validation"),
+        name_bad_rows=name_bad_rows,
+        phone_identity=phone_identity,
+        one_list_per_job=one_list_per_job,
+        opaque_job_ids=opaque_job_ids,
+        key_states=_parse_key_states(key_state or []),
     )
     typer.echo(
         f"Klaviyo sandbox on {server.url} ({len(key_list)} key(s), rate limits {rate_limits});"
