@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -44,3 +45,18 @@ def wait_complete(klaviyo: KlaviyoAPI, job_id: str, timeout: float = 10.0) -> An
         if job.data.attributes.status == "complete" or time.monotonic() > deadline:
             return job
         time.sleep(0.02)
+
+
+def errors_of(exc: BaseException) -> list[dict[str, Any]]:
+    """The ``errors`` of an SDK exception's JSON body."""
+    body = getattr(exc, "body", None) or "{}"
+    errors: list[dict[str, Any]] = json.loads(body)["errors"]
+    return errors
+
+
+def raw_headers(key: str | None) -> dict[str, str]:
+    """Headers of a raw HTTP call to the sandbox's /api (no key: no Authorization)."""
+    headers = {"revision": "2026-10-15", "content-type": "application/vnd.api+json"}
+    if key:
+        headers["Authorization"] = f"Klaviyo-API-Key {key}"
+    return headers
