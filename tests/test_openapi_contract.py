@@ -161,3 +161,34 @@ def test_a_2xx_on_a_path_outside_the_spec_is_reported_and_a_404_is_not() -> None
     assert _call(404, None, "GET", "/api/nothing-here") == []
     found = _call(200, {}, "GET", "/api/nothing-here")
     assert found == ["GET /api/nothing-here response: not an operation of the slices, answered 200"]
+
+
+def _html_call(extra_headers: list[tuple[bytes, bytes]]) -> list[str]:
+    require_slices()
+    violations = ContractViolations()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        headers = [(b"content-type", b"text/html; charset=UTF-8"), *extra_headers]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<!DOCTYPE html><html></html>"})
+
+    layer = OpenAPIContractMiddleware(app, _contract(), violations)
+    scope = {"type": "http", "method": "GET", "path": "/api/lists", "query_string": b"",
+             "headers": SDK_HEADERS}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    asyncio.run(layer(scope, receive, send))
+    return [str(v) for v in violations.drain()]
+
+
+def test_a_cdn_challenge_in_html_is_let_through_and_other_html_is_reported() -> None:
+    assert _html_call([(b"cf-mitigated", b"challenge")]) == []
+    assert _html_call([]) == [
+        "get_lists response: content-type 'text/html; charset=UTF-8' is not JSON:API"
+    ]

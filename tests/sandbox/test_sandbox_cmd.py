@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from sandbox.config import FaultSpec
 from sandbox.faults import parse_fault
@@ -57,3 +58,57 @@ def test_fault_specs_read_shares_latency_drop_and_retry_after() -> None:
     assert spec == FaultSpec(
         status_429=0.5, status_503=0.25, latency_ms=20, drop=0.1, retry_after=2
     )
+
+
+def test_fault_specs_read_cdn_challenges_and_429s_without_retry_after() -> None:
+    operation, spec = parse_fault("get_lists=403html:0.2,no_retry_after:1")
+    assert (operation, spec) == (
+        "get_lists", FaultSpec(status_403_html=0.2, omit_retry_after=1.0)
+    )
+    assert parse_fault("*=status_403_html:1,omit_retry_after:0.5")[1] == FaultSpec(
+        status_403_html=1.0, omit_retry_after=0.5
+    )
+    with pytest.raises(ValueError, match=r"share in 0\.\.1"):
+        parse_fault("*=no_retry_after:2")
+
+
+def test_the_command_sets_every_switch_at_start_up() -> None:
+    proc = subprocess.Popen(
+        [EXE, "sandbox", "--port", "0", "--keys", "a,b", "--bulk-validation", "async",
+         "--name-bad-rows", "2", "--no-phone-identity", "--many-lists-per-job",
+         "--ulid-job-ids", "--job-mode", "instant", "--job-processing-ms", "5",
+         "--key-state", "b=no_scope", "--fault", "get_lists=403html:1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"http://[0-9.]+:\d+", proc.stdout.readline())
+        assert found is not None
+        url = found.group(0)
+        assert httpx.get(f"{url}/__sandbox/strictness", timeout=10).json() == {
+            "bulk_validation": "async",
+            "name_bad_rows": 2,
+            "phone_identity": False,
+            "one_list_per_job": False,
+            "opaque_job_ids": False,
+        }
+        denied = httpx.get(f"{url}/api/profiles", headers=_headers("b"), timeout=10)
+        assert denied.json()["errors"][0]["code"] == "permission_denied"
+        challenge = httpx.get(f"{url}/api/lists", headers=_headers("a"), timeout=10)
+        assert (challenge.status_code, challenge.headers["cf-mitigated"]) == (403, "challenge")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+
+
+def test_a_bad_switch_value_is_refused_naming_the_option() -> None:
+    for args, hint in (
+        (["--bulk-validation", "lenient"], "--bulk-validation"),
+        (["--key-state", "a=asleep"], "--key-state"),
+    ):
+        done = subprocess.run(
+            [EXE, "sandbox", *args], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 2
+        assert hint in done.stderr
