@@ -43,7 +43,7 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.klaviyo.errors import RateLimited, Rejected
+from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.telemetry.metrics import record_rejections
 from workers import account_health as health
 from workers.actors import chunk_records as records
@@ -168,6 +168,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
                     pipe, key, left.rows, left.payload, left.list_id, counted=False)):
                 resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
+        except AccountRefused:
+            raise  # the account's problem, not the rows': the batch stops (see the guard)
         except Rejected as refused:
             if refused.status != 400:
                 raise BatchRefused(f"Klaviyo refused an import job: {refused.status} "
