@@ -106,6 +106,13 @@ def sandbox(
     job_processing_ms: Annotated[
         int, typer.Option(min=0, help="How long an async job then stays processing (ms).")
     ] = 0,
+    refuse_email_domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Refuse emails at this domain like invalid ones (stands for Klaviyo's address"
+            " rules no client can know). Repeatable."
+        ),
+    ] = None,
     key_state: Annotated[
         list[str] | None,
         typer.Option(
@@ -157,6 +164,7 @@ def sandbox(
         one_list_per_job=one_list_per_job,
         opaque_job_ids=opaque_job_ids,
         key_states=_parse_key_states(key_state or []),
+        refused_email_domains=refuse_email_domain or (),
     )
     typer.echo(
         f"Klaviyo sandbox on {server.url} ({len(key_list)} key(s), rate limits {rate_limits});"

@@ -32,7 +32,8 @@ def _invalid(detail: str, field: str | None) -> RowError:
     return RowError("invalid", "Invalid input.", detail, field)
 
 
-def checked_row(row: Any, *, lowercase: bool) -> tuple[dict[str, Any], str | None]:
+def checked_row(row: Any, *, lowercase: bool, refused_domains: tuple[str, ...] = ()
+                ) -> tuple[dict[str, Any], str | None]:
     """A row's attributes ready to upsert (nulls and ``_kx`` dropped) and its profile id.
 
     Raises ``RowError`` naming the row's first problem: its shape, its size, an unknown or
@@ -48,6 +49,9 @@ def checked_row(row: Any, *, lowercase: bool) -> tuple[dict[str, Any], str | Non
         attrs, allow_kx=True, lowercase=lowercase, strict_phone=True
     )
     clean.pop("_kx", None)
+    email = clean.get("email")
+    if refused_domains and isinstance(email, str) and email.rpartition("@")[2] in refused_domains:
+        raise _invalid("Invalid email address", "email")
     external = clean.get("external_id")
     if isinstance(external, str) and len(external) > MAX_EXTERNAL_ID:
         raise _invalid(f"external_id must be at most {MAX_EXTERNAL_ID} characters", "external_id")
@@ -56,7 +60,8 @@ def checked_row(row: Any, *, lowercase: bool) -> tuple[dict[str, Any], str | Non
     return clean, profile_id if isinstance(profile_id, str) else None
 
 
-def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int) -> ApiError | None:
+def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int,
+            refused_domains: tuple[str, ...] = ()) -> ApiError | None:
     """The 400 refusing a job with bad rows (None when every row is fine).
 
     One entry per bad row, in row order; only the first ``name_bad_rows`` when that is above
@@ -67,7 +72,7 @@ def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int) -> ApiError
     entries: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         try:
-            checked_row(row, lowercase=lowercase)
+            checked_row(row, lowercase=lowercase, refused_domains=refused_domains)
         except RowError as err:
             entry = error_object(
                 400, err.detail, code="invalid", title="Invalid input.",

@@ -43,7 +43,9 @@ class SandboxConfig:
     rows (``name_bad_rows`` of them, 0 = all), ``"async"`` turns bad rows into import-errors;
     ``phone_identity`` matches profiles by phone number too; ``one_list_per_job`` refuses a
     job with several lists; ``opaque_job_ids`` gives jobs base64-like ids instead of ULIDs.
-    ``key_states`` maps keys to one of ``KEY_STATES``.
+    ``key_states`` maps keys to one of ``KEY_STATES``. ``refused_email_domains``: emails at
+    these domains are refused like invalid ones (an emulator control standing for the rules
+    of Klaviyo's address check that no client can know in advance).
     """
 
     keys: tuple[str, ...] = ("sandbox-key",)
@@ -62,3 +64,4 @@ class SandboxConfig:
     one_list_per_job: bool = True
     opaque_job_ids: bool = True
     key_states: dict[str, str] = field(default_factory=dict)
+    refused_email_domains: tuple[str, ...] = ()

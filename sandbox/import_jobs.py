@@ -42,7 +42,8 @@ def bulk_import_profiles(req: Request) -> Reply:
     list_ids = _list_ids(req.acct, data.get("relationships"), strict.one_list_per_job)
     if strict.bulk_validation == "sync":
         refused = refusal(
-            rows, lowercase=state.config.lowercase_emails, name_bad_rows=strict.name_bad_rows
+            rows, lowercase=state.config.lowercase_emails, name_bad_rows=strict.name_bad_rows,
+            refused_domains=strict.refused_email_domains,
         )
         if refused is not None:
             raise refused

@@ -132,6 +132,7 @@ class SandboxClient:
         phone_identity: bool | None = None,
         one_list_per_job: bool | None = None,
         opaque_job_ids: bool | None = None,
+        refused_email_domains: list[str] | None = None,
     ) -> dict[str, Any]:
         """Change the given switches (the others stay); returns all of them.
 
@@ -145,6 +146,7 @@ class SandboxClient:
                 ("phone_identity", phone_identity),
                 ("one_list_per_job", one_list_per_job),
                 ("opaque_job_ids", opaque_job_ids),
+                ("refused_email_domains", refused_email_domains),
             )
             if value is not None
         }

@@ -65,6 +65,7 @@ class SandboxServer:
         one_list_per_job: bool = True,
         opaque_job_ids: bool = True,
         key_states: dict[str, str] | None = None,
+        refused_email_domains: Sequence[str] = (),
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -82,6 +83,7 @@ class SandboxServer:
             one_list_per_job=one_list_per_job,
             opaque_job_ids=opaque_job_ids,
             key_states=dict(key_states or {}),
+            refused_email_domains=tuple(d.strip().lower() for d in refused_email_domains),
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

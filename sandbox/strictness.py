@@ -35,6 +35,9 @@ class Strictness:
     phone_identity: bool = True
     one_list_per_job: bool = True
     opaque_job_ids: bool = True
+    refused_email_domains: tuple[str, ...] = ()
+    """Emails at these domains are refused like invalid ones (an emulator control standing
+    for the parts of Klaviyo's address check no client can know in advance)."""
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Strictness:
@@ -68,6 +71,11 @@ def _checked(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise StrictnessError(name, "'name_bad_rows' must be a non-negative integer.")
         return value
+    if name == "refused_email_domains":
+        if not isinstance(value, list | tuple) or not all(
+                isinstance(item, str) and item.strip() for item in value):
+            raise StrictnessError(name, "'refused_email_domains' must be a list of domains.")
+        return tuple(item.strip().lower() for item in value)
     if not isinstance(value, bool):
         raise StrictnessError(name, f"'{name}' must be true or false.")
     return value

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from klaviyo_api import KlaviyoAPI
+from openapi_client.exceptions import ApiException
 
 from sandbox.inspect_client import SandboxClient
 from sandbox.server import SandboxServer
+from tests.sandbox.helpers import errors_of, import_body
 
 DEFAULTS = {
     "bulk_validation": "sync",
@@ -15,6 +18,7 @@ DEFAULTS = {
     "phone_identity": True,
     "one_list_per_job": True,
     "opaque_job_ids": True,
+    "refused_email_domains": [],
 }
 
 
@@ -60,7 +64,7 @@ def test_the_start_up_values_are_the_ones_a_reset_goes_back_to() -> None:
     with SandboxServer(
         rate_limits="off", keys=("k", "gone"), bulk_validation="async", name_bad_rows=1,
         phone_identity=False, one_list_per_job=False, opaque_job_ids=False,
-        key_states={"gone": "revoked"},
+        key_states={"gone": "revoked"}, refused_email_domains=["odd.example"],
     ) as server, SandboxClient(server.url, "k") as client:
         expected = {
             "bulk_validation": "async",
@@ -68,6 +72,7 @@ def test_the_start_up_values_are_the_ones_a_reset_goes_back_to() -> None:
             "phone_identity": False,
             "one_list_per_job": False,
             "opaque_job_ids": False,
+            "refused_email_domains": ["odd.example"],
         }
         assert client.strictness() == expected
         client.set_strictness(bulk_validation="sync")
@@ -84,3 +89,17 @@ def test_the_start_up_values_are_the_ones_a_reset_goes_back_to() -> None:
 def test_a_start_up_key_state_that_does_not_exist_is_refused() -> None:
     with pytest.raises(ValueError, match="key states"):
         SandboxServer(keys=("k",), key_states={"k": "asleep"})
+
+
+
+def test_emails_at_a_refused_domain_are_refused_like_invalid_ones(
+        sandbox: SandboxClient, klaviyo: KlaviyoAPI) -> None:
+    assert sandbox.set_strictness(refused_email_domains=["Odd.Example"])[
+        "refused_email_domains"] == ["odd.example"]
+    rows = [{"email": "ok@fine.example"}, {"email": "x@odd.example"}]
+    with pytest.raises(ApiException) as refused:
+        klaviyo.Profiles.bulk_import_profiles(import_body(rows))
+    assert [(e["detail"], e["source"]["pointer"]) for e in errors_of(refused.value)] == [
+        ("Invalid email address", "/data/attributes/profiles/data/1/attributes/email")]
+    sandbox.reset()
+    assert sandbox.strictness()["refused_email_domains"] == []
