@@ -29,7 +29,8 @@ def list_rejected(
     account: Account,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List rejected contacts: contact id, Klaviyo's code and detail, batch, when."""
+    """List rejected contacts: contact id, Klaviyo's code, the field and detail, batch,
+    when."""
     rejections = list_rejections(open_redis(Settings()), account)
     if as_json:
         typer.echo(json.dumps([item.as_dict() for item in rejections], indent=2))
@@ -38,11 +39,12 @@ def list_rejected(
         typer.echo(f"{account}: no rejected contacts.")
         return
     table = Table(title=f"{account}: {len(rejections)} rejected contact(s)")
-    for column in ("contact", "code", "detail", "batch", "when"):
+    for column in ("contact", "code", "field", "detail", "batch", "when"):
         table.add_column(column, overflow="fold")
     for item in rejections:
         detail = item.detail or item.title
-        table.add_row(item.contact_id, item.code, detail, item.batch_id, when(item.at))
+        table.add_row(item.contact_id, item.code, item.field or "-", detail, item.batch_id,
+                      when(item.at))
     Console(width=200).print(table)
 
 

@@ -1,7 +1,8 @@
 """Contacts that Klaviyo refused (bad email, bad phone...), and re-sending them.
 
 The batch actors record each refusal in the account's ``rejected`` hash: contact id ->
-JSON ``{code, title, detail, batch_id, at}`` (Klaviyo's own error code and text). Once the
+JSON ``{code, title, detail, field, batch_id, at}`` (Klaviyo's own error code and text, and
+the attribute its pointer named, e.g. ``email``). Once the
 CRM fixed the contact, ``replay`` moves it back into ``pending`` (``rejected_replay.lua``,
 one step), so the next batch sends it again from its newest mirrored state.
 """
@@ -36,6 +37,8 @@ class Rejection:
     detail: str
     batch_id: str
     at: float
+    field: str = ""
+    """The profile attribute Klaviyo named (``email``, ``phone_number``...), "" = the row."""
 
     @classmethod
     def parse(cls, contact_id: str, raw: str) -> Rejection:
@@ -50,6 +53,7 @@ class Rejection:
             detail=scrub_text(str(data.get("detail") or "")),
             batch_id=str(data.get("batch_id") or ""),
             at=float(data.get("at") or 0),
+            field=str(data.get("field") or ""),
         )
 
     def as_dict(self) -> dict[str, Any]:
