@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import redis
 
+from shared import constants as keys
 from shared.klaviyo.client import build_client
-from shared.klaviyo.errors import Conflict, RateLimited, Rejected, Transient
+from shared.klaviyo.errors import AccountRefused, Conflict, RateLimited, Rejected, Transient
 from shared.klaviyo.gateway import Gateway
 
 
@@ -64,3 +65,53 @@ def test_server_errors_and_dropped_connections_are_transient(
     sandbox.set_faults("get_lists", drop=1.0)
     with pytest.raises(Transient):
         gateway.call("get_lists", api.Lists.get_lists)
+
+
+def test_429s_without_retry_after_wait_one_second_then_longer_while_they_keep_coming(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_faults("get_profiles", status_429=1.0, retry_after=0, omit_retry_after=1.0)
+    waits = []
+    for _ in range(4):
+        gateway = Gateway(r, "acct")
+        r.delete(keys.rate_limit_block("acct", "get_profiles"))  # as if the wait had passed
+        with pytest.raises(RateLimited) as caught:
+            gateway.call("get_profiles", api.Profiles.get_profiles)
+        waits.append(caught.value.retry_in)
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_cdn_challenge_403_is_transient_not_a_refused_account(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_faults("get_lists", status_403_html=1.0)
+    with pytest.raises(Transient) as caught:
+        Gateway(r, "acct").call("get_lists", api.Lists.get_lists)
+    assert caught.value.status == 403
+
+
+@pytest.mark.parametrize(("state", "status", "code"), [
+    ("revoked", 401, "authentication_failed"), ("no_scope", 403, "permission_denied")])
+def test_a_refused_key_is_the_accounts_problem_with_klaviyos_code(
+        r: redis.Redis, sandbox: Any, state: str, status: int, code: str) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_key_state(state)
+    with pytest.raises(AccountRefused) as caught:
+        Gateway(r, "acct").call("get_lists", api.Lists.get_lists)
+    assert (caught.value.status, caught.value.code) == (status, code)
+    sandbox.set_key_state("ok")
+
+
+def test_a_refused_bulk_job_names_every_bad_row_by_pointer(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    rows = [{"type": "profile", "attributes": {"email": email}}
+            for email in ("a@example.com", "b@domain.c", "c@example.com", "not-an-email")]
+    body = {"data": {"type": "profile-bulk-import-job",
+                     "attributes": {"profiles": {"data": rows}}}}
+    with pytest.raises(Rejected) as caught:
+        Gateway(r, "acct").call("bulk_import_profiles", api.Profiles.bulk_import_profiles, body)
+    assert caught.value.status == 400
+    assert [(e.code, e.pointer) for e in caught.value.errors] == [
+        ("invalid", "/data/attributes/profiles/data/1/attributes/email"),
+        ("invalid", "/data/attributes/profiles/data/3/attributes/email")]
