@@ -9,7 +9,8 @@
 4. maps failures onto :mod:`shared.klaviyo.errors`; a 429 also blocks the operation for
    every worker until ``Retry-After`` has passed. A 429 without ``Retry-After`` (Klaviyo
    sends some) waits 1 s, then 2, 4 ... up to 60 s while they keep coming (counted per
-   Klaviyo account and operation in Redis, forgotten after two quiet minutes).
+   Klaviyo account and operation in Redis; forgotten at the next answer that is not a 429
+   in the process that saw them, or after two quiet minutes).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ DEFAULT_RETRY_AFTER = 1.0
 MAX_GUESSED_WAIT = 60.0
 """The longest wait guessed for 429s without Retry-After."""
 STRIKES_TTL_S = 120
+_struck: set[tuple[str, str]] = set()
+"""(Klaviyo account, operation) pairs this process saw a 429 without Retry-After for."""
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.HTTPError,
     ConnectionError,
@@ -137,6 +140,9 @@ class Gateway:
             record_klaviyo_call(self.redis, operation, 0)
             raise Transient(operation, type(error).__name__) from None
         record_klaviyo_call(self.redis, operation, 200)
+        if (self.klaviyo_account, operation) in _struck:
+            _struck.discard((self.klaviyo_account, operation))
+            self.redis.delete(keys.rate_limit_strikes(self.klaviyo_account, operation))
         return result
 
     def _guessed_wait(self, operation: str) -> float:
@@ -146,4 +152,5 @@ class Gateway:
         pipe.incr(key)
         pipe.expire(key, STRIKES_TTL_S)
         strikes = int(pipe.execute()[0])
+        _struck.add((self.klaviyo_account, operation))
         return float(min(MAX_GUESSED_WAIT, DEFAULT_RETRY_AFTER * 2.0 ** (strikes - 1)))

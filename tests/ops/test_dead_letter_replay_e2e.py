@@ -1,5 +1,6 @@
-"""A chunk that failed for good (Klaviyo answered 500) is a dead letter; once Klaviyo is
-back, ``contact-sync dlq replay`` sends it again and its contacts arrive in Klaviyo."""
+"""A chunk that failed for good (Klaviyo answered 500) is a dead letter and its batch is
+given up, so the account goes on: once Klaviyo is back the next batch sends its contacts,
+and replaying the old letter afterwards does nothing (no profile twice, no error)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class RetriesExhaustedAtOnce(Middleware):
             message.options["max_retries"] = 0
 
 
-def test_a_dead_lettered_chunk_replayed_puts_its_contacts_in_klaviyo(
+def test_a_dead_lettered_chunk_fails_its_batch_and_the_next_batch_delivers_its_contacts(
         r, redis_url, sandbox, monkeypatch):
     prepare_env(monkeypatch, redis_url, sandbox.url)
     broker = setup_broker(redis_url)
@@ -55,16 +56,22 @@ def test_a_dead_lettered_chunk_replayed_puts_its_contacts_in_klaviyo(
             assert letter.message.args[:2] == (acct.name, batch_id)
             assert "500" in letter.error or "Transient" in letter.error, letter.error
             assert acct.profiles() == []
-            assert batch_info(r, acct.name, batch_id)["status"] == "running"
+            wait_for(lambda: batch_info(r, acct.name, batch_id)["status"] == "failed")
 
             sandbox.clear_faults()  # Klaviyo is back
+            next_batch = f"b-{uuid.uuid4().hex[:8]}"
+            assert start_batch(r, acct.name, next_batch, time.time()) == 3
+            sync_batch.send(acct.name, next_batch)
+            wait_for(lambda: batch_info(r, acct.name, next_batch).get("status") == "completed")
+            assert sorted(acct.by_email()) == [
+                "c1@example.com", "c2@example.com", "c3@example.com"]
+
             result = runner.invoke(app, ["dlq", "replay", "--all", "--actor", "upsert_chunk"],
                                    env={"REDIS_URL": redis_url})
             assert "Replayed 1 dead letter(s)." in result.output, result.output
-
-            wait_for(lambda: batch_info(r, acct.name, batch_id).get("status") == "completed")
-            assert sorted(acct.by_email()) == [
-                "c1@example.com", "c2@example.com", "c3@example.com"]
-            assert letters.list() == []
+            wait_for(lambda: letters.list() == [] and r.llen("dramatiq:default") == 0)
+            time.sleep(0.5)
+            assert len(acct.profiles()) == 3
+            assert batch_info(r, acct.name, batch_id)["status"] == "failed"
     finally:
         broker.middleware.remove(no_retries)

@@ -77,7 +77,8 @@ def test_the_command_sets_every_switch_at_start_up() -> None:
         [EXE, "sandbox", "--port", "0", "--keys", "a,b", "--bulk-validation", "async",
          "--name-bad-rows", "2", "--no-phone-identity", "--many-lists-per-job",
          "--ulid-job-ids", "--job-mode", "instant", "--job-processing-ms", "5",
-         "--key-state", "b=no_scope", "--fault", "get_lists=403html:1"],
+         "--key-state", "b=no_scope", "--fault", "get_lists=403html:1",
+         "--refuse-email-domain", "refused.example"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -92,6 +93,7 @@ def test_the_command_sets_every_switch_at_start_up() -> None:
             "phone_identity": False,
             "one_list_per_job": False,
             "opaque_job_ids": False,
+            "refused_email_domains": ["refused.example"],
         }
         denied = httpx.get(f"{url}/api/profiles", headers=_headers("b"), timeout=10)
         assert denied.json()["errors"][0]["code"] == "permission_denied"

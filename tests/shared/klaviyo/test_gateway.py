@@ -115,3 +115,21 @@ def test_a_refused_bulk_job_names_every_bad_row_by_pointer(
     assert [(e.code, e.pointer) for e in caught.value.errors] == [
         ("invalid", "/data/attributes/profiles/data/1/attributes/email"),
         ("invalid", "/data/attributes/profiles/data/3/attributes/email")]
+
+
+def test_the_wait_after_429s_without_retry_after_starts_over_once_a_call_goes_through(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_faults("get_profiles", status_429=1.0, retry_after=0, omit_retry_after=1.0)
+    for expected in (1.0, 2.0):
+        r.delete(keys.rate_limit_block("acct", "get_profiles"))
+        with pytest.raises(RateLimited) as caught:
+            Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles)
+        assert caught.value.retry_in == expected
+    sandbox.clear_faults()
+    r.delete(keys.rate_limit_block("acct", "get_profiles"))
+    Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles)
+    sandbox.set_faults("get_profiles", status_429=1.0, retry_after=0, omit_retry_after=1.0)
+    with pytest.raises(RateLimited) as again:
+        Gateway(r, "acct").call("get_profiles", api.Profiles.get_profiles)
+    assert again.value.retry_in == 1.0
