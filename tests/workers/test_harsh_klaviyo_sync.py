@@ -64,9 +64,11 @@ def test_a_3000_contact_sync_through_harsh_klaviyo_loses_no_contact_klaviyo_acce
         acct.api.Profiles.create_profile({"data": {"type": "profile", "attributes": {
             "email": email, "phone_number": phone}}})
     for i in range(CONTACTS):
+        fields: dict[str, Any] = {"email": _email(i), "first_name": f"P{i}"}
         phone = TAKEN if i == 4 else _phone(i)
-        acct.change(f"C{i}", origin="import", email=_email(i), first_name=f"P{i}",
-                    **({"phone": phone} if phone else {}))
+        if phone:
+            fields["phone"] = phone
+        acct.change(f"C{i}", origin="import", **fields)
     sandbox.set_faults("*", status_403_html=0.15, status_429=0.15, omit_retry_after=1.0,
                        retry_after=0)
 
