@@ -2,11 +2,14 @@
 sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on a sample.
 
     python -m bench.push_throughput [--contacts 100000] [--sample 1000] [--threads 8]
+                                    [--refused-share 0.01]
 
 Runs an embedded redis-server, the sandbox (``contact-sync sandbox``, rate limits off) in
 its own process, and an in-process Dramatiq worker on the real Redis broker. Prints
 contacts/s, Klaviyo calls per 10,000 contacts (from the sandbox's ``/__sandbox/calls``),
-and the time each way would take under Klaviyo's published limits.
+and the time each way would take under Klaviyo's published limits. ``--refused-share``
+gives that share of contacts an email of a domain the sandbox refuses as Klaviyo would
+(the whole job answered 400, the rows named), so the resubmission rounds are counted too.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from cli.main import app; app()", "sandbox",
-         "--port", str(port), "--keys", f"{key},naive-key", "--rate-limits", "off"],
+         "--port", str(port), "--keys", f"{key},naive-key", "--rate-limits", "off",
+         "--refuse-email-domain", REFUSED_DOMAIN],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -58,21 +62,26 @@ def start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the sandbox did not start")
 
 
-def contact(i: int) -> Contact:
-    return Contact(id=f"C{i}", email=f"person{i}@example.com", first_name=f"First{i}",
-                   last_name="Lee", phone=f"+4477009{i:05d}", job_title="Buyer",
+REFUSED_DOMAIN = "refused.example"
+
+
+def contact(i: int, refused_every: int = 0) -> Contact:
+    domain = REFUSED_DOMAIN if refused_every and i % refused_every == refused_every // 2 \
+        else "example.com"
+    return Contact(id=f"C{i}", email=f"person{i}@{domain}", first_name=f"First{i}",
+                   last_name="Lee", phone=f"+447911{i % 1_000_000:06d}", job_title="Buyer",
                    role="Decision Maker",
                    company={"id": f"CO{i % 500}", "name": f"Company {i % 500}",
                             "type": "Customer"},
                    marketing="unknown", properties={"region": "North", "tier": i % 3})
 
 
-def write_pending(client: Any, account: str, count: int) -> None:
+def write_pending(client: Any, account: str, count: int, refused_every: int) -> None:
     start = 1_800_000_000.0
     pipe = client.pipeline(transaction=False)
     for i in range(count):
         mirrored = MirroredContact(event_id=f"e{i}", occurred_at=datetime.fromtimestamp(
-            start + i, UTC), deleted=False, origin="webhook", contact=contact(i))
+            start + i, UTC), deleted=False, origin="webhook", contact=contact(i, refused_every))
         pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
         pipe.zadd(keys.pending(account), {f"C{i}": start + i})
         if i % 5000 == 4999:
@@ -114,7 +123,10 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--refused-share", type=float, default=0.01,
+                        help="share of contacts whose email Klaviyo refuses (0 = none)")
     args = parser.parse_args()
+    refused_every = round(1 / args.refused_share) if args.refused_share > 0 else 0
 
     key = f"pk_bench_{uuid.uuid4().hex[:8]}"
     proc, url = start_sandbox(key)
@@ -129,7 +141,7 @@ def main() -> None:
         get_settings.cache_clear()
         client = connect(server.url)
         AccountStore(client, get_settings()).add("bench", key, klaviyo_base_url=url)
-        write_pending(client, "bench", args.contacts)
+        write_pending(client, "bench", args.contacts, refused_every)
         broker = setup_broker(server.url)
         from workers.actors.batch import sync_batch
 
@@ -156,7 +168,9 @@ def main() -> None:
     naive_rate = naive_count / naive_seconds
     scale_naive = args.contacts / naive_count
     print(f"pipeline: {args.contacts:,} contacts in {elapsed:.1f} s = "
-          f"{args.contacts / elapsed:,.0f} contacts/s; created {report['created']:,}")
+          f"{args.contacts / elapsed:,.0f} contacts/s; created {report['created']:,}, "
+          f"rejected {report['rejected']:,} in {report.get('import_rounds', 0)} refused "
+          f"rounds")
     print(f"pipeline: {total_calls} Klaviyo calls = {per_10k:.1f} per 10,000 contacts: "
           + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
     print(f"naive:    {naive_count:,} contacts in {naive_seconds:.1f} s = {naive_rate:,.0f} "
