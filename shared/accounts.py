@@ -29,6 +29,7 @@ from shared import constants as keys
 from shared import secrets_box
 from shared.phones import check_phone_region
 from shared.settings import Settings
+from shared.state import due_accounts
 from shared.validation_errors import describe
 
 DEFAULT_ACCOUNT = "default"
@@ -326,6 +327,8 @@ class AccountStore:
         pipe.rpush(keys.account_config_log(name), *log)
         if name != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, name)
+        due_accounts.look_at(pipe, name, due_accounts.ASAP)  # a new interval or key may
+        due_accounts.reverse_at(pipe, name, due_accounts.ASAP)  # make it due now
         pipe.execute()
         after = self.get(name)
         if before is not None and filters_changed(before, after):
@@ -340,4 +343,5 @@ class AccountStore:
         for target in (keys.pending(name), keys.pending_bulk(name)):
             pipe.zunionstore(target, [target, times], aggregate="MAX")
         pipe.zcard(keys.pending(name))
-        return int(pipe.execute()[-1])
+        due_accounts.note_pending(pipe, name)
+        return int(pipe.execute()[-2])

@@ -18,6 +18,11 @@ ACCOUNTS_SET = f"{PREFIX}:accounts"
 """Set of the names of accounts stored in Redis (``default`` is implicit)."""
 SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"
 """Held by the one scheduler that ticks at a time."""
+DUE_PUSH = f"{PREFIX}:due:push"
+"""Sorted set: account -> when the scheduler should look at it for a batch
+(:mod:`workers.due_accounts`)."""
+DUE_REVERSE = f"{PREFIX}:due:reverse"
+"""Sorted set: account -> when the scheduler should look at it for list discovery and pulls."""
 DRAMATIQ_NAMESPACE = "dramatiq"
 """Key prefix of the Dramatiq Redis broker."""
 

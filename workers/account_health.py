@@ -27,6 +27,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import as_text
+from shared.state import due_accounts
 
 REFUSED_RETRY_S = 900.0
 """The slowest pace of retries of a refused account: one batch per 15 minutes at most."""
@@ -123,3 +124,5 @@ def settings_changed(client: redis.Redis, account: str, fields: Iterable[str],
         for start in range(0, len(owed_ids), 10_000):
             part = owed_ids[start:start + 10_000]
             client.zadd(keys.pending(account), dict.fromkeys(part, now), nx=True)
+        if owed_ids:
+            due_accounts.note_pending(client, account)

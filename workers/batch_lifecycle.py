@@ -21,6 +21,7 @@ from redis.commands.core import Script
 
 from shared import constants as keys
 from shared.accounts import AccountError, AccountStore, as_text
+from shared.state import due_accounts
 from shared.telemetry.metrics import record_batch
 
 BATCHES_KEPT = 50
@@ -94,6 +95,8 @@ def _finish(
     )
     if not done:
         return False
+    forced = client.hexists(keys.state(account), "force")  # sync-now during the batch
+    due_accounts.look_at(client, account, due_accounts.ASAP if forced else now + interval)
     started_at = float(done[0])
     sent = sum(int(report.get(name, 0)) for name in SENT_COUNTS)
     record_batch(client, account, status, now - started_at, contacts=sent)
@@ -201,3 +204,4 @@ def request_sync_now(client: redis.Redis, account: str) -> None:
     """Make the account due at the scheduler's next tick, interval or not (``sync-now``);
     still never while a batch of it runs."""
     client.hset(keys.state(account), "force", "1")
+    due_accounts.look_at(client, account, due_accounts.ASAP)

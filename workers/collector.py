@@ -26,6 +26,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared.events import BULK_ORIGINS, Origin
+from shared.state import due_accounts
 from shared.validation_errors import describe
 from shared.wire_events import WireEvent, mirror_json, occurred_at_epoch, wire_event, wire_json
 from workers.batch_lifecycle import load_script
@@ -202,6 +203,8 @@ class Collector:
         pipe = self.redis.pipeline(transaction=False)
         for account, items in by_account.items():
             self._queue_apply(pipe, account, items)
+        for account in by_account:  # after its pending set (due_accounts' protocol)
+            due_accounts.note_pending(pipe, account)
         accounts = [a for a in by_account if a != DEFAULT_ACCOUNT]
         if accounts:
             pipe.sadd(keys.ACCOUNTS_SET, *accounts)

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.state import due_accounts
 from shared.telemetry.scrub import scrub_text
 
 
@@ -90,6 +91,8 @@ def replay_rejections(
         keys=[keys.rejected(account), keys.pending(account)],
         args=[repr(time.time() if now is None else now), *(contact_ids or [])],
     )
+    if moved:
+        due_accounts.note_pending(client, account)
     return [_str(item) for item in moved]
 
 

@@ -4,6 +4,10 @@ An account is due when it has pending contacts, no batch of it runs, and either 
 completed a batch, or its last batch completed at least its interval ago, or ``sync-now``
 asked for one. An account whose Klaviyo refuses its credentials
 (:mod:`workers.account_health`) waits at least 15 minutes between tries.
+A tick looks only at the accounts the index of :mod:`shared.state.due_accounts` says are
+due (O(accounts due), not O(accounts)); looking at one either starts its batch or moves
+its next look to when there may be something to do. The first tick of a scheduler process
+adds every known account to the indexes once (an existing deployment carries over).
 Everything is decided from state in Redis, so a restarted scheduler carries on; a lock
 (:data:`shared.constants.SCHEDULER_LOCK`) lets one scheduler tick at a time, and
 ``start_batch`` is atomic anyway, so even without it no account gets two batches.
@@ -25,16 +29,21 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
+from shared.state import due_accounts
 from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str, str], None]
-ReverseHook = Callable[[str, float], None]
-"""``hook(account, now)``: the reverse sync's turn on each tick (workers.reverse.schedule)."""
+ReverseHook = Callable[[float], None]
+"""``hook(now)``: the reverse sync's turn on each tick (workers.reverse.schedule)."""
 HEARTBEAT_MS = 30_000
 """How long a tick's heartbeat lasts: without a tick for this long, no scheduler runs."""
+RUNNING_RECHECK_S = 300.0
+"""A running batch's account is looked at again after this long (its end also sets it)."""
+PROBLEM_RECHECK_S = 60.0
+"""An account that cannot sync (no key, an error) is looked at again after this long."""
 
 
 def scheduler_alive(client: redis.Redis) -> bool:
@@ -70,31 +79,38 @@ class Scheduler:
         self.reverse = reverse
         self._problems: dict[str, str] = {}
         self._lock = lifecycle.load_script(redis_client, "scheduler_lock.lua")
+        self._indexed = False
 
     def tick(self) -> list[tuple[str, str]]:
-        """One pass over every account; returns the (account, batch id) pairs started.
+        """One pass over the accounts due; returns the (account, batch id) pairs started.
         Does nothing when another scheduler holds the lock."""
         token = uuid.uuid4().hex
         if not self.redis.set(keys.SCHEDULER_LOCK, token, nx=True, px=self.lock_ms):
             return []
         started: list[tuple[str, str]] = []
-        self.redis.set(keys.SCHEDULER_HEARTBEAT, repr(self.clock()), px=HEARTBEAT_MS)
+        now = self.clock()
+        self.redis.set(keys.SCHEDULER_HEARTBEAT, repr(now), px=HEARTBEAT_MS)
         try:
-            for account in self.accounts.names():
+            if not self._indexed:
+                due_accounts.rebuild(self.redis, self.accounts.names())
+                self._indexed = True
+            for account in due_accounts.due(self.redis, keys.DUE_PUSH, now):
                 if not self._lock(keys=[keys.SCHEDULER_LOCK], args=[token, self.lock_ms]):
                     log.warning("scheduler lock lost mid-tick; stopping this tick")
                     break
                 try:
                     batch = self._tick_account(account)
-                    if self.reverse is not None:
-                        self.reverse(account, self.clock())
                 except (redis.ConnectionError, redis.TimeoutError):
                     raise
                 except Exception as error:
                     self._warn_once(account, f"{type(error).__name__}: {error}", error)
+                    due_accounts.look_at(self.redis, account, now + PROBLEM_RECHECK_S,
+                                         sooner_only=True)
                     continue
                 if batch:
                     started.append((account, batch))
+            if self.reverse is not None:
+                self.reverse(self.clock())
         finally:
             self._lock(keys=[keys.SCHEDULER_LOCK], args=[token, 0])
         return started
@@ -106,31 +122,35 @@ class Scheduler:
             log.warning("scheduler: account %s skipped: %s", account, problem, exc_info=error)
 
     def _tick_account(self, account: str) -> str | None:
+        """Look at one account of the index: start its batch, or say when to look again."""
         now = self.clock()
         state = lifecycle.account_state(self.redis, account)
         running = state.get("running")
         if running:
-            self._recover_enqueue(account, running, state, now)
+            again = self._recover_enqueue(account, running, state, now)
+            due_accounts.look_at(self.redis, account, again)
             return None
         if not self.redis.exists(keys.pending(account)):
+            due_accounts.forget_if_idle(self.redis, account)
             return None
         config = self.accounts.get(account)
         if config.unsyncable_reason:
             self._warn_once(account, config.unsyncable_reason)
+            due_accounts.look_at(self.redis, account, now + PROBLEM_RECHECK_S)
             return None
         self._problems.pop(account, None)
         completed_at = state.get("completed_at")
         interval = config.interval
         if state.get("connection") == "refused":
             interval = max(interval, health.REFUSED_RETRY_S)
-        due = (
-            bool(state.get("force"))
-            or completed_at is None
-            or completed_at + interval <= now
-        )
-        if not due:
+        if not state.get("force") and completed_at is not None \
+                and completed_at + interval > now:
+            due_accounts.look_at(self.redis, account, completed_at + interval)
             return None
         batch_id = new_batch_id(now)
+        # Looked at again if this process dies before the enqueue (the batch's end moves
+        # it to the next interval anyway).
+        due_accounts.look_at(self.redis, account, now + self.reenqueue_after)
         size = lifecycle.start_batch(self.redis, account, batch_id, now)
         if not size:
             return None
@@ -140,14 +160,18 @@ class Scheduler:
 
     def _recover_enqueue(
         self, account: str, batch_id: str, state: dict[str, object], now: float
-    ) -> None:
+    ) -> float:
+        """Enqueue a batch a crashed scheduler started but never handed over; returns when
+        to look at the account again."""
         started_at = state.get("started_at")
         if "enqueued_at" in state or not isinstance(started_at, float):
-            return
+            return now + RUNNING_RECHECK_S
         if now - started_at >= self.reenqueue_after:
             log.warning("scheduler: batch %s of %s was never enqueued; enqueueing it",
                         batch_id, account)
             self._enqueue(account, batch_id, now)
+            return now + RUNNING_RECHECK_S
+        return started_at + self.reenqueue_after
 
     def _enqueue(self, account: str, batch_id: str, now: float) -> None:
         self.enqueue(account, batch_id)

@@ -23,7 +23,7 @@ from workers.reverse.discovery import discover
 from workers.reverse.members import find_removals, pull_list
 from workers.reverse.outbox import hand_over
 from workers.reverse.publish import Publisher
-from workers.reverse.state import known_lists, pull_state, utc_day
+from workers.reverse.state import end_pull, known_lists, pull_state, utc_day
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,8 @@ def pull_list_members(account: str) -> None:
     finally:
         if to_crm:  # removals too, and whatever a pull cut short had published
             hand_over(client, account, enqueue_delivery)
-    pipe = client.pipeline()
-    pipe.hset(state_key, "pull_ended_at", repr(time.time()))
-    if full_pass:
-        pipe.hset(state_key, "removals_on", today)
-    pipe.hdel(state_key, "pull_running_since")
-    pipe.execute()
+    end_pull(client, account, time.time(), get_settings().list_pull_interval,
+             today if full_pass else None)
 
 
 @cache

@@ -19,6 +19,7 @@ import redis
 from pydantic import BaseModel
 
 from shared import constants as keys
+from shared.state import due_accounts
 
 
 class KnownList(BaseModel):
@@ -52,9 +53,27 @@ def known_lists(client: redis.Redis, account: str) -> list[KnownList]:
 
 
 def save_lists(client: redis.Redis, account: str, changed: list[KnownList]) -> None:
+    """Record what discovery found; the account's first pull of them is then due."""
     if changed:
-        client.hset(keys.lists(account),
-                    mapping={known.id: known.model_dump_json() for known in changed})
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(keys.lists(account),
+                  mapping={known.id: known.model_dump_json() for known in changed})
+        due_accounts.reverse_at(pipe, account, due_accounts.ASAP, sooner_only=True)
+        pipe.execute()
+
+
+def end_pull(client: redis.Redis, account: str, now: float, interval: float,
+             removals_on: str | None = None) -> None:
+    """Record the end of a pull (``removals_on``: the day of a full pass); the next one is
+    due ``interval`` seconds later."""
+    state_key = keys.pull_state(account)
+    pipe = client.pipeline()
+    pipe.hset(state_key, "pull_ended_at", repr(now))
+    if removals_on:
+        pipe.hset(state_key, "removals_on", removals_on)
+    pipe.hdel(state_key, "pull_running_since")
+    due_accounts.reverse_at(pipe, account, now + interval, sooner_only=True)
+    pipe.execute()
 
 
 def optional_float(value: str | None) -> float | None:

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import redis
 from cryptography.fernet import Fernet
 
-from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import Settings
 from workers.reverse.schedule import ReverseSchedule, discovery_due, pull_due
-from workers.reverse.state import KnownList, save_lists
+from workers.reverse.state import KnownList, end_pull, save_lists
 from workers.scheduler import Scheduler
 
 SETTINGS = Settings(SYNC_LIST_DISCOVERY_AT="02:30", SYNC_LIST_PULL_INTERVAL=900,  # type: ignore[call-arg]
@@ -108,8 +107,7 @@ def test_the_next_pull_follows_the_end_of_the_previous_one(r: redis.Redis) -> No
     scheduler.tick()
     clock.now += 300  # the pull ran for 5 minutes
     ended = clock.now
-    r.hset(keys.pull_state("default"), "pull_ended_at", repr(ended))
-    r.hdel(keys.pull_state("default"), "pull_running_since")
+    end_pull(r, "default", ended, 900)
     clock.now += 899
     scheduler.tick()
     clock.now += 1
