@@ -25,6 +25,11 @@ DUE_REVERSE = f"{PREFIX}:due:reverse"
 """Sorted set: account -> when the scheduler should look at it for list discovery and pulls."""
 DRAMATIQ_NAMESPACE = "dramatiq"
 """Key prefix of the Dramatiq Redis broker."""
+QUEUES = f"{PREFIX}:queues"
+"""Set: the Dramatiq queues any process declared (workers.queue_registry), so operator
+tools list queues without scanning the keyspace."""
+RATE_LIMIT_BLOCKS = f"{PREFIX}:ratelimit:blocks"
+"""Sorted set: ``<klaviyo account>\t<operation>`` -> until when a 429 blocks it (epoch s)."""
 
 
 def account_key(account: str, *parts: str) -> str:

@@ -39,8 +39,9 @@ def prepare_worker_telemetry(process_name: str = "worker") -> None:
 def ops_middleware() -> list[Middleware]:
     """The middleware to add to the broker, in order."""
     from workers.failed_batches import FailBatchOnDeadLetter
+    from workers.queue_registry import RegisterQueues
 
-    added: list[Middleware] = [DeadLetterNotes(), FailBatchOnDeadLetter()]
+    added: list[Middleware] = [RegisterQueues(), DeadLetterNotes(), FailBatchOnDeadLetter()]
     if os.environ.get(PROMETHEUS_PORT_ENV):
         from dramatiq.middleware.prometheus import Prometheus
 

@@ -94,16 +94,14 @@ def account_status(client: redis.Redis, account: str, now: float) -> dict[str, A
 
 def _blocked(client: redis.Redis) -> list[dict[str, Any]]:
     """Klaviyo (account, operation) pairs waiting out a 429's Retry-After right now."""
+    now = time.time()
+    found: list[Any] = client.zrangebyscore(  # type: ignore[assignment]
+        keys.RATE_LIMIT_BLOCKS, now, "+inf", withscores=True)
     blocked = []
-    pattern = keys.rate_limit_block("*", "*")
-    for raw in client.scan_iter(match=pattern, count=500):
-        key = _text(raw)
-        ttl = client.pttl(key)
-        inner = key[len(f"{keys.PREFIX}:{{ratelimit:"):]
-        klaviyo_account, _, rest = inner.partition("}:")
-        operation = rest.rsplit(":", 1)[0]
+    for member, until in found:
+        klaviyo_account, _, operation = _text(member).partition("\t")
         blocked.append({"klaviyo_account": klaviyo_account, "operation": operation,
-                        "seconds_left": max(0.0, ttl / 1000) if ttl and ttl > 0 else None})
+                        "seconds_left": max(0.0, float(until) - now)})
     return sorted(blocked, key=lambda item: (item["klaviyo_account"], item["operation"]))
 
 

@@ -88,8 +88,14 @@ class RateLimiter:
     def block(self, klaviyo_account: str, operation: str, seconds: float) -> None:
         """Nobody calls this account's operation for ``seconds`` (after a 429)."""
         if seconds > 0:
-            self.redis.set(keys.rate_limit_block(klaviyo_account, operation), "1",
-                           px=max(1, int(seconds * 1000)))
+            now = time.time()
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(keys.rate_limit_block(klaviyo_account, operation), "1",
+                     px=max(1, int(seconds * 1000)))
+            pipe.zremrangebyscore(keys.RATE_LIMIT_BLOCKS, "-inf", now)
+            pipe.zadd(keys.RATE_LIMIT_BLOCKS,
+                      {f"{klaviyo_account}\t{operation}": now + seconds})
+            pipe.execute()
 
 
 class Unlimited(RateLimiter):

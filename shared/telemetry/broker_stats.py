@@ -8,6 +8,7 @@ delayed sends, ``<ns>:<q>.DQ.msgs``) and ``dead`` letters (``<ns>:<q>.XQ``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -34,24 +35,16 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+DEFAULT_QUEUE = "default"
+
+
 def queue_names(client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -> list[str]:
-    """Every Dramatiq queue with something in it (messages, delayed or dead)."""
-    prefix = f"{namespace}:"
-    names: set[str] = set()
-    for pattern in (keys.dramatiq_queue_messages("*", namespace),
-                    keys.dramatiq_dead("*", namespace)):
-        for raw in client.scan_iter(match=pattern, count=500):
-            name = _text(raw)[len(prefix):]
-            if name.startswith("__"):  # __acks__, __heartbeats__
-                continue
-            for suffix in (DEAD_SUFFIX + MSGS_SUFFIX, MSGS_SUFFIX, DEAD_SUFFIX):
-                if name.endswith(suffix):
-                    name = name[: -len(suffix)]
-                    break
-            if name.endswith(DELAY_SUFFIX):
-                name = name[: -len(DELAY_SUFFIX)]
-            names.add(name)
-    return sorted(names)
+    """Every Dramatiq queue some process declared (:mod:`workers.queue_registry`), and
+    ``default``; read from one set, never by scanning keys."""
+    declared: set[Any] = client.smembers(keys.QUEUES)  # type: ignore[assignment]
+    names = {_text(name) for name in declared} | {DEFAULT_QUEUE}
+    return sorted(name[: -len(DELAY_SUFFIX)] if name.endswith(DELAY_SUFFIX) else name
+                  for name in names)
 
 
 def queue_depths(

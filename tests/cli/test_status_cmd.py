@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
+from shared.klaviyo.rate_limiter import RateLimiter
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
     FAIL_FLAG,
@@ -47,7 +48,7 @@ def _state(r, redis_url) -> str:
     record_rejection(r, "acme", "C-9", code="invalid", title="t", detail="d", batch_id="b-1")
     record_klaviyo_call(r, "bulk_import", 429, at=now - 5)
     record_klaviyo_call(r, "bulk_import", 429, at=now - 7200)
-    r.set(keys.rate_limit_block("pk-acct-1", "bulk_import"), "1", px=30_000)
+    RateLimiter(r).block("pk-acct-1", "bulk_import", 30)
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -110,3 +111,24 @@ def test_next_due_time_is_shown_once_the_interval_runs(r):
     [default] = build_status(r, now)["accounts"]
     assert default["due"] == "at next_due"
     assert default["next_due"] == pytest.approx(now - 10 + 900)
+
+
+def _scans(r) -> int:
+    stats = r.info("commandstats")
+    return sum(int(stats.get(name, {}).get("calls", 0))
+               for name in ("cmdstat_scan", "cmdstat_keys"))
+
+
+def test_status_and_metrics_never_scan_the_keyspace(r, redis_url):
+    from prometheus_client import CollectorRegistry
+
+    from shared.telemetry.exposition import render_metrics
+
+    _state(r, redis_url)
+    before = _scans(r)
+    report = build_status(r)
+    assert report["throttled"]["blocked"][0]["operation"] == "bulk_import"
+    assert report["dead_letters"] == 1
+    body, _ = render_metrics(CollectorRegistry(), lambda: r)
+    assert b"contact_sync_dead_letters" in body
+    assert _scans(r) == before, "status or /metrics scanned the keyspace"

@@ -15,6 +15,7 @@ from dramatiq.middleware import default_middleware
 
 from tests.support.process_stack import wait_until
 from workers.dead_letters import DeadLetterNotes
+from workers.queue_registry import RegisterQueues
 
 FAIL_FLAG = "test:fail"
 DONE = "test:done"
@@ -26,8 +27,9 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 def make_broker(redis_url: str) -> RedisBroker:
-    """A RedisBroker with Dramatiq's default middleware plus the dead-letter notes."""
-    middleware = [m() for m in default_middleware] + [DeadLetterNotes()]
+    """A RedisBroker with Dramatiq's default middleware plus the dead-letter notes and the
+    queue registry (as the service's broker has)."""
+    middleware = [m() for m in default_middleware] + [DeadLetterNotes(), RegisterQueues()]
     return RedisBroker(url=redis_url, middleware=middleware)
 
 
