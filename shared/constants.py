@@ -28,6 +28,9 @@ DRAMATIQ_NAMESPACE = "dramatiq"
 QUEUES = f"{PREFIX}:queues"
 """Set: the Dramatiq queues any process declared (workers.queue_registry), so operator
 tools list queues without scanning the keyspace."""
+REJECTING_ACCOUNTS = f"{PREFIX}:rejecting"
+"""Set: accounts that have (or had) contacts Klaviyo refused; ``/metrics`` reads the
+rejected count of these only."""
 RATE_LIMIT_BLOCKS = f"{PREFIX}:ratelimit:blocks"
 """Sorted set: ``<klaviyo account>\t<operation>`` -> until when a 429 blocks it (epoch s)."""
 

@@ -60,6 +60,8 @@ def start_batch(
         ],
         args=[batch_id, repr(now), keep],
     )
+    if size:  # a running batch's account stays in the index (/metrics reads it there)
+        due_accounts.note_pending(client, account)
     return int(size)
 
 
@@ -152,7 +154,8 @@ def _field(client: redis.Redis, key: str, field: str) -> str | None:
     return None if value is None else as_text(value)
 
 
-def _decode_batch(raw: dict[str, str]) -> dict[str, Any]:
+def decode_batch(raw: dict[str, str]) -> dict[str, Any]:
+    """A batch hash with its numbers and report decoded."""
     info: dict[str, Any] = dict(raw)
     for field in ("size", "bulk"):
         if field in info:
@@ -171,7 +174,7 @@ def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, An
     raw = _hash(client, keys.batch(account, batch_id))
     if not raw:
         return {}
-    return {"batch_id": batch_id, **_decode_batch(raw)}
+    return {"batch_id": batch_id, **decode_batch(raw)}
 
 
 def account_state(client: redis.Redis, account: str) -> dict[str, Any]:

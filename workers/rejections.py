@@ -68,7 +68,10 @@ def record_rejection(
     """Store Klaviyo's refusal of a contact (for the actors, and tests)."""
     entry = {"code": code, "title": title, "detail": detail, "batch_id": batch_id,
              "at": time.time() if at is None else at}
-    client.hset(keys.rejected(account), contact_id, json.dumps(entry))
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(keys.rejected(account), contact_id, json.dumps(entry))
+    pipe.sadd(keys.REJECTING_ACCOUNTS, account)
+    pipe.execute()
 
 
 def list_rejections(client: redis.Redis, account: str) -> list[Rejection]:

@@ -48,47 +48,98 @@ def _progress(info: dict[str, Any]) -> dict[str, int]:
     return progress
 
 
+STATUS_SLICE = 500
+"""Accounts read per pipelined round trip."""
+STATE_FLOATS = ("started_at", "enqueued_at", "completed_at", "next_due")
+
+
+def _texts(raw: dict[Any, Any]) -> dict[str, str]:
+    return {_text(field): _text(value) for field, value in raw.items()}
+
+
+def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
+    """The typed fields of a batch record (never its planned changes, which may hold
+    personal data such as the new email of an email change)."""
+    if not batch_id or not raw:
+        return {}
+    info = lifecycle.decode_batch(_texts(raw))
+    return {"batch_id": batch_id, **{k: v for k, v in info.items() if k in BATCH_FIELDS}}
+
+
+def account_statuses(client: redis.Redis, accounts: list[str],
+                     now: float) -> list[dict[str, Any]]:
+    """:func:`account_status` of many accounts, :data:`STATUS_SLICE` per round trip."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(accounts), STATUS_SLICE):
+        part = accounts[start:start + STATUS_SLICE]
+        pipe = client.pipeline(transaction=False)
+        for account in part:
+            pipe.hgetall(keys.state(account))
+            pipe.zcard(keys.pending(account))
+            pipe.zcard(keys.pending_bulk(account))
+            pipe.hlen(keys.rejected(account))
+            pipe.scard(keys.list_owed(account))
+        answers = pipe.execute()
+        states = [_texts(answers[5 * i]) for i in range(len(part))]
+        batches = client.pipeline(transaction=False)
+        for account, state in zip(part, states, strict=True):
+            for field in ("running", "last_batch"):
+                batches.hgetall(keys.batch(account, state.get(field) or "-"))
+        records = batches.execute()
+        for i, (account, raw_state) in enumerate(zip(part, states, strict=True)):
+            running = _batch(raw_state.get("running"), records[2 * i])
+            if running:
+                running = {**running, "progress": _progress(_texts(records[2 * i])),
+                           "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
+            counts = answers[5 * i + 1:5 * i + 5]
+            found.append(_account_status(
+                account, raw_state, running, _batch(raw_state.get("last_batch"),
+                                                    records[2 * i + 1]),
+                [int(count) for count in counts], now))
+    return found
+
+
+def optional_float(value: str | None) -> float | None:
+    return None if value is None or value == "" else float(value)
+
+
 def account_status(client: redis.Redis, account: str, now: float) -> dict[str, Any]:
-    state = lifecycle.account_state(client, account)
-    running_id = state.get("running")
-    running = lifecycle.batch_info(client, account, running_id) if running_id else {}
-    if running:
-        running = {**{k: v for k, v in running.items() if k in BATCH_FIELDS},
-                   "progress": _progress(running),
-                   "enqueued_at": state.get("enqueued_at")}
-    last_id = state.get("last_batch")
-    last = lifecycle.batch_info(client, account, last_id) if last_id else {}
-    pending = int(client.zcard(keys.pending(account)))
-    next_due = state.get("next_due")
-    refused = state.get("connection") == "refused"
+    """One account's part of the report."""
+    return account_statuses(client, [account], now)[0]
+
+
+def _account_status(account: str, raw_state: dict[str, str], running: dict[str, Any],
+                    last: dict[str, Any], counts: list[int], now: float) -> dict[str, Any]:
+    pending, pending_bulk, rejected, owed = counts
+    next_due = optional_float(raw_state.get("next_due"))
+    refused = raw_state.get("connection") == "refused"
     if running:
         due = "after the running batch"
     elif refused and pending:
         due = "retried at next_due (Klaviyo refuses the account's credentials)"
     elif not pending:
         due = "when a contact changes"
-    elif state.get("force") or next_due is None or next_due <= now:
+    elif raw_state.get("force") or next_due is None or next_due <= now:
         due = "now"
     else:
         due = "at next_due"
     return {
         "account": account,
         "pending": pending,
-        "pending_bulk": int(client.zcard(keys.pending_bulk(account))),
+        "pending_bulk": pending_bulk,
         "running": running or None,
         "last_batch": last or None,
         "next_due": next_due,
         "due": due,
-        "rejected": int(client.hlen(keys.rejected(account))),
+        "rejected": rejected,
         "connection": {
             "state": "refused" if refused else "ok",
-            "code": state.get("connection_code") if refused else None,
-            "detail": state.get("connection_detail") if refused else None,
-            "since": float(state["connection_since"]) if refused
-            and state.get("connection_since") else None,
+            "code": raw_state.get("connection_code") if refused else None,
+            "detail": raw_state.get("connection_detail") if refused else None,
+            "since": optional_float(raw_state.get("connection_since")) if refused else None,
         },
-        "default_list_missing": state.get("list_missing") or None,
-        "owed_default_list": int(client.scard(keys.list_owed(account))),
+        "default_list_missing": raw_state.get("list_missing") or None,
+        "owed_default_list": owed,
     }
 
 
@@ -116,7 +167,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
         by_operation[operation] = by_operation.get(operation, 0) + 1
     return {
         "at": now,
-        "accounts": [account_status(client, name, now) for name in _accounts(client)],
+        "accounts": account_statuses(client, _accounts(client), now),
         "queues": [depth.as_dict() for depth in depths],
         "dead_letters": sum(depth.dead for depth in depths),
         # Stream entries the collector could not read (kept as they came, in

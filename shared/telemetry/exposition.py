@@ -109,23 +109,42 @@ class RedisStateCollector(Collector):
         return family
 
     def _state(self, client: redis.Redis) -> list[Metric]:
-        accounts = sorted({"default", *(_text(a) for a in client.smembers(keys.ACCOUNTS_SET))})
+        """Per-account gauges for every account, read only where they can be non-zero:
+        pending and running from the accounts the scheduler's index holds (every account
+        with pending contacts or a running batch is in it), rejected from the accounts
+        that ever had a refusal. O(active accounts) commands, one round trip."""
+        listed = client.pipeline(transaction=False)
+        listed.smembers(keys.ACCOUNTS_SET)
+        listed.zrange(keys.DUE_PUSH, 0, -1)
+        listed.smembers(keys.REJECTING_ACCOUNTS)
+        members, indexed, rejecting = (
+            {_text(a) for a in found} for found in listed.execute())
+        accounts = sorted({"default", *members})
+        active = sorted(indexed)
+        refusing = sorted(rejecting)
         pipe = client.pipeline(transaction=False)
-        for account in accounts:
+        for account in active:
             pipe.zcard(keys.pending(account))
             pipe.hget(keys.state(account), "running")
+        for account in refusing:
             pipe.hlen(keys.rejected(account))
         answers = pipe.execute()
+        counts: dict[str, tuple[int, int, int]] = dict.fromkeys(accounts, (0, 0, 0))
+        for i, account in enumerate(active):
+            counts[account] = (int(answers[2 * i]), 1 if answers[2 * i + 1] else 0, 0)
+        for j, account in enumerate(refusing):
+            waiting, runs, _ = counts.get(account, (0, 0, 0))
+            counts[account] = (waiting, runs, int(answers[2 * len(active) + j]))
         pending = GaugeMetricFamily(m.CONTACTS_PENDING.name, m.CONTACTS_PENDING.help,
                                     labels=["account"])
         running = GaugeMetricFamily(m.BATCH_RUNNING.name, m.BATCH_RUNNING.help,
                                     labels=["account"])
         rejected = GaugeMetricFamily(m.REJECTED_CONTACTS.name, m.REJECTED_CONTACTS.help,
                                      labels=["account"])
-        for i, account in enumerate(accounts):
-            pending.add_metric([account], int(answers[3 * i]))
-            running.add_metric([account], 1 if answers[3 * i + 1] else 0)
-            rejected.add_metric([account], int(answers[3 * i + 2]))
+        for account, (waiting, runs, refused_count) in sorted(counts.items()):
+            pending.add_metric([account], waiting)
+            running.add_metric([account], runs)
+            rejected.add_metric([account], refused_count)
         messages = GaugeMetricFamily(m.QUEUE_MESSAGES.name, m.QUEUE_MESSAGES.help,
                                      labels=["queue"])
         delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,

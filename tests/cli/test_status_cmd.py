@@ -132,3 +132,16 @@ def test_status_and_metrics_never_scan_the_keyspace(r, redis_url):
     body, _ = render_metrics(CollectorRegistry(), lambda: r)
     assert b"contact_sync_dead_letters" in body
     assert _scans(r) == before, "status or /metrics scanned the keyspace"
+
+
+def test_status_json_never_prints_the_planned_email_changes_of_the_last_batch(r, redis_url):
+    _state(r, redis_url)
+    lifecycle.complete_batch(r, "acme", "b-2", {"created": 0, "updated": 1}, time.time(),
+                             interval=900)
+    result = runner.invoke(app, ["status", "--json"], env={"REDIS_URL": redis_url})
+    assert result.exit_code == 0, result.output
+    acme = json.loads(result.output)["accounts"][0]
+    assert acme["last_batch"]["batch_id"] == "b-2"
+    assert acme["last_batch"]["report"] == {"created": 0, "updated": 1}
+    assert "ann@example.com" not in result.output
+    assert "email_changes" not in result.output

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import constants as keys
 from shared.redis_client import connect
 from shared.redis_server import free_port
+from shared.state import due_accounts
 from shared.telemetry import metrics
 from shared.telemetry.exposition import (
     count_events_received,
@@ -24,7 +25,9 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
+from workers.batch_lifecycle import start_batch
 from workers.dead_letters import DeadLetters
+from workers.rejections import record_rejection
 
 
 def scrape(redis_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -72,10 +75,13 @@ def test_counters_move_between_two_scrapes(r, redis_url):
 
 
 def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(r, redis_url):
-    r.sadd(keys.ACCOUNTS_SET, "acme")
-    r.zadd(keys.pending("acme"), {"C-1": 1, "C-2": 2})
-    r.hset(keys.state("acme"), "running", "b-1")
-    r.hset(keys.rejected("default"), "C-9", "{}")
+    r.sadd(keys.ACCOUNTS_SET, "acme", "idle")
+    r.zadd(keys.pending("acme"), {"C-0": 0})
+    start_batch(r, "acme", "b-1", 10.0)
+    r.zadd(keys.pending("acme"), {"C-1": 1, "C-2": 2})  # as the collector does:
+    due_accounts.note_pending(r, "acme")  # pending, then the scheduler's index
+    record_rejection(r, "default", "C-9", code="invalid", title="t", detail="d",
+                     batch_id="b-0")
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -87,6 +93,8 @@ def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(r,
     seen = scrape(redis_url)
     assert seen[("contact_sync_contacts_pending", (("account", "acme"),))] == 2
     assert seen[("contact_sync_contacts_pending", (("account", "default"),))] == 0
+    assert seen[("contact_sync_contacts_pending", (("account", "idle"),))] == 0
+    assert seen[("contact_sync_rejected_contacts", (("account", "acme"),))] == 0
     assert seen[("contact_sync_batch_running", (("account", "acme"),))] == 1
     assert seen[("contact_sync_rejected_contacts", (("account", "default"),))] == 1
     queue = (("queue", actor.queue_name),)
