@@ -24,8 +24,9 @@ from shared.accounts import AccountError, AccountStore, as_text
 from shared.state import due_accounts
 from shared.telemetry.metrics import record_batch
 
-BATCHES_KEPT = 50
-"""How many batch ids the per-account list keeps (newest first)."""
+BATCHES_KEPT = 100
+"""How many batches of an account are kept as history (newest first); older ones, their
+details and member sets are deleted when a batch ends."""
 SENT_COUNTS = ("created", "updated")
 """Report counts of contacts sent to Klaviyo (the ``contacts_synced`` metric)."""
 MEMBERS_KEPT_SECONDS = 7 * 24 * 3600
@@ -42,9 +43,7 @@ def load_script(client: redis.Redis, name: str) -> Script:
     return client.register_script(_lua(name))
 
 
-def start_batch(
-    client: redis.Redis, account: str, batch_id: str, now: float, *, keep: int = BATCHES_KEPT
-) -> int:
+def start_batch(client: redis.Redis, account: str, batch_id: str, now: float) -> int:
     """Move pending into a new running batch; returns its size (0 = nothing started: a
     batch is running, or nothing is pending)."""
     script = load_script(client, "start_batch.lua")
@@ -58,7 +57,7 @@ def start_batch(
             keys.batch(account, batch_id),
             keys.batches(account),
         ],
-        args=[batch_id, repr(now), keep],
+        args=[batch_id, repr(now)],
     )
     if size:  # a running batch's account stays in the index (/metrics reads it there)
         due_accounts.note_pending(client, account)
@@ -97,12 +96,33 @@ def _finish(
     )
     if not done:
         return False
+    _retire(client, account, batch_id)
     forced = client.hexists(keys.state(account), "force")  # sync-now during the batch
     due_accounts.look_at(client, account, due_accounts.ASAP if forced else now + interval)
     started_at = float(done[0])
     sent = sum(int(report.get(name, 0)) for name in SENT_COUNTS)
     record_batch(client, account, status, now - started_at, contacts=sent)
     return True
+
+
+def _retire(client: redis.Redis, account: str, batch_id: str,
+            keep: int = BATCHES_KEPT) -> None:
+    """Drop what an ended batch no longer needs -- its chunk records (rows, job ids) and its
+    planned email changes -- and the history beyond the newest ``keep`` batches, so that
+    nothing an account accumulates grows with time."""
+    total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
+    older: list[Any] = client.lrange(keys.batches(account), keep, -1)  # type: ignore[assignment]
+    doomed = [keys.chunk(account, batch_id, f"c{index:05d}") for index in range(total)]
+    for old in (as_text(item) for item in older):
+        doomed += [keys.batch(account, old), keys.batch_details(account, old),
+                   keys.batch_members(account, old), keys.batch_members_bulk(account, old)]
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(doomed), 1_000):
+        pipe.delete(*doomed[start:start + 1_000])
+    pipe.hdel(keys.batch(account, batch_id), "email_changes")
+    if older:
+        pipe.ltrim(keys.batches(account), 0, keep - 1)
+    pipe.execute()
 
 
 def complete_batch(

@@ -1,7 +1,8 @@
 -- Move an account's pending contacts into a new batch, atomically, unless one is running.
 -- KEYS: 1 state, 2 pending, 3 pending_bulk, 4 batch_members, 5 batch_members_bulk,
 --       6 batch (hash), 7 batches (list)
--- ARGV: 1 batch_id, 2 now (epoch s), 3 how many batch ids to keep in the list
+-- ARGV: 1 batch_id, 2 now (epoch s)
+-- (The history list is trimmed when a batch ends: workers/batch_lifecycle.py _retire.)
 -- Returns the number of contacts in the batch; 0 = nothing started.
 local running = redis.call('HGET', KEYS[1], 'running')
 if running and running ~= '' then
@@ -24,5 +25,4 @@ redis.call('HSET', KEYS[6], 'status', 'running', 'started_at', ARGV[2], 'size', 
 redis.call('HSET', KEYS[1], 'running', ARGV[1], 'started_at', ARGV[2])
 redis.call('HDEL', KEYS[1], 'force', 'enqueued_at')
 redis.call('LPUSH', KEYS[7], ARGV[1])
-redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[3]) - 1)
 return size

@@ -80,12 +80,34 @@ def test_a_failed_batch_puts_its_members_back_into_pending(r: redis.Redis) -> No
     assert lifecycle.last_completed(r, "acme") is None
 
 
-def test_the_batch_list_keeps_the_newest_ids(r: redis.Redis) -> None:
-    for n in range(5):
+def test_an_account_keeps_the_newest_hundred_batches_and_nothing_older(
+        r: redis.Redis) -> None:
+    for n in range(lifecycle.BATCHES_KEPT + 3):
         pend(r, "acme", {f"C-{n}": float(n)})
-        lifecycle.start_batch(r, "acme", f"b{n}", now=float(n), keep=3)
+        lifecycle.start_batch(r, "acme", f"b{n}", now=float(n))
+        r.hset(keys.batch_details("acme", f"b{n}"), f"C-{n}", "{}")
         lifecycle.complete_batch(r, "acme", f"b{n}", {}, now=float(n), interval=0)
-    assert [b["batch_id"] for b in lifecycle.recent_batches(r, "acme")] == ["b4", "b3", "b2"]
+    kept = [b["batch_id"] for b in lifecycle.recent_batches(r, "acme", 1_000)]
+    newest = lifecycle.BATCHES_KEPT + 2
+    assert kept == [f"b{n}" for n in range(newest, 2, -1)]
+    for gone in ("b0", "b1", "b2"):
+        assert not r.exists(keys.batch("acme", gone), keys.batch_details("acme", gone),
+                            keys.batch_members("acme", gone))
+    assert r.exists(keys.batch_details("acme", "b3"))
+
+
+def test_an_ended_batch_keeps_its_report_but_not_its_chunks_or_planned_changes(
+        r: redis.Redis) -> None:
+    pend(r, "acme", {"C-1": 1.0})
+    lifecycle.start_batch(r, "acme", "b1", now=1.0)
+    r.hset(keys.batch("acme", "b1"), mapping={
+        "chunks_total": 2, "email_changes": '[{"new_email": "ann@example.com"}]'})
+    for chunk in ("c00000", "c00001"):
+        r.hset(keys.chunk("acme", "b1", chunk), mapping={"status": "done", "rows": "[]"})
+    lifecycle.complete_batch(r, "acme", "b1", {"created": 1}, now=2.0, interval=0)
+    assert not r.exists(keys.chunk("acme", "b1", "c00000"), keys.chunk("acme", "b1", "c00001"))
+    info = lifecycle.batch_info(r, "acme", "b1")
+    assert info["report"] == {"created": 1} and "email_changes" not in info
 
 
 def test_mark_enqueued_only_marks_the_running_batch(r: redis.Redis) -> None:
