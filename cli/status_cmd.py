@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import redis
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -16,7 +17,7 @@ from rich.text import Text
 
 from cli.process_cmds import open_redis
 from shared.settings import Settings
-from workers.status_report import build_status
+from workers.status_report import account_statuses, build_status, known_accounts
 
 
 def _when(epoch: float | None, now: float) -> str:
@@ -28,24 +29,37 @@ def _when(epoch: float | None, now: float) -> str:
     return f"{stamp} ({relative})"
 
 
+WIDTH = 120
+"""The text report fits this many columns (one line per account)."""
+SHORT_DUE = {"after the running batch": "after this batch",
+             "when a contact changes": "on the next change"}
+DLQ_HINT = "inspect: contact-sync dlq list; replay: contact-sync dlq replay --all"
+
+
 def _report(batch: dict[str, Any] | None) -> str:
     if not batch:
         return "-"
     report = batch.get("report") or {}
+    if batch.get("status") == "failed" and isinstance(report, dict) and report.get("error"):
+        return f"{batch.get('batch_id')} failed: {report['error']}"
     figures = ", ".join(f"{k}={v}" for k, v in report.items()) if isinstance(report, dict) else ""
     return f"{batch.get('batch_id')} {batch.get('status')} ({batch.get('size', '?')}) {figures}"
 
 
-def _klaviyo(item: dict[str, Any], now: float) -> str:
+def _klaviyo(item: dict[str, Any], now: float, *, brief: bool = False) -> str:
     """The account's standing with Klaviyo: ok, refused (code, since), list missing."""
     connection = item.get("connection") or {}
     parts = []
+    if item.get("unsyncable"):
+        parts.append("NOT SYNCABLE" if brief else f"NOT SYNCABLE: {item['unsyncable']}")
     if connection.get("state") == "refused":
-        parts.append(f"REFUSED {connection.get('code')} since "
+        parts.append(f"REFUSED {connection.get('code')}" if brief else
+                     f"REFUSED {connection.get('code')} since "
                      f"{_when(connection.get('since'), now)}: {connection.get('detail') or ''}"
                      " -- set a new key with 'contact-sync accounts set NAME --klaviyo-key'")
     if item.get("default_list_missing"):
-        parts.append(f"default list missing ({item['default_list_missing']}; "
+        parts.append("list missing" if brief else
+                     f"default list missing ({item['default_list_missing']}; "
                      f"{item.get('owed_default_list', 0)} contacts wait to join a new one)")
     return "; ".join(parts) or "ok"
 
@@ -58,48 +72,113 @@ def _running(batch: dict[str, Any] | None, now: float) -> str:
     return f"{batch['batch_id']} size={batch.get('size')} since {started} {progress}".strip()
 
 
+def _batch_cell(item: dict[str, Any], now: float) -> str:
+    """The running batch with its chunks, or else the last one, in a few words."""
+    running = item.get("running")
+    if running:
+        progress = running.get("progress") or {}
+        chunks = (f", {progress.get('chunks_done', 0)}/{progress['chunks_total']} chunks"
+                  if "chunks_total" in progress else "")
+        return f"running {running['batch_id']} ({running.get('size')}{chunks})"
+    last = item.get("last_batch")
+    if not last:
+        return "-"
+    report = last.get("report") or {}
+    if last.get("status") == "failed":
+        return f"failed {last['batch_id']}"
+    sent = sum(int(report.get(k, 0)) for k in ("created", "updated")
+               if isinstance(report, dict))
+    return f"{last.get('status')} {last['batch_id']} ({sent} sent)"
+
+
+def _due(item: dict[str, Any], now: float) -> str:
+    due = str(item["due"])
+    if due == "at next_due":
+        return _when(item["next_due"], now)
+    if due.startswith("retried at next_due"):
+        return "retry " + _when(item["next_due"], now)
+    if due.startswith("never: "):
+        return "never (not syncable)"
+    return SHORT_DUE.get(due, due)
+
+
+def _processes(alive: dict[str, int]) -> str:
+    return "   ".join(f"{kind}: {count if count else 'NOT RUNNING'}"
+                      for kind, count in alive.items())
+
+
 def render(status: dict[str, Any]) -> Group:
-    """The report as rich tables."""
+    """The report: the service's processes and queues, then one line per account."""
     now = float(status["at"])
-    accounts = Table(title="Accounts", expand=True)
-    for column in ("account", "Klaviyo", "pending", "running batch", "last batch",
-                   "next batch", "rejected"):
-        accounts.add_column(column, overflow="fold")
-    for item in status["accounts"]:
-        due = item["due"]
-        if due == "at next_due":
-            due = _when(item["next_due"], now)
-        elif due.startswith("retried at next_due"):
-            due = "retry " + _when(item["next_due"], now)
-        pending = str(item["pending"]) + (f" ({item['pending_bulk']} bulk)"
-                                          if item["pending_bulk"] else "")
-        accounts.add_row(item["account"], _klaviyo(item, now), pending,
-                         _running(item["running"], now),
-                         _report(item["last_batch"]), due, str(item["rejected"]))
-    queues = Table(title="Dramatiq queues")
-    for column in ("queue", "waiting/in progress", "delayed", "dead letters"):
-        queues.add_column(column)
-    for queue in status["queues"]:
-        queues.add_row(queue["queue"], str(queue["messages"]), str(queue["delayed"]),
-                       str(queue["dead"]))
+    parts: list[Any] = []
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    parts.append(Text(f"contact-sync status at {stamp}", style="bold"))
+    parts.append(Text(f"Processes (heartbeat within 30 s): {_processes(status['processes'])}"))
     throttled = status["throttled"]
     blocked = ", ".join(f"{b['klaviyo_account']}/{b['operation']}" for b in throttled["blocked"])
     per_operation = ", ".join(f"{op}={n}" for op, n in throttled["by_operation"].items())
-    summary = Text.assemble(
+    dead = status["dead_letters"]
+    parts.append(Text.assemble(
         f"Events waiting for a collector: {status['events_backlog']}   "
-        f"Dead letters: {status['dead_letters']}   "
-        f"Unreadable events: {status['dead_events']}   "
-        f"Scheduler: {'ticking' if status['scheduler_alive'] else 'NOT RUNNING'}\n",
+        f"Dead letters: {dead}{' (' + DLQ_HINT + ')' if dead else ''}   "
+        f"Unreadable events: {status['dead_events']}\n",
         f"Klaviyo 429s in the last {throttled['window_seconds'] // 60} min: "
         f"{throttled['count']}{' (' + per_operation + ')' if per_operation else ''}"
         f"{'   blocked now: ' + blocked if blocked else ''}",
-    )
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    return Group(Text(f"contact-sync status at {stamp}", style="bold"), accounts, queues,
-                 summary)
+    ))
+    busy = [q for q in status["queues"] if q["messages"] or q["delayed"] or q["dead"]]
+    if busy:
+        queues = Table(title="Dramatiq queues", width=WIDTH)
+        for column in ("queue", "waiting/in progress", "delayed", "dead letters"):
+            queues.add_column(column)
+        for queue in busy:
+            queues.add_row(queue["queue"], str(queue["messages"]), str(queue["delayed"]),
+                           str(queue["dead"]))
+        parts.append(queues)
+    else:
+        parts.append(Text("Dramatiq queues: empty"))
+    if status["accounts"]:
+        accounts = Table(title="Accounts (details: contact-sync status ACCOUNT)",
+                         box=box.SIMPLE_HEAD, title_justify="left")
+        for column, width in (("account", 17), ("Klaviyo", 13), ("pending", 7),
+                              ("batch", 38), ("next batch", 21), ("rejected", 9)):
+            accounts.add_column(column, no_wrap=True, overflow="ellipsis", width=width)
+        for item in status["accounts"]:
+            pending = str(item["pending"]) + (f" ({item['pending_bulk']} bulk)"
+                                              if item["pending_bulk"] else "")
+            accounts.add_row(item["account"], _klaviyo(item, now, brief=True), pending,
+                             _batch_cell(item, now), _due(item, now), str(item["rejected"]))
+        parts.append(accounts)
+    return Group(*parts)
+
+
+def render_account(item: dict[str, Any], now: float) -> Group:
+    """Everything ``status`` knows of one account."""
+    rows = [
+        ("Klaviyo", _klaviyo(item, now)),
+        ("pending", f"{item['pending']} ({item['pending_bulk']} from bulk exports)"),
+        ("running batch", _running(item.get("running"), now)),
+        ("last batch", _report(item.get("last_batch"))),
+        ("next batch", _due(item, now) if not str(item["due"]).startswith("never: ")
+         else str(item["due"])),
+        ("rejected", f"{item['rejected']} (contact-sync rejected list --account "
+                     f"{item['account']})"),
+    ]
+    last = item.get("last_batch") or {}
+    if last.get("status") == "failed":
+        rows.append(("failed batch", "its contacts went back to pending and wait for the "
+                                     f"next batch; dead letters: {DLQ_HINT}"))
+    table = Table(title=f"Account {item['account']}", show_header=False, width=WIDTH)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
+    return Group(table)
 
 
 def status(
+    account: Annotated[str | None, typer.Argument(
+        help="Show one account in full.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
     every: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes.")] = 2.0,
@@ -107,14 +186,30 @@ def status(
     """Per account: pending contacts, the running batch, the last report, the next batch;
     queue depths, dead letters, recent Klaviyo 429s."""
     client = open_redis(Settings())
+    if account is not None:
+        _one_account(client, account, as_json)
+        return
     if as_json:
         typer.echo(json.dumps(build_status(client), indent=2, default=str))
         return
-    console = Console()
+    console = Console(width=min(WIDTH, Console().width))
     if not watch:
         console.print(render(build_status(client)))
         return
     _watch(client, console, every)
+
+
+def _one_account(client: redis.Redis, account: str, as_json: bool) -> None:
+    now = time.time()
+    if account not in known_accounts(client):
+        typer.echo(f"Unknown account {account!r} (contact-sync accounts list shows them).",
+                   err=True)
+        raise typer.Exit(1)
+    [item] = account_statuses(client, [account], now)
+    if as_json:
+        typer.echo(json.dumps(item, indent=2, default=str))
+    else:
+        Console(width=min(WIDTH, Console().width)).print(render_account(item, now))
 
 
 def _watch(client: redis.Redis, console: Console, every: float) -> None:

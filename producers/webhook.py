@@ -7,6 +7,8 @@ module attribute ``app`` is built on first access from the environment.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +28,7 @@ from producers.validation import MAX_EVENTS
 from shared.events import EventBatch
 from shared.redis_client import connect
 from shared.settings import Settings
+from shared.state.heartbeats import BEAT_EVERY_S, Heart
 from shared.telemetry.exposition import render_metrics
 
 log = logging.getLogger(__name__)
@@ -120,6 +123,15 @@ def tune_gc() -> None:
     gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
+async def _beat(heart: Heart) -> None:
+    """This web process's heartbeat for ``contact-sync status`` (a Redis outage only
+    skips beats: readiness is /readyz's business)."""
+    while True:
+        with contextlib.suppress(redis.RedisError):
+            await asyncio.to_thread(heart.beat)
+        await asyncio.sleep(BEAT_EVERY_S)
+
+
 def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True) -> FastAPI:
     """The webhook app for ``settings`` (default: the environment). Raises
     :class:`WebhookConfigError` without a webhook secret or ``REDIS_URL``.
@@ -134,7 +146,9 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if tune_process_gc:
             tune_gc()
+        beating = asyncio.create_task(_beat(Heart(client, "web")))
         yield
+        beating.cancel()
         client.close()
 
     app = FastAPI(

@@ -101,14 +101,7 @@ class AccountConfig(BaseModel):
     @property
     def unsyncable_reason(self) -> str | None:
         """Why the scheduler skips this account, or ``None`` when it can sync."""
-        if self.name == DEFAULT_ACCOUNT or self.klaviyo_api_key is not None:
-            return None
-        if not self.configured:
-            return (
-                f"account {self.name!r} has events but no configuration; add it with "
-                f"'contact-sync accounts add {self.name} --klaviyo-key ...'"
-            )
-        return f"account {self.name!r} has no Klaviyo key; set one with --klaviyo-key"
+        return unsyncable_reason(self.name, self.configured, self.klaviyo_api_key is not None)
 
     def public_view(self) -> dict[str, Any]:
         """Everything worth showing, with the key reduced to "set"/"not set"."""
@@ -120,6 +113,16 @@ class AccountConfig(BaseModel):
         if self.unsyncable_reason:
             data["why_not_syncable"] = self.unsyncable_reason
         return data
+
+
+def unsyncable_reason(name: str, configured: bool, has_key: bool) -> str | None:
+    """Why an account cannot sync (no configuration, no Klaviyo key), or ``None``."""
+    if name == DEFAULT_ACCOUNT or has_key:
+        return None
+    if not configured:
+        return (f"account {name!r} has events but no configuration; add it with "
+                f"'contact-sync accounts add {name} --klaviyo-key ...'")
+    return f"account {name!r} has no Klaviyo key; set one with --klaviyo-key"
 
 
 class AccountChanges(BaseModel):

@@ -25,6 +25,8 @@ DUE_REVERSE = f"{PREFIX}:due:reverse"
 """Sorted set: account -> when the scheduler should look at it for list discovery and pulls."""
 DRAMATIQ_NAMESPACE = "dramatiq"
 """Key prefix of the Dramatiq Redis broker."""
+HEARTBEATS = f"{PREFIX}:heartbeats"
+"""Sorted set: ``<kind>:<host>:<pid>`` -> the time of that process's last heartbeat."""
 QUEUES = f"{PREFIX}:queues"
 """Set: the Dramatiq queues any process declared (workers.queue_registry), so operator
 tools list queues without scanning the keyspace."""
@@ -247,3 +249,8 @@ def phone_owners(account: str) -> str:
 def rate_limit_strikes(klaviyo_account: str, operation: str) -> str:
     """String counter with TTL: consecutive 429s without ``Retry-After`` (the wait grows)."""
     return f"{PREFIX}:{{ratelimit:{klaviyo_account}}}:{operation}:strikes"
+
+
+def dramatiq_heartbeats(namespace: str = DRAMATIQ_NAMESPACE) -> str:
+    """Sorted set (Dramatiq's): worker process id -> its last heartbeat (epoch ms)."""
+    return f"{namespace}:__heartbeats__"

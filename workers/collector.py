@@ -12,6 +12,7 @@ stream, never one that is still pending or not yet read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -27,6 +28,7 @@ from redis.typing import EncodableT, FieldT
 from shared import constants as keys
 from shared.events import BULK_ORIGINS, Origin
 from shared.state import due_accounts
+from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
 from shared.wire_events import WireEvent, mirror_json, occurred_at_epoch, wire_event, wire_json
 from workers.batch_lifecycle import load_script
@@ -120,8 +122,10 @@ class Collector:
     def run_forever(self, stop_event: threading.Event) -> None:
         """Run until ``stop_event`` is set; the current batch is always finished first."""
         log.info("collector %s started", self.consumer)
+        heart = Heart(self.redis, "collector")
         while not stop_event.is_set():
             try:
+                heart.beat()
                 self.run_once()
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.warning("collector: Redis unavailable (%s); retrying", type(error).__name__)
@@ -131,6 +135,8 @@ class Collector:
                     raise
                 log.warning("collector: the consumer group is gone; creating it again")
                 self._group_ready = False
+        with contextlib.suppress(redis.RedisError):
+            heart.stop()
         log.info("collector %s stopped", self.consumer)
 
     # --- reading -------------------------------------------------------------------------

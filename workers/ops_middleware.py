@@ -23,6 +23,7 @@ from dramatiq.middleware import Middleware
 from shared.settings import get_settings
 from shared.telemetry.logs import configure_logging
 from shared.telemetry.sentry import init_sentry
+from workers import retry_logging
 from workers.dead_letters import DeadLetterNotes
 
 PROMETHEUS_PORT_ENV = "dramatiq_prom_port"
@@ -33,6 +34,7 @@ def prepare_worker_telemetry(process_name: str = "worker") -> None:
     Call before the broker is created."""
     settings = get_settings()
     configure_logging(settings, process_name)
+    retry_logging.install()
     init_sentry(settings, process_name)
 
 

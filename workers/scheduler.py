@@ -19,6 +19,7 @@ batch actor is idempotent on its batch id).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ import redis
 from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.state import due_accounts
+from shared.state.heartbeats import Heart
 from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
 
@@ -180,14 +182,18 @@ class Scheduler:
     def run_forever(self, stop_event: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick until ``stop_event`` is set (a tick in progress is finished first)."""
         log.info("scheduler started")
+        heart = Heart(self.redis, "scheduler")
         if self.reverse is None:  # the real process: discovery and pulls too
             from workers.reverse.schedule import ReverseSchedule
 
             self.reverse = ReverseSchedule(self.redis)
         while not stop_event.is_set():
             try:
+                heart.beat()
                 self.tick()
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.warning("scheduler: Redis unavailable (%s); retrying", type(error).__name__)
             stop_event.wait(tick_seconds)
+        with contextlib.suppress(redis.RedisError):
+            heart.stop()
         log.info("scheduler stopped")

@@ -15,6 +15,8 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.accounts import KEY_FIELD, unsyncable_reason
+from shared.state import heartbeats
 from shared.telemetry.broker_stats import events_backlog, queue_depths
 from shared.telemetry.metrics import recent_throttles
 from workers import batch_lifecycle as lifecycle
@@ -25,7 +27,8 @@ NOT_PROGRESS = {"planned", "initial"}
 BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bulk", "report"}
 
 
-def _accounts(client: redis.Redis) -> list[str]:
+def known_accounts(client: redis.Redis) -> list[str]:
+    """``default`` and every stored or seen account, sorted."""
     members = {_text(name) for name in client.smembers(keys.ACCOUNTS_SET)}
     return sorted(members | {"default"})
 
@@ -79,8 +82,11 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             pipe.zcard(keys.pending_bulk(account))
             pipe.hlen(keys.rejected(account))
             pipe.scard(keys.list_owed(account))
+            pipe.exists(keys.account_config(account))
+            pipe.hexists(keys.account_config(account), KEY_FIELD)
         answers = pipe.execute()
-        states = [_texts(answers[5 * i]) for i in range(len(part))]
+        width = 7
+        states = [_texts(answers[width * i]) for i in range(len(part))]
         batches = client.pipeline(transaction=False)
         for account, state in zip(part, states, strict=True):
             for field in ("running", "last_batch"):
@@ -91,11 +97,13 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             if running:
                 running = {**running, "progress": _progress(_texts(records[2 * i])),
                            "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
-            counts = answers[5 * i + 1:5 * i + 5]
+            counts = answers[width * i + 1:width * i + 5]
+            configured, has_key = answers[width * i + 5:width * i + 7]
             found.append(_account_status(
                 account, raw_state, running, _batch(raw_state.get("last_batch"),
                                                     records[2 * i + 1]),
-                [int(count) for count in counts], now))
+                [int(count) for count in counts], now,
+                unsyncable_reason(account, bool(configured), bool(has_key))))
     return found
 
 
@@ -109,12 +117,15 @@ def account_status(client: redis.Redis, account: str, now: float) -> dict[str, A
 
 
 def _account_status(account: str, raw_state: dict[str, str], running: dict[str, Any],
-                    last: dict[str, Any], counts: list[int], now: float) -> dict[str, Any]:
+                    last: dict[str, Any], counts: list[int], now: float,
+                    unsyncable: str | None) -> dict[str, Any]:
     pending, pending_bulk, rejected, owed = counts
     next_due = optional_float(raw_state.get("next_due"))
     refused = raw_state.get("connection") == "refused"
     if running:
         due = "after the running batch"
+    elif pending and unsyncable:
+        due = "never: " + unsyncable
     elif refused and pending:
         due = "retried at next_due (Klaviyo refuses the account's credentials)"
     elif not pending:
@@ -140,6 +151,7 @@ def _account_status(account: str, raw_state: dict[str, str], running: dict[str, 
         },
         "default_list_missing": raw_state.get("list_missing") or None,
         "owed_default_list": owed,
+        "unsyncable": unsyncable,
     }
 
 
@@ -167,7 +179,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
         by_operation[operation] = by_operation.get(operation, 0) + 1
     return {
         "at": now,
-        "accounts": account_statuses(client, _accounts(client), now),
+        "accounts": account_statuses(client, known_accounts(client), now),
         "queues": [depth.as_dict() for depth in depths],
         "dead_letters": sum(depth.dead for depth in depths),
         # Stream entries the collector could not read (kept as they came, in
@@ -182,4 +194,5 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
             "blocked": _blocked(client),
         },
         "scheduler_alive": bool(client.exists(keys.SCHEDULER_HEARTBEAT)),
+        "processes": heartbeats.alive(client, now),
     }

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from shared import constants as keys
 from shared.klaviyo.rate_limiter import RateLimiter
+from shared.state.heartbeats import Heart
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
     FAIL_FLAG,
@@ -76,7 +77,8 @@ def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url
     assert acme["last_batch"]["batch_id"] == "b-1"
     assert acme["last_batch"]["report"] == {"created": 2, "excluded": 0}
     assert acme["due"] == "after the running batch"
-    assert globex["pending"] == 1 and globex["due"] == "now" and globex["running"] is None
+    assert globex["pending"] == 1 and globex["running"] is None
+    assert globex["due"].startswith("never: ")  # events but no configuration
     assert default["due"] == "when a contact changes"
     assert {"queue": queue, "messages": 1, "delayed": 0, "dead": 1} in status["queues"]
     assert status["dead_letters"] == 1
@@ -89,17 +91,62 @@ def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url
     assert status["scheduler_alive"] is False
 
 
-def test_status_prints_a_readable_table(r, redis_url):
+def test_status_prints_one_line_per_account_within_120_columns(r, redis_url):
     _state(r, redis_url)
     result = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     text = result.output
-    assert "b-2 size=1" in text and "chunks_done=1" in text
-    assert "b-1 completed (2) created=2, excluded=0" in text
-    assert "Dead letters: 1" in text and "Scheduler: NOT RUNNING" in text
+    assert max(len(line) for line in text.splitlines()) <= 120
+    [acme] = [line for line in text.splitlines() if "acme" in line]
+    assert "running b-2 (1, 1/2 chunks)" in acme and "after this batch" in acme
+    assert next(line for line in text.splitlines() if "globex" in line).count("NOT SYNCABLE")
+    assert "Dead letters: 1 (inspect: contact-sync dlq list" in text
+    assert "scheduler: NOT RUNNING" in text
     assert "Unreadable events: 1" in text
     assert "Klaviyo 429s in the last 60 min: 1" in text
     assert "blocked now: pk-acct-1/bulk_import" in text
+
+
+def test_status_of_one_account_shows_its_batches_in_full(r, redis_url):
+    _state(r, redis_url)
+    result = runner.invoke(app, ["status", "acme"], env={"REDIS_URL": redis_url,
+                                                         "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "b-2 size=1" in result.output and "chunks_done=1" in result.output
+    assert "b-1 completed (2) created=2, excluded=0" in result.output
+    as_json = runner.invoke(app, ["status", "globex", "--json"], env={"REDIS_URL": redis_url})
+    item = json.loads(as_json.output)
+    assert item["pending"] == 1
+    assert "no configuration" in item["unsyncable"]
+    assert item["due"].startswith("never: ")
+    unknown = runner.invoke(app, ["status", "nope"], env={"REDIS_URL": redis_url})
+    assert unknown.exit_code == 1 and "Unknown account 'nope'" in unknown.output
+
+
+def test_status_shows_which_processes_beat_recently(r, redis_url):
+    Heart(r, "collector").beat()
+    Heart(r, "scheduler").beat(time.time() - 60)  # gone quiet a minute ago
+    result = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
+    line = next(x for x in result.output.splitlines() if x.startswith("Processes"))
+    assert "web: NOT RUNNING" in line and "collector: 1" in line
+    assert "scheduler: NOT RUNNING" in line and "worker: NOT RUNNING" in line
+    assert json.loads(runner.invoke(app, ["status", "--json"], env={
+        "REDIS_URL": redis_url}).output)["processes"]["collector"] == 1
+
+
+def test_a_failed_batch_says_its_contacts_wait_and_how_to_replay_dead_letters(r, redis_url):
+    r.zadd(keys.pending("default"), {"C-1": 1})
+    lifecycle.start_batch(r, "default", "b-1", time.time() - 5)
+    lifecycle.fail_batch(r, "default", "b-1", "upsert_chunk failed for good", time.time(),
+                         interval=900)
+    result = runner.invoke(app, ["status", "default"], env={"REDIS_URL": redis_url,
+                                                            "COLUMNS": "200"})
+    assert "b-1 failed: upsert_chunk failed for good" in result.output
+    assert "wait for the next batch" in result.output
+    assert "contact-sync dlq replay" in result.output
+    table = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
+    assert "failed b-1" in table.output
+    assert "Dramatiq queues: empty" in table.output
 
 
 def test_next_due_time_is_shown_once_the_interval_runs(r):

@@ -1,0 +1,66 @@
+"""Which processes are alive, for ``contact-sync status``: each long-running process beats
+into one sorted set (member ``<kind>:<host>:<pid>``, score = the time of its last beat);
+workers are read from the Dramatiq broker's own heartbeats. A process that has not beaten
+for :data:`ALIVE_S` counts as gone; beats older than an hour are pruned as new ones come.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+
+ALIVE_S = 30.0
+"""A process that beat within this many seconds is alive."""
+BEAT_EVERY_S = 5.0
+"""How often a process beats (at most)."""
+KINDS = ("web", "collector", "scheduler")
+PRUNE_AFTER_S = 3600.0
+
+
+class Heart:
+    """One process's heartbeat: call :meth:`beat` often; it writes at most every
+    :data:`BEAT_EVERY_S`."""
+
+    def __init__(self, client: redis.Redis, kind: str) -> None:
+        self.client = client
+        self.member = f"{kind}:{socket.gethostname()}:{os.getpid()}"
+        self._last = 0.0
+
+    def beat(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if now - self._last < BEAT_EVERY_S:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(keys.HEARTBEATS, {self.member: now})
+        pipe.zremrangebyscore(keys.HEARTBEATS, "-inf", now - PRUNE_AFTER_S)
+        pipe.execute()
+        self._last = now
+
+    def stop(self) -> None:
+        """The process stops: it is gone at once, not after :data:`ALIVE_S`."""
+        self.client.zrem(keys.HEARTBEATS, self.member)
+
+
+def alive(client: redis.Redis, now: float | None = None) -> dict[str, int]:
+    """How many processes of each kind (and ``worker``) beat within :data:`ALIVE_S`."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    pipe.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf")
+    pipe.zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000, "+inf")
+    members, workers = pipe.execute()
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for member in members:
+        kind = _text(member).split(":", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    counts["worker"] = int(workers)
+    return counts
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
