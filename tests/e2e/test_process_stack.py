@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 
+from shared.redis_client import connect
+from shared.state.heartbeats import alive
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 
 
@@ -23,6 +25,10 @@ def test_one_event_travels_from_the_webhook_to_a_klaviyo_profile(process_stack: 
 
     profiles = wait_until(synced, 60, "the profile in the sandbox")
     assert [(p["email"], p["first_name"]) for p in profiles] == [("ann.lee@example.com", "Ann")]
+
+    client = connect(process_stack.redis_url)
+    every_kind = {"web": 1, "collector": 1, "scheduler": 1, "worker": 1}
+    wait_until(lambda: alive(client) == every_kind, 30, "a heartbeat of each process")
 
 
 def test_a_sigkilled_worker_can_be_restarted(process_stack: ProcessStack) -> None:
