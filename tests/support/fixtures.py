@@ -3,7 +3,7 @@
 Registered from ``tests/conftest.py`` (``pytest_plugins``). The session sandbox is built
 with ``contract_middleware`` as its ASGI layer; after each test that used the sandbox the
 violations recorded during the test fail it. Without the slices the layer is a no-op and
-``test_openapi_slices_are_present_in_ci`` skips with the reason.
+``test_klaviyos_openapi_slices_ship_with_the_tests`` fails.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.support.openapi_contract import (
 
 MISSING = (
     "Klaviyo's OpenAPI slices are absent ({path}); the sandbox runs unchecked. "
-    "Check out ../shared beside the repo or set KLAVIYO_OPENAPI_DIR."
+    "They ship in tests/support/klaviyo_openapi; KLAVIYO_OPENAPI_DIR overrides."
 )
 
 

@@ -37,11 +37,12 @@ JSON_TYPES = ("application/vnd.api+json", "application/json")
 
 
 def slices_dir() -> Path:
-    """Where the slices live: ``$KLAVIYO_OPENAPI_DIR`` or ``../shared/klaviyo-openapi``."""
+    """Where the slices live: ``$KLAVIYO_OPENAPI_DIR``, or the copy kept beside this
+    module (``klaviyo_openapi/``, MIT licence, see its README)."""
     env = os.environ.get("KLAVIYO_OPENAPI_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "klaviyo-openapi"
+    return Path(__file__).resolve().parent / "klaviyo_openapi"
 
 
 def slices_present(directory: Path | None = None) -> bool:
