@@ -135,7 +135,6 @@ def test_a_killed_collector_loses_nothing(r: redis.Redis, redis_url: str) -> Non
 def test_the_scheduler_process_enqueues_sync_batch_on_the_dramatiq_broker(
     r: redis.Redis, redis_url: str,
 ) -> None:
-    pytest.importorskip("workers.broker", reason="workers/broker.py (H5) has not landed yet")
     publish(r, event("C-1", 100, account="default"))
     env = {**os.environ, "REDIS_URL": redis_url, "KLAVIYO_API_KEY": ""}
     procs = [subprocess.Popen([COMMAND, name], env=env, stdout=subprocess.DEVNULL,

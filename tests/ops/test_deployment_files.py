@@ -110,8 +110,7 @@ READY = {"collector": b"started", "scheduler": b"scheduler started",
 def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_url):
     command = read_procfile()[name]
     missing = _command_missing(command)
-    if missing:
-        pytest.xfail(missing)
+    assert not missing, missing
     port = free_port()
     env = {
         **os.environ,
