@@ -5,11 +5,15 @@ created: sentry-sdk's ``DramatiqIntegration`` patches ``Broker.__init__`` to add
 middleware (it reports failed messages with their arguments -- ids only, by design).
 
 Every event and transaction goes through :func:`scrub_event`, which walks the whole event
-(messages, exception values, stack locals, breadcrumbs, extra, request data...) and masks
-emails, phone numbers, Klaviyo keys (``pk_...``) and every configured secret value.
-No user info (IPs, cookies), no request bodies (``data_collection``, the successor of
-``send_default_pii=False``) and no stack locals (``stack_frame_variables``: a frame's
-locals may hold a whole contact, names included, which no pattern recognises) are collected.
+(messages, exception values, breadcrumbs, extra...) and masks emails, phone numbers,
+Klaviyo keys (``pk_...``) and every configured secret value. Names have no shape a pattern
+could recognise, so what may carry them is not collected at all (:data:`DATA_COLLECTION`):
+no user info, cookies, request headers (``x-sync-signature``) or bodies, no Redis command
+arguments (the webhook's ``EVALSHA`` carries the whole batch), no queue payloads and no
+stack locals. sentry-sdk 2.x fills every field left out of an explicit ``data_collection``
+with its "collect" default, hence every field is spelled out; and, should an integration
+collect anyway, :func:`scrub_event` keeps only a request's method and path and a Redis
+breadcrumb's or span's command name.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 from sentry_sdk.integrations.dramatiq import DramatiqIntegration
@@ -26,9 +30,21 @@ from shared.settings import Settings
 from shared.telemetry.logs import secrets_of
 from shared.telemetry.scrub import scrub_text
 
+if TYPE_CHECKING:
+    from sentry_sdk._types import DataCollectionUserOptions
+
 DEFAULT_ENVIRONMENT = "production"
 MAX_DEPTH = 50
 KEPT_AS_IS = ("release", "environment", "event_id", "timestamp", "sdk")
+DATA_COLLECTION: DataCollectionUserOptions = {
+    "user_info": False, "cookies": {"mode": "off"}, "http_headers": {"request": {"mode": "off"}},
+    "http_bodies": [], "url_query_params": {"mode": "off"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False}, "database_query_data": False,
+    "queues": False, "stack_frame_variables": False,
+}
+"""Everything sentry-sdk could collect beyond the error itself, off (see the docstring)."""
+REQUEST_KEPT = ("method", "url")
 
 
 def release() -> str:
@@ -57,10 +73,49 @@ def scrub_value(value: Any, secrets: Iterable[str] = (), depth: int = 0) -> Any:
     return value
 
 
+def _command_only(entry: dict[str, Any], text_field: str, command: Any) -> None:
+    """A Redis breadcrumb or span reduced to its command name (no key, no arguments)."""
+    if isinstance(command, str) and command:
+        entry[text_field] = command
+    else:
+        entry.pop(text_field, None)
+    data = entry.get("data")
+    if isinstance(data, dict):
+        entry["data"] = {k: v for k, v in data.items()
+                         if k in ("redis.command", "db.operation", "db.system", "redis.is_cluster")}
+
+
+def strip_collected(event: dict[str, Any]) -> dict[str, Any]:
+    """Drop what may carry personal data no pattern recognises: the user block, a request's
+    headers, cookies, body and query string, Redis arguments in breadcrumbs and spans, and
+    the command line's arguments (``--klaviyo-key ...``)."""
+    event.pop("user", None)
+    request = event.get("request")
+    if isinstance(request, dict):
+        event["request"] = {k: request[k] for k in REQUEST_KEPT if k in request}
+        if isinstance(event["request"].get("url"), str):
+            event["request"]["url"] = event["request"]["url"].split("?", 1)[0]
+    crumbs = event.get("breadcrumbs")
+    values = crumbs.get("values") if isinstance(crumbs, dict) else crumbs
+    for crumb in values if isinstance(values, list) else []:
+        if isinstance(crumb, dict) and crumb.get("category") == "redis":
+            data = crumb.get("data")
+            _command_only(crumb, "message",
+                          data.get("redis.command") if isinstance(data, dict) else None)
+    for span in event.get("spans") or []:
+        if isinstance(span, dict) and str(span.get("op", "")).startswith(("db", "cache")):
+            data = span.get("data")
+            _command_only(span, "description",
+                          data.get("db.operation") if isinstance(data, dict) else None)
+    extra = event.get("extra")
+    if isinstance(extra, dict) and isinstance(extra.get("sys.argv"), list):
+        extra["sys.argv"] = extra["sys.argv"][:2]
+    return event
+
+
 def scrub_event(event: dict[str, Any], secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """The whole event, masked; the user block (IP, email) dropped altogether."""
-    cleaned: dict[str, Any] = scrub_value(event, tuple(secrets))
-    cleaned.pop("user", None)
+    """The whole event stripped (:func:`strip_collected`), then masked."""
+    cleaned: dict[str, Any] = strip_collected(scrub_value(event, tuple(secrets)))
     for ours in KEPT_AS_IS:  # set by us, hold no personal data (``name@version`` looks
         if ours in event:    # like an email to the scrubber)
             cleaned[ours] = event[ours]
@@ -81,12 +136,9 @@ def init_sentry(settings: Settings, process_name: str) -> bool:
         release=release(),
         environment=os.environ.get("SYNC_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
         integrations=[DramatiqIntegration()],
-        # The successor of send_default_pii=False (deprecated in sentry-sdk 2.7x): no user
-        # info (IP, cookies), no request bodies, no stack locals -- a worker's frames hold
-        # whole profiles (names, job titles, custom properties) that the pattern scrubber
-        # cannot recognise. (With data_collection set, include_local_variables is ignored.)
-        data_collection={"user_info": False, "http_bodies": [],
-                         "stack_frame_variables": False},
+        # The successor of send_default_pii=False (deprecated in sentry-sdk 2.7x); every
+        # field explicit, since an omitted one means "collect" (module docstring).
+        data_collection=DATA_COLLECTION,
         before_send=before_send,
         before_send_transaction=before_send,
         max_request_body_size="never",

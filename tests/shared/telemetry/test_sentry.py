@@ -73,3 +73,30 @@ def test_scrub_event_masks_nested_values_and_drops_the_user():
     assert "user" not in cleaned
     _no_personal_data(repr(cleaned))
     assert cleaned["breadcrumbs"]["values"][0]["message"] == "sent a***@example.com"
+
+
+def test_redis_command_arguments_never_reach_sentry(envelopes, r):
+    last_name = "Quill" + "feather-" + KEY[-6:]  # not a literal a source line could carry
+    assert init_sentry(_settings(envelopes.dsn), "worker")
+    r.hset("sync:{acme}:contact:C-1", mapping={"last_name": last_name, "phone": "020 7946 0958"})
+    sentry_sdk.capture_message("batch failed")
+    sentry_sdk.flush(timeout=10)
+    text = envelopes.text()
+    assert "batch failed" in text and '"message":"HSET"' in text.replace(" ", "")
+    assert last_name not in text and "7946" not in text
+
+
+def test_scrub_event_keeps_only_method_and_path_of_a_request_and_commands_of_spans():
+    event = {
+        "request": {"method": "POST", "url": "http://h/v1/contact-events?email=x",
+                    "headers": {"x-sync-signature": "t=1,v1=abc"}, "data": "{...}",
+                    "cookies": {"s": "1"}, "query_string": "email=x"},
+        "spans": [{"op": "db.redis", "description": "EVALSHA 'sha' 1 'k' 'Ann Quill'",
+                   "data": {"db.operation": "EVALSHA", "db.query.text": "EVALSHA ... Quill"}}],
+        "extra": {"sys.argv": ["contact-sync", "accounts", "add", "X", "--klaviyo-key", "k"]},
+    }
+    cleaned = scrub_event(event)
+    assert cleaned["request"] == {"method": "POST", "url": "http://h/v1/contact-events"}
+    assert cleaned["spans"] == [{"op": "db.redis", "description": "EVALSHA",
+                                 "data": {"db.operation": "EVALSHA"}}]
+    assert cleaned["extra"]["sys.argv"] == ["contact-sync", "accounts"]
