@@ -11,12 +11,19 @@
 ``extra={...}`` or from :func:`log_context` (contextvars, so every line logged while a
 batch runs carries its ids). Emails, phone numbers and Klaviyo keys are masked in every
 message and traceback, whatever the format.
+
+One log call is one line (plus, in text, its traceback's indented lines): control
+characters in a message or an id (an ``event_id`` with CR/LF from a webhook body would
+otherwise forge lines) are written as escapes (``\\r``, ``\\n``, ``\\x1b``); a traceback
+keeps its line breaks, every other control character escaped, and in text each of its lines
+is indented, so none can pass for a record of its own.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +36,25 @@ from shared.telemetry.scrub import scrub_text
 
 CONTEXT_FIELDS = ("account", "batch_id", "chunk_id", "event_id", "contact_id")
 """Ids a log line may carry (never personal data)."""
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 control characters, DEL and the Unicode line/paragraph separators."""
+CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+NAMED_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+TRACEBACK_INDENT = "    "
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100
+                                       else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with control characters written as escapes (``\\r``, ``\\n``, ``\\x1b``),
+    line breaks kept when ``keep_newlines`` (tracebacks)."""
+    return (CONTROL_BUT_NEWLINE if keep_newlines else CONTROL).sub(_escape, text)
+
 
 _context: ContextVar[dict[str, str]] = ContextVar("contact_sync_log_context", default={})  # noqa: B039
 
@@ -68,12 +94,13 @@ class MaskingFilter(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError):  # a bad %-format must not lose the line
             message = f"{record.msg} {record.args}"
-        record.msg = scrub_text(message, self.secrets)
+        record.msg = escape_controls(scrub_text(message, self.secrets))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub_text(record.exc_text, self.secrets)
+            record.exc_text = escape_controls(scrub_text(record.exc_text, self.secrets),
+                                              keep_newlines=True)
         record.process_name = self.process_name
         for name, value in _context.get().items():
             if not getattr(record, name, None):
@@ -82,7 +109,7 @@ class MaskingFilter(logging.Filter):
 
 
 def _ids(record: logging.LogRecord) -> dict[str, str]:
-    return {name: str(getattr(record, name)) for name in CONTEXT_FIELDS
+    return {name: escape_controls(str(getattr(record, name))) for name in CONTEXT_FIELDS
             if getattr(record, name, None) not in (None, "")}
 
 
@@ -113,7 +140,23 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ids = _ids(record)
         record.ids = " [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" if ids else ""
-        return super().format(record)
+        exc_text = record.exc_text  # already formatted (and masked) by MaskingFilter
+        if exc_text:
+            record.exc_text = self._indented(exc_text)
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = exc_text
+
+    def formatException(self, ei: Any) -> str:
+        return self._indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return self._indented(escape_controls(stack_info, keep_newlines=True))
+
+    @staticmethod
+    def _indented(text: str) -> str:
+        return "\n".join(TRACEBACK_INDENT + line for line in text.splitlines())
 
 
 def configure_logging(

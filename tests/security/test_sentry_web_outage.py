@@ -9,13 +9,9 @@ Sentry event. Before the fix that event carried the webhook's ``EVALSHA`` with t
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,10 +19,10 @@ import orjson
 import pytest
 
 from producers.signature import sign
-from shared.redis_server import EmbeddedRedis, free_port
+from shared.redis_server import EmbeddedRedis
+from tests.security.web_process import running_web
 from tests.support.sentry_envelopes import Envelopes
 
-COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 SECRET = f"whsec-{secrets.token_hex(8)}"
 # Made at run time: literals would sit in source lines that a stack frame's context carries.
 FIRST_NAME = f"Ottoline{secrets.token_hex(3)}"
@@ -35,9 +31,9 @@ EMAIL = f"ottoline.{secrets.token_hex(3)}@example.com"
 PHONE = "+44 20 7946 0958"
 
 
-def _wait(condition: object, what: str, timeout: float = 60) -> None:
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
+    while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
 
@@ -48,32 +44,12 @@ def web_on_a_stoppable_redis(envelopes: Envelopes, tmp_path: Path) -> Iterator[
     """A ``contact-sync web`` on its own redis-server (the test stops it), reporting to
     ``envelopes``; yields (port, redis, log file)."""
     server = EmbeddedRedis().start()
-    port = free_port()
     log = tmp_path / "web.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "SENTRY_"))}
-    env.update(REDIS_URL=server.url, SYNC_WEBHOOK_SECRET=SECRET, SENTRY_DSN=envelopes.dsn,
-               PORT=str(port), PYTHONUNBUFFERED="1")
-    with log.open("wb") as out:
-        process = subprocess.Popen([COMMAND, "web", "--host", "127.0.0.1"], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            assert process.poll() is None, log.read_text()
-            return False
-
+    env = {"REDIS_URL": server.url, "SYNC_WEBHOOK_SECRET": SECRET, "SENTRY_DSN": envelopes.dsn}
     try:
-        _wait(up, "the web process")
-        yield port, server, log
+        with running_web(env, log) as port:
+            yield port, server, log
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         server.stop()
 
 

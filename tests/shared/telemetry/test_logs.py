@@ -84,3 +84,46 @@ def test_text_format_shows_the_ids_and_masks_too(restore_root_logging):
 def test_log_context_refuses_unknown_fields():
     with pytest.raises(ValueError, match="email"), log_context(email="x"):
         pass
+
+
+FORGED = "e-1\r\n2026-11-22 10:00:00,000 INFO web producers.intake forged\x1b[2J\u2028x"
+
+
+def test_control_characters_in_a_message_or_an_id_stay_on_one_text_line(restore_root_logging):
+    stream = io.StringIO()
+    configure_logging(_settings(), "web", stream=stream)
+    log = logging.getLogger("producers.intake")
+    log.info("accepted 1 events (%s .. %s)", FORGED, "e-2", extra={"event_id": FORGED})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        r"[event_id=e-1\r\n2026-11-22 10:00:00,000 INFO web producers.intake forged\x1b[2J"
+        r"\u2028x] accepted 1 events (e-1\r\n2026-11-22 10:00:00,000 INFO web "
+        r"producers.intake forged\x1b[2J\u2028x .. e-2)")
+
+
+def test_a_traceback_keeps_its_lines_indented_and_its_message_cannot_forge_a_record(
+    restore_root_logging,
+):
+    stream = io.StringIO()
+    configure_logging(_settings(), "worker", stream=stream)
+    try:
+        raise ValueError(f"bad id {FORGED}\nINFO forged too")
+    except ValueError:
+        logging.getLogger("workers.test").exception("chunk failed")
+    first, *rest = stream.getvalue().splitlines()
+    assert first.endswith("ERROR worker workers.test chunk failed")
+    assert rest[0] == "    Traceback (most recent call last):"
+    assert all(line.startswith("    ") for line in rest), rest
+    assert "    ValueError: bad id e-1\\r" in rest
+    assert "    INFO forged too" in rest
+
+
+def test_json_lines_stay_valid_json_with_control_characters(restore_root_logging):
+    stream = io.StringIO()
+    configure_logging(_settings(SYNC_LOG_FORMAT="json"), "web", stream=stream)
+    logging.getLogger("producers.intake").warning("refused %s", FORGED,
+                                                   extra={"event_id": FORGED})
+    (line,) = _lines(stream)
+    assert line["message"] == "refused " + FORGED.encode("unicode_escape").decode()
+    assert line["event_id"] == line["message"].removeprefix("refused ")
