@@ -29,8 +29,9 @@ BATCHES_KEPT = 100
 details and member sets are deleted when a batch ends."""
 SENT_COUNTS = ("created", "updated")
 """Report counts of contacts sent to Klaviyo (the ``contacts_synced`` metric)."""
-MEMBERS_KEPT_SECONDS = 7 * 24 * 3600
-"""How long a finished batch's member sets stay (for inspection), then Redis drops them."""
+MEMBERS_KEPT_SECONDS = 3600
+"""How long a finished batch's member sets stay (for inspection), then Redis drops them:
+an hour, so at the 15-minute cadence an account holds a few batches' ids, not a week's."""
 
 
 @cache
