@@ -1,10 +1,40 @@
 """The ``contact-sync`` command line."""
 
+from typing import Any
+
+import redis
 import typer
 
-app = typer.Typer(
+from shared.redis_client import RedisUrlError, describe_redis_error
+
+
+def _redis_url() -> str | None:
+    from shared.settings import Settings
+
+    try:
+        return Settings().redis_url
+    except ValueError:  # the settings' own error is the command's to report
+        return None
+
+
+class ContactSyncApp(typer.Typer):
+    """The app, with one clean line (exit 2) instead of a traceback when ``REDIS_URL`` is
+    unusable or its Redis stops answering in the middle of any command."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except (redis.RedisError, RedisUrlError) as error:
+            typer.secho(f"Error: {describe_redis_error(error, _redis_url())}",
+                        err=True, fg=typer.colors.RED)
+            raise SystemExit(2) from None
+
+
+app = ContactSyncApp(
     help="contact-sync: keeps a CRM's contacts in Klaviyo and brings list sign-ups back.",
     no_args_is_help=True,
+    # A traceback's locals could hold a key or a contact: never print them.
+    pretty_exceptions_show_locals=False,
 )
 
 from cli.accounts_cmd import accounts_app  # noqa: E402

@@ -13,7 +13,7 @@ import typer
 
 from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
-from shared.redis_client import connect
+from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings
 from workers import batch_lifecycle as lifecycle
 from workers.collector import Collector, default_consumer_name
@@ -35,11 +35,11 @@ def open_redis(settings: Settings) -> redis.Redis:
             "REDIS_URL is not set. Point it at a Redis server (e.g. redis://localhost:6379/0), "
             "or use 'contact-sync run', which embeds one.", code=2,
         )
-    client = connect(settings.redis_url)
     try:
+        client = connect(settings.redis_url)
         client.ping()
-    except redis.RedisError as error:
-        raise fail(f"Redis at REDIS_URL is unreachable ({type(error).__name__})", code=2) from None
+    except (redis.RedisError, RedisUrlError) as error:
+        raise fail(describe_redis_error(error, settings.redis_url), code=2) from None
     return client
 
 

@@ -1,20 +1,103 @@
-"""The Redis connection of contact-sync's own state (not the Dramatiq broker's)."""
+"""The Redis connection of contact-sync's own state (not the Dramatiq broker's), and the one
+line an operator reads when ``REDIS_URL`` is wrong or its Redis is not answering.
+
+:func:`describe_redis_error` names the host and port (never the password) and tells apart
+a URL that cannot be used (:class:`RedisUrlError`), a Redis that cannot be reached, one that
+refuses the credentials and one that answers with an error (``redis://host:6379/99``: the
+database index is out of range).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 import redis
+from redis.connection import parse_url
 
 from shared.settings import get_settings
+
+SCHEMES = ("redis://", "rediss://", "unix://")
+EXAMPLE_URL = "redis://localhost:6379/0"
 
 
 class RedisNotConfigured(RuntimeError):
     """``REDIS_URL`` is unset in a process that cannot embed its own Redis."""
 
 
+class RedisUrlError(ValueError):
+    """``REDIS_URL`` cannot be used as written; the message says why and how to write it."""
+
+
+def _redacted(url: str) -> str:
+    """``url`` without what stands before an ``@`` (user and password)."""
+    scheme, sep, rest = url.rpartition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return f"{scheme}{sep}{rest}"
+
+
+def check_url(url: str) -> dict[str, object]:
+    """The parts of a usable Redis URL (host, port, db...); :class:`RedisUrlError` else."""
+    if not url.startswith(SCHEMES):
+        raise RedisUrlError(
+            f"REDIS_URL {_redacted(url)!r} has no redis:// scheme; write it as a URL, "
+            f"e.g. {EXAMPLE_URL} (rediss:// for TLS, unix:///path/redis.sock for a socket)"
+        )
+    try:
+        return dict(parse_url(url))  # type: ignore[no-untyped-call]
+    except ValueError as error:
+        raise RedisUrlError(
+            f"REDIS_URL {_redacted(url)!r} is not a valid Redis URL ({error}); "
+            f"e.g. {EXAMPLE_URL}"
+        ) from None
+
+
+def redis_address(url: str) -> str:
+    """``host:port`` (or the socket path) of ``url``, never its password."""
+    try:
+        parts = check_url(url)
+    except RedisUrlError:
+        return _redacted(url)
+    if parts.get("path"):
+        return str(parts["path"])
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 6379)}"
+
+
+def _reason(error: redis.RedisError) -> str:
+    """redis-py's ``Error 111 connecting to h:1. Connection refused.`` -> the last part."""
+    text = str(error).strip().rstrip(".")
+    if "connecting to" in text and ". " in text:
+        text = text.rsplit(". ", 1)[1]
+    if isinstance(error, redis.TimeoutError) and "timed out" not in text.lower():
+        text = f"timed out: {text}" if text else "timed out"
+    return text or type(error).__name__
+
+
+def describe_redis_error(error: Exception, url: str | None) -> str:
+    """One line saying what is wrong with the Redis of ``url`` (no traceback, no password)."""
+    if isinstance(error, RedisUrlError):
+        return str(error)
+    where = f"Redis at {redis_address(url)}" if url else "Redis"
+    if isinstance(error, redis.AuthenticationError):
+        return f"{where} refused the credentials in REDIS_URL ({_reason(error)})"
+    if isinstance(error, redis.ResponseError):
+        text = str(error)
+        if "DB index is out of range" in text and url:
+            db = check_url(url).get("db", 0)
+            return (f"{where} answered an error: {text} (database {db} of REDIS_URL does "
+                    "not exist on that server; use 0, or raise its 'databases' setting)")
+        return f"{where} answered an error: {text}"
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        return f"{where} is unreachable ({_reason(error)}); is redis-server running there?"
+    if isinstance(error, redis.RedisError):
+        return f"{where} failed: {type(error).__name__}: {_reason(error)}"
+    return f"{where} failed: {type(error).__name__}"
+
+
 def connect(url: str) -> redis.Redis:
-    """A client with decoded (str) answers and short timeouts, so a dead Redis is noticed."""
+    """A client with decoded (str) answers and short timeouts, so a dead Redis is noticed.
+    :class:`RedisUrlError` when ``url`` cannot be used."""
+    check_url(url)
     return redis.Redis.from_url(
         url,
         decode_responses=True,
