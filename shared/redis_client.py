@@ -4,11 +4,15 @@ line an operator reads when ``REDIS_URL`` is wrong or its Redis is not answering
 :func:`describe_redis_error` names the host and port (never the password) and tells apart
 a URL that cannot be used (:class:`RedisUrlError`), a Redis that cannot be reached, one that
 refuses the credentials and one that answers with an error (``redis://host:6379/99``: the
-database index is out of range).
+database index is out of range). :class:`RedisOutage` is how a long-running process logs
+an outage: once when it starts, once when it ends, with growing waits in between.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from functools import lru_cache
 
 import redis
@@ -117,3 +121,63 @@ def get_redis() -> redis.Redis:
             "or point REDIS_URL at a Redis server"
         )
     return connect(url)
+
+
+def client_address(client: redis.Redis) -> str:
+    """``host:port`` (or the socket path) a client connects to, never its password."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+class RedisOutage:
+    """A Redis outage as a long-running process logs it: one warning when Redis stops
+    answering, one info line when it answers again, nothing in between; and the wait before the
+    next attempt, growing from :attr:`first_wait` (doubling) up to :attr:`max_wait`.
+
+    ``failed(error)`` after each failed attempt (returns the wait), ``recovered()`` after
+    each successful one. Thread-safe: a worker's consumer threads share one.
+    """
+
+    FIRST_WAIT_S = 0.5
+    MAX_WAIT_S = 10.0
+
+    def __init__(self, who: str, address: str, logger: logging.Logger | None = None,
+                 first_wait: float = FIRST_WAIT_S, max_wait: float = MAX_WAIT_S) -> None:
+        self.who = who
+        self.address = address
+        self.log = logger or logging.getLogger(__name__)
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+        self.failures = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        return self.failures > 0
+
+    def failed(self, error: Exception | str) -> float:
+        """Count a failed attempt (the first one is logged); the seconds to wait."""
+        with self._lock:
+            if not self.failures:
+                self._since = time.monotonic()
+                reason = _reason(error) if isinstance(error, redis.RedisError) else str(error)
+                self.log.warning(
+                    "%s: Redis at %s is unreachable (%s); retrying with growing waits (up to "
+                    "%.0f s), and logging once when it is back", self.who, self.address,
+                    reason, self.max_wait)
+            self.failures += 1
+            return float(min(self.max_wait, self.first_wait * 2 ** (self.failures - 1)))
+
+    def recovered(self) -> None:
+        """Count a successful attempt; the end of an outage is logged once."""
+        if not self.failures:  # the usual case, without taking the lock
+            return
+        with self._lock:
+            if self.failures:
+                self.log.info("%s: Redis at %s is back after %.0f s (%d failed attempt(s))",
+                              self.who, self.address, time.monotonic() - self._since,
+                              self.failures)
+                self.failures = 0

@@ -27,6 +27,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared.events import BULK_ORIGINS, Origin
+from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
@@ -123,13 +124,14 @@ class Collector:
         """Run until ``stop_event`` is set; the current batch is always finished first."""
         log.info("collector %s started", self.consumer)
         heart = Heart(self.redis, "collector")
+        outage = RedisOutage("collector", client_address(self.redis), log)
         while not stop_event.is_set():
             try:
                 heart.beat()
                 self.run_once()
+                outage.recovered()
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.warning("collector: Redis unavailable (%s); retrying", type(error).__name__)
-                stop_event.wait(1.0)
+                stop_event.wait(outage.failed(error))  # logged once, growing waits
             except redis.ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise

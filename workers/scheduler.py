@@ -30,6 +30,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
+from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
 from workers import account_health as health
@@ -187,12 +188,14 @@ class Scheduler:
             from workers.reverse.schedule import ReverseSchedule
 
             self.reverse = ReverseSchedule(self.redis)
+        outage = RedisOutage("scheduler", client_address(self.redis), log)
         while not stop_event.is_set():
             try:
                 heart.beat()
                 self.tick()
+                outage.recovered()
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.warning("scheduler: Redis unavailable (%s); retrying", type(error).__name__)
+                stop_event.wait(outage.failed(error))  # logged once, growing waits
             stop_event.wait(tick_seconds)
         with contextlib.suppress(redis.RedisError):
             heart.stop()
