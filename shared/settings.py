@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     log_format: Literal["text", "json"] = Field(default="text", alias="SYNC_LOG_FORMAT")
     port: int = Field(default=8000, alias="PORT")
+    # What an unauthenticated client may make the web process hold (docs/SECURITY.md).
+    web_max_header_bytes: int = Field(default=32768, alias="SYNC_WEB_MAX_HEADER_BYTES", ge=1024)
+    web_header_timeout: float = Field(default=10, alias="SYNC_WEB_HEADER_TIMEOUT", gt=0)
+    web_body_timeout: float = Field(default=30, alias="SYNC_WEB_BODY_TIMEOUT", gt=0)
+    web_max_requests: int = Field(default=32, alias="SYNC_WEB_MAX_REQUESTS", ge=1)
+    web_max_connections: int = Field(default=512, alias="SYNC_WEB_MAX_CONNECTIONS", ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
