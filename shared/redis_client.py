@@ -67,14 +67,16 @@ def redis_address(url: str) -> str:
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 6379)}"
 
 
-def _reason(error: redis.RedisError) -> str:
+def _reason(error: Exception | str) -> str:
     """redis-py's ``Error 111 connecting to h:1. Connection refused.`` -> the last part."""
     text = str(error).strip().rstrip(".")
     if "connecting to" in text and ". " in text:
         text = text.rsplit(". ", 1)[1]
     if isinstance(error, redis.TimeoutError) and "timed out" not in text.lower():
         text = f"timed out: {text}" if text else "timed out"
-    return text or type(error).__name__
+    if not text and isinstance(error, Exception):
+        return type(error).__name__
+    return text
 
 
 def describe_redis_error(error: Exception, url: str | None) -> str:
@@ -163,7 +165,7 @@ class RedisOutage:
         with self._lock:
             if not self.failures:
                 self._since = time.monotonic()
-                reason = _reason(error) if isinstance(error, redis.RedisError) else str(error)
+                reason = _reason(error)
                 self.log.warning(
                     "%s: Redis at %s is unreachable (%s); retrying with growing waits (up to "
                     "%.0f s), and logging once when it is back", self.who, self.address,

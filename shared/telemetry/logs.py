@@ -17,6 +17,10 @@ characters in a message or an id (an ``event_id`` with CR/LF from a webhook body
 otherwise forge lines) are written as escapes (``\\r``, ``\\n``, ``\\x1b``); a traceback
 keeps its line breaks, every other control character escaped, and in text each of its lines
 is indented, so none can pass for a record of its own.
+
+In a Dramatiq worker, :class:`BrokerOutageFilter` turns the consumer threads' lines during
+a Redis outage (a CRITICAL and a "Restarting consumer" line every 3 s for each queue) into
+one warning, and a probe logs the outage's end once.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import redis
+
+from shared.redis_client import RedisOutage, connect, redis_address
 from shared.settings import Settings
 from shared.telemetry.scrub import scrub_text
 
@@ -108,6 +117,58 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+DRAMATIQ_CONSUMER = "dramatiq.worker.ConsumerThread"
+CONSUMER_CONNECTION_ERROR = "Consumer encountered a connection error"
+CONSUMER_RESTARTING = "Restarting consumer in"
+
+
+class BrokerOutageFilter(logging.Filter):
+    """A Redis outage in a Dramatiq worker, logged once and its end once.
+
+    Dramatiq's consumer threads log a CRITICAL line and "Restarting consumer in 3.00
+    seconds." every 3 s for each queue while the broker's Redis is down (they keep that
+    fixed, cheap, retry). The first such line becomes :class:`RedisOutage`'s warning, the
+    others are dropped; a probe thread pings ``redis_url`` with growing waits (0.5 s doubling
+    up to 10 s) and logs the end once when Redis answers."""
+
+    def __init__(self, process_name: str, redis_url: str | None) -> None:
+        super().__init__()
+        self.redis_url = redis_url
+        self.outage = RedisOutage(process_name, redis_address(redis_url) if redis_url else "?",
+                                  logging.getLogger("workers.broker"))
+        self._probe: threading.Thread | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(DRAMATIQ_CONSUMER) or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith(CONSUMER_CONNECTION_ERROR):
+            cause = record.args[0] if isinstance(record.args, tuple) and record.args else ""
+            self.outage.failed(str(cause))
+            self._start_probe()
+            return False
+        return not (record.msg.startswith(CONSUMER_RESTARTING) and self.outage.down)
+
+    def _start_probe(self) -> None:
+        if self.redis_url is None or (self._probe is not None and self._probe.is_alive()):
+            return
+        self._probe = threading.Thread(target=self._wait_for_redis, args=(self.redis_url,),
+                                       name="redis-outage-probe", daemon=True)
+        self._probe.start()
+
+    def _wait_for_redis(self, url: str) -> None:
+        client = connect(url)
+        wait = self.outage.first_wait
+        while self.outage.down:
+            time.sleep(wait)
+            wait = min(self.outage.max_wait, wait * 2)
+            try:
+                client.ping()
+            except redis.RedisError:  # still down: try again later
+                continue
+            self.outage.recovered()
+        client.close()
+
+
 def _ids(record: logging.LogRecord) -> dict[str, str]:
     return {name: escape_controls(str(getattr(record, name))) for name in CONTEXT_FIELDS
             if getattr(record, name, None) not in (None, "")}
@@ -169,6 +230,7 @@ def configure_logging(
     """Replace the root logger's handlers with one that masks and formats as configured
     (``SYNC_LOG_FORMAT``). Returns the handler."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(BrokerOutageFilter(process_name, settings.redis_url))
     handler.addFilter(MaskingFilter(process_name, secrets_of(settings)))
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()
