@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from shared.settings import Settings
+
+KEEP_ALIVE_SECONDS = 5
+"""An idle keep-alive connection is closed after this many seconds (uvicorn's default)."""
 
 
 def _stop_quietly_on_signals() -> None:
@@ -45,11 +48,17 @@ def web(
 
     configure_logging(settings, "web")
     init_sentry(settings, "web")
+    from producers.http_protocol import LimitedHttpToolsProtocol
+
     listen_port = settings.port if port is None else port
     _stop_quietly_on_signals()
+    # The limits of docs/SECURITY.md: header size and time, open connections, draining
+    # early-refused bodies (the protocol); uvicorn closes idle keep-alive connections.
+    limits: dict[str, Any] = {"http": LimitedHttpToolsProtocol,
+                              "timeout_keep_alive": KEEP_ALIVE_SECONDS}
     if workers > 1:
         # Each worker process builds its own app from the same environment.
         uvicorn.run("producers.webhook:create_app", factory=True, host=host, port=listen_port,
-                    workers=workers, log_config=None)
+                    workers=workers, log_config=None, **limits)
     else:
-        uvicorn.run(app, host=host, port=listen_port, log_config=None)
+        uvicorn.run(app, host=host, port=listen_port, log_config=None, **limits)

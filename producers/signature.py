@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from shared.signing import HEADER, SCHEME, compute, sign
 
-__all__ = ["HEADER", "SCHEME", "TOLERANCE_SECONDS", "SignatureError", "compute", "parse",
-           "sign", "verify"]
+__all__ = ["HEADER", "SCHEME", "TOLERANCE_SECONDS", "SignatureError", "check_header", "compute",
+           "parse", "sign", "verify"]
 
 TOLERANCE_SECONDS = 300
 _HEX = frozenset("0123456789abcdef")
@@ -54,15 +54,12 @@ def parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(
-    header: str | None,
-    body: bytes,
-    secrets: Sequence[str],
-    now: float | None = None,
-    tolerance: int = TOLERANCE_SECONDS,
-) -> None:
-    """Raise :class:`SignatureError` unless ``header`` signs ``body`` with an active secret
-    at a time within ``tolerance`` seconds of ``now``."""
+def check_header(
+    header: str | None, now: float | None = None, tolerance: int = TOLERANCE_SECONDS
+) -> tuple[int, list[str]]:
+    """What can be checked before the body is read: the header is there, well-formed and
+    fresh. Returns :func:`parse`'s ``(timestamp, signatures)``; raises
+    :class:`SignatureError`. The web refuses such a request without reading its body."""
     if not header or not header.strip():
         raise SignatureError(f"missing {HEADER} header")
     timestamp, signatures = parse(header)
@@ -73,6 +70,19 @@ def verify(
             f"stale {HEADER}: timestamp is {int(skew)} s away from the server's clock "
             f"(at most {tolerance} s allowed); sign each request when it is sent"
         )
+    return timestamp, signatures
+
+
+def verify(
+    header: str | None,
+    body: bytes,
+    secrets: Sequence[str],
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> None:
+    """Raise :class:`SignatureError` unless ``header`` signs ``body`` with an active secret
+    at a time within ``tolerance`` seconds of ``now``."""
+    timestamp, signatures = check_header(header, now, tolerance)
     matched = False
     for secret in secrets:
         expected = compute(secret, timestamp, body).encode()

@@ -23,8 +23,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from producers import intake, signature
-from producers.intake import MAX_BODY_BYTES, Answer
+from producers.intake import Answer
 from producers.validation import MAX_EVENTS
+from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
 from shared.redis_client import connect
 from shared.settings import Settings
@@ -61,30 +62,20 @@ class SchemaProblem(Problem):
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not JSON."},
-    401: {"model": Problem, "description": "Signature missing, malformed, stale or wrong."},
+    401: {"model": Problem, "description": "Signature missing, malformed, stale or wrong "
+          "(the first three are answered before the body is read)."},
+    408: {"model": Problem, "description": "The body did not arrive within "
+          "SYNC_WEB_BODY_TIMEOUT seconds."},
     413: {"model": Problem, "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
     422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
           "nothing of the request was stored."},
-    503: {"model": Problem, "description": "Redis unreachable; retry after Retry-After."},
+    503: {"model": Problem, "description": "Redis unreachable, or more than "
+          "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},
 }
 
 
 def _reply(answer: Answer) -> Response:
     return JSONResponse(answer.body, answer.status, headers=answer.headers or None)
-
-
-async def _read_body(request: Request) -> bytes | Answer:
-    """The raw body, or a 413 as soon as it is known to exceed 5 MB (from Content-Length,
-    else after reading 5 MB + 1 byte: a huge body is never read whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return intake.too_large(f"Content-Length {int(declared)} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return intake.too_large(f"body over {MAX_BODY_BYTES} bytes")
-    return bytes(body)
 
 
 def _check_settings(settings: Settings) -> tuple[list[str], str]:
@@ -138,7 +129,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     ``tune_process_gc``: apply :func:`tune_gc` when the server starts (off in tests that
     serve the app inside the test process)."""
-    secrets, redis_url = _check_settings(settings or Settings())
+    settings = settings or Settings()
+    secrets, redis_url = _check_settings(settings)
     client = connect(redis_url)
     _metrics_client[:] = [client]
 
@@ -159,6 +151,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>).",
     )
     app.state.redis = client
+    app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
+                       body_timeout=settings.web_body_timeout)
 
     @app.post(
         EVENTS_PATH,
@@ -176,9 +170,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         ] = None,
     ) -> Response:
         # The body is read raw (not declared as a parameter): the signature covers its bytes.
-        body = await _read_body(request)
-        if isinstance(body, Answer):
-            return _reply(body)
+        # WebhookGuard has read it already (at most 5 MB, within the body timeout).
+        body = await request.body()
         # In a worker thread: while one request waits for Redis, the next one is parsed.
         answer = await run_in_threadpool(intake.handle, body, x_sync_signature, secrets, client)
         return _reply(answer)

@@ -19,6 +19,7 @@ import redis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from producers.signature import sign
 from producers.webhook import EVENTS_PATH, create_app
 from shared import constants as keys
 from shared.settings import Settings
@@ -93,7 +94,8 @@ def test_a_body_streamed_past_5_mb_without_content_length_is_refused_with_413(
 ) -> None:
     body = b'{"events": [], "pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'
     app_client.chunk = 256 * 1024
-    reply = app_client.post(EVENTS_PATH, body, {"content-length": ""})
+    reply = app_client.post(EVENTS_PATH, body, {"content-length": "",
+                                                "x-sync-signature": sign(SECRET, body)})
     assert reply.status == 413 and "5 MB" in reply.json()["detail"]
     assert r.xlen(keys.EVENTS_STREAM) == 0
 

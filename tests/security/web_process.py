@@ -22,6 +22,14 @@ COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 def running_web(env: dict[str, str], log: Path, timeout: float = 60) -> Iterator[int]:
     """``contact-sync web`` on a free port with ``env`` added to a clean environment (no
     ``SYNC_*``/``SENTRY_*`` of the caller's); yields the port once /healthz answers."""
+    with web_process(env, log, timeout) as (port, _process):
+        yield port
+
+
+@contextmanager
+def web_process(env: dict[str, str], log: Path,
+                timeout: float = 60) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """:func:`running_web`, yielding the port and the process."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "SENTRY_"))}
     full = {**base, "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
@@ -39,7 +47,7 @@ def running_web(env: dict[str, str], log: Path, timeout: float = 60) -> Iterator
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"web did not start: {log.read_text()}"
             time.sleep(0.1)
-        yield port
+        yield port, process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
