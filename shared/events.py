@@ -8,7 +8,7 @@ excluded at sync time, counted (DESIGN.md section 3).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -90,9 +90,23 @@ def _sendable_properties(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+MAX_FUTURE_SKEW = timedelta(days=1)
+"""How far ahead of this host's clock an ``occurred_at`` may be: the CRM's clock may run a
+little fast, but a time far ahead (year 9999) would win last-write-wins against every later
+change of the contact, for good."""
+
+
 def _aware_time(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a timezone (e.g. 2026-11-22T10:00:00Z)")
+    return value
+
+
+def _not_far_ahead(value: datetime) -> datetime:
+    if value - datetime.now(UTC) > MAX_FUTURE_SKEW:
+        raise ValueError(
+            f"more than {MAX_FUTURE_SKEW.days} day ahead of the server's clock; send the "
+            "time the change happened (with its timezone)")
     return value
 
 
@@ -102,6 +116,9 @@ signed 64-bit range (at any depth)."""
 AwareTime = Annotated[datetime, AfterValidator(_aware_time)]
 """A time with its timezone. The rules of a field live in its type (not in a model's
 ``field_validator``), so that ``shared/wire_events.py`` can mirror the models."""
+EventTime = Annotated[AwareTime, AfterValidator(_not_far_ahead)]
+"""An event's ``occurred_at``: aware, and at most :data:`MAX_FUTURE_SKEW` ahead of now (so
+the webhook, ``publish()`` and the importer refuse a year-9999 time by its field name)."""
 
 
 class Contact(BaseModel):
@@ -129,7 +146,7 @@ class ContactEvent(BaseModel):
         str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     ]
     type: Literal["contact.upserted", "contact.deleted"]
-    occurred_at: AwareTime
+    occurred_at: EventTime
     contact: Contact
 
     @property
