@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import annotated_types
 import orjson
 from pydantic import ValidationError
 
-from shared.events import ContactEvent, EventBatch
+from shared.events import FAR_AHEAD, MAX_FUTURE_SKEW, ContactEvent, EventBatch
 from shared.wire_events import WireEvent, wire_events
 
 MAX_EVENTS: int = next(
@@ -130,40 +131,53 @@ def parse_batch(body: bytes) -> list[WireEvent]:
             raw = None
         raw_events = raw.get("events") if isinstance(raw, dict) else None
         raise SchemaError(batch_errors(error, raw_events)) from None
-    duplicates = duplicate_keys(body)
-    if duplicates:
-        raise SchemaError(duplicates)
+    refused = _far_ahead(events) + duplicate_keys(body)
+    if refused:
+        raise SchemaError(refused)
     return events
 
 
-def _no_duplicate(pairs: list[tuple[str, Any]]) -> None:
-    if len(pairs) > 1 and len(dict(pairs)) != len(pairs):
-        raise _Duplicate
+def _far_ahead(events: Sequence[WireEvent]) -> list[FieldError]:
+    """The model's clock rule (:meth:`ContactEvent._not_far_ahead`), which the wire mirror
+    leaves out, on validated dicts: one comparison per event."""
+    latest = datetime.now(UTC) + MAX_FUTURE_SKEW
+    return [FieldError(index, "occurred_at", FAR_AHEAD, event["event_id"])
+            for index, event in enumerate(events) if event["occurred_at"] > latest]
 
 
-class _Duplicate(Exception):
-    pass
+_ESCAPED_COLONS = (b"\\u003a", b"\\u003A")
 
 
-_DUPLICATE_CHECK = json.JSONDecoder(object_pairs_hook=_no_duplicate)
-"""A parse that only looks for an object holding a key twice (about 2.8 ms for a
-1,000-event body here; it builds nothing)."""
+def _may_repeat_a_key(body: bytes) -> bool:
+    """False when no object of ``body`` (JSON that pydantic accepted) holds a key twice.
+
+    Fast (about 1.2 ms for a 1,000-event body, against 2.4 ms for the standard parser with an
+    ``object_pairs_hook``): every ``:`` of JSON outside a string separates a key from its
+    value, and orjson keeps one value per key and writes strings with their ``:`` unescaped.
+    So, unless a string writes ``:`` as ``\\u003a``, the body and orjson's rewrite of it
+    have as many ``:`` exactly when no key was dropped; a repeated key loses at least its
+    own. Anything orjson cannot read (a lone surrogate escape) counts as a maybe."""
+    if any(escaped in body for escaped in _ESCAPED_COLONS):
+        return True
+    try:
+        rewritten = orjson.dumps(orjson.loads(body))
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return True
+    return body.count(b":") != rewritten.count(b":")
 
 
 def duplicate_keys(body: bytes) -> list[FieldError]:
     """An error per key that an object of ``body`` (valid JSON) holds more than once, at any
     depth: JSON parsers disagree on which value wins (pydantic and orjson take the last),
     so the CRM and the service could read different events. Empty for most bodies, after a
-    fast check; only a body that has one is parsed again to say where."""
-    try:
-        _DUPLICATE_CHECK.decode(body.decode("utf-8"))
+    fast check; only a body that may have one is parsed again to say where."""
+    if not _may_repeat_a_key(body):
         return []
-    except _Duplicate:
-        pass
+    try:
+        raw = json.loads(body, object_pairs_hook=_Pairs)
     except (ValueError, RecursionError):
         return []  # pydantic read it; what the standard parser cannot is not a duplicate
     found: list[FieldError] = []
-    raw = json.loads(body, object_pairs_hook=_Pairs)
     _walk(raw, (), found)
     events = dict(raw).get("events") if isinstance(raw, _Pairs) else None
     ids = _event_ids([dict(item) if isinstance(item, _Pairs) else item

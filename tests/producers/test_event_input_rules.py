@@ -5,15 +5,19 @@ nothing of the request, call or row is stored."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from producers.importer import import_file
 from producers.publish import PublishError, publish
+from producers.validation import duplicate_keys
 from shared import constants as keys
 from tests.producers.helpers import Webhook, event, running_webhook
 
@@ -83,10 +87,13 @@ def test_the_importer_refuses_a_row_more_than_a_day_ahead_by_line_and_column(
      b'"occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1", "email": '
      b'"a@example.com", "properties": {"tier": "gold", "tier": "free"}}}]}',
      0, "e-1", "contact.properties.tier"),
+    (b'{"events": [{"event_id": "e-1", "account_id": "acme", "type": "contact.upserted", '
+     b'"occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1", "properties": '
+     b'{"see:also": "a:b", "see\\u003aalso": "c"}}}]}', 0, "e-1", "contact.properties.see:also"),
     (b'{"events": [], "events": [{"event_id": "e-1", "account_id": "acme", '
      b'"type": "contact.deleted", "occurred_at": "2026-11-22T10:00:00Z", '
      b'"contact": {"id": "C-1"}}]}', None, None, "events"),
-], ids=["account_id", "nested-property", "events"])
+], ids=["account_id", "nested-property", "escaped-colon", "events"])
 def test_a_key_given_twice_is_refused_with_422_naming_it(
     webhook: Webhook, r: redis.Redis, body: bytes, index: int | None, event_id: str | None,
     field: str,
@@ -99,3 +106,38 @@ def test_a_key_given_twice_is_refused_with_422_naming_it(
     assert error["message"] == (f"duplicate key {key!r}: an object holds it more than once; "
                                 "send each key once")
     assert r.xlen(keys.EVENTS_STREAM) == 0
+
+
+def _write(value: object) -> str:
+    """JSON text of ``value``, where a list of pairs (a ``tuple``) is an object that may hold a
+    key twice; strings sometimes write ``:`` as ``\\u003a``."""
+    if isinstance(value, tuple):
+        return "{" + ",".join(f"{_write(k)}:{_write(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_write(item) for item in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value).replace(":", "\\u003a") if "::" in value else json.dumps(value)
+    return json.dumps(value)
+
+
+KEYS = st.sampled_from(["a", "b", "a:b", "::", "c"])
+JSON_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["x", "1:2", "::", "T10:00"]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.lists(st.tuples(KEYS, inner), max_size=4).map(tuple),
+    max_leaves=12,
+)
+
+
+def _has_duplicate(value: object) -> bool:
+    if isinstance(value, tuple):
+        keys = [k for k, _ in value]
+        return len(set(keys)) != len(keys) or any(_has_duplicate(v) for _, v in value)
+    return isinstance(value, list) and any(_has_duplicate(item) for item in value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tree=JSON_TREES)
+def test_a_repeated_key_is_found_at_any_depth_whatever_the_colons_in_strings(tree: object):
+    found = duplicate_keys(_write(tree).encode())
+    assert bool(found) == _has_duplicate(tree)
