@@ -228,6 +228,18 @@ def crm_delivered(account: str) -> str:
     return account_key(account, "crm", "delivered")
 
 
+def crm_member_queue(account: str, list_id: str, profile_id: str) -> str:
+    """List: one list member's undelivered :func:`subscribers_stream` entry ids, oldest
+    first; only the head is being delivered (workers/reverse/crm_order.py)."""
+    return account_key(account, "crm", "queue", list_id, profile_id)
+
+
+def crm_member_last(account: str, list_id: str, profile_id: str) -> str:
+    """String: the newest entry id of that member the delivery settled (delivered or given
+    up); an older one is not delivered after it."""
+    return account_key(account, "crm", "last", list_id, profile_id)
+
+
 # --- account health and phones (appended) ------------------------------------------------
 REFUSED_ACCOUNTS = f"{PREFIX}:accounts:refused"
 """Set: names of the accounts whose Klaviyo refuses their credentials (401/403) right now

@@ -13,12 +13,13 @@ from functools import cache
 
 import dramatiq
 import httpx
+from dramatiq.middleware import CurrentMessage
 
 from shared import constants as keys
 from shared.klaviyo.errors import RateLimited, Rejected
 from shared.settings import get_settings
 from workers.actors.common import account_config, klaviyo_for, redis_for_actors, resend
-from workers.reverse.crm_delivery import RetryPolicy, deliver
+from workers.reverse.crm_delivery import MAX_TIMEOUT_MS, Delivery, RetryPolicy, deliver
 from workers.reverse.discovery import discover
 from workers.reverse.members import find_removals, pull_list
 from workers.reverse.outbox import hand_over
@@ -95,12 +96,20 @@ def _http() -> httpx.Client:
     return httpx.Client()
 
 
-@dramatiq.actor(max_retries=RetryPolicy().max_retries, time_limit=60_000)
+def _last_try() -> bool:
+    """True when the running message's failure would dead-letter it (retries spent)."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return False
+    limit = message.options.get("max_retries", RetryPolicy().max_retries)
+    return limit is not None and int(message.options.get("retries", 0)) >= int(limit)
+
+
+@dramatiq.actor(max_retries=RetryPolicy().max_retries, time_limit=MAX_TIMEOUT_MS + 60_000)
 def deliver_to_crm(account: str, entry_id: str) -> None:
-    """POST one ``sync:{account}:subscribers`` entry to ``SYNC_CRM_WEBHOOK_URL``."""
-    settings = get_settings()
-    if not settings.crm_webhook_url:
-        log.warning("deliver_to_crm: SYNC_CRM_WEBHOOK_URL is no longer set; entry kept")
-        return
-    deliver(redis_for_actors(), _http(), account, entry_id, settings.crm_webhook_url,
-            settings.crm_webhook_secret)
+    """POST one ``sync:{account}:subscribers`` entry to ``SYNC_CRM_WEBHOOK_URL``, in its
+    member's order (:mod:`workers.reverse.crm_order`)."""
+    settings = get_settings()  # no URL any more: retried, then dead-lettered (replayable)
+    delivery = Delivery(settings.crm_webhook_url, settings.crm_webhook_secret,
+                        timeout_s=RetryPolicy.from_env().timeout / 1000, last_try=_last_try())
+    deliver(redis_for_actors(), _http(), account, entry_id, delivery, enqueue_delivery)

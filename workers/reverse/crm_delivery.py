@@ -1,10 +1,12 @@
 """POSTing one published stream entry to the CRM, signed like the inbound webhook.
 
 ``X-Sync-Signature: t=<unix s>,v1=<HMAC-SHA256 of "<t>." + body>`` under
-``SYNC_CRM_WEBHOOK_SECRET``. Anything but a 2xx raises :class:`CrmDeliveryError` (no
-personal data in it), so Dramatiq retries the message with backoff and dead-letters it when
-the retries are spent (``contact-sync dlq`` shows and replays it). An entry the CRM
-accepted is recorded, so a redelivered message does not POST it twice.
+``SYNC_CRM_WEBHOOK_SECRET``. Anything but a 2xx, and no answer within
+``SYNC_CRM_TIMEOUT_MS``, raises :class:`CrmDeliveryError` (no personal data in it), so
+Dramatiq retries the message with growing backoff and dead-letters it when the retries are
+spent (``contact-sync dlq`` shows and replays it). An entry the CRM accepted is recorded,
+so a redelivered message does not POST it twice. One member's entries go out in stream
+order (:mod:`workers.reverse.crm_order`).
 """
 
 from __future__ import annotations
@@ -12,69 +14,135 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import redis
 
-from shared import constants as keys
 from shared.signing import HEADER, sign
+from workers.reverse.crm_order import KEEP_S, MemberOrder
 from workers.reverse.publish import crm_body, entry_fields
 
-TIMEOUT_S = 10.0
-KEEP_DELIVERED_S = 30 * 86_400.0
+MAX_TIMEOUT_MS = 300_000
+"""The longest ``SYNC_CRM_TIMEOUT_MS`` accepted (the actor's time limit leaves room for it)."""
+KEEP_DELIVERED_S = float(KEEP_S)
 """How long accepted entry ids are remembered (redeliveries come much sooner)."""
 log = logging.getLogger(__name__)
+Send = Callable[[str, str], None]
 
 
 class CrmDeliveryError(Exception):
-    """The CRM did not accept the entry (status or transport); retried, then dead-lettered."""
+    """The CRM did not accept the entry (status, transport, timeout); retried, then
+    dead-lettered."""
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Dramatiq retry options of ``deliver_to_crm`` messages (milliseconds)."""
+    """How ``deliver_to_crm`` waits for the CRM and retries (milliseconds)."""
 
     max_retries: int = 20
     min_backoff: int = 5_000
     max_backoff: int = 3_600_000
+    timeout: int = 10_000
+    """How long one POST may take to connect, send or get each part of the answer."""
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        """``SYNC_CRM_MAX_RETRIES``, ``SYNC_CRM_MIN_BACKOFF_MS``, ``SYNC_CRM_MAX_BACKOFF_MS``
-        override the defaults (20 retries, 5 s doubling up to 1 h: about 14 hours)."""
+        """``SYNC_CRM_MAX_RETRIES``, ``SYNC_CRM_MIN_BACKOFF_MS``, ``SYNC_CRM_MAX_BACKOFF_MS``,
+        ``SYNC_CRM_TIMEOUT_MS`` override the defaults (20 retries, 5 s doubling up to 1 h:
+        about 14 hours; 10 s per POST). A bad value raises ``ValueError`` naming it."""
         default = cls()
         return cls(
-            max_retries=int(os.environ.get("SYNC_CRM_MAX_RETRIES", default.max_retries)),
-            min_backoff=int(os.environ.get("SYNC_CRM_MIN_BACKOFF_MS", default.min_backoff)),
-            max_backoff=int(os.environ.get("SYNC_CRM_MAX_BACKOFF_MS", default.max_backoff)),
+            max_retries=_env_int("SYNC_CRM_MAX_RETRIES", default.max_retries, 0, 1_000),
+            min_backoff=_env_int("SYNC_CRM_MIN_BACKOFF_MS", default.min_backoff, 1,
+                                 86_400_000),
+            max_backoff=_env_int("SYNC_CRM_MAX_BACKOFF_MS", default.max_backoff, 1,
+                                 7 * 86_400_000),
+            timeout=_env_int("SYNC_CRM_TIMEOUT_MS", default.timeout, 1, MAX_TIMEOUT_MS),
         )
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Where and how one entry is POSTed."""
+
+    url: str | None
+    secret: str | None
+    timeout_s: float = RetryPolicy().timeout / 1000
+    last_try: bool = False
+    """True on the message's final attempt: a failure then gives the entry up, and the
+    member's next entry goes ahead."""
+
+
+def _post(http: httpx.Client, delivery: Delivery, entry_id: str, body: bytes) -> None:
+    if not delivery.url:
+        raise CrmDeliveryError("SYNC_CRM_WEBHOOK_URL is no longer set: the entry is kept")
+    if not delivery.secret:
+        raise CrmDeliveryError("SYNC_CRM_WEBHOOK_SECRET is not set: nothing is sent unsigned")
+    headers = {"Content-Type": "application/json", HEADER: sign(delivery.secret, body)}
+    try:
+        answer = http.post(delivery.url, content=body, headers=headers,
+                           timeout=delivery.timeout_s)
+    except httpx.TimeoutException as error:
+        raise CrmDeliveryError(f"CRM did not answer entry {entry_id} within "
+                               f"{delivery.timeout_s:g} s ({type(error).__name__})") from None
+    except httpx.HTTPError as error:
+        raise CrmDeliveryError(f"CRM unreachable: {type(error).__name__}") from None
+    if not 200 <= answer.status_code < 300:
+        raise CrmDeliveryError(f"CRM answered {answer.status_code} for entry {entry_id}")
+
+
 def deliver(client: redis.Redis, http: httpx.Client, account: str, entry_id: str,
-            url: str, secret: str | None) -> str:
-    """POST one entry; returns ``"delivered"``, ``"already"`` or ``"missing"``."""
-    done_key = keys.crm_delivered(account)
-    if client.zscore(done_key, entry_id) is not None:
-        return "already"
+            delivery: Delivery, send_next: Send) -> str:
+    """POST one entry when it is its member's turn; returns ``"delivered"``,
+    ``"already"``, ``"missing"``, ``"waiting"`` or ``"superseded"``. The member's next
+    entry, if any, is handed to ``send_next(account, entry_id)`` once this one is settled."""
     fields = entry_fields(client, account, entry_id)
     if fields is None:
         log.warning("CRM delivery of %s/%s: the stream entry is gone (trimmed)", account,
                     entry_id)
         return "missing"
-    if not secret:
-        raise CrmDeliveryError("SYNC_CRM_WEBHOOK_SECRET is not set: nothing is sent unsigned")
-    body = crm_body(entry_id, fields)
-    headers = {"Content-Type": "application/json", HEADER: sign(secret, body)}
+    order = MemberOrder(client, account)
+
+    def settle(accepted: bool, again: bool = False) -> None:
+        following = order.settle(entry_id, fields, time.time(), accepted, again)
+        if following:
+            send_next(account, following)
+
+    turn = order.turn(entry_id, fields)
+    if turn == "already":
+        settle(accepted=False, again=True)
+        return "already"
+    if turn == "wait":
+        log.info("CRM delivery of %s/%s waits for an earlier entry of the same member",
+                 account, entry_id)
+        return "waiting"
+    if turn == "superseded":
+        log.warning("CRM delivery of %s/%s skipped: a later entry of the same member was "
+                    "settled first, and this older one would undo it", account, entry_id)
+        settle(accepted=False)
+        return "superseded"
     try:
-        answer = http.post(url, content=body, headers=headers, timeout=TIMEOUT_S)
-    except httpx.HTTPError as error:
-        raise CrmDeliveryError(f"CRM unreachable: {type(error).__name__}") from None
-    if not 200 <= answer.status_code < 300:
-        raise CrmDeliveryError(f"CRM answered {answer.status_code} for entry {entry_id}")
-    now = time.time()
-    pipe = client.pipeline()
-    pipe.zadd(done_key, {entry_id: now})
-    pipe.zremrangebyscore(done_key, "-inf", now - KEEP_DELIVERED_S)
-    pipe.execute()
+        _post(http, delivery, entry_id, crm_body(entry_id, fields))
+    except CrmDeliveryError:
+        if delivery.last_try:
+            log.warning("CRM delivery of %s/%s given up (dead-lettered); the member's later "
+                        "entries go ahead", account, entry_id)
+            settle(accepted=False)
+        raise
+    settle(accepted=True)
     return "delivered"

@@ -7,6 +7,10 @@ leaves the entry pending; a later hand-over claims entries pending for
 :data:`CLAIM_AFTER_MS` and sends them again (the delivery skips entries the CRM already
 accepted). The group starts at the stream's beginning: entries published before
 ``SYNC_CRM_WEBHOOK_URL`` was set are delivered once it is.
+
+Each entry joins its member's queue (:mod:`workers.reverse.crm_order`) and gets a message
+only when it is the member's head; a later entry of a member whose earlier entry is still
+being delivered is sent by that earlier entry's delivery once it is settled.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from workers.reverse.crm_order import MemberOrder
 
 CRM_GROUP = "crm"
 CONSUMER = "hand-over"
@@ -36,22 +41,33 @@ def _ensure_group(client: redis.Redis, stream: str) -> None:
             raise
 
 
+def _entries(found: Any) -> list[tuple[str, dict[str, str]]]:
+    return [(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+            for entry_id, fields in found if fields is not None]
+
+
 def hand_over(client: redis.Redis, account: str, send: Callable[[str, str], None],
               claim_after_ms: int = CLAIM_AFTER_MS) -> int:
     """Send ``send(account, entry_id)`` for every entry not handed over yet (and for those
-    left pending by a crash); returns how many were sent."""
+    left pending by a crash) that is its member's head; returns how many were sent."""
     stream = keys.subscribers_stream(account)
     _ensure_group(client, stream)
     claimed: Any = client.xautoclaim(stream, CRM_GROUP, CONSUMER, claim_after_ms,
-                                     start_id="0-0", count=READ_COUNT, justid=True)
-    ids = [_text(entry_id) for entry_id in claimed]  # redis-py: just the ids (justid)
+                                     start_id="0-0", count=READ_COUNT)
+    entries = _entries(claimed[1])  # redis-py: [next id, entries, deleted ids]
+    for deleted in claimed[2] if len(claimed) > 2 else []:
+        client.xack(stream, CRM_GROUP, _text(deleted))  # trimmed while pending
     while True:
         found: Any = client.xreadgroup(CRM_GROUP, CONSUMER, {stream: ">"}, count=READ_COUNT)
-        entries = found[0][1] if found else []
-        if not entries:
+        page = found[0][1] if found else []
+        if not page:
             break
-        ids += [_text(entry_id) for entry_id, _fields in entries]
-    for entry_id in ids:
-        send(account, entry_id)
+        entries += _entries(page)
+    order = MemberOrder(client, account)
+    sent = 0
+    for entry_id, fields in entries:
+        if order.join(entry_id, fields):
+            send(account, entry_id)
+            sent += 1
         client.xack(stream, CRM_GROUP, entry_id)
-    return len(ids)
+    return sent

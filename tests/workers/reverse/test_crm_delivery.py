@@ -10,23 +10,11 @@ import redis
 
 from producers.signature import HEADER, verify
 from shared import constants as keys
-from shared.settings import get_settings
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
-from tests.workers.reverse.crm_receiver import CrmReceiver
+from tests.workers.reverse.crm_receiver import SECRET, CrmReceiver, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
 from workers.dead_letters import DeadLetters
-
-SECRET = "crm-inbound-secret"
-
-
-def configure_crm(monkeypatch: Any, url: str, retries: int = 20) -> None:
-    monkeypatch.setenv("SYNC_CRM_WEBHOOK_URL", url)
-    monkeypatch.setenv("SYNC_CRM_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("SYNC_CRM_MAX_RETRIES", str(retries))
-    monkeypatch.setenv("SYNC_CRM_MIN_BACKOFF_MS", "20")
-    monkeypatch.setenv("SYNC_CRM_MAX_BACKOFF_MS", "200")
-    get_settings.cache_clear()
 
 
 def pull_now(acct: ReverseAccount) -> None:
