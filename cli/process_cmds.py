@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from typing import Annotated
@@ -41,6 +43,20 @@ def open_redis(settings: Settings) -> redis.Redis:
     except (redis.RedisError, RedisUrlError) as error:
         raise fail(describe_redis_error(error, settings.redis_url), code=2) from None
     return client
+
+
+def ensure_port_free(port: int, host: str = "0.0.0.0", what: str = "web") -> None:
+    """Exit 2 with one line when ``host:port`` cannot be listened on (taken, or not allowed),
+    before anything is started."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            taken = error.errno == errno.EADDRINUSE
+            reason = "is already in use" if taken else f"cannot be used ({error.strerror})"
+            raise fail(f"port {port} on {host} {reason}: {what} cannot listen there; stop what "
+                       "uses it or choose another with --port (or PORT)", code=2) from None
 
 
 def stop_on_signals() -> threading.Event:
