@@ -35,9 +35,11 @@ def web(
     Needs SYNC_WEBHOOK_SECRET (comma-separated while rotating) and REDIS_URL."""
     import uvicorn  # here, not at module level: other commands need not load the web stack
 
+    from cli.process_cmds import ensure_port_free
     from producers.webhook import WebhookConfigError, create_app
 
     settings = Settings()
+    ensure_port_free(settings.port if port is None else port, host)  # before anything starts
     try:
         app = create_app(settings)
     except WebhookConfigError as error:

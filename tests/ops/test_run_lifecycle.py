@@ -186,3 +186,18 @@ def test_a_second_shell_reaches_the_stack_through_the_environment_file_run_names
         reader.join(timeout=30)
     assert not env_file.exists()
     assert "Traceback" not in "".join(output), "".join(output)[-3000:]
+
+
+def test_web_refuses_a_taken_port_in_one_line(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [COMMAND, "web", "--host", "127.0.0.1", "--port", str(port)], timeout=60,
+            env={**_env("web"), "REDIS_URL": redis_url, "SYNC_WEBHOOK_SECRET": "whsec-x"},
+            capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use: web cannot listen there; stop "
+        "what uses it or choose another with --port (or PORT)"]
