@@ -1,6 +1,8 @@
 """``contact-sync accounts list|show|add|set|remove``: accounts and their runtime settings.
 
-Klaviyo keys are never printed: only whether one is set.
+Klaviyo keys are never printed: only whether one is set. A key, list or base URL given to
+``add`` or ``set`` is checked with one call to Klaviyo before anything is stored
+(:mod:`cli.account_check`; ``--no-check`` skips it).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from cli.account_check import CheckFailed, check_with_klaviyo
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.accounts import AccountConfig, AccountError, AccountStore
+from shared.accounts import (
+    DEFAULT_ACCOUNT,
+    AccountChanges,
+    AccountConfig,
+    AccountError,
+    AccountStore,
+)
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import Settings
 from workers.account_health import settings_changed
@@ -44,6 +54,9 @@ PhoneRegion = Annotated[str | None, typer.Option(
 BaseUrl = Annotated[str | None, typer.Option(
     "--klaviyo-base-url", help="Klaviyo API root (default: KLAVIYO_BASE_URL).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NoCheck = Annotated[bool, typer.Option(
+    "--no-check", help="Store the key and list without asking Klaviyo whether they exist "
+    "(offline set-up).")]
 
 
 def _store() -> AccountStore:
@@ -67,6 +80,36 @@ def _changes(
 
 def _refusals() -> tuple[type[Exception], ...]:
     return (AccountError, SecretKeyMissing, SecretKeyInvalid)
+
+
+def _check(store: AccountStore, base: AccountConfig, changes: dict[str, Any],
+           key_changed: bool) -> str:
+    """Ask Klaviyo about the key and list the account will have; what to say about it.
+    Exits (code 1, one line) when Klaviyo refuses them or cannot be asked."""
+    try:
+        given = AccountChanges.model_validate(changes)
+    except ValidationError:
+        return ""  # the store names the bad field
+    update: dict[str, Any] = {}
+    if given.klaviyo_api_key is not None:
+        update["klaviyo_api_key"] = SecretStr(given.klaviyo_api_key.get_secret_value())
+    if given.klaviyo_base_url:
+        update["klaviyo_base_url"] = given.klaviyo_base_url
+    config = base.model_copy(update=update)
+    if config.klaviyo_api_key is None and config.name != DEFAULT_ACCOUNT:
+        return ""  # no key to ask with
+    if "default_list_id" in changes:
+        list_id = given.default_list_id
+    else:  # a new key (or Klaviyo) must see the list the account already has
+        list_id = base.default_list_id if key_changed else None
+    try:
+        checked = check_with_klaviyo(store.redis, config, list_id)
+    except CheckFailed as error:
+        raise fail(str(error)) from None
+    if checked.warning:
+        typer.echo(checked.warning, err=True)
+        return ""
+    return f"; Klaviyo accepted the key{f' and found list {list_id}' if list_id else ''}"
 
 
 def _describe(config: AccountConfig, pending: int) -> dict[str, Any]:
@@ -145,17 +188,25 @@ def add(
         help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
     roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
-    phone_region: PhoneRegion = None,
+    phone_region: PhoneRegion = None, no_check: NoCheck = False,
 ) -> None:
-    """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options."""
+    """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options; Klaviyo is
+    asked whether the key (and --default-list) exist unless --no-check."""
     store = _store()
     options = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, phone_region=phone_region)
+    said = ""
+    addable = (name != DEFAULT_ACCOUNT and bool(store.settings.secret_key)
+               and not store.exists(name))  # otherwise the store says why, unasked
+    if addable and not no_check:
+        base = AccountConfig(name=name, klaviyo_base_url=store.settings.klaviyo_base_url)
+        said = _check(store, base, {**options, "klaviyo_api_key": klaviyo_key},
+                      key_changed=True)
     try:
         config = store.add(name, klaviyo_key, **options)
     except _refusals() as error:
         raise fail(str(error)) from None
-    typer.echo(f"added account {config.name} (Klaviyo key set, stored encrypted)")
+    typer.echo(f"added account {config.name} (Klaviyo key set, stored encrypted{said})")
 
 
 @accounts_app.command("set")
@@ -165,15 +216,21 @@ def set_(
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
     klaviyo_key: Annotated[str | None, typer.Option(
         "--klaviyo-key", help="Replace the Klaviyo key (needs SYNC_SECRET_KEY).")] = None,
-    phone_region: PhoneRegion = None,
+    phone_region: PhoneRegion = None, no_check: NoCheck = False,
 ) -> None:
     """Change an account at runtime; the change is logged and wins over the environment.
-    A change of roles or company types re-evaluates every contact (a bulk export)."""
+    A change of roles or company types re-evaluates every contact (a bulk export). A new
+    key, list or base URL is checked with Klaviyo first unless --no-check."""
     store = _store()
     changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, klaviyo_key, phone_region=phone_region)
     try:
         before = store.get(name)
+        asked = {"klaviyo_api_key", "klaviyo_base_url", "default_list_id"} & set(changes)
+        said = ""
+        if asked and store.exists(name) and not no_check:
+            said = _check(store, before, changes,
+                          key_changed=bool(asked - {"default_list_id"}))
         after = store.set(name, **changes)
     except _refusals() as error:
         raise fail(str(error)) from None
@@ -185,7 +242,7 @@ def set_(
     if not changed:
         typer.echo(f"{name}: nothing changed")
         return
-    typer.echo(f"{name}: changed {', '.join(changed)}")
+    typer.echo(f"{name}: changed {', '.join(changed)}{said}")
     if any(field in ("contact_roles", "company_types") for field in changed):
         pending = int(store.redis.zcard(keys.pending(name)))
         typer.echo(f"{name}: filters changed; every contact is re-evaluated in the next batch "

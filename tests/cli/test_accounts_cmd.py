@@ -1,9 +1,13 @@
-"""``contact-sync accounts``: keys stored encrypted and never printed; runtime changes."""
+"""``contact-sync accounts``: keys stored encrypted and never printed; runtime changes; keys
+and lists checked with Klaviyo (the sandbox) before they are stored."""
 
 from __future__ import annotations
 
 import json
+import socket
+from typing import Any
 
+import pytest
 import redis
 from click.testing import Result
 from cryptography.fernet import Fernet
@@ -15,6 +19,14 @@ from shared import constants as keys
 KEY = "pk_secret_9f8e7d6c5b4a"
 SECRET = Fernet.generate_key().decode()
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def klaviyo(monkeypatch: Any, sandbox: Any) -> Any:
+    """The sandbox stands in for Klaviyo and knows :data:`KEY`."""
+    sandbox.add_key(KEY)
+    monkeypatch.setenv("KLAVIYO_BASE_URL", sandbox.url)
+    return sandbox
 
 
 def cli(redis_url: str, *args: str, secret: str | None = SECRET, input: str | None = None
@@ -113,3 +125,97 @@ def test_an_unknown_phone_region_is_refused_clearly(r: redis.Redis, redis_url: s
     assert not r.exists(keys.account_config("acme"))
     bad = cli(redis_url, "set", "default", "--phone-region", "Britain")
     assert bad.exit_code == 1 and "phone_region" in bad.output
+
+
+def klaviyo_calls(sandbox: Any) -> int:
+    return sum(sum(statuses.values()) for statuses in sandbox.calls().values())
+
+
+def new_list(sandbox: Any, name: str = "Newsletter") -> str:
+    from shared.klaviyo.client import build_client
+
+    body = {"data": {"type": "list", "attributes": {"name": name}}}
+    answer: Any = build_client(KEY, sandbox.url).Lists.create_list(body)
+    return str(answer["data"]["id"])
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.output.splitlines() if line.strip()]
+
+
+def test_a_key_klaviyo_refuses_is_not_stored_after_one_call(
+        r: redis.Redis, redis_url: str, klaviyo: Any) -> None:
+    before = klaviyo_calls(klaviyo)
+    result = cli(redis_url, "add", "X", "--klaviyo-key", "hello")
+    assert result.exit_code == 1
+    assert error_lines(result) == [
+        "Error: Klaviyo refused the key (401 authentication_failed): nothing stored; check "
+        "the key, or give --no-check to store it without asking Klaviyo"]
+    assert not r.exists(keys.account_config("X"))
+    assert klaviyo_calls(klaviyo) == before + 1
+    assert "hello" not in result.output  # the key is never printed
+
+
+def test_an_unknown_default_list_is_refused_naming_it_and_the_old_one_stays(
+        redis_url: str, klaviyo: Any) -> None:
+    kept = new_list(klaviyo)
+    assert cli(redis_url, "add", "acme", "--klaviyo-key", KEY, "--default-list", kept
+               ).exit_code == 0
+    before = klaviyo_calls(klaviyo)
+    result = cli(redis_url, "set", "acme", "--default-list", "NOPE")
+    assert result.exit_code == 1
+    assert error_lines(result) == [
+        "Error: Klaviyo has no list 'NOPE' in this key's account (404 not_found): nothing "
+        "stored; check the list id, or give --no-check to store it without asking Klaviyo"]
+    assert klaviyo_calls(klaviyo) == before + 1
+    assert json.loads(cli(redis_url, "show", "acme", "--json").output)[
+        "default_list_id"] == kept
+
+
+def test_a_key_and_list_klaviyo_knows_are_stored_and_said_so(
+        redis_url: str, klaviyo: Any) -> None:
+    list_id = new_list(klaviyo)
+    added = cli(redis_url, "add", "acme", "--klaviyo-key", KEY)
+    assert added.exit_code == 0, added.output
+    assert "Klaviyo accepted the key" in added.output and KEY not in added.output
+    changed = cli(redis_url, "set", "acme", "--default-list", list_id)
+    assert changed.exit_code == 0, changed.output
+    assert f"changed default_list_id; Klaviyo accepted the key and found list {list_id}" \
+        in changed.output
+    assert cli(redis_url, "set", "acme", "--default-list", "").exit_code == 0  # none: unasked
+
+
+def test_a_new_key_must_see_the_accounts_default_list(redis_url: str, klaviyo: Any) -> None:
+    list_id = new_list(klaviyo)
+    assert cli(redis_url, "add", "acme", "--klaviyo-key", KEY, "--default-list", list_id
+               ).exit_code == 0
+    other = klaviyo.new_key()  # another Klaviyo account: it has no such list
+    result = cli(redis_url, "set", "acme", "--klaviyo-key", other)
+    assert result.exit_code == 1
+    assert f"Klaviyo has no list {list_id!r} in this key's account" in result.output
+    assert other not in result.output
+
+
+def test_no_check_stores_the_key_and_list_without_asking_klaviyo(
+        r: redis.Redis, redis_url: str, klaviyo: Any) -> None:
+    before = klaviyo_calls(klaviyo)
+    added = cli(redis_url, "add", "X", "--klaviyo-key", "hello", "--no-check")
+    assert added.exit_code == 0, added.output
+    changed = cli(redis_url, "set", "X", "--default-list", "NOPE", "--no-check")
+    assert changed.exit_code == 0, changed.output
+    assert klaviyo_calls(klaviyo) == before
+    assert r.exists(keys.account_config("X"))
+
+
+def test_a_klaviyo_that_cannot_be_reached_is_named_and_nothing_is_stored(
+        monkeypatch: Any, r: redis.Redis, redis_url: str) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("KLAVIYO_BASE_URL", f"http://127.0.0.1:{port}")
+    result = cli(redis_url, "add", "acme", "--klaviyo-key", KEY)
+    assert result.exit_code == 1
+    assert error_lines(result)[0].startswith(
+        f"Error: could not reach Klaviyo at http://127.0.0.1:{port} to check the key")
+    assert "--no-check" in result.output and len(error_lines(result)) == 1
+    assert not r.exists(keys.account_config("acme"))
