@@ -4,8 +4,8 @@ envelope, every Dramatiq message ever seen in Redis (queues, delay queues, dead 
 and the operator commands' output are scanned for the emails, phones, names and keys used.
 
 A second account has a wrong Klaviyo key (stored encrypted, via ``accounts add
---no-check``): Klaviyo answers 401, the account is parked as refused, and that must reach the operator (status)
-without the key.
+--no-check``): Klaviyo answers 401, the account is parked as refused, and that must reach
+the operator (status) without the key.
 """
 
 from __future__ import annotations
