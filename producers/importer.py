@@ -5,7 +5,10 @@ sync time. Each good row becomes one event, appended in batches of :data:`BATCH_
 row is reported with its line number and field and stored not at all; the others are kept.
 
 * **CSV**: a header row; the columns :data:`CSV_COLUMNS` fill the contact (``company_*`` its
-  company) and any other column goes to ``properties`` (empty cells are left out).
+  company) and any other column goes to ``properties`` (empty cells are left out). Before
+  anything is stored the file's quoting is checked (:func:`check_csv_quotes`): a quote that
+  is never closed would make the reader take every following line for one value, so such
+  a file is refused whole, naming the line, and nothing of it is imported.
 * **JSONL** (``.jsonl``/``.ndjson``): one contact object per line, in the webhook's
   ``contact`` shape, with an optional ``occurred_at``. Lines are read by the webhook's JSON
   parser (pydantic's), so a file refuses what a webhook request would: an integer beyond
@@ -168,9 +171,50 @@ def _csv_field(loc: tuple[int | str, ...]) -> str:
     return field_path(loc)
 
 
+def _quote_error(line: int, reason: str) -> ImportFileError:
+    return ImportFileError(
+        f"line {line}: a quoted value that starts in this row is not closed properly "
+        f"({reason}), so the lines after it would be read as part of that value; nothing "
+        f"imported. Close the quote (a quote inside a quoted value is written twice: \"\") "
+        f"and import the file again")
+
+
+def _looks_swallowed(cells: Sequence[str], columns: int) -> bool:
+    """True when a line inside a multi-line value looks like a whole row of its own (as
+    many commas as the header): a stray quote that closed on a later line, not a real
+    multi-line note."""
+    if columns < 3:
+        return False
+    return any(piece.count(",") >= columns - 1
+               for cell in cells for piece in cell.split("\n")[1:])
+
+
+def check_csv_quotes(handle: Iterable[bytes]) -> None:
+    """Read the whole CSV once (cells only, nothing validated or stored) and raise
+    :class:`ImportFileError` naming the line of a row whose quote is never closed, is
+    followed by text before the next comma, or swallows lines that look like rows."""
+    reader = csv.reader(_Lines(handle), strict=True)
+    columns = 0
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _quote_error(start, str(error)) from None
+        end = reader.line_num
+        if not columns:
+            columns = len(cells)
+        elif end > start and _looks_swallowed(cells, columns):
+            raise _quote_error(start, f"lines {start + 1}-{end} read as one value look like "
+                                      f"rows of their own")
+
+
 def read_csv(handle: Iterable[bytes], builder: EventBuilder) -> Iterator[Row]:
     lines = _Lines(handle)
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
     end = 0
     for cells in reader:
@@ -240,6 +284,9 @@ def read_rows(path: Path, fmt: Format, account: str,
               imported_at: datetime | None = None) -> Iterator[Row]:
     """The rows of the file, each an event or a refusal, in file order."""
     builder = EventBuilder(account, path.stem, imported_at or datetime.now(UTC))
+    if fmt == "csv":
+        with _open(path) as handle:
+            check_csv_quotes(handle)
     with _open(path) as handle:
         reader = read_csv if fmt == "csv" else read_jsonl
         yield from reader(handle, builder)

@@ -37,7 +37,7 @@ def _events(r: redis.Redis) -> list[tuple[ContactEvent, str]]:
 
 def test_a_csv_export_keeps_good_rows_and_reports_bad_ones_by_line_and_column(
     tmp_path: Path, r: redis.Redis,
-):
+) -> None:
     path = tmp_path / "crm-export.csv"
     path.write_text(CSV)
     report = import_file(r, path, "acme", imported_at=IMPORTED_AT)
@@ -61,7 +61,7 @@ def test_a_csv_export_keeps_good_rows_and_reports_bad_ones_by_line_and_column(
     assert by_id["C-2"].occurred_at.replace(microsecond=0) == IMPORTED_AT
 
 
-def test_later_lines_of_the_same_contact_get_later_times(tmp_path: Path, r: redis.Redis):
+def test_later_lines_of_the_same_contact_get_later_times(tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "dupes.csv"
     path.write_text("id,email\nC-1,old@example.com\nC-1,new@example.com\n")
     import_file(r, path, "acme", imported_at=IMPORTED_AT)
@@ -70,7 +70,7 @@ def test_later_lines_of_the_same_contact_get_later_times(tmp_path: Path, r: redi
     assert newer.occurred_at > older.occurred_at
 
 
-def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(tmp_path: Path, r: redis.Redis):
+def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(tmp_path: Path, r: redis.Redis) -> None:
     contact = {"id": "C-1", "email": "ann@example.com", "role": "Buyer",
                "company": {"id": "CO-1", "type": "Customer"}, "properties": {"tier": 2}}
     lines = [
@@ -97,7 +97,7 @@ def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(tmp_path: Path, r:
     assert stored[0][0].occurred_at == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-def test_rows_are_stored_in_batches_and_progress_is_reported(tmp_path: Path, r: redis.Redis):
+def test_rows_are_stored_in_batches_and_progress_is_reported(tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "big.csv"
     path.write_text("id,email\n" + "".join(f"C-{n},p{n}@example.com\n" for n in range(2500)))
     seen: list[int] = []
@@ -107,7 +107,7 @@ def test_rows_are_stored_in_batches_and_progress_is_reported(tmp_path: Path, r: 
     assert r.xlen("sync:events") == 2500
 
 
-def test_a_line_that_is_not_utf8_is_refused_and_the_rest_kept(tmp_path: Path, r: redis.Redis):
+def test_a_line_that_is_not_utf8_is_refused_and_the_rest_kept(tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"\xef\xbb\xbfid,first_name\nC-1,Ren\xe9\nC-2,Zoe\n")
     report = import_file(r, path, "acme")
@@ -122,26 +122,26 @@ def test_a_line_that_is_not_utf8_is_refused_and_the_rest_kept(tmp_path: Path, r:
     ("contacts.xlsx", "id\n", "cannot tell the format"),
 ])
 def test_a_file_that_cannot_be_imported_says_why(tmp_path: Path, r: redis.Redis, name: str,
-                                                 content: str, says: str):
+                                                 content: str, says: str) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(ImportFileError, match=says):
         import_file(r, path, "acme")
 
 
-def test_a_missing_file_says_so(tmp_path: Path, r: redis.Redis):
+def test_a_missing_file_says_so(tmp_path: Path, r: redis.Redis) -> None:
     with pytest.raises(ImportFileError, match="cannot read"):
         import_file(r, tmp_path / "absent.csv", "acme")
 
 
-def test_the_format_option_overrides_the_extension(tmp_path: Path, r: redis.Redis):
+def test_the_format_option_overrides_the_extension(tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "export.txt"
     path.write_text('{"id": "C-1"}\n')
     assert import_file(r, path, "acme", "jsonl").imported == 1
 
 
 def test_a_jsonl_line_refuses_what_the_webhook_refuses_in_properties(tmp_path: Path,
-                                                                      r: redis.Redis):
+                                                                      r: redis.Redis) -> None:
     # orjson would read 2**64 as the float 1.8446744073709552e+19 and let it through.
     lines = [
         b'{"id": "C-1", "properties": {"big": 18446744073709551616}}',
@@ -159,3 +159,36 @@ def test_a_jsonl_line_refuses_what_the_webhook_refuses_in_properties(tmp_path: P
     assert "NaN and Infinity" in report.refused[2].message
     [(stored, _)] = _events(r)
     assert stored.contact.properties == {"max": 2**63 - 1, "min": -(2**63)}
+
+
+UNCLOSED = {
+    "open to the end": 'id,email,first_name\nC-1,a@example.com,Ann\nC-2,b@example.com,"Bob\n'
+                       'C-3,c@example.com,Cy\nC-4,d@example.com,Di\n',
+    "closed by a later row's quote": 'id,email,first_name\nC-1,a@example.com,Ann\n'
+                                     'C-2,b@example.com,"Bob\nC-3,c@example.com,"Cy"\n'
+                                     'C-4,d@example.com,Di\n',
+    "closed at a later row's end": 'id,email,first_name\nC-1,a@example.com,Ann\n'
+                                   'C-2,b@example.com,"Bob\nC-3,c@example.com,Cy"\n'
+                                   'C-4,d@example.com,Di\n',
+}
+
+
+@pytest.mark.parametrize("text", UNCLOSED.values(), ids=UNCLOSED.keys())
+def test_a_quote_never_closed_refuses_the_file_naming_its_line_before_storing_anything(
+        tmp_path: Path, r: redis.Redis, text: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    with pytest.raises(ImportFileError, match=r"^line 3: a quoted value that starts in this "
+                                              r"row is not closed properly"):
+        import_file(r, path, "acme", imported_at=IMPORTED_AT)
+    assert stream_entries(r) == []
+
+
+def test_a_real_multi_line_value_is_kept(tmp_path: Path, r: redis.Redis) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text('id,email,notes\nC-1,a@example.com,"met at the fair,\nwants a call, '
+                    'soon"\nC-2,b@example.com,\n')
+    report = import_file(r, path, "acme", imported_at=IMPORTED_AT)
+    assert (report.imported, report.refused) == (2, [])
+    first = next(event for event, _ in _events(r) if event.contact.id == "C-1")
+    assert first.contact.properties == {"notes": "met at the fair,\nwants a call, soon"}
