@@ -24,6 +24,8 @@ NOT_VALID = "not a valid phone number"
 UNKNOWN_COUNTRY_CODE = "not a valid phone number: unknown country code"
 TOO_SHORT = "not a valid phone number: too short"
 TOO_LONG = "not a valid phone number: too long"
+E164_MAX_LENGTH = 16
+"""``+`` and at most 15 digits (ITU-T E.164)."""
 UNKNOWN_REGION = "the account's phone region is not a country known for phones"
 
 PHONE_REGIONS: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS)
@@ -95,8 +97,10 @@ def _normalise(raw: str, region: str | None) -> PhoneCheck:
         return PhoneCheck(None, _parse_reason(error, text, region))
     if not phonenumbers.is_valid_number(number):
         return PhoneCheck(None, NOT_VALID)
-    return PhoneCheck(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                      None)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(e164) > E164_MAX_LENGTH:  # phonenumbers takes some numbers E.164 has no room for
+        return PhoneCheck(None, TOO_LONG)
+    return PhoneCheck(e164, None)
 
 
 def _parse_reason(error: NumberParseException, text: str, region: str | None) -> str:
