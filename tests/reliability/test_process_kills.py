@@ -86,7 +86,7 @@ def test_collector_and_scheduler_killed_during_ingest_and_batches_lose_no_change
     assert (outcome.lost, outcome.duplicated, outcome.stale) == (0, 0, 0)
     records = assert_batches_ran_once(r, len(expected))
     # Entries a killed collector held are claimed by a live one once idle for 30 s (the
-    # changes they carry were applied from the CRM's retries meanwhile): none stays.
+    # collector may have applied them before it died; applying again changes nothing).
     wait_until(lambda: _unacknowledged(r) == 0, 120, "every stream entry acknowledged")
     report(f"collector SIGKILL x{KILL_ROUNDS + 1} (once holding {stranded} unacknowledged "
            f"entries), scheduler SIGKILL x{KILL_ROUNDS}, during ingest and "
