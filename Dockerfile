@@ -1,7 +1,10 @@
 # One image for every contact-sync process (web, collector, scheduler, worker, sandbox).
 FROM python:3.11-slim
 
-COPY --from=ghcr.io/astral-sh/uv:latest /uv /usr/local/bin/uv
+# uv pinned to a release (the one scripts/setup gets from PyPI for this uv.lock), not
+# :latest, so a rebuild next month resolves the same way. .dockerignore keeps .env, .venv,
+# .git and caches out of `COPY . .`.
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \

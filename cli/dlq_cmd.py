@@ -23,7 +23,7 @@ dlq_app = typer.Typer(
 )
 
 Queue = Annotated[str | None, typer.Option("--queue", "-q", help="Only this Dramatiq queue.")]
-Actor = Annotated[str | None, typer.Option("--actor", "-a", help="Only this actor.")]
+Actor = Annotated[str | None, typer.Option("--actor", help="Only this actor.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

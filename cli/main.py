@@ -1,6 +1,7 @@
 """The ``contact-sync`` command line."""
 
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import redis
 import typer
@@ -37,13 +38,34 @@ app = ContactSyncApp(
     pretty_exceptions_show_locals=False,
 )
 
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            found = version("contact-sync")
+        except PackageNotFoundError:  # run from a tree that is not installed
+            found = "unknown"
+        typer.echo(f"contact-sync {found}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """contact-sync: keeps a CRM's contacts in Klaviyo and brings list sign-ups back."""
+
+
 from cli.accounts_cmd import accounts_app  # noqa: E402
+from cli.healthcheck_cmd import healthcheck  # noqa: E402
 from cli.process_cmds import collector, scheduler, sync_now  # noqa: E402
 
 app.add_typer(accounts_app, name="accounts")
 app.command("collector")(collector)
 app.command("scheduler")(scheduler)
 app.command("sync-now")(sync_now)
+app.command("healthcheck")(healthcheck)
 
 from cli.run_cmd import run  # noqa: E402
 

@@ -98,7 +98,8 @@ def render(report: PreviewReport) -> Table:
 
 
 def preview_cmd(
-    account: Annotated[str, typer.Option(help="The account to preview.")] = DEFAULT_ACCOUNT,
+    account: Annotated[str, typer.Option(
+        "--account", "-a", help="The account to preview.")] = DEFAULT_ACCOUNT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """How many contacts match the account's filters (unsubscribed ones included), how many

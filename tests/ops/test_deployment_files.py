@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +38,8 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_runs_the_procfile_processes_with_the_same_commands(compose):
+def test_compose_runs_the_procfile_processes_with_the_same_commands(
+        compose: dict[str, Any]) -> None:
     procfile = read_procfile()
     assert list(procfile) == ["web", "collector", "scheduler", "worker"]
     services = compose["services"]
@@ -45,7 +47,7 @@ def test_compose_runs_the_procfile_processes_with_the_same_commands(compose):
         assert with_defaults(services[name]["command"]) == with_defaults(command), name
 
 
-def test_compose_redis_persists_with_aof_on_a_named_volume(compose):
+def test_compose_redis_persists_with_aof_on_a_named_volume(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
@@ -55,7 +57,7 @@ def test_compose_redis_persists_with_aof_on_a_named_volume(compose):
     assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
 
 
-def test_compose_worker_can_be_scaled_and_web_is_health_checked(compose):
+def test_compose_worker_can_be_scaled_and_web_is_health_checked(compose: dict[str, Any]) -> None:
     services = compose["services"]
     worker = services["worker"]
     assert "container_name" not in worker and "ports" not in worker
@@ -66,10 +68,60 @@ def test_compose_worker_can_be_scaled_and_web_is_health_checked(compose):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
-def test_compose_keeps_the_sandbox_behind_a_profile(compose):
+def test_compose_keeps_the_sandbox_behind_a_profile(compose: dict[str, Any]) -> None:
     sandbox = compose["services"]["sandbox"]
     assert sandbox["profiles"] == ["sandbox"]
     assert sandbox["command"].startswith("contact-sync sandbox ")
+
+
+def test_compose_config_is_valid_for_docker_compose() -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
+    for extra in ([], ["--profile", "sandbox"]):
+        done = subprocess.run([binary, "-f", str(COMPOSE), *extra, "config", "-q"],
+                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def test_secrets_stay_out_of_git_and_out_of_the_image() -> None:
+    ignored = subprocess.run(["git", "check-ignore", ".env", ".env.production"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
+                             timeout=30)
+    assert ignored.stdout.split() == [".env", ".env.production"], ignored.stderr
+    docker = {line.strip() for line in (PROJECT_ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".env", ".env.*", ".venv", ".git", "**/__pycache__", ".pytest_cache",
+            ".mypy_cache", ".ruff_cache", ".hypothesis"} <= docker
+    assert "COPY . ." in (PROJECT_ROOT / "Dockerfile").read_text()
+
+
+def test_the_dockerfile_pins_the_uv_image_to_a_release() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    images = re.findall(r"ghcr\.io/astral-sh/uv:(\S+)", dockerfile)
+    assert images, "the uv image is not copied from"
+    for tag in images:
+        assert re.fullmatch(r"\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", tag), tag
+
+
+def test_compose_health_checks_collector_scheduler_and_worker(compose: dict[str, Any]) -> None:
+    for name in ("collector", "scheduler", "worker"):
+        check = compose["services"][name]["healthcheck"]
+        assert check["test"] == ["CMD", "contact-sync", "healthcheck", name], name
+        assert check["interval"] and check["retries"] >= 1, name
+
+
+def _healthcheck(compose: dict[str, Any], name: str, env: dict[str, str],
+                 pid: int) -> subprocess.CompletedProcess[str]:
+    """The service's compose health check, run as Docker would (``--pid``: outside a
+    container the worker's dramatiq is not process 1)."""
+    command = [str(BIN / part) if part == "contact-sync" else part
+               for part in compose["services"][name]["healthcheck"]["test"][1:]]
+    if name == "worker":
+        command += ["--pid", str(pid)]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
 
 
 def _command_missing(command: str) -> str | None:
@@ -107,7 +159,8 @@ READY = {"collector": b"started", "scheduler": b"scheduler started",
 
 
 @pytest.mark.parametrize("name", list(read_procfile(PROCFILE)))
-def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_url):
+def test_procfile_command_starts_against_redis_and_stops_on_sigterm(
+        name: str, redis_url: str, compose: dict[str, Any]) -> None:
     command = read_procfile()[name]
     missing = _command_missing(command)
     assert not missing, missing
@@ -143,14 +196,20 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(name, redis_
             reader.join(timeout=10)
             output = b"".join(lines).decode(errors="replace")
             raise AssertionError(f"{name} exited early ({process.returncode}): {output[-2000:]}")
+        if name != "web":  # web's check is /healthz, waited for above
+            healthy = _healthcheck(compose, name, env, process.pid)
+            assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+            assert healthy.stdout.strip() == f"healthy: {name}"
         process.send_signal(signal.SIGTERM)  # to the process, as docker stop does
         process.wait(timeout=60)
         reader.join(timeout=30)
+        if name != "web":
+            gone = _healthcheck(compose, name, env, process.pid)
+            assert gone.returncode == 1 and gone.stdout.startswith("unhealthy: "), gone.stdout
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    output = b"".join(lines)
-    text = output.decode(errors="replace")
+    text = b"".join(lines).decode(errors="replace")
     assert process.returncode == 0, text[-2000:]
     assert "Traceback" not in text, text[-2000:]
