@@ -14,23 +14,18 @@ and every key's ``MEMORY USAGE`` is summed by family (the key with its ids repla
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
 import dramatiq
-from cryptography.fernet import Fernet
 
 from bench.ingest_throughput import make_event
-from bench.push_throughput import start_sandbox
+from bench.push_throughput import bench_stack
 from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
-from shared.redis_client import connect
-from shared.redis_server import EmbeddedRedis
 
 IDS = re.compile(r"\{[^}]*\}|(?<=:)[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*")
 
@@ -72,19 +67,13 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10)
     args = parser.parse_args()
 
-    key = f"pk_bench_{uuid.uuid4().hex[:8]}"
-    proc, url = start_sandbox(key)
-    with EmbeddedRedis() as server:
-        os.environ.update(REDIS_URL=server.url, KLAVIYO_BASE_URL=url,
-                          SYNC_SECRET_KEY=Fernet.generate_key().decode())
+    with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
         from workers.batch_lifecycle import batch_info, start_batch
         from workers.broker import setup_broker
         from workers.collector import Collector
 
-        get_settings.cache_clear()
-        client = connect(server.url)
         store = AccountStore(client, get_settings())
         names = [f"acct-{i}" for i in range(args.accounts)]
         for name in names:
@@ -94,7 +83,7 @@ def main() -> None:
         collector.ensure_group()
         while collector.run_once():
             pass
-        broker = setup_broker(server.url)
+        broker = setup_broker(redis_url)
         from workers.actors.batch import sync_batch
 
         worker = dramatiq.Worker(broker, worker_threads=8, worker_timeout=20)
@@ -112,8 +101,6 @@ def main() -> None:
         synced_s = time.perf_counter() - started
         client.xtrim(keys.EVENTS_STREAM, maxlen=0)
         sizes = measure(client)
-    proc.terminate()
-    proc.wait(10)
 
     total = sum(sizes.values())
     print(f"{args.contacts:,} contacts in {args.accounts} accounts collected and synced "

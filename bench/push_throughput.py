@@ -2,7 +2,7 @@
 sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on a sample.
 
     python -m bench.push_throughput [--contacts 100000] [--sample 1000] [--threads 8]
-                                    [--refused-share 0.01]
+                                    [--refused-share 0.01] [--default-list]
 
 Runs an embedded redis-server, the sandbox (``contact-sync sandbox``, rate limits off) in
 its own process, and an in-process Dramatiq worker on the real Redis broker. Prints
@@ -22,11 +22,14 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
 import httpx
+import redis
 from cryptography.fernet import Fernet
 
 from shared import constants as keys
@@ -63,6 +66,33 @@ def start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 REFUSED_DOMAIN = "refused.example"
+
+
+@contextmanager
+def bench_stack() -> Iterator[tuple[redis.Redis, str, str, str]]:
+    """An embedded redis-server and the sandbox (its own process, rate limits off), the
+    environment pointing at both; yields (client, Redis URL, sandbox URL, the bench
+    account's key)."""
+    key = f"pk_bench_{uuid.uuid4().hex[:8]}"
+    proc, url = start_sandbox(key)
+    try:
+        with EmbeddedRedis() as server:
+            os.environ.update(REDIS_URL=server.url, KLAVIYO_BASE_URL=url,
+                              SYNC_SECRET_KEY=Fernet.generate_key().decode())
+            from shared.settings import get_settings
+
+            get_settings.cache_clear()
+            yield connect(server.url), server.url, url, key
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def create_list(key: str, url: str, name: str = "Newsletter") -> str:
+    """A Klaviyo list in the sandbox account of ``key``: the bench's default list."""
+    answer: Any = build_client(key, url).Lists.create_list(
+        {"data": {"type": "list", "attributes": {"name": name}}})
+    return str(answer["data"]["id"])
 
 
 def contact(i: int, refused_every: int = 0) -> Contact:
@@ -123,26 +153,25 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--default-list", action="store_true",
+                        help="first-time contacts join a default list (one per job)")
     parser.add_argument("--refused-share", type=float, default=0.01,
                         help="share of contacts whose email Klaviyo refuses (0 = none)")
     args = parser.parse_args()
     refused_every = round(1 / args.refused_share) if args.refused_share > 0 else 0
 
-    key = f"pk_bench_{uuid.uuid4().hex[:8]}"
-    proc, url = start_sandbox(key)
-    with EmbeddedRedis() as server:
-        os.environ.update(REDIS_URL=server.url, KLAVIYO_BASE_URL=url,
-                          SYNC_SECRET_KEY=Fernet.generate_key().decode())
+    with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
         from workers.batch_lifecycle import batch_info, start_batch
         from workers.broker import setup_broker
 
-        get_settings.cache_clear()
-        client = connect(server.url)
-        AccountStore(client, get_settings()).add("bench", key, klaviyo_base_url=url)
+        store = AccountStore(client, get_settings())
+        store.add("bench", key, klaviyo_base_url=url)
+        if args.default_list:
+            store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", args.contacts, refused_every)
-        broker = setup_broker(server.url)
+        broker = setup_broker(redis_url)
         from workers.actors.batch import sync_batch
 
         worker = dramatiq.Worker(broker, worker_threads=args.threads, worker_timeout=20)
@@ -160,8 +189,6 @@ def main() -> None:
         calls = calls_of(url, key)
         naive_seconds, naive_count = naive(url, args.sample, "naive-key")
         naive_calls = calls_of(url, "naive-key")
-    proc.terminate()
-    proc.wait(10)
 
     total_calls = sum(calls.values())
     per_10k = total_calls * 10_000 / args.contacts
