@@ -72,7 +72,7 @@ def _running(batch: dict[str, Any] | None, now: float) -> str:
     return f"{batch['batch_id']} size={batch.get('size')} since {started} {progress}".strip()
 
 
-def _batch_cell(item: dict[str, Any], now: float) -> str:
+def _batch_cell(item: dict[str, Any]) -> str:
     """The running batch with its chunks, or else the last one, in a few words."""
     running = item.get("running")
     if running:
@@ -147,7 +147,7 @@ def render(status: dict[str, Any]) -> Group:
             pending = str(item["pending"]) + (f" ({item['pending_bulk']} bulk)"
                                               if item["pending_bulk"] else "")
             accounts.add_row(item["account"], _klaviyo(item, now, brief=True), pending,
-                             _batch_cell(item, now), _due(item, now), str(item["rejected"]))
+                             _batch_cell(item), _due(item, now), str(item["rejected"]))
         parts.append(accounts)
     return Group(*parts)
 

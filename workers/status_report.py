@@ -20,6 +20,7 @@ from shared.state import heartbeats
 from shared.telemetry.broker_stats import events_backlog, queue_depths
 from shared.telemetry.metrics import recent_throttles
 from workers import batch_lifecycle as lifecycle
+from workers.reverse.state import optional_float
 
 RECENT_SECONDS = 3600
 """The window of "recent" 429s."""
@@ -53,7 +54,6 @@ def _progress(info: dict[str, Any]) -> dict[str, int]:
 
 STATUS_SLICE = 500
 """Accounts read per pipelined round trip."""
-STATE_FLOATS = ("started_at", "enqueued_at", "completed_at", "next_due")
 
 
 def _texts(raw: dict[Any, Any]) -> dict[str, str]:
@@ -71,7 +71,7 @@ def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
 
 def account_statuses(client: redis.Redis, accounts: list[str],
                      now: float) -> list[dict[str, Any]]:
-    """:func:`account_status` of many accounts, :data:`STATUS_SLICE` per round trip."""
+    """Each account's part of the report, :data:`STATUS_SLICE` accounts per round trip."""
     found: list[dict[str, Any]] = []
     for start in range(0, len(accounts), STATUS_SLICE):
         part = accounts[start:start + STATUS_SLICE]
@@ -105,15 +105,6 @@ def account_statuses(client: redis.Redis, accounts: list[str],
                 [int(count) for count in counts], now,
                 unsyncable_reason(account, bool(configured), bool(has_key))))
     return found
-
-
-def optional_float(value: str | None) -> float | None:
-    return None if value is None or value == "" else float(value)
-
-
-def account_status(client: redis.Redis, account: str, now: float) -> dict[str, Any]:
-    """One account's part of the report."""
-    return account_statuses(client, [account], now)[0]
 
 
 def _account_status(account: str, raw_state: dict[str, str], running: dict[str, Any],

@@ -1,1 +1,2 @@
-"""Records in Redis that belong to no single account's keys: the scheduler's indexes."""
+"""Records in Redis that belong to no single account: the scheduler's due indexes and
+the processes' heartbeats."""
