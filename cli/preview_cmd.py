@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import redis
 import typer
@@ -23,9 +23,8 @@ from shared import constants as keys
 from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore, as_text
 from shared.events import MirroredContact
 from shared.settings import Settings
+from shared.state.contact_mirror import iter_mirrors
 from workers.batch_planner import Member, matches_filters, preview
-
-READ_STEP = 5000
 
 
 @dataclass(frozen=True)
@@ -47,12 +46,7 @@ class PreviewReport:
 
 def _mirrored(client: redis.Redis, account: str) -> Iterator[MirroredContact]:
     ids = sorted(as_text(cid) for cid in client.smembers(keys.contact_index(account)))  # type: ignore[union-attr]
-    for start in range(0, len(ids), READ_STEP):
-        part = ids[start:start + READ_STEP]
-        raw: list[Any] = client.mget([keys.contact(account, cid) for cid in part])
-        for value in raw:
-            if value is not None:
-                yield MirroredContact.model_validate_json(value)
+    return iter_mirrors(client, account, ids)
 
 
 def build_preview(client: redis.Redis, settings: Settings, account: str) -> PreviewReport:

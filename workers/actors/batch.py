@@ -15,13 +15,13 @@ from typing import Any
 import dramatiq
 import orjson
 import redis
-from pydantic import ValidationError
 
 from shared import constants as keys
 from shared.accounts import AccountConfig, as_text
 from shared.events import MirroredContact
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.phones import normalise_phone
+from shared.state.contact_mirror import READ_STEP, read_mirrors
 from workers import account_health as health
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
@@ -52,25 +52,15 @@ log = logging.getLogger(__name__)
 
 def _mirrors(client: redis.Redis, account: str, ids: list[str]
              ) -> tuple[dict[str, MirroredContact], dict[str, SyncedRecord], dict[str, str]]:
-    """The mirrored states and synced records of ``ids``; mirrors that cannot be read any
-    more (stored before a rule was tightened) are reported, not raised: one contact must
-    never stall the account."""
-    contacts: dict[str, MirroredContact] = {}
+    """The mirrored states and synced records of ``ids``; unreadable mirrors are reported
+    with their reason, not raised (:func:`shared.state.contact_mirror.read_mirrors`)."""
+    contacts, unreadable = read_mirrors(client, account, ids)
     synced: dict[str, SyncedRecord] = {}
-    unreadable: dict[str, str] = {}
-    for start in range(0, len(ids), 5000):
-        part = ids[start:start + 5000]
-        raw: list[Any] = client.mget([keys.contact(account, cid) for cid in part])
+    for start in range(0, len(ids), READ_STEP):
+        part = ids[start:start + READ_STEP]
         records: list[Any] = client.hmget(keys.synced_contacts(account), part)  # type: ignore[assignment]
-        for cid, value, record in zip(part, raw, records, strict=True):
-            if value is not None:
-                try:
-                    contacts[cid] = MirroredContact.model_validate_json(value)
-                except ValidationError as error:
-                    unreadable[cid] = "its stored state is no longer valid: " + "; ".join(
-                        ".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
-            if record is not None:
-                synced[cid] = SyncedRecord.model_validate_json(record)
+        synced.update({cid: SyncedRecord.model_validate_json(record)
+                       for cid, record in zip(part, records, strict=True) if record is not None})
     return contacts, synced, unreadable
 
 
