@@ -119,6 +119,16 @@ def write_pending(client: Any, account: str, count: int, refused_every: int) -> 
     pipe.execute()
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """The peak resident set (VmHWM) of a process, in MB: here the bench process, which
+    runs the Dramatiq worker (planning and every chunk) in its threads."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def calls_of(url: str, key: str) -> Counter[str]:
     data = httpx.get(f"{url}/__sandbox/calls", params={"key": key}).json()
     counted: Counter[str] = Counter()
@@ -207,6 +217,7 @@ def main() -> None:
           f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
           f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
           f"(create_or_update_profile at 750/min)")
+    print(f"worker peak RSS (VmHWM of the process running the worker): {peak_rss_mb():,.0f} MB")
     print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
 
 
