@@ -1,7 +1,7 @@
 """``sync_batch``: plan a started batch, apply email changes, hand chunks to ``upsert_chunk``.
 
 Resumable: the plan is written a slice at a time with its progress
-(:mod:`workers.plan_stream`), over as many runs as it takes (each re-sends the message),
+(:mod:`workers.actors.plan_stream`), over as many runs as it takes (each re-sends the message),
 then the ``planned`` flag is set; email changes record their progress; a redelivered
 message picks up where the last one stopped. Messages carry ids only.
 """
@@ -32,8 +32,8 @@ from workers.actors.common import (
     stops_on_account_problems,
 )
 from workers.actors.identity_ops import lookup_profiles
+from workers.actors.plan_stream import RUN_SECONDS, StreamPlanner
 from workers.batch_planner import EmailChange
-from workers.plan_stream import RUN_SECONDS, StreamPlanner
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ plans nothing twice: the next delivery resumes from the last commit. A run stops
 Rules that span the batch hold across slices: the cap counts the bulk members let through
 (newest first, so the most recently changed win); a normalised email is claimed by its first
 (newest) contact in ``plan:emails`` and later contacts of it join that row
-(:mod:`workers.plan_final` folds them in once all members are read); a phone claimed by a row
+(:mod:`workers.actors.plan_final` folds them in once all members are read); a phone claimed by a row
 of an earlier slice and met again is shared, and no chunk of the batch sends it.
 
 Memory bound per worker, whatever the batch size: one slice of parsed mirrors (5,000 x
@@ -37,7 +37,7 @@ from shared.accounts import AccountConfig, as_text
 from shared.phones import normalise_phone
 from shared.state.contact_mirror import read_mirrors
 from workers import account_health as health
-from workers import plan_final
+from workers.actors import plan_final
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
 from workers.batch_planner import (
     Claim,
@@ -119,8 +119,10 @@ class StreamPlanner:
         with self.client.pipeline(transaction=True) as pipe:
             watched: Any = pipe
             try:
-                watched.watch(self.plan_key)
-                if not pipe.hexists(self.plan_key, "list_id"):
+                batch_key = keys.batch(self.account, self.batch_id)
+                watched.watch(self.plan_key, batch_key)
+                if not pipe.hexists(self.plan_key, "list_id") and not pipe.hget(batch_key,
+                                                                                "planned"):
                     pipe.multi()
                     pipe.hset(self.plan_key, mapping={
                         "list_id": list_id, "initial": int(initial),

@@ -1,4 +1,4 @@
-"""The last step of a streamed plan (:mod:`workers.plan_stream`): fold what only the whole
+"""The last step of a streamed plan (:mod:`workers.actors.plan_stream`): fold what only the whole
 batch knows into the chunks already written, then mark the batch planned.
 
 Two things can only be known once every member was read: the members of a shared email
@@ -126,10 +126,10 @@ def finish(client: redis.Redis, account: str, batch_id: str, initial: bool,
     if client.exists(keys.batch_plan_joined_emails(account, batch_id),
                      keys.batch_plan_shared_phones(account, batch_id)):
         for index in range(int(progress.get("final_cursor", 0)), chunks):
-            if time.monotonic() >= deadline:
-                return "more"
             if not _patch(client, account, batch_id, index):
                 return "lost"
+            if index + 1 < chunks and time.monotonic() >= deadline:
+                return "more"  # at least one chunk a run: every run moves the plan on
     batch_key = keys.batch(account, batch_id)
     with client.pipeline(transaction=True) as pipe:
         watched: Any = pipe
