@@ -121,11 +121,14 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     assert outcome == "done"
     assert StreamPlanner(r, acct.name, "b1").run(deadline=time.monotonic() + 30) == "lost"
     info = batch_info(r, acct.name, "b1")
-    rows = [row for index in range(int(r.hget(keys.batch(acct.name, "b1"), "chunks_total")))
-            for row in json.loads(r.hget(keys.chunk(acct.name, "b1", f"c{index:05d}"), "rows"))]
+    client: Any = r
+    total = int(client.hget(keys.batch(acct.name, "b1"), "chunks_total"))
+    rows = [row for index in range(total)
+            for row in json.loads(client.hget(keys.chunk(acct.name, "b1", f"c{index:05d}"),
+                                              "rows"))]
     planned = sorted(cid for row in rows for cid in row["contact_ids"])
     assert planned == sorted(f"C{i}" for i in range(11))
     assert sorted(row["email"] for row in rows).count("dup@example.com") == 1
-    assert int(r.hget(keys.batch(acct.name, "b1"), "n:contacts")) == 11
+    assert int(client.hget(keys.batch(acct.name, "b1"), "n:contacts")) == 11
     assert info["status"] == "running"
     assert not r.exists(keys.batch_plan(acct.name, "b1"), keys.batch_plan_emails(acct.name, "b1"))
