@@ -10,6 +10,7 @@ comma, plus a fixed allowance for the envelope.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,21 @@ MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
 ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
+
+
+BODIES_AT_ONCE = 2
+"""Chunks a worker process turns into a request body at the same time
+(``SYNC_CHUNK_BODIES_AT_ONCE`` changes it). A 10,000-profile chunk weighs ~80 MB while its
+rows are parsed, the SDK validates the body and it is posted; with Dramatiq's 8 threads
+all doing that at once a process peaked at ~900 MB. Building bodies is CPU work under the
+GIL, so more at once would not be faster; polls and other messages are not held back."""
+_bodies = threading.BoundedSemaphore(
+    max(1, int(os.environ.get("SYNC_CHUNK_BODIES_AT_ONCE", BODIES_AT_ONCE))))
+
+
+def body_slot() -> threading.BoundedSemaphore:
+    """Hold while a chunk's request body exists (``with body_slot(): ...``)."""
+    return _bodies
 
 
 def limits() -> tuple[int, int]:

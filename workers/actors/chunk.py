@@ -60,6 +60,7 @@ from workers.actors.common import (
 )
 from workers.actors.deletes import remove_deleted
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
+from workers.chunking import body_slot
 from workers.reverse.echo import record_pushed
 
 JOB_PROFILE_PAGES = 3
@@ -212,7 +213,8 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
             return
         chunk_done(client, account, batch_id, chunk_id, counts)
     elif status == "planned":
-        _submit(client, account, batch_id, chunk_id, fields)
+        with body_slot():  # bounds the worker's memory (workers/chunking.py)
+            _submit(client, account, batch_id, chunk_id, fields)
     elif status == "submitted":
         poll_import_job.send(account, batch_id, chunk_id)
 
