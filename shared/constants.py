@@ -301,3 +301,11 @@ def batch_plan_shared_phones(account: str, batch_id: str) -> str:
 def batch_email_changes(account: str, batch_id: str) -> str:
     """List: JSON email changes the batch applies before its chunks (deleted with it)."""
     return account_key(account, "batch", batch_id, "email_changes")
+
+
+def batch_plan_keys(account: str, batch_id: str) -> list[str]:
+    """Every record only the planning of a batch uses (dropped once it is planned, or
+    when the batch ends)."""
+    return [batch_plan(account, batch_id), batch_plan_emails(account, batch_id),
+            batch_plan_joins(account, batch_id), batch_plan_joined_emails(account, batch_id),
+            batch_plan_shared_phones(account, batch_id)]

@@ -114,7 +114,8 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
     total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
     older: list[Any] = client.lrange(keys.batches(account), keep, -1)  # type: ignore[assignment]
     doomed = [keys.chunk(account, batch_id, f"c{index:05d}") for index in range(total)]
-    doomed += [keys.batch_email_changes(account, batch_id), keys.batch_plan(account, batch_id)]
+    doomed += [keys.batch_email_changes(account, batch_id),
+               *keys.batch_plan_keys(account, batch_id)]
     for old in (as_text(item) for item in older):
         doomed += [keys.batch(account, old), keys.batch_details(account, old),
                    keys.batch_members(account, old), keys.batch_members_bulk(account, old)]

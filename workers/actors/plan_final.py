@@ -31,14 +31,6 @@ def encode_join(join: Join) -> bytes:
         [join.contact_id, join.first_time, join.owed, join.sent_unsubscribed])
 
 
-def scratch_keys(account: str, batch_id: str) -> list[str]:
-    """The records only planning uses, deleted once the batch is planned."""
-    return [keys.batch_plan(account, batch_id), keys.batch_plan_emails(account, batch_id),
-            keys.batch_plan_joins(account, batch_id),
-            keys.batch_plan_joined_emails(account, batch_id),
-            keys.batch_plan_shared_phones(account, batch_id)]
-
-
 def _joins_of(pipe: Any, joins_key: str, emails: list[str]) -> dict[str, list[list[Any]]]:
     out: dict[str, list[list[Any]]] = {}
     for email in emails:
@@ -141,7 +133,7 @@ def finish(client: redis.Redis, account: str, batch_id: str, initial: bool,
             pipe.hset(batch_key, mapping={"planned": "1", "chunks_total": chunks,
                                           "chunks_done": 0, "email_changes_done": 0,
                                           "initial": int(initial)})
-            pipe.delete(*scratch_keys(account, batch_id))
+            pipe.delete(*keys.batch_plan_keys(account, batch_id))
             pipe.execute()
         except redis.WatchError:
             return "lost"

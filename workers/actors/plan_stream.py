@@ -286,7 +286,7 @@ class StreamPlanner:
                     progress["stage"] = "final"
                 pipe.hset(self.plan_key, mapping=progress)
                 pipe.hset(keys.batch(account, batch_id), "chunks_total", self.chunks + len(chunks))
-                for key in plan_final.scratch_keys(account, batch_id):
+                for key in keys.batch_plan_keys(account, batch_id):
                     pipe.expire(key, SCRATCH_TTL_S)
                 pipe.execute()
             except redis.WatchError:
