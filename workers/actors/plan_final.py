@@ -51,9 +51,11 @@ def _patch_rows(rows: list[dict[str, Any]], joins: dict[str, list[list[Any]]],
     details: dict[str, dict[str, str]] = {}
     counts: Counter[str] = Counter()
     for row in rows:
+        present = set(row["contact_ids"])
         for contact_id, first_time, _owed, sent_unsubscribed in joins.get(row["email"], []):
-            if contact_id in row["contact_ids"]:
+            if contact_id in present:  # folded in by a run that stopped before its commit
                 continue
+            present.add(contact_id)
             row["contact_ids"].append(contact_id)
             row["first_time"] = row["first_time"] and first_time
             if sent_unsubscribed:
