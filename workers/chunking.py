@@ -22,12 +22,13 @@ ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
 
 
-BODIES_AT_ONCE = 2
+BODIES_AT_ONCE = 1
 """Chunks a worker process turns into a request body at the same time
-(``SYNC_CHUNK_BODIES_AT_ONCE`` changes it). A 10,000-profile chunk weighs ~80 MB while its
-rows are parsed, the SDK validates the body and it is posted; with Dramatiq's 8 threads
-all doing that at once a process peaked at ~900 MB. Building bodies is CPU work under the
-GIL, so more at once would not be faster; polls and other messages are not held back."""
+(``SYNC_CHUNK_BODIES_AT_ONCE`` changes it). A 10,000-profile chunk weighs ~150 MB while its
+rows are parsed, the SDK validates the body and it is posted: with Dramatiq's 8 threads all
+doing that at once a process peaked at ~900 MB at 100,000 contacts, with two at once at
+~680 MB at 1,000,000. Building a body is CPU work under the GIL, so more at once is not
+faster; polls and other messages are not held back."""
 _bodies = threading.BoundedSemaphore(
     max(1, int(os.environ.get("SYNC_CHUNK_BODIES_AT_ONCE", BODIES_AT_ONCE))))
 
