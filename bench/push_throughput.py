@@ -129,6 +129,13 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
+def list_members(url: str, key: str) -> tuple[int, int]:
+    """(members, distinct members) of the sandbox account's lists, all together."""
+    data = httpx.get(f"{url}/__sandbox/accounts/{key}/lists", timeout=120).json()
+    members = [m["profile_id"] for item in data["lists"] for m in item["members"]]
+    return len(members), len(set(members))
+
+
 def calls_of(url: str, key: str) -> Counter[str]:
     data = httpx.get(f"{url}/__sandbox/calls", params={"key": key}).json()
     counted: Counter[str] = Counter()
@@ -197,6 +204,7 @@ def main() -> None:
             worker.stop()
         report = batch_info(client, "bench", "bench-1")["report"]
         calls = calls_of(url, key)
+        in_list = list_members(url, key) if args.default_list else None
         naive_seconds, naive_count = naive(url, args.sample, "naive-key")
         naive_calls = calls_of(url, "naive-key")
 
@@ -217,6 +225,9 @@ def main() -> None:
           f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
           f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
           f"(create_or_update_profile at 750/min)")
+    if in_list:
+        print(f"default list: {in_list[0]:,} members, {in_list[1]:,} distinct (every created "
+              f"contact once: {in_list[0] == in_list[1] == report['created']})")
     print(f"worker peak RSS (VmHWM of the process running the worker): {peak_rss_mb():,.0f} MB")
     print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
 
