@@ -43,6 +43,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.telemetry.metrics import record_rejections
 from workers import account_health as health
@@ -80,14 +81,6 @@ def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
 
 def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
     return client.hget(keys.batch(account, batch_id), "status") == "running"
-
-
-def _job_body(payload: list[Any], list_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": "profile-bulk-import-job",
-                            "attributes": {"profiles": {"data": payload}}}
-    if list_id:
-        data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-    return {"data": data}
 
 
 @dataclass
@@ -161,8 +154,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             record_pushed(client, account, left.list_id, [row["email"] for row in left.rows])
         try:
             answer: Any = klaviyo.gateway.call(
-                "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles,
-                _job_body(left.payload, left.list_id))
+                "bulk_import_profiles", bulk_import(klaviyo.api),
+                job_body(left.payload, left.list_id))
         except RateLimited as limited:
             if left.save(client, key, lambda pipe: records.save_round(
                     pipe, key, left.rows, left.payload, left.list_id, counted=False)):
