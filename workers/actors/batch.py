@@ -36,6 +36,7 @@ from workers.actors.common import (
     resend,
     stops_on_account_problems,
 )
+from workers.actors.deletes import delete_chunks
 from workers.actors.identity_ops import lookup_profiles
 from workers.batch_planner import (
     Context,
@@ -98,8 +99,8 @@ def _load_plan_inputs(client: redis.Redis, account: str, batch_id: str, config: 
 
 def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
     """The chunk hashes of a plan: imports with the default list (first-time contacts not
-    unsubscribed, and those owed the list), imports without it, then one chunk of
-    deletes."""
+    unsubscribed, and those owed the list), imports without it, then the deletes
+    (:func:`workers.actors.deletes.delete_chunks`)."""
     max_profiles, max_bytes = limits()
     with_list = [r for r in plan.rows if list_id and r.join_list]
     without = [r for r in plan.rows if not (list_id and r.join_list)]
@@ -110,9 +111,7 @@ def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
             chunks.append({"kind": "import", "status": "planned", "list_id": target or "",
                            "payload": orjson.dumps(resources[start:end]),
                            "rows": orjson.dumps([r.to_json() for r in rows[start:end]])})
-    if plan.deletes:
-        chunks.append({"kind": "delete", "status": "planned", "list_id": "",
-                       "rows": orjson.dumps(plan.deletes)})
+    chunks.extend(delete_chunks(plan.deletes))
     return chunks
 
 

@@ -199,11 +199,11 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif fields.get("kind") == "delete":
         try:
-            counts = remove_deleted(client, _klaviyo(client, account), account, fields)
-        except RateLimited as limited:
+            remove_deleted(client, _klaviyo(client, account), account, key, fields)
+        except RateLimited as limited:  # progress is kept: the next delivery goes on
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
-        chunk_done(client, account, batch_id, chunk_id, counts)
+        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif status == "planned":
         _submit(client, account, batch_id, chunk_id, fields)
     elif status == "submitted":
