@@ -110,12 +110,14 @@ def contact(i: int, refused_every: int = 0) -> Contact:
                    marketing="unknown", properties={"region": "North", "tier": i % 3})
 
 
-def write_pending(client: Any, account: str, count: int, refused_every: int) -> None:
-    start = 1_800_000_000.0
+def write_pending(client: Any, account: str, count: int, refused_every: int,
+                  deleted: bool = False, start: float = 1_800_000_000.0) -> None:
+    """The first ``count`` bench contacts changed (or ``deleted``) in the CRM, as the
+    collector stores them."""
     pipe = client.pipeline(transaction=False)
     for i in range(count):
         mirrored = MirroredContact(event_id=f"e{i}", occurred_at=datetime.fromtimestamp(
-            start + i, UTC), deleted=False, origin="webhook", contact=contact(i, refused_every))
+            start + i, UTC), deleted=deleted, origin="webhook", contact=contact(i, refused_every))
         pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
         pipe.zadd(keys.pending(account), {f"C{i}": start + i})
         if i % 5000 == 4999:
@@ -152,18 +154,24 @@ def naive(url: str, count: int, key: str) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def delete_in_crm(client: Any, account: str, count: int) -> None:
-    """The first ``count`` bench contacts deleted in the CRM, as the collector stores it."""
-    pipe = client.pipeline(transaction=False)
-    for i in range(count):
-        mirrored = MirroredContact(event_id=f"d{i}", occurred_at=datetime.fromtimestamp(
-            1_900_000_000.0 + i, UTC), deleted=True, origin="webhook",
-            contact=Contact(id=f"C{i}"))
-        pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
-        pipe.zadd(keys.pending(account), {f"C{i}": 1_900_000_000.0 + i})
-        if i % 5000 == 4999:
-            pipe.execute()
-    pipe.execute()
+def run_batch(client: Any, threads: int, batch_id: str) -> tuple[float, dict[str, Any]]:
+    """Start the bench account's batch ``batch_id`` and wait for it with an in-process
+    worker on the declared broker; (seconds, its report)."""
+    from workers.actors.batch import sync_batch
+    from workers.batch_lifecycle import batch_info, start_batch
+
+    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=20)
+    worker.start()
+    try:
+        start_batch(client, "bench", batch_id, time.time())
+        started = time.perf_counter()
+        sync_batch.send("bench", batch_id)
+        while batch_info(client, "bench", batch_id).get("status") != "completed":
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+    return elapsed, batch_info(client, "bench", batch_id)["report"]
 
 
 def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
@@ -171,7 +179,6 @@ def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
     """``--deletes``: a second batch of ``count`` CRM deletes of synced contacts; prints
     its time, its Klaviyo calls and what is left in the lists."""
     from sandbox.inspect_client import SandboxClient
-    from workers.batch_lifecycle import batch_info, start_batch
 
     sandbox = SandboxClient(url)
     if limits in ("on", "off"):
@@ -179,21 +186,8 @@ def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
     else:
         sandbox.set_limits("on", scale=float(limits))
     before = calls_of(url, key)
-    delete_in_crm(client, "bench", count)
-    from workers.actors.batch import sync_batch
-
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=20)
-    worker.start()
-    try:
-        start_batch(client, "bench", "bench-deletes", time.time())
-        started = time.perf_counter()
-        sync_batch.send("bench", "bench-deletes")
-        while batch_info(client, "bench", "bench-deletes").get("status") != "completed":
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
-    finally:
-        worker.stop()
-    report = batch_info(client, "bench", "bench-deletes")["report"]
+    write_pending(client, "bench", count, 0, deleted=True, start=1_900_000_000.0)
+    elapsed, report = run_batch(client, threads, "bench-deletes")
     calls = calls_of(url, key) - before
     throttled = sum(int(by_status.get("429", 0)) for by_status in sandbox.calls(key).values())
     sandbox.set_limits("off")
@@ -226,7 +220,6 @@ def main() -> None:
     with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.batch_lifecycle import batch_info, start_batch
         from workers.broker import setup_broker
 
         store = AccountStore(client, get_settings())
@@ -234,21 +227,8 @@ def main() -> None:
         if args.default_list:
             store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", args.contacts, refused_every)
-        broker = setup_broker(redis_url)
-        from workers.actors.batch import sync_batch
-
-        worker = dramatiq.Worker(broker, worker_threads=args.threads, worker_timeout=20)
-        worker.start()
-        try:
-            start_batch(client, "bench", "bench-1", time.time())
-            started = time.perf_counter()
-            sync_batch.send("bench", "bench-1")
-            while batch_info(client, "bench", "bench-1").get("status") != "completed":
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        finally:
-            worker.stop()
-        report = batch_info(client, "bench", "bench-1")["report"]
+        setup_broker(redis_url)
+        elapsed, report = run_batch(client, args.threads, "bench-1")
         calls = calls_of(url, key)
         naive_seconds, naive_count = naive(url, args.sample, "naive-key")
         naive_calls = calls_of(url, "naive-key")
