@@ -71,4 +71,5 @@ def test_deleted_contacts_of_a_list_deleted_in_klaviyo_still_complete_the_batch(
     info = acct.sync()
     assert info["status"] == "completed"
     assert answered(sandbox, acct.key, "remove_profiles_from_list") == {"404": 1}
+    assert answered(sandbox, acct.key, "get_list") == {"404": 1}
     assert len(acct.profiles()) == 10

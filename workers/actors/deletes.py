@@ -12,7 +12,8 @@ chunk hash, so a rate limit or a killed worker resumes where it stopped, never f
    import jobs are not read: docs/KLAVIYO.md), looked up 100 per call; after each call
    the ids found are learnt (identity maps) and ``lookup_done`` moves on.
 2. ``lists_done``: the (list, offset) removal calls already answered. A list Klaviyo no
-   longer has (404) has nobody left to remove.
+   longer has (404 on the call and on the list itself) has nobody left to remove; any other
+   refusal fails the message (Dramatiq retries it, progress kept).
 3. the records and the count ``removed_from_lists`` are written with the status
    ``committed`` in one MULTI, only if no other delivery committed first.
 """
@@ -90,6 +91,17 @@ def _look_up(client: redis.Redis, klaviyo: Klaviyo, identity: IdentityMap, key: 
         profiles.update(learnt)
 
 
+def _list_exists(klaviyo: Klaviyo, list_id: str) -> bool:
+    """After a 404 on a removal: is it the list that is gone (not a profile of the call)?"""
+    try:
+        klaviyo.gateway.call("get_list", klaviyo.api.Lists.get_list, list_id)
+    except Rejected as refused:
+        if refused.status == 404:
+            return False
+        raise
+    return True
+
+
 def _remove(client: redis.Redis, klaviyo: Klaviyo, key: str, fields: dict[str, str],
             listed: dict[str, SyncedRecord], profiles: dict[str, str]) -> None:
     """Step 2: one call per list (and 1,000 profiles), each answered call noted."""
@@ -111,7 +123,7 @@ def _remove(client: redis.Redis, klaviyo: Klaviyo, key: str, fields: dict[str, s
                 klaviyo.gateway.call("remove_profiles_from_list",
                                      klaviyo.api.Lists.remove_profiles_from_list, list_id, body)
             except Rejected as refused:
-                if refused.status != 404:
+                if refused.status != 404 or _list_exists(klaviyo, list_id):
                     raise
                 log.warning("list %s is gone from Klaviyo: its deleted contacts are out of it",
                             list_id)
