@@ -1,15 +1,19 @@
 """Many CRM deletes at once: spread over chunks, profile ids looked up 100 a call, and a
-rate limit in the middle resumes where it stopped instead of starting the lookups again."""
+rate limit or a failed delivery in the middle resumes where it stopped instead of starting
+the lookups again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
+from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.batch_lifecycle import batch_info, start_batch
 
 CONTACTS = 3000
 
@@ -73,3 +77,23 @@ def test_deleted_contacts_of_a_list_deleted_in_klaviyo_still_complete_the_batch(
     assert answered(sandbox, acct.key, "remove_profiles_from_list") == {"404": 1}
     assert answered(sandbox, acct.key, "get_list") == {"404": 1}
     assert len(acct.profiles()) == 10
+
+
+def test_a_delivery_that_failed_after_its_lookups_resumes_with_the_removals_only(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    from workers.actors.batch import sync_batch
+
+    acct = PushAccount(r, sandbox)
+    synced_in_a_list(acct, 1000)
+    delete_all(acct, 1000)
+    sandbox.set_faults("remove_profiles_from_list", status_500=1.0)  # the message dies here
+    assert start_batch(r, acct.name, "b-deletes", time.time()) > 0
+    sync_batch.send(acct.name, "b-deletes")
+    wait_for(lambda: answered(sandbox, acct.key, "remove_profiles_from_list").get("500", 0) >= 2)
+    assert answered(sandbox, acct.key, "get_profiles") == {"200": 10}
+    sandbox.clear_faults()
+    wait_for(lambda: batch_info(r, acct.name, "b-deletes").get("status") == "completed")
+    assert answered(sandbox, acct.key, "get_profiles") == {"200": 10}  # not looked up again
+    assert answered(sandbox, acct.key, "remove_profiles_from_list").get("204") == 2
+    assert [p["email"] for p in acct.profiles() if p["lists"]] == []
+    assert batch_info(r, acct.name, "b-deletes")["report"]["removed_from_lists"] == 1000
