@@ -20,8 +20,9 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore, as_text
+from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
 from shared.events import MirroredContact
+from shared.redis_text import as_text
 from shared.settings import Settings
 from shared.state.contact_mirror import iter_mirrors
 from workers.batch_planner import Member, matches_filters, preview

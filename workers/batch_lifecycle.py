@@ -20,7 +20,8 @@ import redis
 from redis.commands.core import Script
 
 from shared import constants as keys
-from shared.accounts import AccountError, AccountStore, as_text
+from shared.accounts import AccountError, AccountStore
+from shared.redis_text import as_text, as_texts
 from shared.state import due_accounts
 from shared.telemetry.metrics import record_batch
 
@@ -167,7 +168,7 @@ def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) 
 
 def _hash(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {as_text(field): as_text(value) for field, value in raw.items()}
+    return as_texts(raw)
 
 
 def _field(client: redis.Redis, key: str, field: str) -> str | None:

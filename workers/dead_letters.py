@@ -31,6 +31,7 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
+from shared.redis_text import as_text
 from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
 
@@ -137,7 +138,7 @@ class DeadLetters:
         prefix = f"{self.namespace}:"
         found = set()
         for key in self.client.scan_iter(match=keys.dramatiq_dead("*", self.namespace)):
-            name = key.decode() if isinstance(key, bytes) else str(key)
+            name = as_text(key)
             found.add(name[len(prefix) : -len(".XQ")])
         return sorted(found)
 
@@ -151,7 +152,7 @@ class DeadLetters:
             )
             if not entries:
                 continue
-            ids = [self._str(entry_id) for entry_id, _ in entries]
+            ids = [as_text(entry_id) for entry_id, _ in entries]
             payloads = self.client.hmget(keys.dramatiq_dead_messages(name, self.namespace), ids)
             for entry_id, data, (_, score) in zip(ids, payloads, entries, strict=True):
                 if data is None:  # expired between the two reads
@@ -210,10 +211,6 @@ class DeadLetters:
             name: int(self.client.zcard(keys.dramatiq_dead(name, self.namespace)))
             for name in self.queues()
         }
-
-    @staticmethod
-    def _str(value: str | bytes) -> str:
-        return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class DeadLetterNotes(Middleware):

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
 from shared.state import due_accounts
 from shared.telemetry.scrub import scrub_text
 
@@ -77,7 +78,7 @@ def record_rejection(
 def list_rejections(client: redis.Redis, account: str) -> list[Rejection]:
     """Every rejected contact of the account, newest refusal first."""
     raw: dict[Any, Any] = client.hgetall(keys.rejected(account))  # type: ignore[assignment]
-    found = [Rejection.parse(_str(cid), _str(data)) for cid, data in raw.items()]
+    found = [Rejection.parse(as_text(cid), as_text(data)) for cid, data in raw.items()]
     return sorted(found, key=lambda item: (-item.at, item.contact_id))
 
 
@@ -96,8 +97,4 @@ def replay_rejections(
     )
     if moved:
         due_accounts.note_pending(client, account)
-    return [_str(item) for item in moved]
-
-
-def _str(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return [as_text(item) for item in moved]

@@ -17,10 +17,11 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.accounts import AccountConfig, as_text
+from shared.accounts import AccountConfig
 from shared.events import MirroredContact
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.phones import normalise_phone
+from shared.redis_text import as_text
 from shared.state.contact_mirror import READ_STEP, read_mirrors
 from workers import account_health as health
 from workers.actors import chunk as chunk_actors

@@ -18,11 +18,12 @@ import redis
 from klaviyo_api import KlaviyoAPI
 
 from shared import constants as keys
-from shared.accounts import AccountConfig, AccountStore, as_text
+from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
 from shared.redis_client import connect
+from shared.redis_text import as_texts
 from shared.settings import get_settings
 from workers import account_health as health
 from workers.batch_lifecycle import complete_batch, fail_batch
@@ -126,7 +127,7 @@ def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: floa
 
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {as_text(k): as_text(v) for k, v in raw.items()}
+    return as_texts(raw)
 
 
 @cache

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
 
 KEEP_S = 30 * 86_400
 """How long delivered entry ids and each member's newest settled id are remembered."""
@@ -36,10 +37,6 @@ TURNS: tuple[Turn, ...] = ("already", "go", "wait", "superseded")
 @cache
 def _script_text() -> str:
     return Path(__file__).with_name("crm_order.lua").read_text()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class MemberOrder:
@@ -61,7 +58,7 @@ class MemberOrder:
 
     def turn(self, entry_id: str, fields: dict[str, str]) -> Turn:
         """Whether the entry may be POSTed now (see ``crm_order.lua``)."""
-        found = _text(self._call(fields, "turn", entry_id))
+        found = as_text(self._call(fields, "turn", entry_id))
         for turn in TURNS:
             if found == turn:
                 return turn
@@ -74,4 +71,4 @@ class MemberOrder:
         left the queue (a settle whose sending of the next may have failed)."""
         found = self._call(fields, "settle", entry_id, repr(now), KEEP_S,
                            "1" if accepted else "0", "1" if again else "0")
-        return _text(found) if found else None
+        return as_text(found) if found else None

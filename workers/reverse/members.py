@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
 from workers.reverse.state import iso_seconds, list_cursor, optional_float
@@ -101,5 +102,5 @@ def find_removals(client: redis.Redis, klaviyo: Klaviyo, publisher: Publisher) -
     of the account, so a member who joined meanwhile is simply not known yet."""
     current = current_member_ids(klaviyo, publisher.list_id)
     known: Any = client.smembers(keys.list_members(publisher.account, publisher.list_id))
-    gone = sorted({k.decode() if isinstance(k, bytes) else str(k) for k in known} - current)
+    gone = sorted({as_text(k) for k in known} - current)
     return sum(1 for profile_id in gone if publisher.removed(profile_id))

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text, as_texts
 
 ADDED = "subscriber.added"
 REMOVED = "subscriber.removed"
@@ -84,7 +85,7 @@ class Publisher:
                                    keys.subscribers_stream(self.account)], args=args)
         if not entry:
             return None
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+        return as_text(entry)
 
     def added(self, member: Member) -> str | None:
         """Publish a new member (``None``: already published)."""
@@ -101,11 +102,7 @@ def entry_fields(client: redis.Redis, account: str, entry_id: str) -> dict[str, 
     if not found:
         return None
     _id, fields = found[0]
-    return {_str(k): _str(v) for k, v in fields.items()}
-
-
-def _str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return as_texts(fields)
 
 
 def crm_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
