@@ -21,8 +21,6 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -31,6 +29,7 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
 from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
@@ -41,9 +40,8 @@ CLEARED_OPTIONS = ("retries", "traceback", "requeue_timestamp", "eta", "skipped"
 """Options dropped on replay: a replayed message starts over."""
 
 
-@cache
-def _lua(name: str) -> str:
-    return Path(__file__).with_name(name).read_text()
+DLQ_REPLAY = lua_script(__file__, "dlq_replay.lua")
+DLQ_NOTE = lua_script(__file__, "dlq_note.lua")
 
 
 def canonical_queue(queue: str) -> str:
@@ -131,7 +129,7 @@ class DeadLetters:
     def __init__(self, client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -> None:
         self.client = client
         self.namespace = namespace
-        self._replay = client.register_script(_lua("dlq_replay.lua"))
+        self._replay = DLQ_REPLAY.on(client)
 
     def queues(self) -> list[str]:
         """Names of the queues that have dead letters now."""
@@ -235,9 +233,8 @@ class DeadLetterNotes(Middleware):
         if options.get("traceback"):
             options["traceback"] = scrub_text(str(options["traceback"]))
         noted: Message[Any] = Message(**{**message.asdict(), "options": options})
-        script = client.register_script(_lua("dlq_note.lua"))
         queue = canonical_queue(message.queue_name)
-        script(keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
+        DLQ_NOTE(client, keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
                args=[letter_id, noted.encode()])
 
     def after_nack(self, broker: Broker, message: Any) -> None:

@@ -12,21 +12,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
 from shared.state import due_accounts
 from shared.telemetry.scrub import scrub_text
 
-
-@cache
-def _lua(name: str) -> str:
-    return Path(__file__).with_name(name).read_text()
+REJECTED_REPLAY = lua_script(__file__, "rejected_replay.lua")
 
 
 @dataclass(frozen=True)
@@ -90,8 +86,8 @@ def replay_rejections(
     moved (ids that were not rejected are skipped)."""
     if contact_ids is not None and not contact_ids:
         return []
-    script = client.register_script(_lua("rejected_replay.lua"))
-    moved = script(
+    moved = REJECTED_REPLAY(
+        client,
         keys=[keys.rejected(account), keys.pending(account)],
         args=[repr(time.time() if now is None else now), *(contact_ids or [])],
     )

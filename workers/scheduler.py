@@ -30,6 +30,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
+from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
@@ -37,6 +38,7 @@ from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
 
 log = logging.getLogger(__name__)
+SCHEDULER_LOCK = lua_script(__file__, "scheduler_lock.lua")
 
 Enqueue = Callable[[str, str], None]
 ReverseHook = Callable[[float], None]
@@ -81,7 +83,7 @@ class Scheduler:
         self.reenqueue_after = reenqueue_after
         self.reverse = reverse
         self._problems: dict[str, str] = {}
-        self._lock = lifecycle.load_script(redis_client, "scheduler_lock.lua")
+        self._lock = SCHEDULER_LOCK.on(redis_client)
         self._indexed = False
 
     def tick(self) -> list[tuple[str, str]]:

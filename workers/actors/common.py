@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, ParamSpec
 
 import dramatiq
@@ -22,6 +21,7 @@ from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
+from shared.lua_scripts import lua_script
 from shared.redis_client import connect
 from shared.redis_text import as_texts
 from shared.settings import get_settings
@@ -130,9 +130,7 @@ def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     return as_texts(raw)
 
 
-@cache
-def _done_script_text() -> str:
-    return Path(__file__).with_name("chunk_done.lua").read_text()
+CHUNK_DONE = lua_script(__file__, "chunk_done.lua")
 
 
 def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
@@ -142,7 +140,8 @@ def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     args: list[Any] = []
     for name, value in counts.items():
         args += [COUNT_PREFIX + name, int(value)]
-    done, total = client.register_script(_done_script_text())(
+    done, total = CHUNK_DONE(
+        client,
         keys=[keys.chunk(account, batch_id, chunk_id), keys.batch(account, batch_id)],
         args=args,
     )

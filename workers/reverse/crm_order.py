@@ -19,13 +19,12 @@ it would undo the newer state in the CRM. All of it is one Lua script,
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
 
 KEEP_S = 30 * 86_400
@@ -34,9 +33,7 @@ Turn = Literal["already", "go", "wait", "superseded"]
 TURNS: tuple[Turn, ...] = ("already", "go", "wait", "superseded")
 
 
-@cache
-def _script_text() -> str:
-    return Path(__file__).with_name("crm_order.lua").read_text()
+CRM_ORDER = lua_script(__file__, "crm_order.lua")
 
 
 class MemberOrder:
@@ -44,7 +41,7 @@ class MemberOrder:
 
     def __init__(self, client: redis.Redis, account: str) -> None:
         self.account = account
-        self._script = client.register_script(_script_text())
+        self._script = CRM_ORDER.on(client)
 
     def _call(self, fields: dict[str, str], *args: Any) -> Any:
         list_id, profile_id = fields.get("list_id", ""), fields.get("profile_id", "")

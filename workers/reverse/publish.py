@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
 from shared.redis_text import as_text, as_texts
 
 ADDED = "subscriber.added"
@@ -53,9 +52,7 @@ def _text_or_none(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-@cache
-def _script_text() -> str:
-    return Path(__file__).with_name("publish_change.lua").read_text()
+PUBLISH_CHANGE = lua_script(__file__, "publish_change.lua")
 
 
 class Publisher:
@@ -68,7 +65,7 @@ class Publisher:
         self.list_id = list_id
         self.list_name = list_name
         self.now = now
-        self._script = client.register_script(_script_text())
+        self._script = PUBLISH_CHANGE.on(client)
 
     def _publish(self, op: str, kind: str, member: Member) -> str | None:
         fields = {
