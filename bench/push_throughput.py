@@ -38,6 +38,7 @@ from shared.klaviyo.client import build_client
 from shared.klaviyo.rate_limiter import LIMITS
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+from workers.actors.batch import sync_batch
 
 
 def free_port() -> int:
@@ -172,8 +173,6 @@ def main() -> None:
             store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", args.contacts, refused_every)
         broker = setup_broker(redis_url)
-        from workers.actors.batch import sync_batch
-
         worker = dramatiq.Worker(broker, worker_threads=args.threads, worker_timeout=20)
         worker.start()
         try:

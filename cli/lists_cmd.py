@@ -21,6 +21,8 @@ from cli.process_cmds import fail, open_redis
 from shared.accounts import AccountError, AccountStore
 from shared.klaviyo.errors import KlaviyoError
 from shared.settings import Settings
+from workers.actors.common import account_config, klaviyo_for
+from workers.reverse.discovery import discover
 from workers.reverse.schedule import ReverseSchedule
 from workers.reverse.state import known_lists, list_cursor, optional_float
 
@@ -119,9 +121,6 @@ def discover_now(
     settings = Settings()
     client = open_redis(settings)
     _accounts(client, settings, account)
-    from workers.actors.common import account_config, klaviyo_for
-    from workers.reverse.discovery import discover
-
     try:
         klaviyo = klaviyo_for(client, account_config(client, account))
         found = discover(client, klaviyo, account, datetime.now(UTC).timestamp())

@@ -18,6 +18,8 @@ from shared.accounts import AccountError, AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings
 from workers import batch_lifecycle as lifecycle
+from workers.actors.batch import sync_batch
+from workers.broker import setup_broker
 from workers.collector import Collector, default_consumer_name
 from workers.scheduler import Scheduler, scheduler_alive
 
@@ -97,16 +99,8 @@ def collector(
 
 
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
-    """Enqueue through the Dramatiq broker to the batch actor (imported only here, so the
-    scheduler module never loads actors)."""
-    try:
-        from workers.broker import setup_broker  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as error:
-        raise fail(f"the Dramatiq broker is not available ({error})") from None
+    """Enqueue through the Dramatiq broker on ``redis_url`` to the batch actor."""
     setup_broker(redis_url)
-    from workers.actors.batch import (  # type: ignore[import-not-found, unused-ignore]
-        sync_batch,
-    )
 
     def enqueue(account: str, batch_id: str) -> None:
         sync_batch.send(account, batch_id)

@@ -36,6 +36,7 @@ from shared.state import due_accounts
 from shared.state.heartbeats import Heart
 from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
+from workers.reverse.schedule import ReverseSchedule
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK = lua_script(__file__, "scheduler_lock.lua")
@@ -187,8 +188,6 @@ class Scheduler:
         log.info("scheduler started")
         heart = Heart(self.redis, "scheduler")
         if self.reverse is None:  # the real process: discovery and pulls too
-            from workers.reverse.schedule import ReverseSchedule
-
             self.reverse = ReverseSchedule(self.redis)
         outage = RedisOutage("scheduler", client_address(self.redis), log)
         while not stop_event.is_set():

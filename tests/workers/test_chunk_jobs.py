@@ -12,6 +12,7 @@ import redis
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 
 
@@ -56,8 +57,6 @@ def test_an_email_klaviyo_would_refuse_is_excluded_before_sending_with_the_reaso
 
 def test_a_429_storm_still_completes_the_batch_without_duplicates(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.batch import sync_batch
-
     acct = PushAccount(r, sandbox)
     # Every import is throttled until the first 429 has surely happened, then half of all
     # calls are, at random (so the storm is never vacuous).
@@ -111,8 +110,6 @@ def test_an_import_job_klaviyo_keeps_queued_is_never_posted_again_until_it_is_ca
         r: redis.Redis, sandbox: Any, worker: None) -> None:
     import time
 
-    from workers.actors.batch import sync_batch
-
     sandbox.set_jobs("async", 600_000)  # the first job stays queued for ten minutes
     acct = PushAccount(r, sandbox)
     for i in range(5):
@@ -137,8 +134,6 @@ def test_an_import_job_klaviyo_keeps_queued_is_never_posted_again_until_it_is_ca
 
 def test_an_import_job_klaviyo_has_forgotten_is_posted_again(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.batch import sync_batch
-
     sandbox.set_jobs("async", 600_000)
     acct = PushAccount(r, sandbox)
     acct.change("S1")

@@ -14,6 +14,9 @@ import redis
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.actors.batch import sync_batch
+from workers.actors.chunk import poll_import_job, upsert_chunk
+from workers.actors.common import chunk_done
 from workers.batch_lifecycle import batch_info, start_batch
 
 
@@ -27,8 +30,6 @@ def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 
 def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
                                                    worker: None) -> None:
-    from workers.actors.common import chunk_done
-
     acct = PushAccount(r, sandbox)
     r.hset(keys.state(acct.name), "running", "b1")
     r.hset(keys.batch(acct.name, "b1"), mapping={"status": "running", "chunks_total": 2,
@@ -43,8 +44,6 @@ def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
 
 def test_a_batch_message_delivered_twice_gives_one_profile_per_email(
         r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.actors.batch import sync_batch
-
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "10")
     acct = PushAccount(r, sandbox)
     for i in range(35):
@@ -62,8 +61,6 @@ def test_a_batch_message_delivered_twice_gives_one_profile_per_email(
 
 def test_late_messages_of_a_completed_batch_change_nothing(
         r: redis.Redis, sandbox: Any, worker: dramatiq.Worker) -> None:
-    from workers.actors.chunk import poll_import_job, upsert_chunk
-
     acct = PushAccount(r, sandbox)
     acct.change("C1")
     info = acct.sync()

@@ -14,6 +14,7 @@ import redis
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.actors.chunk import upsert_chunk
 from workers.batch_lifecycle import account_state, batch_info, start_batch
 
 
@@ -58,8 +59,6 @@ def test_a_profile_over_klaviyos_100_kb_is_excluded_with_its_size(
 
 def test_a_batch_whose_chunk_fails_for_good_is_failed_and_its_contacts_wait_for_the_next(
         r: redis.Redis, sandbox: Any, worker: dramatiq.Worker) -> None:
-    from workers.actors.chunk import upsert_chunk
-
     acct = PushAccount(r, sandbox)
     acct.change("C1")
     acct.change("C2")

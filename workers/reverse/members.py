@@ -18,18 +18,16 @@ stores no cursor, so the next attempt starts from the old one: nothing is skippe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text
+from workers.actors.common import Klaviyo
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
 from workers.reverse.state import iso_seconds, list_cursor, optional_float
-
-if TYPE_CHECKING:  # the actors package sets up the broker when imported
-    from workers.actors.common import Klaviyo
 
 MEMBERS_PAGE = 100
 LOOKBACK_S = 600.0

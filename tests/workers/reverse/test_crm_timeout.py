@@ -14,6 +14,7 @@ from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
 from tests.workers.reverse.crm_receiver import CrmReceiver, Document, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
+from workers.actors.lists import pull_list_members
 from workers.dead_letters import DeadLetters
 from workers.reverse.crm_delivery import RetryPolicy
 
@@ -35,8 +36,6 @@ def first_answers_slow(count: int) -> Any:
 
 
 def one_sign_up(acct: ReverseAccount) -> None:
-    from workers.actors.lists import pull_list_members
-
     list_id = acct.create_list("Newsletter")
     acct.sign_up(list_id, acct.people(1))
     acct.discover()
