@@ -27,7 +27,7 @@ import typer
 from shared import constants as keys
 from shared.redis_client import describe_redis_error
 from shared.redis_text import as_text
-from shared.settings import Settings
+from shared.settings import get_settings
 from shared.state.heartbeats import ALIVE_S
 
 KINDS = ("web", "collector", "scheduler", "worker")
@@ -84,7 +84,7 @@ def healthcheck(
     if kind not in KINDS:
         typer.echo(f"unhealthy: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         raise typer.Exit(1)
-    settings = Settings()
+    settings = get_settings()
     if not settings.redis_url:
         typer.echo("unhealthy: REDIS_URL is not set")
         raise typer.Exit(1)

@@ -16,7 +16,7 @@ import typer
 from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from workers import batch_lifecycle as lifecycle
 from workers.actors.batch import sync_batch
 from workers.broker import setup_broker
@@ -90,7 +90,7 @@ def collector(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
     """Read contact events from the stream and keep the newest state of each contact."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "collector")
     worker = Collector(client, consumer or default_consumer_name(), count=count,
@@ -112,7 +112,7 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "scheduler")
     assert settings.redis_url is not None
@@ -124,7 +124,7 @@ def sync_now(
     account: Annotated[str, typer.Option("--account", "-a", help="The account to sync.")],
 ) -> None:
     """Make an account's next batch start at the scheduler's next tick, interval or not."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         config = AccountStore(client, settings).get(account)

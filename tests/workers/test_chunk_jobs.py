@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 import redis
 
 from shared import constants as keys
+from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
 from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 
 
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
-
-
 def test_a_batch_over_the_chunk_size_goes_in_several_jobs_and_completes_once_all_are_done(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "40")
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_CHUNK_MAX_PROFILES", "40")
     acct = PushAccount(r, sandbox)
     acct.set(default_list_id=acct.create_list())
     for i in range(100):

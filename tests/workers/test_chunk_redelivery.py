@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
-import pytest
 import redis
 
 from shared import constants as keys
+from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
 from workers.actors.batch import sync_batch
 from workers.actors.chunk import poll_import_job, upsert_chunk
 from workers.actors.common import chunk_done
 from workers.batch_lifecycle import batch_info, start_batch
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[dramatiq.Worker]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url) as running:
-        yield running
 
 
 def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
@@ -43,8 +34,8 @@ def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
 
 
 def test_a_batch_message_delivered_twice_gives_one_profile_per_email(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "10")
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_CHUNK_MAX_PROFILES", "10")
     acct = PushAccount(r, sandbox)
     for i in range(35):
         acct.change(f"C{i}")

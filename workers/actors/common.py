@@ -112,7 +112,7 @@ def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
     ident = klaviyo_account_id(account)
     cache_key = (account.klaviyo_base_url, ident)
     if cache_key not in _clients:
-        _clients[cache_key] = client_for(account)
+        _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
     return Klaviyo(account, _clients[cache_key], Gateway(client, ident))
 
 
