@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.phones import check_phone_region
@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     )
     max_bulk_export: int = Field(default=0, alias="SYNC_MAX_BULK_EXPORT", ge=0)
     default_list_id: str | None = Field(default=None, alias="SYNC_DEFAULT_LIST_ID")
-    phone_region: str | None = Field(default=None, alias="SYNC_PHONE_REGION")
+    phone_region: Annotated[str | None, BeforeValidator(check_phone_region)] = Field(
+        default=None, alias="SYNC_PHONE_REGION")
     """ISO 3166 alpha-2 country in which phones written without ``+`` are read; ``None``:
     such phones are not sent."""
     list_discovery_at: str = Field(default="02:00", alias="SYNC_LIST_DISCOVERY_AT")
@@ -159,11 +160,6 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
-
-    @field_validator("phone_region", mode="before")
-    @classmethod
-    def _phone_region(cls, value: object) -> object:
-        return check_phone_region(value)
 
     @field_validator("list_discovery_at")
     @classmethod
