@@ -25,33 +25,32 @@ def test_every_variable_the_settings_read_is_in_the_operations_environment_table
     assert missing == []
 
 
+def _settings_with(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
 def test_the_tuning_knobs_keep_their_flat_environment_names(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "25")
-    monkeypatch.setenv("SYNC_JOB_PROFILE_PAGES", "0")
-    monkeypatch.setenv("SYNC_KLAVIYO_READ_TIMEOUT", "1.5")
-    monkeypatch.setenv("SYNC_CRM_MAX_RETRIES", "2")
-    tuning = Settings().tuning
+    tuning = _settings_with(monkeypatch, SYNC_CHUNK_MAX_PROFILES="25", SYNC_JOB_PROFILE_PAGES="0",
+                            SYNC_KLAVIYO_READ_TIMEOUT="1.5", SYNC_CRM_MAX_RETRIES="2").tuning
     assert (tuning.chunk_max_profiles, tuning.job_profile_pages, tuning.klaviyo_read_timeout,
             tuning.crm_max_retries) == (25, 0, 1.5, 2)
 
 
 def test_an_empty_knob_is_the_default_and_an_unset_one_too(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CRM_TIMEOUT_MS", "")
-    monkeypatch.setenv("SYNC_CHUNK_MAX_BYTES", " ")
-    monkeypatch.setenv("SYNC_ENVIRONMENT", "")
-    monkeypatch.setenv("dramatiq_prom_port", "")
-    settings = Settings()
+    settings = _settings_with(monkeypatch, SYNC_CRM_TIMEOUT_MS="", SYNC_CHUNK_MAX_BYTES=" ",
+                              SYNC_ENVIRONMENT="", dramatiq_prom_port="")
     assert settings.tuning == Tuning.model_validate({})
     assert (settings.environment, settings.worker_metrics_port) == ("production", None)
 
 
 def test_a_chunk_limit_of_zero_is_refused_naming_the_variable(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "0")
     with pytest.raises(ValueError, match="SYNC_CHUNK_MAX_PROFILES"):
-        Settings()
+        _settings_with(monkeypatch, SYNC_CHUNK_MAX_PROFILES="0")
 
 
 def _reads_environment(path: Path) -> list[int]:
