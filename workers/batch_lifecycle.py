@@ -20,6 +20,7 @@ from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
 from shared.lua_scripts import lua_script
 from shared.redis_text import as_text, as_texts
+from shared.settings import get_settings
 from shared.state import due_accounts
 from shared.telemetry.metrics import record_batch
 
@@ -68,8 +69,6 @@ def _finish(
     status: str,
 ) -> bool:
     if interval is None:
-        from shared.settings import get_settings
-
         settings = get_settings()
         try:
             interval = AccountStore(client, settings).get(account).interval
