@@ -42,6 +42,7 @@ from shared.klaviyo.client import build_client
 from shared.klaviyo.rate_limiter import LIMITS
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+from workers.actors.batch import sync_batch
 
 
 def free_port() -> int:
@@ -157,7 +158,6 @@ def naive(url: str, count: int, key: str) -> tuple[float, int]:
 def run_batch(client: Any, threads: int, batch_id: str) -> tuple[float, dict[str, Any]]:
     """Start the bench account's batch ``batch_id`` and wait for it with an in-process
     worker on the declared broker; (seconds, its report)."""
-    from workers.actors.batch import sync_batch
     from workers.batch_lifecycle import batch_info, start_batch
 
     worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=20)

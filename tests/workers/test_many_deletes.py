@@ -5,26 +5,23 @@ the lookups again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
 from workers.batch_lifecycle import batch_info, start_batch
 
 CONTACTS = 3000
 
 
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the worker fixture reads the settings."""
     monkeypatch.setenv("SYNC_JOB_PROFILE_PAGES", "0")  # no ids learnt: every delete looks up
     monkeypatch.setenv("SYNC_CHUNK_MAX_DELETES", "500")
-    with push_worker(redis_url):
-        yield
 
 
 def synced_in_a_list(acct: PushAccount, count: int) -> str:

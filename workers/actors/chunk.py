@@ -23,7 +23,7 @@ says it was cancelled, it is past its ``expires_at``, or it is gone (404); never
 Klaviyo reports it ``queued`` or ``processing``. Rate limits (ours or Klaviyo's 429)
 re-send the same message after the wait instead of sleeping.
 
-created vs updated: when the job has at most :data:`JOB_PROFILE_PAGES` pages of profiles,
+created vs updated: when the job has at most ``SYNC_JOB_PROFILE_PAGES`` (3) pages of profiles,
 they are read: the profile ids are learnt and ``created`` is exact (profile ``created`` at
 or after the job's ``created_at``). For bigger jobs, ``created`` counts the first-time
 contacts whose email was never mapped to a profile, ``updated`` the rest.
@@ -32,7 +32,6 @@ contacts whose email was never mapped to a profile, ``updated`` the rest.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +44,7 @@ import redis
 from shared import constants as keys
 from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
+from shared.settings import get_settings
 from shared.telemetry.metrics import record_rejections
 from workers import account_health as health
 from workers.actors import chunk_records as records
@@ -63,9 +63,6 @@ from workers.actors.deletes import remove_deleted
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.reverse.echo import record_pushed
 
-JOB_PROFILE_PAGES = 3
-"""Read a finished job's profiles (100 a page) only when it fits in this many pages
-(``SYNC_JOB_PROFILE_PAGES`` overrides; 0 = never)."""
 PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
@@ -270,7 +267,7 @@ def _learn(klaviyo: Klaviyo, job_id: str, job: dict[str, Any], rows: int
            ) -> dict[str, tuple[str, bool]]:
     """email -> (profile id, created by this job), for jobs small enough to read."""
     learnt: dict[str, tuple[str, bool]] = {}
-    if rows > int(os.environ.get("SYNC_JOB_PROFILE_PAGES", JOB_PROFILE_PAGES)) * PAGE:
+    if rows > get_settings().tuning.job_profile_pages * PAGE:
         return learnt
     started = _parse_time((job.get("attributes") or {}).get("created_at"))
     for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",

@@ -21,7 +21,6 @@ chunk hash, so a rate limit or a killed worker resumes where it stopped, never f
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ import redis
 from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
+from shared.settings import get_settings
 from workers.actors import chunk_records as chunks
 from workers.actors.common import Klaviyo
 from workers.actors.identity_ops import PAGE, lookup_page
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
     """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
-    size = max(1, min(MAX_DELETES, int(os.environ.get("SYNC_CHUNK_MAX_DELETES", MAX_DELETES))))
+    size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
     for start in range(0, len(contact_ids), size):
         yield {"kind": "delete", "status": "planned", "list_id": "",
                "rows": orjson.dumps(list(contact_ids[start:start + size]))}
