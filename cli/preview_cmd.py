@@ -20,9 +20,10 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore, as_text
+from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
 from shared.events import MirroredContact
-from shared.settings import Settings
+from shared.redis_text import as_text
+from shared.settings import Settings, get_settings
 from shared.state.contact_mirror import iter_mirrors
 from workers.batch_planner import Member, matches_filters, preview
 
@@ -98,7 +99,7 @@ def preview_cmd(
 ) -> None:
     """How many contacts match the account's filters (unsubscribed ones included), how many
     of those would be excluded (empty or invalid email, over the cap) and how many sent."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         report = build_preview(client, settings, account)

@@ -4,17 +4,19 @@ A bulk import job takes at most 10,000 profiles and 5 MB (docs/KLAVIYO.md). Whet
 means 5,000,000 or 5,242,880 bytes is not known, so chunks stay under 4,500,000 bytes of
 JSON (peers keep under 4.6 MB). The size is measured: each profile's JSON bytes plus its
 comma, plus a fixed allowance for the envelope.
-``SYNC_CHUNK_MAX_PROFILES`` / ``SYNC_CHUNK_MAX_BYTES`` lower the limits (tests, benchmarks).
+``SYNC_CHUNK_MAX_PROFILES`` / ``SYNC_CHUNK_MAX_BYTES`` (:class:`shared.settings.Tuning`) lower
+the limits (tests, benchmarks).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
+
+from shared.settings import Tuning
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -22,27 +24,28 @@ ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
 
 
-BODIES_AT_ONCE = 1
-"""Chunks a worker process turns into a request body at the same time
-(``SYNC_CHUNK_BODIES_AT_ONCE`` changes it). A 10,000-profile chunk weighs ~150 MB while its
-rows are parsed, the SDK validates the body and it is posted: with Dramatiq's 8 threads all
-doing that at once a process peaked at ~900 MB at 100,000 contacts, with two at once at
-~680 MB at 1,000,000. Building a body is CPU work under the GIL, so more at once is not
-faster; polls and other messages are not held back."""
-_bodies = threading.BoundedSemaphore(
-    max(1, int(os.environ.get("SYNC_CHUNK_BODIES_AT_ONCE", BODIES_AT_ONCE))))
+_bodies: list[threading.BoundedSemaphore] = []
+_bodies_lock = threading.Lock()
 
 
-def body_slot() -> threading.BoundedSemaphore:
-    """Hold while a chunk's request body exists (``with body_slot(): ...``)."""
-    return _bodies
+def body_slot(tuning: Tuning) -> threading.BoundedSemaphore:
+    """Hold while a chunk's request body exists (``with body_slot(tuning): ...``): at most
+    ``SYNC_CHUNK_BODIES_AT_ONCE`` (1) per worker process. A 10,000-profile chunk weighs
+    ~150 MB while its rows are parsed, the SDK validates the body and it is posted: with
+    Dramatiq's 8 threads all doing that at once a process peaked at ~900 MB at 100,000
+    contacts, with two at once at ~750 MB at 1,000,000. Building a body is CPU work under
+    the GIL, so more at once is hardly faster; polls and other messages are not held."""
+    with _bodies_lock:
+        if not _bodies:
+            _bodies.append(threading.BoundedSemaphore(tuning.chunk_bodies_at_once))
+    return _bodies[0]
 
 
-def limits() -> tuple[int, int]:
-    """(profiles, bytes) per chunk: Klaviyo's, or lower ones from the environment."""
-    profiles = min(MAX_PROFILES, int(os.environ.get("SYNC_CHUNK_MAX_PROFILES", MAX_PROFILES)))
-    size = min(MAX_BYTES, int(os.environ.get("SYNC_CHUNK_MAX_BYTES", MAX_BYTES)))
-    return max(1, profiles), size
+def limits(tuning: Tuning) -> tuple[int, int]:
+    """(profiles, bytes) per chunk: Klaviyo's, or lower ones from the tuning knobs."""
+    profiles = min(MAX_PROFILES, tuning.chunk_max_profiles or MAX_PROFILES)
+    size = min(MAX_BYTES, tuning.chunk_max_bytes or MAX_BYTES)
+    return profiles, size
 
 
 def profile_resource(attributes: dict[str, Any]) -> dict[str, Any]:

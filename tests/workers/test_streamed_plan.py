@@ -19,10 +19,10 @@ from workers.batch_lifecycle import batch_info, start_batch
 
 @pytest.fixture
 def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
     monkeypatch.setenv("SYNC_PLAN_SLICE", "2")
     monkeypatch.setenv("SYNC_PLAN_COMMIT_MEMBERS", "4")
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "3")
+    prepare_env(monkeypatch, redis_url, sandbox.url)
     with push_worker(redis_url):
         yield
 
@@ -101,10 +101,10 @@ def test_a_phone_met_again_in_a_later_slice_is_sent_to_neither_contact(
 
 def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
         r: redis.Redis, sandbox: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
     monkeypatch.setenv("SYNC_PLAN_SLICE", "2")
     monkeypatch.setenv("SYNC_PLAN_COMMIT_MEMBERS", "4")
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "3")
+    prepare_env(monkeypatch, redis_url, sandbox.url)
     import workers.actors  # noqa: F401  (the broker the planner's module builds)
     from workers.actors.plan_stream import StreamPlanner
 

@@ -16,8 +16,8 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
 from shared.klaviyo.errors import Conflict, RateLimited
+from shared.redis_text import as_text
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
     COUNT_PREFIX,

@@ -23,7 +23,6 @@ Memory bound per worker, whatever the batch size: one slice of parsed mirrors (5
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,12 +32,15 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.accounts import AccountConfig, as_text
+from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
+from shared.redis_text import as_text
+from shared.settings import get_settings
 from shared.state.contact_mirror import read_mirrors
 from workers import account_health as health
 from workers.actors import plan_final
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
+from workers.actors.deletes import delete_chunks
 from workers.batch_planner import (
     Claim,
     Context,
@@ -97,15 +99,15 @@ class StreamPlanner:
         self.list_missing = progress.get("list_missing") == "1"
         self.stage = progress.get("stage", "")
         list_id = progress.get("list_id", "")
-        max_profiles, max_bytes = limits()
+        tuning = get_settings().tuning
+        max_profiles, max_bytes = limits(tuning)
         self.builders = {
             target: ChunkBuilder(list_id if target == "list" else "", max_profiles, max_bytes,
                                  split_json(progress.get(f"carry:{target}:payload")),
                                  split_json(progress.get(f"carry:{target}:rows")))
             for target in TARGETS}
-        self.slice = min(SLICE, int(os.environ.get("SYNC_PLAN_SLICE", SLICE)))
-        self.commit_every = min(COMMIT_MEMBERS, int(os.environ.get("SYNC_PLAN_COMMIT_MEMBERS",
-                                                                   COMMIT_MEMBERS)))
+        self.slice = min(SLICE, tuning.plan_slice or SLICE)
+        self.commit_every = min(COMMIT_MEMBERS, tuning.plan_commit_members or COMMIT_MEMBERS)
         self.window = _Window()
         self.size = int(client.zcard(keys.batch_members(account, batch_id)))  # type: ignore[arg-type]
         self.has_bulk = bool(client.exists(keys.batch_members_bulk(account, batch_id)))
@@ -261,10 +263,7 @@ class StreamPlanner:
         chunks = list(window.chunks)
         if final:
             chunks += [b.cut() for b in self.builders.values() if b.payload]
-        step = limits()[0]
-        chunks += [{"kind": "delete", "status": "planned", "list_id": "",
-                    "rows": orjson.dumps(window.deletes[i:i + step])}
-                   for i in range(0, len(window.deletes), step)]
+        chunks += delete_chunks(window.deletes)
         account, batch_id = self.account, self.batch_id
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe
