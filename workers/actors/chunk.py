@@ -53,7 +53,7 @@ from workers.actors.common import (
     Klaviyo,
     account_config,
     chunk_done,
-    hash_of,
+    hash_without,
     klaviyo_for,
     redis_for_actors,
     resend,
@@ -138,7 +138,7 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     key = keys.chunk(account, batch_id, chunk_id)
     stage = fields.get("stage") or "profiles"
     rows: list[Row] = orjson.loads(fields["rows"])
-    payload: list[Any] = orjson.loads(fields["payload"])
+    payload: list[Any] = orjson.loads(client.hget(key, "payload") or "[]")
     if stage == "profiles":
         rows, payload = records.without_conflicts(client, account, batch_id, rows, payload)
     left = _Pending(rows, payload, fields.get("list_id") or "", fields.get("version") or "0")
@@ -191,7 +191,7 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     if not _running(client, account, batch_id):
         return
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = hash_of(client, key)
+    fields = hash_without(client, key, "payload")  # read in the body slot (_submit)
     status = fields.get("status")
     if status in ("done", "committed"):
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
@@ -347,7 +347,7 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     """Look at the chunk's import job once; re-sent with a growing delay until complete."""
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = hash_of(client, key)
+    fields = hash_without(client, key, "payload")
     if not _running(client, account, batch_id) or fields.get("status") != "submitted":
         if fields.get("status") in ("done", "committed"):
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))

@@ -23,7 +23,7 @@ from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
 from shared.lua_scripts import lua_script
 from shared.redis_client import connect
-from shared.redis_text import as_texts
+from shared.redis_text import as_text, as_texts
 from shared.settings import get_settings
 from workers import account_health as health
 from workers.batch_lifecycle import complete_batch, fail_batch
@@ -123,6 +123,15 @@ def account_config(client: redis.Redis, account: str) -> AccountConfig:
 def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: float) -> None:
     """The same message again after ``delay_s`` (instead of sleeping in this thread)."""
     actor.send_with_options(args=args, delay=max(1, int(delay_s * 1000)))
+
+
+def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str]:
+    """:func:`hash_of` without the fields ``left_out``: a chunk's ``payload`` is megabytes,
+    and only the thread building its request body should hold it."""
+    every: list[Any] = client.hkeys(key)  # type: ignore[assignment]
+    names = [name for name in map(as_text, every) if name not in left_out]
+    values: list[Any] = client.hmget(key, names) if names else []  # type: ignore[assignment]
+    return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
 
 
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
