@@ -29,9 +29,10 @@ _bodies_lock = threading.Lock()
 
 
 def body_slot(tuning: Tuning) -> threading.BoundedSemaphore:
-    """Hold while a chunk's request body exists (``with body_slot(tuning): ...``): at most
-    ``SYNC_CHUNK_BODIES_AT_ONCE`` (1) per worker process. A 10,000-profile chunk weighs
-    ~150 MB while its rows are parsed, the SDK validates the body and it is posted: with
+    """Hold while a chunk's request body exists, or while a finished job's rows are
+    recorded (``with body_slot(tuning): ...``): at most ``SYNC_CHUNK_BODIES_AT_ONCE`` (1)
+    per worker process. A 10,000-profile chunk weighs ~150 MB while its rows are parsed,
+    the body built and posted, or its synced records written in one MULTI: with
     Dramatiq's 8 threads all doing that at once a process peaked at ~900 MB at 100,000
     contacts, with two at once at ~750 MB at 1,000,000. Building a body is CPU work under
     the GIL, so more at once is hardly faster; polls and other messages are not held."""

@@ -378,7 +378,8 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
         resend(poll_import_job, args, min(POLL_MAX_S, POLL_FIRST_S * POLL_FACTOR ** polls))
         return
     try:
-        _finish_job(client, klaviyo, account, batch_id, chunk_id, fields, job)
+        with body_slot(get_settings().tuning):  # its records weigh as much as the body
+            _finish_job(client, klaviyo, account, batch_id, chunk_id, fields, job)
     except RateLimited as limited:
         resend(poll_import_job, args, limited.retry_in)
 
