@@ -40,6 +40,7 @@ from shared.accounts import AccountConfig
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
+from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""
@@ -96,37 +97,6 @@ class EmailChange:
     contact_id: str
     old_email: str
     new_email: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What became of a normalised email in an earlier slice of the batch: the contact that
-    took it (the newest of the email, as members are read newest first) and its outcome,
-    ``row`` (sent), ``unchanged`` (with the fingerprint) or ``unencodable``."""
-
-    contact_id: str
-    state: str
-    fingerprint: str = ""
-
-    def encode(self) -> str:
-        return f"{self.contact_id}\t{self.state}\t{self.fingerprint}"
-
-    @classmethod
-    def decode(cls, text: str) -> Claim:
-        contact_id, state, fingerprint = text.split("\t")
-        return cls(contact_id, state, fingerprint)
-
-
-@dataclass(frozen=True)
-class Join:
-    """A member whose email a contact of an earlier slice claimed: it joins that row."""
-
-    contact_id: str
-    email: str
-    occurred_at: float
-    first_time: bool
-    owed: bool
-    sent_unsubscribed: bool
 
 
 @dataclass

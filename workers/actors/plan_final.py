@@ -20,7 +20,7 @@ import redis
 
 from shared import constants as keys
 from workers.actors.common import COUNT_PREFIX, hash_of, record_details
-from workers.batch_planner import Join
+from workers.plan_claims import Join
 
 SEP = b"\x00"
 

@@ -41,16 +41,9 @@ from workers import account_health as health
 from workers.actors import plan_final
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
-from workers.batch_planner import (
-    Claim,
-    Context,
-    Join,
-    Member,
-    Plan,
-    SyncedRecord,
-    plan_batch,
-)
+from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
 from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
+from workers.plan_claims import Claim, Join
 
 SLICE = 5_000
 """Members read, parsed and planned at once (``SYNC_PLAN_SLICE`` lowers it: tests)."""
