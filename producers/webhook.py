@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from producers import intake, signature
 from producers.intake import Answer
+from producers.oauth_routes import mount_oauth
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>).",
     )
     app.state.redis = client
+    mount_oauth(app, settings, client)
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 

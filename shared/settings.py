@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     list_pull_interval: float = Field(default=900, alias="SYNC_LIST_PULL_INTERVAL", ge=0)
     crm_webhook_url: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_URL")
     crm_webhook_secret: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_SECRET")
+    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                       alias="SYNC_API_TOKENS")
+    """Bearer tokens of the account API; none: the account API is off (404)."""
     secret_key: str | None = Field(default=None, alias="SYNC_SECRET_KEY")
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     log_format: Literal["text", "json"] = Field(default="text", alias="SYNC_LOG_FORMAT")
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
     oauth_token_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_TOKEN_URL")
     oauth_revoke_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_REVOKE_URL")
 
-    @field_validator("webhook_secrets", "oauth_return_origins", mode="before")
+    @field_validator("webhook_secrets", "api_tokens", "oauth_return_origins", mode="before")
     @classmethod
     def _secrets(cls, value: object) -> object:
         return _split_csv(value) or []
