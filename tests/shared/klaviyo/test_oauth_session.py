@@ -80,7 +80,7 @@ def test_a_connected_account_calls_klaviyo_with_bearer_tokens_stored_only_encryp
     assert tokens.access_token not in repr(tokens)
     config = AccountStore(r, settings).get(ACCOUNT)
     assert config.oauth_connected and config.unsyncable_reason is None
-    assert "connected (OAuth)" == config.public_view()["klaviyo_key"]
+    assert config.public_view()["klaviyo_key"] == "connected (OAuth)"
 
 
 def test_a_token_about_to_expire_is_refreshed_before_the_call_and_the_rotation_stored(
@@ -121,7 +121,7 @@ def test_workers_refreshing_at_once_use_one_refresh(
         ready.wait()
         try:
             gateway.call("get_profiles", api.Profiles.get_profiles)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
