@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import redis
 
 from shared.accounts import AccountConfig
-from shared.klaviyo.client import api_key_of, build_client, klaviyo_account_id
+from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused, KlaviyoError, RateLimited, Rejected
 from shared.klaviyo.gateway import Gateway
+from shared.klaviyo.oauth_session import session_for
+from shared.settings import get_settings
 
 NO_CHECK = "or give --no-check to store it without asking Klaviyo"
 
@@ -53,8 +55,9 @@ def _refusal(error: Rejected, list_id: str | None) -> CheckFailed | str:
 def check_with_klaviyo(client: redis.Redis, config: AccountConfig,
                        list_id: str | None) -> Checked:
     """Ask Klaviyo about the account's key (and ``list_id``); raises :class:`CheckFailed`."""
-    api = build_client(api_key_of(config), config.klaviyo_base_url)
-    gateway = Gateway(client, klaviyo_account_id(config))
+    api = client_for(config)
+    gateway = Gateway(client, klaviyo_account_id(config),
+                      auth=session_for(client, get_settings(), config, api))
     try:
         if list_id:
             gateway.call("get_list", api.Lists.get_list, list_id)

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.accounts import AccountConfig
 from shared.klaviyo.errors import AccountRefused, RateLimited, ReconnectNeeded, Transient
 from shared.klaviyo.oauth_http import OAuthRefused, OAuthUnavailable, refresh_tokens
 from shared.klaviyo.oauth_tokens import (
@@ -134,3 +135,10 @@ class OAuthSession:
             pipe.execute()
         log.info("account %s: OAuth tokens refreshed", self.account)
         return fresh
+
+
+def session_for(client: redis.Redis, settings: Settings, account: AccountConfig,
+                api: Any) -> OAuthSession | None:
+    """The token source of an OAuth account's SDK client; None for a key's."""
+    return OAuthSession(client, settings, account.name, api) if account.oauth_connected \
+        else None

@@ -22,7 +22,7 @@ from shared.accounts import AccountConfig, AccountStore, as_text
 from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused, ReconnectNeeded
 from shared.klaviyo.gateway import Gateway
-from shared.klaviyo.oauth_session import OAuthSession
+from shared.klaviyo.oauth_session import session_for
 from shared.redis_client import connect
 from shared.settings import get_settings
 from workers import account_health as health
@@ -116,8 +116,7 @@ def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
     if cache_key not in _clients:
         _clients[cache_key] = client_for(account)
     api = _clients[cache_key]
-    auth = OAuthSession(client, get_settings(), account.name, api) \
-        if account.oauth_connected else None
+    auth = session_for(client, get_settings(), account, api)
     return Klaviyo(account, api, Gateway(client, ident, auth=auth))
 
 
