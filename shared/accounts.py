@@ -337,6 +337,8 @@ class AccountStore:
         stored["updated_at"] = json.dumps(now)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.account_config(name), mapping=stored)
+        if KEY_FIELD in stored:  # a new key replaces an OAuth connection (newest wins)
+            pipe.hdel(keys.account_config(name), OAUTH_FIELD)
         pipe.rpush(keys.account_config_log(name), *log)
         if name != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, name)

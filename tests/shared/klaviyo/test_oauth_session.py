@@ -159,3 +159,12 @@ def test_an_oauth_account_counts_against_a_quota_apart_from_a_private_keys(
     oauth = store.get(ACCOUNT)
     assert klaviyo_account_id(oauth).startswith("oauth-")
     assert klaviyo_account_id(oauth) != klaviyo_account_id(keyed)
+
+
+def test_a_key_set_after_the_connection_replaces_it(
+        r: redis.Redis, settings: Settings, sandbox: SandboxClient) -> None:
+    _connect(r, settings, sandbox)
+    store = AccountStore(r, settings)
+    assert store.get(ACCOUNT).oauth_connected
+    after = store.set(ACCOUNT, klaviyo_api_key=sandbox.key)
+    assert not after.oauth_connected and after.klaviyo_api_key is not None
