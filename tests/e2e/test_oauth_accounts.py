@@ -17,10 +17,12 @@ from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from shared.klaviyo.oauth_tokens import read_tokens
 from tests.e2e.pipeline import PROCESSES, Account, Pipeline
-from tests.support.oauth import PUBLIC_URL, RETURN_TO, consent_callback, oauth_env
+from tests.support.oauth import PUBLIC_URL, RETURN_TO, consent_callback, oauth_env, query_of
 from tests.support.process_stack import ProcessStack, wait_until
 
 TOKEN = "crm-backend-token"
+CODES: list[str] = []
+"""The authorization codes the browser carried (one use each; never to be logged either)."""
 
 
 @pytest.fixture
@@ -44,6 +46,7 @@ def _connect(pipeline: Pipeline, account: Account) -> str:
                        headers={"Authorization": f"Bearer {TOKEN}"})
     assert started.status_code == 302, started.text
     callback = consent_callback(pipeline.sandbox, started.headers["location"], key=account.key)
+    CODES.append(query_of(callback)["code"])
     back = http.get(callback.replace(PUBLIC_URL, web))
     assert back.status_code == 302, back.text
     return str(back.headers["location"])
@@ -89,7 +92,7 @@ def test_an_oauth_account_syncs_over_expiring_tokens_and_waits_for_a_reconnectio
 
     tokens = read_tokens(pipeline.r, account.name, pipeline.stack.env["SYNC_SECRET_KEY"])
     assert tokens is not None
-    secrets = (tokens.access_token, tokens.refresh_token, "sandbox-secret")
+    secrets = (tokens.access_token, tokens.refresh_token, "sandbox-secret", *CODES)
     said = [pipeline.stack.output(name) for name in PROCESSES] + [json.dumps(status)]
     plain = [str(pipeline.r.hgetall(keys.account_config(account.name))),
              str(pipeline.r.hgetall(state))]
