@@ -30,7 +30,7 @@ from shared.accounts import (
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import Settings
-from workers.account_health import settings_changed
+from shared.state.account_health import settings_changed
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "

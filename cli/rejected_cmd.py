@@ -15,7 +15,7 @@ from rich.table import Table
 from cli.dlq_cmd import when
 from cli.process_cmds import fail, open_redis
 from shared.settings import Settings
-from workers.rejections import list_rejections, replay_rejections
+from shared.state.rejections import list_rejections, replay_rejections
 
 rejected_app = typer.Typer(
     help="Contacts Klaviyo refused (with its reason); re-send them once the CRM fixed them.",

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
-from workers.rejections import record_rejection
+from shared.state.rejections import record_rejection
 
 runner = CliRunner()
 

@@ -20,8 +20,8 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
+from shared.state.account_health import owe_list
 from shared.telemetry.metrics import record_rejections
-from workers.account_health import owe_list
 from workers.actors.common import hash_of
 from workers.batch_planner import SyncedRecord
 

@@ -24,7 +24,7 @@ from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
 from shared.redis_client import connect
 from shared.settings import get_settings
-from workers import account_health as health
+from shared.state import account_health as health
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
@@ -71,7 +71,7 @@ _clients: dict[tuple[str, str], KlaviyoAPI] = {}
 
 def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
     """For push actors whose first two arguments are (account, batch id): a refusal of the
-    account's credentials parks the account (:mod:`workers.account_health`) and stops the
+    account's credentials parks the account (:mod:`shared.state.account_health`) and stops the
     batch, a :class:`BatchRefused` gives the batch up; in both cases its contacts go back to
     pending and nobody is marked rejected."""
 
