@@ -4,7 +4,6 @@ the atomic "chunk done" step that completes a batch exactly once."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from shared.klaviyo.gateway import Gateway
 from shared.redis_client import connect
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_details import record_details
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
@@ -156,8 +156,6 @@ def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
         health.clear_refused(client, account)
 
 
-def record_details(pipe: Any, account: str, batch_id: str,
-                   details: dict[str, dict[str, str]]) -> None:
-    if details:
-        pipe.hset(keys.batch_details(account, batch_id),
-                  mapping={cid: json.dumps(d) for cid, d in details.items()})
+__all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "BatchRefused", "Klaviyo", "account_config",
+           "chunk_done", "finish_batch", "hash_of", "klaviyo_for", "record_details",
+           "redis_for_actors", "resend", "stops_on_account_problems"]
