@@ -2,7 +2,7 @@
 
 Klaviyo keys are never printed: only whether one is set. A key, list or base URL given to
 ``add`` or ``set`` is checked with one call to Klaviyo before anything is stored
-(:mod:`cli.account_check`; ``--no-check`` skips it).
+(:mod:`shared.account_service.klaviyo_check`; ``--no-check`` skips it).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cli.account_check import CheckFailed, check_with_klaviyo
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
+from shared.account_service.klaviyo_check import CheckFailed, check_with_klaviyo
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountChanges,
