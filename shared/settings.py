@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     list_pull_interval: float = Field(default=900, alias="SYNC_LIST_PULL_INTERVAL", ge=0)
     crm_webhook_url: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_URL")
     crm_webhook_secret: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_SECRET")
+    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                       alias="SYNC_API_TOKENS")
+    """Bearer tokens of the account API; none: the account API is off (404)."""
     secret_key: str | None = Field(default=None, alias="SYNC_SECRET_KEY")
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     log_format: Literal["text", "json"] = Field(default="text", alias="SYNC_LOG_FORMAT")
@@ -64,7 +67,7 @@ class Settings(BaseSettings):
     web_max_requests: int = Field(default=32, alias="SYNC_WEB_MAX_REQUESTS", ge=1)
     web_max_connections: int = Field(default=512, alias="SYNC_WEB_MAX_CONNECTIONS", ge=1)
 
-    @field_validator("webhook_secrets", mode="before")
+    @field_validator("webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _secrets(cls, value: object) -> object:
         return _split_csv(value) or []
