@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from producers.account_api.deps import AccountName, ServicesDep
 from shared.account_service import connection as service
+from shared.account_service.connection import KEY_PATTERN
 from shared.account_service.models import AccountSettings, KlaviyoList
 from shared.account_service.settings import view
 
@@ -16,7 +17,8 @@ router = APIRouter(tags=["klaviyo"])
 class KlaviyoKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    api_key: str = Field(min_length=1, max_length=200, examples=["pk_0123456789abcdef"])
+    api_key: str = Field(min_length=1, max_length=200, pattern=KEY_PATTERN,
+                         examples=["pk_0123456789abcdef"])
     """The account's Klaviyo private key: tried against Klaviyo once, stored encrypted,
     never shown."""
 

@@ -3,6 +3,7 @@ against Klaviyo first), and its Klaviyo lists."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -23,6 +24,8 @@ from shared.settings import Settings
 from shared.state import account_health
 
 API_HINT = "send another key"
+KEY_PATTERN = r"^[!-~]+$"
+"""A Klaviyo key is printable ASCII without spaces (it travels in an HTTP header)."""
 
 
 def kind_of(config: AccountConfig) -> str:
@@ -62,6 +65,8 @@ def set_klaviyo_key(client: redis.Redis, settings: Settings, name: str,
     before = existing(client, settings, name)
     if not api_key.strip():
         raise invalid_field("api_key", "the Klaviyo key is empty")
+    if not re.match(KEY_PATTERN, api_key.strip()):
+        raise invalid_field("api_key", "a Klaviyo key is printable ASCII without spaces")
     if not settings.secret_key:
         raise Unavailable("SYNC_SECRET_KEY is not set on the server: keys cannot be stored "
                           "encrypted")
