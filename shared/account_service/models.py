@@ -129,5 +129,8 @@ class Replayed(BaseModel):
 
 class SyncRequested(BaseModel):
     account: str
-    requested: bool = True
-    detail: str = "the account's next batch starts at the scheduler's next tick"
+    requested: bool
+    """False when nothing is pending and no batch runs: there is nothing to start."""
+    pending: int
+    running_batch: str | None = None
+    detail: str

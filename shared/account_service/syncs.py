@@ -7,8 +7,9 @@ from typing import Any
 
 import redis
 
+from shared import constants as keys
 from shared.account_service.accounts import existing
-from shared.account_service.errors import NotFound, invalid_field
+from shared.account_service.errors import Conflict, NotFound, invalid_field
 from shared.account_service.models import ContactOutcome, SyncDetail, SyncRequested, SyncSummary
 from shared.settings import Settings
 from shared.state import batch_history
@@ -59,7 +60,21 @@ def detail(client: redis.Redis, settings: Settings, name: str, batch_id: str) ->
 
 
 def sync_now(client: redis.Redis, settings: Settings, name: str) -> SyncRequested:
-    """The account's next batch starts at the scheduler's next tick (never two at once)."""
-    existing(client, settings, name)
-    batch_history.request_sync_now(client, name)
-    return SyncRequested(account=name)
+    """The account's next batch starts at the scheduler's next tick (or as soon as the
+    running one completes); an account that cannot sync is a :class:`Conflict`."""
+    config = existing(client, settings, name)
+    if config.unsyncable_reason:
+        raise Conflict(config.unsyncable_reason)
+    pending = int(client.zcard(keys.pending(name)))
+    running = batch_history.running_batch(client, name)
+    if running:
+        detail = (f"batch {running} is running; {pending} pending contact(s) will start the "
+                  "next batch as soon as it completes")
+    elif pending:
+        detail = f"{pending} pending contact(s); a batch starts at the scheduler's next tick"
+    else:
+        detail = "nothing pending; no batch to start"
+    if running or pending:
+        batch_history.request_sync_now(client, name)
+    return SyncRequested(account=name, requested=bool(running or pending), pending=pending,
+                         running_batch=running, detail=detail)
