@@ -2,7 +2,7 @@
 
 Klaviyo keys are never printed: only whether one is set. A key, list or base URL given to
 ``add`` or ``set`` is checked with one call to Klaviyo before anything is stored
-(:mod:`cli.account_check`; ``--no-check`` skips it).
+(:mod:`shared.account_service.klaviyo_check`; ``--no-check`` skips it).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cli.account_check import CheckFailed, check_with_klaviyo
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
+from shared.account_service.klaviyo_check import CheckFailed, check_with_klaviyo
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountChanges,
@@ -30,7 +30,7 @@ from shared.accounts import (
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import Settings
-from workers.account_health import settings_changed
+from shared.state.account_health import settings_changed
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
@@ -93,11 +93,13 @@ def _check(store: AccountStore, base: AccountConfig, changes: dict[str, Any],
     update: dict[str, Any] = {}
     if given.klaviyo_api_key is not None:
         update["klaviyo_api_key"] = SecretStr(given.klaviyo_api_key.get_secret_value())
+        update["oauth_connected"] = False  # the new key is what is tried
     if given.klaviyo_base_url:
         update["klaviyo_base_url"] = given.klaviyo_base_url
     config = base.model_copy(update=update)
-    if config.klaviyo_api_key is None and config.name != DEFAULT_ACCOUNT:
-        return ""  # no key to ask with
+    if config.klaviyo_api_key is None and not config.oauth_connected \
+            and config.name != DEFAULT_ACCOUNT:
+        return ""  # no key or connection to ask with
     if "default_list_id" in changes:
         list_id = given.default_list_id
     else:  # a new key (or Klaviyo) must see the list the account already has

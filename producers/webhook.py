@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from producers import intake, signature
+from producers.account_api import mount_account_api
 from producers.intake import Answer
-from producers.oauth_routes import mount_oauth
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
@@ -146,13 +146,14 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     app = FastAPI(
         lifespan=lifespan,
-        title="contact-sync webhook",
+        title="contact-sync",
         version="1",
         description="Contact changes from the CRM, signed with X-Sync-Signature "
-        "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>).",
+        "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>); and the "
+        "account API (/v1/accounts, Authorization: Bearer <one of SYNC_API_TOKENS>).",
     )
     app.state.redis = client
-    mount_oauth(app, settings, client)
+    mount_account_api(app, settings, client)
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 

@@ -13,6 +13,7 @@ from cli.main import app
 from shared import constants as keys
 from shared.klaviyo.rate_limiter import RateLimiter
 from shared.state.heartbeats import Heart
+from shared.state.rejections import record_rejection
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
     FAIL_FLAG,
@@ -24,7 +25,6 @@ from tests.workers.dramatiq_harness import (
 from workers import batch_lifecycle as lifecycle
 from workers.collector import Collector
 from workers.dead_letters import DeadLetters
-from workers.rejections import record_rejection
 from workers.status_report import build_status
 
 runner = CliRunner()

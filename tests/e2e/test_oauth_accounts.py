@@ -80,6 +80,10 @@ def test_an_oauth_account_syncs_over_expiring_tokens_and_waits_for_a_reconnectio
                "the refused batch's contacts back in pending")
     assert pipeline.r.hlen(keys.rejected(account.name)) == 0
     assert len(pipeline.profiles(account)) == 20
+    shown_api = pipeline.stack.http.get(f"{pipeline.stack.web_url}/v1/accounts/{account.name}",
+                                        headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert shown_api["connection"]["kind"] == "oauth"
+    assert shown_api["connection"]["state"] == "reconnect_needed"
     status = json.loads(pipeline.cli("status", "--json").stdout)
     shown = next(a for a in status["accounts"] if a["account"] == account.name)
     assert shown["connection"]["state"] == "reconnect_needed" and shown["pending"] == 5
@@ -93,7 +97,8 @@ def test_an_oauth_account_syncs_over_expiring_tokens_and_waits_for_a_reconnectio
     tokens = read_tokens(pipeline.r, account.name, pipeline.stack.env["SYNC_SECRET_KEY"])
     assert tokens is not None
     secrets = (tokens.access_token, tokens.refresh_token, "sandbox-secret", *CODES)
-    said = [pipeline.stack.output(name) for name in PROCESSES] + [json.dumps(status)]
+    said = [pipeline.stack.output(name) for name in PROCESSES] + [json.dumps(status),
+                                                                  json.dumps(shown_api)]
     plain = [str(pipeline.r.hgetall(keys.account_config(account.name))),
              str(pipeline.r.hgetall(state))]
     for secret in secrets:

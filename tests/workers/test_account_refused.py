@@ -15,9 +15,9 @@ from cli.main import app
 from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import get_settings
+from shared.state.account_health import REFUSED_RETRY_S, connection
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-from workers.account_health import REFUSED_RETRY_S, connection
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.scheduler import Scheduler
 from workers.status_report import build_status

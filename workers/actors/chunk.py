@@ -44,8 +44,8 @@ import redis
 
 from shared import constants as keys
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
+from shared.state import account_health as health
 from shared.telemetry.metrics import record_rejections
-from workers import account_health as health
 from workers.actors import chunk_records as records
 from workers.actors.common import (
     BatchRefused,
