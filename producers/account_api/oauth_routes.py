@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from producers.account_api.deps import AccountName, ServicesDep
 from producers.account_api.problems import problem
 from shared.account_service.accounts import existing
-from shared.account_service.errors import FieldError, Invalid, Unavailable
+from shared.account_service.errors import Conflict, FieldError, Invalid, NotFound, Unavailable
 from shared.klaviyo.oauth_flow import (
     CALLBACK_PATH,
     ReturnToRefused,
@@ -56,8 +56,8 @@ def oauth_start(account: AccountName, svc: ServicesDep,
         url = start(svc.redis, svc.settings, account, return_to)
     except ReturnToRefused as refused:
         raise Invalid(str(refused), errors=[FieldError("return_to", str(refused))]) from None
-    except OAuthNotConfigured as missing:
-        raise Unavailable(str(missing)) from None
+    except OAuthNotConfigured as missing:  # like the account API when it is off
+        raise NotFound(f"no OAuth here: {missing}") from None
     return RedirectResponse(url, 302, headers=NO_STORE)
 
 
@@ -67,7 +67,9 @@ def klaviyo_disconnect(account: AccountName, svc: ServicesDep) -> Response:
     existing(svc.redis, svc.settings, account)
     try:
         disconnect(svc.redis, svc.settings, account)
-    except (OAuthUnavailable, OAuthNotConfigured) as error:
+    except OAuthNotConfigured as missing:
+        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
+    except OAuthUnavailable as error:
         raise Unavailable(f"the grant could not be revoked at Klaviyo ({error}); nothing "
                           "was forgotten, try again") from None
     return Response(status_code=204)

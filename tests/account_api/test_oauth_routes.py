@@ -110,3 +110,12 @@ def test_disconnect_revokes_the_grant_at_klaviyo_and_forgets_the_tokens(
     assert sandbox.oauth()["grants"] == {"live": 0, "revoked": 1}
     assert not r.hexists(keys.account_config("acme"), OAUTH_FIELD)
     assert web.http.delete("/v1/accounts/nobody/klaviyo", headers=AUTH).status_code == 404
+
+
+def test_without_an_oauth_app_start_is_a_404_saying_so(
+        redis_url: str, sandbox: SandboxClient) -> None:
+    with running_webhook(redis_url, env={"SYNC_API_TOKENS": TOKEN,
+                                         "KLAVIYO_BASE_URL": sandbox.url}) as server:
+        answer = _start(server)
+    assert answer.status_code == 404
+    assert "KLAVIYO_OAUTH_CLIENT_ID" in answer.json()["detail"]
