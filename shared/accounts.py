@@ -43,6 +43,11 @@ def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def optional_float(value: str | None) -> float | None:
+    """A Redis field as a float, ``None`` when absent or empty."""
+    return float(value) if value not in (None, "") else None
+
+
 class AccountError(ValueError):
     """A refused account operation; the message says why and what to do."""
 

@@ -4,16 +4,16 @@ at a glance."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from pydantic import ValidationError
 
-from shared import constants as keys
 from shared.account_service.accounts import existing, store
 from shared.account_service.connection import ask_klaviyo, connection_of, require_key
 from shared.account_service.errors import Conflict, field_errors, invalid_field
-from shared.account_service.models import AccountSettings, AccountSummary
+from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
 from shared.accounts import (
     DEFAULT_ACCOUNT,
@@ -23,8 +23,9 @@ from shared.accounts import (
     AccountOptions,
 )
 from shared.settings import Settings
-from shared.state import account_health, batch_history
+from shared.state import account_health
 from shared.state.account_purge import forget_account
+from shared.state.account_status import account_statuses, known_accounts
 
 
 def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
@@ -115,20 +116,26 @@ def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
     forget_account(client, name)
 
 
+def _connection(status: dict[str, Any], name: str) -> Connection:
+    seen = status["connection"]
+    has_key = status["klaviyo_key"] or name == DEFAULT_ACCOUNT
+    since = seen.get("since")
+    return Connection(kind="api_key" if has_key else "none", state=seen["state"],
+                      since=datetime.fromtimestamp(since, UTC) if since else None,
+                      detail=seen.get("detail"), code=seen.get("code"))
+
+
 def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummary]:
-    """Every account: connection, pending contacts, running batch, last sync."""
-    accounts = store(client, settings)
+    """Every account: connection, pending contacts, running batch, last sync -- read as
+    ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
+    pipelined round trips for any number of accounts)."""
     found = []
-    for name in accounts.names():
-        try:
-            config = accounts.get(name)
-        except AccountError:
-            continue  # forgotten between the two reads
-        last = batch_history.last_completed(client, name)
+    for status in account_statuses(client, known_accounts(client), time.time()):
+        name = status["account"]
+        running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(
-            name=name, connection=connection_of(client, config),
-            syncable=config.unsyncable_reason is None,
-            pending=int(client.zcard(keys.pending(name))),
-            running_batch=batch_history.running_batch(client, name),
+            name=name, connection=_connection(status, name),
+            syncable=status["unsyncable"] is None, pending=status["pending"],
+            running_batch=running["batch_id"] if running else None,
             last_sync=summary_of(last) if last else None))
     return found
