@@ -20,7 +20,9 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
+from shared.account_service.errors import ServiceError
 from shared.account_service.klaviyo_check import CheckFailed, check_with_klaviyo
+from shared.account_service.settings import delete_account
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountChanges,
@@ -34,7 +36,7 @@ from shared.state.account_health import settings_changed
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
-    "remove.",
+    "remove (forget).",
     no_args_is_help=True,
 )
 
@@ -254,12 +256,14 @@ def remove(
     name: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Forget an account's configuration and key (its mirrored contacts stay)."""
+    """Stop syncing an account and forget everything of it here: settings, key, mirrored
+    contacts, history (Klaviyo is not touched) -- what DELETE /v1/accounts/{account} does."""
     store = _store()
     if not yes:
-        typer.confirm(f"Remove account {name} and its stored Klaviyo key?", abort=True)
+        typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",
+                      abort=True)
     try:
-        store.remove(name)
-    except _refusals() as error:
-        raise fail(str(error)) from None
+        delete_account(store.redis, store.settings, name)
+    except ServiceError as error:
+        raise fail(error.detail) from None
     typer.echo(f"removed account {name}")
