@@ -11,7 +11,8 @@ import redis
 from pydantic import ValidationError
 
 from shared.account_service.accounts import existing, store
-from shared.account_service.connection import ask_klaviyo, connection_of, require_key
+from shared.account_service.changes import change_account
+from shared.account_service.connection import connection_of
 from shared.account_service.errors import Conflict, field_errors, invalid_field
 from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
@@ -40,7 +41,8 @@ def get_account(client: redis.Redis, settings: Settings, name: str) -> AccountSe
 
 
 def _options(changes: dict[str, Any]) -> dict[str, Any]:
-    """The given option fields, validated by THE settings model (by field name)."""
+    """The given option fields, validated by THE settings model (by field name); a key or
+    a base URL is not a setting here."""
     try:
         model = AccountOptions.model_validate(changes)
     except ValidationError as error:
@@ -48,62 +50,35 @@ def _options(changes: dict[str, Any]) -> dict[str, Any]:
     return {name: getattr(model, name) for name in model.model_fields_set}
 
 
-def _check_list(client: redis.Redis, config: AccountConfig, values: dict[str, Any]) -> None:
-    """A new default list must exist in the account's Klaviyo (asked once)."""
-    list_id = values.get("default_list_id")
-    if not list_id or list_id == config.default_list_id:
-        return
-    require_key(config)
-    ask_klaviyo(client, config, list_id)
-
-
-def _store_changes(client: redis.Redis, settings: Settings, name: str,
-                   values: dict[str, Any], *, create: bool) -> AccountConfig:
-    accounts = store(client, settings)
-    try:
-        config = accounts.create(name, **values) if create else accounts.set(name, **values)
-    except AccountError as error:
-        raise invalid_field("account", str(error)) from None
-    account_health.settings_changed(client, name, values, time.time())
-    return config
-
-
 def put_settings(client: redis.Redis, settings: Settings, name: str,
                  body: dict[str, Any]) -> tuple[AccountSettings, bool]:
     """Create (``True``) or replace the account's settings: a field left out takes its
     default (all roles, all company types, no cap, no list, 900 s, no phone region)."""
-    values = _options(body)
     full = {field: getattr(AccountOptions(), field) for field in OPTION_FIELDS}
-    full.update(values)
+    full.update(_options(body))
     accounts = store(client, settings)
     try:
         created = not accounts.exists(name)
-        config = existing(client, settings, name) if not created else None
+        if created:
+            if full["default_list_id"]:
+                raise Conflict(f"account {name!r} has no Klaviyo key yet: create it, set "
+                               f"its key, then its default list")
+            config = accounts.create(name, **full)
+            account_health.settings_changed(client, name, full, time.time())
+            return view(client, config), True
     except AccountError as error:
         raise invalid_field("account", str(error)) from None
-    if config is None:
-        try:
-            config = AccountConfig(name=name, klaviyo_base_url=settings.klaviyo_base_url,
-                                   configured=False)
-        except ValidationError as error:
-            raise field_errors(error) from None
-    _check_list(client, config, full)
-    stored = _store_changes(client, settings, name, full, create=created)
-    return view(client, stored), created
+    return view(client, change_account(client, settings, name, full).after), False
 
 
 def patch_settings(client: redis.Redis, settings: Settings, name: str,
                    body: dict[str, Any]) -> AccountSettings:
     """Change only the fields given (``{}`` changes nothing)."""
     config = existing(client, settings, name)
-    values = _options(body)
     if not config.configured and name != DEFAULT_ACCOUNT:
         raise Conflict(f"account {name!r} is known from its events only: create it with "
                        f"PUT /v1/accounts/{name} first")
-    if not values:
-        return view(client, config)
-    _check_list(client, config, values)
-    return view(client, _store_changes(client, settings, name, values, create=False))
+    return view(client, change_account(client, settings, name, _options(body)).after)
 
 
 def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
