@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
-from shared.accounts import AccountError, AccountStore
+from shared.accounts import AccountError, AccountStore, optional_float
 from shared.klaviyo.errors import KlaviyoError
 from shared.settings import Settings
 from workers.reverse.schedule import ReverseSchedule
-from workers.reverse.state import known_lists, list_cursor, optional_float
+from workers.reverse.state import known_lists, list_cursor
 
 lists_app = typer.Typer(help="Klaviyo lists the reverse sync knows; discover new ones.")
 

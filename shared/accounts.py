@@ -45,6 +45,11 @@ def as_text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def optional_float(value: str | None) -> float | None:
+    """A Redis field as a float, ``None`` when absent or empty."""
+    return float(value) if value not in (None, "") else None
+
+
 class AccountError(ValueError):
     """A refused account operation; the message says why and what to do."""
 
@@ -315,26 +320,6 @@ class AccountStore:
         if not changes:
             raise AccountError("nothing to change: give at least one option")
         return self._apply(name, changes, created=False)
-
-    def remove(self, name: str) -> None:
-        """Forget an account's configuration and key. Its mirrored contacts and batch
-        history stay; events of it still arrive, but it no longer syncs."""
-        _check_name(name)
-        if name == DEFAULT_ACCOUNT:
-            raise AccountError(
-                "the account 'default' cannot be removed (the environment defines it)"
-            )
-        if not self.exists(name):
-            raise UnknownAccount(name)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.account_config(name))
-        pipe.srem(keys.ACCOUNTS_SET, name)
-        pipe.rpush(
-            keys.account_config_log(name),
-            json.dumps({"at": time.time(), "field": "account", "before": "configured",
-                        "after": "removed"}),
-        )
-        pipe.execute()
 
     def _apply(self, name: str, changes: dict[str, Any], *, created: bool) -> AccountConfig:
         values = _validate_changes(changes)

@@ -57,6 +57,9 @@ class SyncSummary(BaseModel):
 
 
 class ContactOutcome(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "contact_id": "C-1004", "outcome": "invalid_email", "reason": "the email has no @"}]})
+
     contact_id: str
     outcome: str
     """``excluded_filter``, ``invalid_email``, ``held_back``, ``rejected``, ``conflict``,
@@ -65,11 +68,26 @@ class ContactOutcome(BaseModel):
 
 
 class SyncDetail(SyncSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "started_at": "2026-11-22T10:00:00Z", "completed_at": "2026-11-22T10:00:04Z",
+        "duration_s": 4.2, "counts": {"contacts": 3, "created": 2, "invalid_email": 1},
+        "contacts": [{"contact_id": "C-1004", "outcome": "invalid_email",
+                      "reason": "the email has no @"}]}]})
+
     contacts: list[ContactOutcome] = Field(default_factory=list)
     """The contacts excluded or refused, with why (at most 1,000 per outcome are kept)."""
 
 
 class AccountSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "acme", "connection": {"kind": "api_key", "state": "ok"}, "syncable": True,
+        "pending": 12, "running_batch": None,
+        "last_sync": {"batch_id": "b-20261122T100000-1a2b", "status": "completed",
+                      "started_at": "2026-11-22T10:00:00Z",
+                      "completed_at": "2026-11-22T10:00:04Z", "duration_s": 4.2,
+                      "counts": {"contacts": 3, "created": 3}}}]})
+
     name: str
     connection: Connection
     syncable: bool
@@ -105,12 +123,20 @@ class PreviewCounts(BaseModel):
 
 
 class KlaviyoList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "XyZ123", "name": "Newsletter", "created": "2026-11-02T09:00:00+00:00"}]})
+
     id: str
     name: str
     created: str | None = None
 
 
 class Rejected(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "contact_id": "C-1001", "code": "invalid", "title": "Invalid input.",
+        "detail": "Invalid email address '***'", "field": "email",
+        "batch_id": "b-20261122T100000-1a2b", "at": "2026-11-22T10:00:03Z"}]})
+
     contact_id: str
     code: str
     title: str
@@ -121,6 +147,9 @@ class Rejected(BaseModel):
 
 
 class Replayed(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "replayed": ["C-1001"], "not_rejected": ["C-9"]}]})
+
     replayed: list[str]
     """Contact ids back in pending for the next batch."""
     not_rejected: list[str] = Field(default_factory=list)
@@ -128,6 +157,10 @@ class Replayed(BaseModel):
 
 
 class SyncRequested(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "requested": True, "pending": 12, "running_batch": None,
+        "detail": "12 pending contact(s); a batch starts at the scheduler's next tick"}]})
+
     account: str
     requested: bool
     """False when nothing is pending and no batch runs: there is nothing to start."""

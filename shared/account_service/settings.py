@@ -4,16 +4,17 @@ at a glance."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from pydantic import ValidationError
 
-from shared import constants as keys
 from shared.account_service.accounts import existing, store
-from shared.account_service.connection import ask_klaviyo, connection_of, require_key
+from shared.account_service.changes import change_account
+from shared.account_service.connection import connection_of
 from shared.account_service.errors import Conflict, field_errors, invalid_field
-from shared.account_service.models import AccountSettings, AccountSummary
+from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
 from shared.accounts import (
     DEFAULT_ACCOUNT,
@@ -23,8 +24,9 @@ from shared.accounts import (
     AccountOptions,
 )
 from shared.settings import Settings
-from shared.state import account_health, batch_history
+from shared.state import account_health
 from shared.state.account_purge import forget_account
+from shared.state.account_status import account_statuses, known_accounts
 
 
 def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
@@ -39,7 +41,8 @@ def get_account(client: redis.Redis, settings: Settings, name: str) -> AccountSe
 
 
 def _options(changes: dict[str, Any]) -> dict[str, Any]:
-    """The given option fields, validated by THE settings model (by field name)."""
+    """The given option fields, validated by THE settings model (by field name); a key or
+    a base URL is not a setting here."""
     try:
         model = AccountOptions.model_validate(changes)
     except ValidationError as error:
@@ -47,62 +50,35 @@ def _options(changes: dict[str, Any]) -> dict[str, Any]:
     return {name: getattr(model, name) for name in model.model_fields_set}
 
 
-def _check_list(client: redis.Redis, config: AccountConfig, values: dict[str, Any]) -> None:
-    """A new default list must exist in the account's Klaviyo (asked once)."""
-    list_id = values.get("default_list_id")
-    if not list_id or list_id == config.default_list_id:
-        return
-    require_key(config)
-    ask_klaviyo(client, config, list_id)
-
-
-def _store_changes(client: redis.Redis, settings: Settings, name: str,
-                   values: dict[str, Any], *, create: bool) -> AccountConfig:
-    accounts = store(client, settings)
-    try:
-        config = accounts.create(name, **values) if create else accounts.set(name, **values)
-    except AccountError as error:
-        raise invalid_field("account", str(error)) from None
-    account_health.settings_changed(client, name, values, time.time())
-    return config
-
-
 def put_settings(client: redis.Redis, settings: Settings, name: str,
                  body: dict[str, Any]) -> tuple[AccountSettings, bool]:
     """Create (``True``) or replace the account's settings: a field left out takes its
     default (all roles, all company types, no cap, no list, 900 s, no phone region)."""
-    values = _options(body)
     full = {field: getattr(AccountOptions(), field) for field in OPTION_FIELDS}
-    full.update(values)
+    full.update(_options(body))
     accounts = store(client, settings)
     try:
         created = not accounts.exists(name)
-        config = existing(client, settings, name) if not created else None
+        if created:
+            if full["default_list_id"]:
+                raise Conflict(f"account {name!r} has no Klaviyo key yet: create it, set "
+                               f"its key, then its default list")
+            config = accounts.create(name, **full)
+            account_health.settings_changed(client, name, full, time.time())
+            return view(client, config), True
     except AccountError as error:
         raise invalid_field("account", str(error)) from None
-    if config is None:
-        try:
-            config = AccountConfig(name=name, klaviyo_base_url=settings.klaviyo_base_url,
-                                   configured=False)
-        except ValidationError as error:
-            raise field_errors(error) from None
-    _check_list(client, config, full)
-    stored = _store_changes(client, settings, name, full, create=created)
-    return view(client, stored), created
+    return view(client, change_account(client, settings, name, full).after), False
 
 
 def patch_settings(client: redis.Redis, settings: Settings, name: str,
                    body: dict[str, Any]) -> AccountSettings:
     """Change only the fields given (``{}`` changes nothing)."""
     config = existing(client, settings, name)
-    values = _options(body)
     if not config.configured and name != DEFAULT_ACCOUNT:
         raise Conflict(f"account {name!r} is known from its events only: create it with "
                        f"PUT /v1/accounts/{name} first")
-    if not values:
-        return view(client, config)
-    _check_list(client, config, values)
-    return view(client, _store_changes(client, settings, name, values, create=False))
+    return view(client, change_account(client, settings, name, _options(body)).after)
 
 
 def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
@@ -115,20 +91,27 @@ def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
     forget_account(client, name)
 
 
+def _connection(status: dict[str, Any], name: str) -> Connection:
+    seen = status["connection"]
+    has_key = status["klaviyo_key"] or name == DEFAULT_ACCOUNT
+    kind = "oauth" if status["oauth"] else "api_key" if has_key else "none"
+    since = seen.get("since")
+    return Connection(kind=kind, state=seen["state"],
+                      since=datetime.fromtimestamp(since, UTC) if since else None,
+                      detail=seen.get("detail"), code=seen.get("code"))
+
+
 def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummary]:
-    """Every account: connection, pending contacts, running batch, last sync."""
-    accounts = store(client, settings)
+    """Every account: connection, pending contacts, running batch, last sync -- read as
+    ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
+    pipelined round trips for any number of accounts)."""
     found = []
-    for name in accounts.names():
-        try:
-            config = accounts.get(name)
-        except AccountError:
-            continue  # forgotten between the two reads
-        last = batch_history.last_completed(client, name)
+    for status in account_statuses(client, known_accounts(client), time.time()):
+        name = status["account"]
+        running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(
-            name=name, connection=connection_of(client, config),
-            syncable=config.unsyncable_reason is None,
-            pending=int(client.zcard(keys.pending(name))),
-            running_batch=batch_history.running_batch(client, name),
+            name=name, connection=_connection(status, name),
+            syncable=status["unsyncable"] is None, pending=status["pending"],
+            running_batch=running["batch_id"] if running else None,
             last_sync=summary_of(last) if last else None))
     return found

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from shared import constants as keys
+from shared.accounts import optional_float
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
-from workers.reverse.state import iso_seconds, list_cursor, optional_float
+from workers.reverse.state import iso_seconds, list_cursor
 
 if TYPE_CHECKING:  # the actors package sets up the broker when imported
     from workers.actors.common import Klaviyo
