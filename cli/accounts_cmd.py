@@ -30,7 +30,7 @@ from shared.accounts import (
     AccountStore,
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
-from shared.settings import Settings
+from shared.settings import get_settings
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
@@ -60,7 +60,7 @@ NoCheck = Annotated[bool, typer.Option(
 
 
 def _store() -> AccountStore:
-    settings = Settings()
+    settings = get_settings()
     return AccountStore(open_redis(settings), settings)
 
 

@@ -21,8 +21,9 @@ from shared import constants as keys
 from shared.account_service.accounts import existing
 from shared.account_service.errors import field_errors
 from shared.account_service.models import Excluded, PreviewCounts
-from shared.accounts import AccountChanges, AccountConfig, as_text
+from shared.accounts import AccountChanges, AccountConfig
 from shared.events import MirroredContact
+from shared.redis_text import as_text
 from shared.screening import Member, matches_filters, preview
 from shared.settings import Settings
 from shared.state.contact_mirror import iter_mirrors
