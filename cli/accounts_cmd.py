@@ -19,6 +19,7 @@ from rich.table import Table
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
 from shared.account_service.changes import change_account, check_changes, validated
+from shared.account_service.connection import connection_of
 from shared.account_service.errors import ServiceError
 from shared.account_service.klaviyo_check import NO_CHECK, Checked
 from shared.account_service.settings import delete_account
@@ -29,7 +30,7 @@ from shared.accounts import (
     AccountStore,
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
-from shared.settings import Settings
+from shared.settings import get_settings
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
@@ -59,7 +60,7 @@ NoCheck = Annotated[bool, typer.Option(
 
 
 def _store() -> AccountStore:
-    settings = Settings()
+    settings = get_settings()
     return AccountStore(open_redis(settings), settings)
 
 
@@ -143,16 +144,21 @@ def show(name: str, as_json: AsJson = False) -> None:
         view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
     except _refusals() as error:
         raise fail(str(error)) from None
+    view["connection"] = connection_of(store.redis, store.get(name)).model_dump(mode="json")
     view["changes"] = store.change_log(name)
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
     for field, value in view.items():
-        if field == "changes":
+        if field in ("changes", "connection"):
             continue
         if field in ("contact_roles", "company_types"):
             value = _filter(value)
         typer.echo(f"{field:>18}: {'-' if value is None else value}")
+    connection = view["connection"]
+    typer.echo(f"{'connection':>18}: {connection['kind']}, {connection['state']}"
+               + (f" ({connection['code']} since {connection['since']})"
+                  if connection["state"] != "ok" else ""))
     typer.echo(f"{'changes':>18}:")
     for change in view["changes"]:
         typer.echo(f"  {_time(change['at'])}  {change['field']}: "

@@ -19,7 +19,7 @@ from shared.accounts import AccountError, AccountStore
 from shared.klaviyo.oauth_flow import STATE_TTL_S, disconnect, start
 from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
-from shared.settings import Settings
+from shared.settings import get_settings
 
 ReturnTo = Annotated[str | None, typer.Option(
     "--return-to", help="Where the browser goes once connected (an origin of "
@@ -29,7 +29,7 @@ ReturnTo = Annotated[str | None, typer.Option(
 def connect(name: str, return_to: ReturnTo = None) -> None:
     """Print the URL that connects account NAME to Klaviyo through OAuth (the app of
     KLAVIYO_OAUTH_CLIENT_ID); the account is created by the connection if new."""
-    settings = Settings()
+    settings = get_settings()
     try:
         url = start(open_redis(settings), settings, name, return_to)
     except (AccountError, OAuthNotConfigured, SecretKeyMissing, SecretKeyInvalid) as error:
@@ -42,7 +42,7 @@ def connect(name: str, return_to: ReturnTo = None) -> None:
 def disconnect_cmd(name: str) -> None:
     """Disconnect account NAME from Klaviyo: its OAuth grant is revoked at Klaviyo and its
     tokens and key are forgotten; it stops syncing until it is connected again."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         AccountStore(client, settings).get(name)

@@ -21,7 +21,7 @@ from cli.process_cmds import fail, open_redis
 from shared.account_service.errors import ServiceError
 from shared.account_service.preview import preview_counts
 from shared.accounts import DEFAULT_ACCOUNT
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def preview_cmd(
 ) -> None:
     """How many contacts match the account's filters (unsubscribed ones included), how many
     of those would be excluded (empty or invalid email, over the cap) and how many sent."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         report = build_preview(client, settings, account)

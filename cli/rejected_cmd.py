@@ -16,7 +16,7 @@ from cli.dlq_cmd import when
 from cli.process_cmds import fail, open_redis
 from shared.account_service import rejections as service
 from shared.account_service.errors import ServiceError
-from shared.settings import Settings
+from shared.settings import get_settings
 
 rejected_app = typer.Typer(
     help="Contacts Klaviyo refused (with its reason); re-send them once the CRM fixed them.",
@@ -32,7 +32,7 @@ def list_rejected(
 ) -> None:
     """List rejected contacts: contact id, Klaviyo's code, the field and detail, batch,
     when."""
-    settings = Settings()
+    settings = get_settings()
     try:
         rejections = service.rejected(open_redis(settings), settings, account)
     except ServiceError as error:
@@ -62,7 +62,7 @@ def replay(
     """Put rejected contacts back into pending: the next batch sends them again."""
     if all_ == bool(contact_ids):
         raise fail("give contact ids, or --all", code=2)
-    settings = Settings()
+    settings = get_settings()
     try:
         done = service.replay(open_redis(settings), settings, account,
                       None if all_ else list(contact_ids or []))

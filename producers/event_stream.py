@@ -16,14 +16,14 @@ throughput is bound by it). redis-py reloads the script by itself after a Redis 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import redis
 
 from shared import constants as keys
 from shared.events import ContactEvent, Origin
+from shared.lua_scripts import lua_script
 
-_SOURCE = (Path(__file__).with_name("append_events.lua")).read_text()
+APPEND_EVENTS = lua_script(__file__, "append_events.lua")
 
 
 def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: Origin) -> int:
@@ -42,5 +42,5 @@ def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Orig
     fast path, :mod:`shared.wire_events`)."""
     if not payloads:
         return 0
-    stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM], args=[origin, *payloads])
+    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM], args=[origin, *payloads])
     return int(stored)  # type: ignore[arg-type]

@@ -23,13 +23,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from producers import intake, signature
-from producers.account_api import mount_account_api
+from producers.account_api import ACCOUNTS_PATH, mount_account_api
+from producers.account_api.problems import problem
 from producers.intake import Answer
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
 from shared.redis_client import connect
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.state.heartbeats import BEAT_EVERY_S, Heart
 from shared.telemetry.exposition import render_metrics
 
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     ``tune_process_gc``: apply :func:`tune_gc` when the server starts (off in tests that
     serve the app inside the test process)."""
-    settings = settings or Settings()
+    settings = settings or get_settings()
     secrets, redis_url = _check_settings(settings)
     client = connect(redis_url)
     _metrics_client[:] = [client]
@@ -204,6 +205,9 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         # Never a stack trace or an input value in the answer; the log has the trace.
         log.error("unexpected %s on %s %s", type(error).__name__, request.method,
                   request.url.path)
+        if request.url.path.startswith(ACCOUNTS_PATH):
+            return problem(500, "Internal error", "internal error; every account request "
+                           "is safe to repeat: retry it")
         return JSONResponse({"detail": "internal error; the request may not have been "
                              "stored, retry it"}, 500)
 

@@ -28,6 +28,7 @@ from redis.typing import EncodableT, FieldT
 from shared import constants as keys
 from shared import secrets_box
 from shared.phones import check_phone_region
+from shared.redis_text import as_text
 from shared.settings import Settings
 from shared.state import due_accounts
 from shared.validation_errors import describe
@@ -38,16 +39,6 @@ FILTER_FIELDS = ("contact_roles", "company_types")
 KEY_FIELD = "klaviyo_api_key"
 OAUTH_FIELD = "klaviyo_oauth"
 """The encrypted OAuth tokens (:mod:`shared.klaviyo.oauth_tokens`) in the config hash."""
-
-
-def as_text(value: object) -> str:
-    """A Redis answer as str, from decoded and bytes clients alike (Dramatiq's is bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def optional_float(value: str | None) -> float | None:
-    """A Redis field as a float, ``None`` when absent or empty."""
-    return float(value) if value not in (None, "") else None
 
 
 class AccountError(ValueError):

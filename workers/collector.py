@@ -27,14 +27,15 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared.events import BULK_ORIGINS, Origin
+from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
 from shared.wire_events import WireEvent, mirror_json, occurred_at_epoch, wire_event, wire_json
-from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
+APPLY_EVENT = lua_script(__file__, "apply_event.lua")
 
 ORIGINS: frozenset[str] = frozenset({"webhook", "import", "publish", "resync"})
 DEFAULT_ACCOUNT = "default"
@@ -94,7 +95,7 @@ class Collector:
         self.claim_idle_ms = claim_idle_ms
         self.claim_every = claim_every
         self._last_claim = float("-inf")
-        self._apply = load_script(redis_client, "apply_event.lua")
+        self._apply = APPLY_EVENT.on(redis_client)
         self._group_ready = False
 
     # --- the loop ------------------------------------------------------------------------

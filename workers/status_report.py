@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text
 from shared.state import heartbeats
 from shared.state.account_status import account_statuses, known_accounts
 from shared.telemetry.broker_stats import events_backlog, queue_depths

@@ -25,6 +25,8 @@ from producers.account_api.deps import Services
 from producers.account_api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from shared.settings import Settings
 
+ACCOUNTS_PATH = "/v1/accounts"
+
 
 def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> bool:
     """Mount the account API on ``app`` when tokens are configured; returns whether."""

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field
 
 from shared.account_service.errors import ServiceError
 
-PROBLEM_TYPE = "https://contact-sync.dev/problems/"
+PROBLEM_TYPE = "urn:contact-sync:problem:"
+"""Problem types are URNs: they name the problem and point at no page."""
 MEDIA_TYPE = "application/problem+json"
 
 

@@ -15,28 +15,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from shared import constants as keys
 from shared.account_service.accounts import existing
 from shared.account_service.errors import field_errors
 from shared.account_service.models import Excluded, PreviewCounts
-from shared.accounts import AccountChanges, AccountConfig, as_text
+from shared.accounts import AccountConfig, AccountOptions
 from shared.events import MirroredContact
+from shared.redis_text import as_text
 from shared.screening import Member, matches_filters, preview
 from shared.settings import Settings
 from shared.state.contact_mirror import iter_mirrors
-
-
-class ProposedFilters(BaseModel):
-    """Filters to preview instead of the saved ones; a field left out keeps the saved
-    value. Lists are comma-separated on a query string; ``*`` or empty = all."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    contact_roles: list[str] | None = Field(default=None, examples=[["Decision Maker"]])
-    company_types: list[str] | None = Field(default=None, examples=[["Customer"]])
-    max_bulk_export: int | None = Field(default=None, ge=0, examples=[1000])
 
 
 def _mirrored(client: redis.Redis, account: str) -> Iterator[MirroredContact]:
@@ -47,7 +37,7 @@ def _mirrored(client: redis.Redis, account: str) -> Iterator[MirroredContact]:
 def with_proposal(config: AccountConfig, proposed: dict[str, Any]) -> AccountConfig:
     """The account as it would be with ``proposed`` (validated by the settings model)."""
     try:
-        given = AccountChanges.model_validate(proposed)
+        given = AccountOptions.model_validate(proposed)
     except ValidationError as error:
         raise field_errors(error) from None
     return config.model_copy(update={name: getattr(given, name)

@@ -11,20 +11,17 @@ for 10,000-profile payloads.
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 import urllib3
 from klaviyo_api import KlaviyoAPI
 
 from shared.accounts import AccountConfig
-from shared.settings import KLAVIYO_PRODUCTION_URL
+from shared.settings import KLAVIYO_PRODUCTION_URL, KLAVIYO_READ_TIMEOUT
 
 SANDBOX_KEY = "sandbox-key"
 """The key used for the ``default`` account when none is configured (the sandbox)."""
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
-"""Seconds; ``SYNC_KLAVIYO_READ_TIMEOUT`` lowers it (the reliability tests' timeouts)."""
 
 
 OAUTH_PLACEHOLDER = "-"
@@ -48,10 +45,12 @@ def klaviyo_account_id(account: AccountConfig) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_client(api_key: str | None, base_url: str = KLAVIYO_PRODUCTION_URL, *,
+def build_client(api_key: str | None, base_url: str = KLAVIYO_PRODUCTION_URL,
+                 read_timeout: float = KLAVIYO_READ_TIMEOUT, *,
                  access_token: str | None = None) -> KlaviyoAPI:
-    """A ``KlaviyoAPI`` that makes exactly one HTTP request per call; with ``access_token``
-    it sends ``Authorization: Bearer`` (the SDK's OAuth) instead of the key."""
+    """A ``KlaviyoAPI`` that makes exactly one HTTP request per call; ``read_timeout``
+    (seconds, ``Tuning.klaviyo_read_timeout``) bounds each part of an answer; with
+    ``access_token`` it sends ``Authorization: Bearer`` (the SDK's OAuth) instead of a key."""
     base = base_url.rstrip("/")
     test_host = "" if base == KLAVIYO_PRODUCTION_URL else base
     api = KlaviyoAPI(
@@ -66,13 +65,14 @@ def build_client(api_key: str | None, base_url: str = KLAVIYO_PRODUCTION_URL, *,
     pool.connection_pool_kw["retries"] = False
     pool.connection_pool_kw["timeout"] = urllib3.Timeout(
         connect=CONNECT_TIMEOUT,
-        read=float(os.environ.get("SYNC_KLAVIYO_READ_TIMEOUT", READ_TIMEOUT)),
+        read=read_timeout,
     )
     return api
 
 
-def client_for(account: AccountConfig) -> KlaviyoAPI:
+def client_for(account: AccountConfig, read_timeout: float = KLAVIYO_READ_TIMEOUT) -> KlaviyoAPI:
     """The SDK client of a contact-sync account (OAuth: its token is set before each call)."""
     if account.oauth_connected:
-        return build_client(None, account.klaviyo_base_url, access_token=OAUTH_PLACEHOLDER)
-    return build_client(api_key_of(account), account.klaviyo_base_url)
+        return build_client(None, account.klaviyo_base_url, read_timeout,
+                            access_token=OAUTH_PLACEHOLDER)
+    return build_client(api_key_of(account), account.klaviyo_base_url, read_timeout)

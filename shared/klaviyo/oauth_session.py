@@ -21,8 +21,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -37,6 +35,7 @@ from shared.klaviyo.oauth_tokens import (
     read_tokens,
     save_tokens,
 )
+from shared.lua_scripts import lua_script
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,8 @@ _held: dict[str, OAuthTokens] = {}
 """account -> the newest tokens this process saw (saves a Redis read per call)."""
 
 
-@cache
-def _release_script() -> str:
-    return Path(__file__).with_name("oauth_lock_release.lua").read_text()
+RELEASE_LOCK = lua_script(__file__, "oauth_lock_release.lua")
+"""Deletes the lock only while this holder still owns it."""
 
 
 class OAuthSession:
@@ -105,7 +103,7 @@ class OAuthSession:
                 try:
                     return self._refresh_locked(operation, stale)
                 finally:
-                    self.redis.register_script(_release_script())(keys=[lock], args=[owner])
+                    RELEASE_LOCK(self.redis, keys=[lock], args=[owner])
             time.sleep(POLL_S)
             stored = self._read(operation)
             if stored.access_token != stale and stored.fresh(time.time()):

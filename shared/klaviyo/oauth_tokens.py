@@ -21,6 +21,7 @@ import redis
 from shared import constants as keys
 from shared import secrets_box
 from shared.accounts import DEFAULT_ACCOUNT, KEY_FIELD, OAUTH_FIELD
+from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
 
@@ -54,16 +55,12 @@ class OAuthTokens:
         return f"OAuthTokens(expires_at={self.expires_at:.0f}, scope={self.scope!r})"
 
 
-def _as_text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def read_tokens(client: redis.Redis, account: str, secret_key: str | None) -> OAuthTokens | None:
     """The stored tokens of ``account`` (decrypted), or None when it is not connected."""
     raw = client.hget(keys.account_config(account), OAUTH_FIELD)
     if raw is None:
         return None
-    return OAuthTokens(**json.loads(secrets_box.decrypt(_as_text(raw), secret_key)))
+    return OAuthTokens(**json.loads(secrets_box.decrypt(as_text(raw), secret_key)))
 
 
 def save_tokens(pipe: Any, account: str, tokens: OAuthTokens, secret_key: str | None) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
 from shared.state.connection import CONNECTION_FIELDS, PARKED_STATES

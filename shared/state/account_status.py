@@ -13,7 +13,8 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import KEY_FIELD, OAUTH_FIELD, as_text, optional_float, unsyncable_reason
+from shared.accounts import KEY_FIELD, OAUTH_FIELD, unsyncable_reason
+from shared.redis_text import as_text, as_texts, optional_float
 from shared.state.batch_history import decode_batch
 from shared.state.connection import PARKED_STATES
 
@@ -45,16 +46,12 @@ STATUS_SLICE = 500
 """Accounts read per pipelined round trip."""
 
 
-def _texts(raw: dict[Any, Any]) -> dict[str, str]:
-    return {as_text(field): as_text(value) for field, value in raw.items()}
-
-
 def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
     """The typed fields of a batch record (never its planned changes, which may hold
     personal data such as the new email of an email change)."""
     if not batch_id or not raw:
         return {}
-    info = decode_batch(_texts(raw))
+    info = decode_batch(as_texts(raw))
     return {"batch_id": batch_id, **{k: v for k, v in info.items() if k in BATCH_FIELDS}}
 
 
@@ -76,7 +73,7 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             pipe.hexists(keys.account_config(account), OAUTH_FIELD)
         answers = pipe.execute()
         width = 8
-        states = [_texts(answers[width * i]) for i in range(len(part))]
+        states = [as_texts(answers[width * i]) for i in range(len(part))]
         batches = client.pipeline(transaction=False)
         for account, state in zip(part, states, strict=True):
             for field in ("running", "last_batch"):
@@ -85,7 +82,7 @@ def account_statuses(client: redis.Redis, accounts: list[str],
         for i, (account, raw_state) in enumerate(zip(part, states, strict=True)):
             running = _batch(raw_state.get("running"), records[2 * i])
             if running:
-                running = {**running, "progress": _progress(_texts(records[2 * i])),
+                running = {**running, "progress": _progress(as_texts(records[2 * i])),
                            "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
             counts = answers[width * i + 1:width * i + 5]
             configured, has_key, oauth = answers[width * i + 5:width * i + 8]

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text
 
 DETAILS_KEPT_PER_OUTCOME = 1_000
 REJECTED = "rejected"

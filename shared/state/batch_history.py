@@ -13,13 +13,13 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text, as_texts
 from shared.state import due_accounts
 
 
 def _hash(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {as_text(field): as_text(value) for field, value in raw.items()}
+    return as_texts(raw)
 
 
 def _field(client: redis.Redis, key: str, field: str) -> str | None:

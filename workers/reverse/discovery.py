@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis
 
 from shared import constants as keys
 from shared.klaviyo.lists import all_lists
+from workers.actors.common import Klaviyo
 from workers.reverse.state import KnownList, known_lists, save_lists
-
-if TYPE_CHECKING:  # the actors package sets up the broker when imported
-    from workers.actors.common import Klaviyo
 
 log = logging.getLogger(__name__)
 

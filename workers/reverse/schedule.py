@@ -25,9 +25,11 @@ from datetime import UTC, datetime
 import redis
 
 from shared import constants as keys
-from shared.accounts import AccountError, AccountStore, optional_float
+from shared.accounts import AccountError, AccountStore
+from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
 from shared.state import due_accounts
+from workers.actors.lists import discover_lists, pull_list_members
 from workers.reverse.state import pull_state, utc_day
 
 STALE_PULL_S = 3600.0
@@ -66,14 +68,10 @@ def pull_due(state: dict[str, str], now: float, interval: float, has_lists: bool
 
 
 def _send_discovery(account: str) -> None:
-    from workers.actors.lists import discover_lists
-
     discover_lists.send(account)
 
 
 def _send_pull(account: str) -> None:
-    from workers.actors.lists import pull_list_members
-
     pull_list_members.send(account)
 
 
