@@ -1,7 +1,7 @@
 """``contact-sync preview [--account A] [--json]``: what a bulk export of an account would send.
 
 Counts over every mirrored contact of the account (what the collector holds), decided by
-the same rules as a batch (:func:`workers.batch_planner.preview`): the filters, email
+the same rules as a batch (:mod:`shared.screening`, through the account service): the filters, email
 validation, the cap. The contacts are treated as one bulk export -- the initial import or the
 re-evaluation after a filter change -- so the cap applies. No Klaviyo call is made.
 """
@@ -9,7 +9,6 @@ re-evaluation after a filter change -- so the cap applies. No Klaviyo call is ma
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
@@ -19,13 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
-from shared import constants as keys
-from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
-from shared.events import MirroredContact
-from shared.redis_text import as_text
+from shared.account_service.errors import ServiceError
+from shared.account_service.preview import preview_counts
+from shared.accounts import DEFAULT_ACCOUNT
 from shared.settings import Settings, get_settings
-from shared.state.contact_mirror import iter_mirrors
-from workers.batch_planner import Member, matches_filters, preview
 
 
 @dataclass(frozen=True)
@@ -45,31 +41,16 @@ class PreviewReport:
     max_bulk_export: int
 
 
-def _mirrored(client: redis.Redis, account: str) -> Iterator[MirroredContact]:
-    ids = sorted(as_text(cid) for cid in client.smembers(keys.contact_index(account)))  # type: ignore[union-attr]
-    return iter_mirrors(client, account, ids)
-
-
 def build_preview(client: redis.Redis, settings: Settings, account: str) -> PreviewReport:
-    """The preview of ``account`` (:class:`shared.accounts.UnknownAccount` if never seen)."""
-    config = AccountStore(client, settings).get(account)
-    contacts = {m.contact.id: m for m in _mirrored(client, account)}
-    members = [Member(cid, m.occurred_at.timestamp(), bulk=True) for cid, m in contacts.items()]
-    result = preview(config, members, contacts, initial=True)
-    alive = [m for m in contacts.values() if not m.deleted]
-    inside = [m for m in alive if matches_filters(config, m)]
+    """The preview of ``account`` (:func:`shared.account_service.preview.preview_counts`,
+    the same as the account API's); :class:`ServiceError` for an unknown account."""
+    counts = preview_counts(client, settings, account)
     return PreviewReport(
-        account=account,
-        contacts=len(contacts),
-        deleted=len(contacts) - len(alive),
-        excluded_filter=len(alive) - len(inside),
-        matching=result.matching,
-        unsubscribed=sum(m.contact.marketing == "unsubscribed" for m in inside),
-        invalid_email=result.invalid_email,
-        over_cap=result.over_cap,
-        would_send=result.would_send,
-        max_bulk_export=config.max_bulk_export,
-    )
+        account=account, contacts=counts.contacts, deleted=counts.deleted,
+        excluded_filter=counts.excluded_filter, matching=counts.matching,
+        unsubscribed=counts.matching_unsubscribed,
+        invalid_email=counts.excluded.invalid_email, over_cap=counts.excluded.over_cap,
+        would_send=counts.would_send, max_bulk_export=counts.max_bulk_export)
 
 
 def render(report: PreviewReport) -> Table:
@@ -103,8 +84,8 @@ def preview_cmd(
     client = open_redis(settings)
     try:
         report = build_preview(client, settings, account)
-    except AccountError as error:
-        raise fail(str(error)) from None
+    except ServiceError as error:
+        raise fail(error.detail) from None
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:

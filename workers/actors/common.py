@@ -4,7 +4,6 @@ the atomic "chunk done" step that completes a batch exactly once."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,13 +18,15 @@ from klaviyo_api import KlaviyoAPI
 from shared import constants as keys
 from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
-from shared.klaviyo.errors import AccountRefused
+from shared.klaviyo.errors import AccountRefused, ReconnectNeeded
 from shared.klaviyo.gateway import Gateway
+from shared.klaviyo.oauth_session import session_for
 from shared.lua_scripts import lua_script
 from shared.redis_client import connect
 from shared.redis_text import as_text, as_texts
 from shared.settings import get_settings
-from workers import account_health as health
+from shared.state import account_health as health
+from shared.state.batch_details import record_details
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
@@ -72,7 +73,7 @@ _clients: dict[tuple[str, str], KlaviyoAPI] = {}
 
 def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
     """For push actors whose first two arguments are (account, batch id): a refusal of the
-    account's credentials parks the account (:mod:`workers.account_health`) and stops the
+    account's credentials parks the account (:mod:`shared.state.account_health`) and stops the
     batch, a :class:`BatchRefused` gives the batch up; in both cases its contacts go back to
     pending and nobody is marked rejected."""
 
@@ -84,7 +85,8 @@ def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
             account, batch_id = str(args[0]), str(args[1])
             client = redis_for_actors()
             now = time.time()
-            health.park_refused(client, account, refused.code, refused.detail, now)
+            if not isinstance(refused, ReconnectNeeded):  # that one is parked already
+                health.park_refused(client, account, refused.code, refused.detail, now)
             log.warning("account %s: Klaviyo refused its credentials (%s %s); batch %s "
                         "stopped, its contacts wait", account, refused.status, refused.code,
                         batch_id)
@@ -108,12 +110,15 @@ def _interval(client: redis.Redis, account: str) -> float:
 
 
 def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
-    """SDK clients are kept per (base URL, key) so their HTTP pools are reused."""
+    """SDK clients are kept per (base URL, key) so their HTTP pools are reused; an OAuth
+    account's gateway puts a fresh access token on its client before each call."""
     ident = klaviyo_account_id(account)
     cache_key = (account.klaviyo_base_url, ident)
     if cache_key not in _clients:
         _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
-    return Klaviyo(account, _clients[cache_key], Gateway(client, ident))
+    api = _clients[cache_key]
+    auth = session_for(client, get_settings(), account, api)
+    return Klaviyo(account, api, Gateway(client, ident, auth=auth))
 
 
 def account_config(client: redis.Redis, account: str) -> AccountConfig:
@@ -165,8 +170,7 @@ def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
         health.clear_refused(client, account)
 
 
-def record_details(pipe: Any, account: str, batch_id: str,
-                   details: dict[str, dict[str, str]]) -> None:
-    if details:
-        pipe.hset(keys.batch_details(account, batch_id),
-                  mapping={cid: json.dumps(d) for cid, d in details.items()})
+__all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "BatchRefused", "Klaviyo", "account_config",
+           "chunk_done", "finish_batch", "hash_of", "hash_without", "klaviyo_for",
+           "record_details",
+           "redis_for_actors", "resend", "stops_on_account_problems"]

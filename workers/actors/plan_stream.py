@@ -36,8 +36,8 @@ from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
+from shared.state import account_health as health
 from shared.state.contact_mirror import read_mirrors
-from workers import account_health as health
 from workers.actors import plan_final
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
