@@ -26,12 +26,14 @@ from pydantic import ValidationError
 from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
+from shared.emails import check_email
 from shared.events import BULK_ORIGINS, Origin
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
+from shared.state.contact_mirror import encode_mirror
 from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
-from shared.wire_events import WireEvent, mirror_json, occurred_at_epoch, wire_event, wire_json
+from shared.wire_events import WireEvent, occurred_at_epoch, wire_event, wire_json
 from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
@@ -232,14 +234,18 @@ class Collector:
     def _queue_apply(
         self, pipe: Any, account: str, items: list[tuple[str, WireEvent, Origin]]
     ) -> None:
-        script_keys = [keys.contact_index(account), keys.contact_times(account),
-                       keys.pending(account), keys.pending_bulk(account)]
+        script_keys = [keys.contact_times(account), keys.pending(account),
+                       keys.pending_bulk(account), keys.contact_facets(account)]
         args: list[str | bytes] = []
         for _entry_id, event, origin in items:
-            contact_id = event["contact"]["id"]
+            contact = event["contact"]
+            contact_id = contact["id"]
+            deleted = event["type"] == "contact.deleted"
             script_keys.append(keys.contact(account, contact_id))
-            args += [contact_id, repr(occurred_at_epoch(event)),
-                     "1" if origin in BULK_ORIGINS else "0", mirror_json(event, origin)]
+            args += [contact_id, encode_mirror(
+                occurred_at_epoch(event), bulk=origin in BULK_ORIGINS, deleted=deleted,
+                origin=origin, contact=contact,
+                email_valid=not deleted and check_email(contact.get("email")).valid)]
         self._apply(keys=script_keys, args=args, client=pipe)
 
     def _apply_one_by_one(

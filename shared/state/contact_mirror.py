@@ -1,27 +1,109 @@
 """The contact mirror: the newest state of each contact the CRM sent, one key per contact
 (:func:`shared.constants.contact`), written only by the collector's ``apply_event.lua``.
 
-Every reader goes through :func:`read_mirrors`, so the stored form can change in one place.
+Every reader goes through :func:`read_mirrors` (or :func:`iter_mirrors`), and the one writer
+encodes with :func:`encode_mirror`, so the stored form changes in this module only.
+
+The stored form (compact, since 2026-12-02) is one line of header, a newline, one JSON array:
+
+    <occurred_at epoch s>|<bulk 0/1><deleted 0/1>|<facet JSON>\\n<payload JSON>
+
+* the header is what ``apply_event.lua`` reads of the state it replaces: the time to compare
+  (last-write-wins), and the facet to count down (:mod:`shared.state.contact_facets`);
+* the facet is ``[role, company type, marketing, email valid 0/1]`` as the CRM sent them;
+* the payload holds the rest of what the sync reads, by position:
+  ``[origin, email, first_name, last_name, phone, job_title, [company id, name] | null,
+  properties]``. The contact id is the key's; the event id is not kept.
+
+That is about 40 % of the event's JSON. A mirror stored before (the event's JSON with its
+field names, starting with ``{``) still reads: it is decoded as it always was, and counted
+into the facets once by :func:`shared.state.contact_facets.count_old_mirrors`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import redis
 from pydantic import ValidationError
 
 from shared import constants as keys
-from shared.events import MirroredContact
+from shared.events import Company, Contact, MirroredContact, Origin
 
 READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
+ORIGIN_CODES: dict[str, str] = {"webhook": "w", "import": "i", "publish": "p", "resync": "r"}
+CODE_ORIGINS: dict[str, Origin] = {v: k for k, v in ORIGIN_CODES.items()}  # type: ignore[misc]
+Facet = tuple[str | None, str | None, str, bool]
+"""(role, company type, marketing, email valid) of one live contact."""
 
 
-def decode_mirror(value: bytes | str) -> MirroredContact:
-    """One stored mirror value (raises :class:`pydantic.ValidationError` if unreadable)."""
-    return MirroredContact.model_validate_json(value)
+class UnreadableMirror(ValueError):
+    """A stored mirror this release cannot read; the message says why (never a value)."""
+
+
+def facet_json(role: str | None, company_type: str | None, marketing: str,
+               email_valid: bool) -> bytes:
+    """The facet as stored in the header and counted in the facets hash."""
+    return orjson.dumps([role, company_type, marketing, int(email_valid)])
+
+
+def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
+                  contact: dict[str, Any], email_valid: bool) -> bytes:
+    """The compact stored form of one contact's state (``contact``: the event's validated
+    contact dict, :mod:`shared.wire_events`)."""
+    company = contact.get("company")
+    head = (f"{at!r}|{int(bulk)}{int(deleted)}|").encode() + facet_json(
+        contact.get("role"), company.get("type") if company else None,
+        contact.get("marketing", "unknown"), email_valid)
+    payload = orjson.dumps([
+        ORIGIN_CODES[origin], contact.get("email"), contact.get("first_name"),
+        contact.get("last_name"), contact.get("phone"), contact.get("job_title"),
+        [company.get("id"), company.get("name")] if company else None,
+        contact.get("properties") or {}])
+    return head + b"\n" + payload
+
+
+def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
+    head, _, payload = value.partition(b"\n")
+    try:
+        at, flags, facet = head.split(b"|", 2)
+        role, company_type, marketing, _valid = orjson.loads(facet)
+        (origin, email, first_name, last_name, phone, job_title, company,
+         properties) = orjson.loads(payload)
+        when = datetime.fromtimestamp(float(at), UTC)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise UnreadableMirror(f"its stored state cannot be decoded ({type(error).__name__})"
+                               ) from None
+    firm = (Company.model_construct(id=company[0], name=company[1], type=company_type)
+            if company is not None else None)
+    person = Contact.model_construct(
+        id=contact_id, email=email, first_name=first_name, last_name=last_name, phone=phone,
+        job_title=job_title, role=role, company=firm, marketing=marketing,
+        properties=properties)
+    return MirroredContact.model_construct(
+        event_id="", occurred_at=when, deleted=flags[1:2] == b"1",
+        origin=CODE_ORIGINS.get(origin, "webhook"), contact=person)
+
+
+def decode_mirror(contact_id: str, value: bytes | str) -> MirroredContact:
+    """One stored mirror value, of either form (raises :class:`UnreadableMirror`). A
+    compact one was validated when collected, so it is not validated again."""
+    raw = value.encode() if isinstance(value, str) else value
+    if raw[:1] != b"{":
+        return _decode_compact(contact_id, raw)
+    try:
+        return MirroredContact.model_validate_json(raw)
+    except ValidationError as error:
+        raise UnreadableMirror(unreadable_reason(error)) from None
+
+
+def is_compact(value: bytes | str) -> bool:
+    """Stored in the compact form (else: the event's JSON of an earlier release)."""
+    return (value[:1] if isinstance(value, bytes) else value[:1].encode()) != b"{"
 
 
 def unreadable_reason(error: ValidationError) -> str:
@@ -43,9 +125,9 @@ def read_mirrors(client: redis.Redis, account: str, ids: Sequence[str]
             if value is None:
                 continue
             try:
-                contacts[cid] = decode_mirror(value)
-            except ValidationError as error:
-                unreadable[cid] = unreadable_reason(error)
+                contacts[cid] = decode_mirror(cid, value)
+            except UnreadableMirror as error:
+                unreadable[cid] = str(error)
     return contacts, unreadable
 
 
@@ -55,3 +137,16 @@ def iter_mirrors(client: redis.Redis, account: str, ids: Sequence[str]
     for start in range(0, len(ids), READ_STEP):
         contacts, _ = read_mirrors(client, account, ids[start:start + READ_STEP])
         yield from contacts.values()
+
+
+def mirrored_ids(client: redis.Redis, account: str) -> Iterator[str]:
+    """Every mirrored contact id of ``account`` (``contacts:times``), a page at a time."""
+    start = 0
+    while True:
+        page: list[Any] = client.zrange(keys.contact_times(account), start,
+                                        start + READ_STEP - 1)  # type: ignore[assignment]
+        for cid in page:
+            yield cid.decode() if isinstance(cid, bytes) else str(cid)
+        if len(page) < READ_STEP:
+            return
+        start += READ_STEP

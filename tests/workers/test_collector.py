@@ -11,6 +11,7 @@ import redis
 from shared import constants as keys
 from shared.events import MirroredContact
 from shared.redis_client import connect
+from shared.state.contact_mirror import decode_mirror
 from tests.workers.collector_helpers import event, publish
 from workers.collector import Collector
 
@@ -23,7 +24,7 @@ def drain(collector: Collector) -> int:
 
 
 def mirror(r: redis.Redis, contact_id: str, account: str = "acme") -> MirroredContact:
-    return MirroredContact.model_validate_json(r.get(keys.contact(account, contact_id)) or "")
+    return decode_mirror(contact_id, r.get(keys.contact(account, contact_id)) or "")
 
 
 def test_the_newest_occurred_at_wins_whatever_the_arrival_order(r: redis.Redis) -> None:
@@ -32,7 +33,7 @@ def test_the_newest_occurred_at_wins_whatever_the_arrival_order(r: redis.Redis) 
     assert drain(Collector(r, "c1", block_ms=0)) == 3
     assert mirror(r, "C-1").contact.first_name == "Third"
     assert r.zrange(keys.pending("acme"), 0, -1, withscores=True) == [("C-1", 300.0)]
-    assert r.smembers(keys.contact_index("acme")) == {"C-1"}
+    assert r.zrange(keys.contact_times("acme"), 0, -1) == ["C-1"]
 
 
 def test_an_equal_or_older_state_changes_nothing(r: redis.Redis) -> None:
@@ -98,7 +99,7 @@ def test_three_collectors_at_once_keep_each_contact_once_with_its_newest_state(
         thread.join()
     assert sum(handled) == 3000
     for account in ("acct0", "acct1", "acct2"):
-        ids = r.smembers(keys.contact_index(account))
+        ids = r.zrange(keys.contact_times(account), 0, -1)
         assert r.zcard(keys.pending(account)) == len(ids)
         for contact_id in ids:
             assert mirror(r, contact_id, account).contact.first_name == "v3"
