@@ -19,11 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
-from shared import constants as keys
-from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore, as_text
+from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
 from shared.events import MirroredContact
 from shared.settings import Settings
-from shared.state.contact_mirror import iter_mirrors
+from shared.state.contact_mirror import iter_mirrors, mirrored_ids
 from workers.batch_planner import Member, matches_filters, preview
 
 
@@ -45,8 +44,7 @@ class PreviewReport:
 
 
 def _mirrored(client: redis.Redis, account: str) -> Iterator[MirroredContact]:
-    ids = sorted(as_text(cid) for cid in client.smembers(keys.contact_index(account)))  # type: ignore[union-attr]
-    return iter_mirrors(client, account, ids)
+    return iter_mirrors(client, account, sorted(mirrored_ids(client, account)))
 
 
 def build_preview(client: redis.Redis, settings: Settings, account: str) -> PreviewReport:

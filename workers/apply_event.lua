@@ -64,6 +64,10 @@ for i = 1, n do
   end
 end
 if applied == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- an account new to this release has no mirror stored before the compact form
+  redis.call('HSET', KEYS[4], '~ready', 1)
+end
 local STEP = 1000  -- arguments per command (even: pairs stay together)
 local function in_steps(command, key, args)
   for start = 1, #args, STEP do
