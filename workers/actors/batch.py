@@ -59,7 +59,7 @@ def _mirrors(client: redis.Redis, account: str, ids: list[str]
     for start in range(0, len(ids), READ_STEP):
         part = ids[start:start + READ_STEP]
         records: list[Any] = client.hmget(keys.synced_contacts(account), part)  # type: ignore[assignment]
-        synced.update({cid: SyncedRecord.model_validate_json(record)
+        synced.update({cid: SyncedRecord.load(record)
                        for cid, record in zip(part, records, strict=True) if record is not None})
     return contacts, synced, unreadable
 

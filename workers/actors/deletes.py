@@ -24,7 +24,7 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str,
     :class:`shared.klaviyo.errors.RateLimited` before anything is recorded."""
     contact_ids: list[str] = orjson.loads(fields["rows"])
     raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)  # type: ignore[assignment]
-    records = {cid: SyncedRecord.model_validate_json(r)
+    records = {cid: SyncedRecord.load(r)
                for cid, r in zip(contact_ids, raw, strict=True) if r}
     identity = IdentityMap(client, account)
     profiles = identity.profiles_of_contacts(records)
@@ -49,7 +49,7 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str,
     with client.pipeline(transaction=True) as pipe:
         for cid, record in records.items():
             kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
-            pipe.hset(keys.synced_contacts(account), cid, kept.model_dump_json())
+            pipe.hset(keys.synced_contacts(account), cid, kept.dump())
         pipe.execute()
     count = sum(1 for cid, r in records.items()
                 if (profiles.get(cid) or by_email.get(r.email)) in removed)
