@@ -38,6 +38,7 @@ from shared.accounts import AccountConfig
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
+from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""
@@ -45,8 +46,6 @@ SHARED = "*"
 """The owner recorded for a phone that two or more contacts share."""
 
 
-MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k"}
-CODE_MARKETING: dict[str, str] = {v: k for k, v in MARKETING_CODES.items()}
 FINGERPRINT_HEX = 16
 """Hex digits of a fingerprint kept: 64 bits, so a changed profile is taken for unchanged
 with a chance of 2**-64 (the old one compared with the new, contact by contact)."""

@@ -1,10 +1,10 @@
 """Counts of an account's live contacts by facet, kept as they change, for the preview.
 
-A facet is ``[role, company type, marketing, email valid]`` of one contact as the CRM sent
-it (:func:`shared.state.contact_mirror.facet_json`); the hash
-:func:`shared.constants.contact_facets` holds how many live (not deleted) mirrored
-contacts have each. The collector's ``apply_event.lua`` keeps it, in the same script that
-replaces the mirror (the replaced state's facet counted down, the new one up), so a killed
+A facet is ``[role, company type, marketing code, email valid]`` of one contact
+(:func:`shared.state.contact_mirror.facet_json`); the hash
+:func:`shared.constants.contact_facets` holds how many live (not deleted) mirrored contacts
+have each. The collector's ``apply_event.lua`` keeps it, in the same script that replaces
+the mirror (the replaced state's facet counted down, the new one up), so a killed
 collector cannot skew it; the email verdict is judged when the change is collected.
 
 :func:`preview_counts` answers ``contact-sync preview`` and the account API's preview from
@@ -33,6 +33,7 @@ from shared import constants as keys
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS
 from shared.state.contact_mirror import (
+    MARKETING_CODES,
     READ_STEP,
     UnreadableMirror,
     decode_mirror,
@@ -138,7 +139,7 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
         if types is not None and _norm(company_type) not in types:
             continue
         matching += count
-        unsubscribed += count if marketing == "unsubscribed" else 0
+        unsubscribed += count if marketing == MARKETING_CODES["unsubscribed"] else 0
         invalid += 0 if valid else count
     valid_count = matching - invalid
     over_cap = max(0, valid_count - max_bulk_export) if max_bulk_export > 0 else 0

@@ -10,10 +10,13 @@ The stored form (compact, since 2026-12-02) is one line of header, a newline, on
 
 * the header is what ``apply_event.lua`` reads of the state it replaces: the time to compare
   (last-write-wins), and the facet to count down (:mod:`shared.state.contact_facets`);
-* the facet is ``[role, company type, marketing, email valid 0/1]`` as the CRM sent them;
+* the facet is ``[role, company type, marketing code, email valid 0/1]``, role and type as
+  the CRM sent them;
 * the payload holds the rest of what the sync reads, by position:
-  ``[origin, email, first_name, last_name, phone, job_title, [company id, name] | null,
-  properties]``. The contact id is the key's; the event id is not kept.
+  ``[origin code, email, first_name, last_name, phone, job_title, company name,
+  properties]``. The contact id is the key's; the event id and the company id, which the
+  sync never reads, are not kept (a company with neither name nor type reads as none,
+  which the sync treats alike).
 
 That is about 40 % of the event's JSON. A mirror stored before (the event's JSON with its
 field names, starting with ``{``) still reads: it is decoded as it always was, and counted
@@ -37,6 +40,8 @@ READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
 ORIGIN_CODES: dict[str, str] = {"webhook": "w", "import": "i", "publish": "p", "resync": "r"}
 CODE_ORIGINS: dict[str, Origin] = {v: k for k, v in ORIGIN_CODES.items()}  # type: ignore[misc]
+MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k"}
+CODE_MARKETING: dict[str, Any] = {v: k for k, v in MARKETING_CODES.items()}
 Facet = tuple[str | None, str | None, str, bool]
 """(role, company type, marketing, email valid) of one live contact."""
 
@@ -47,8 +52,14 @@ class UnreadableMirror(ValueError):
 
 def facet_json(role: str | None, company_type: str | None, marketing: str,
                email_valid: bool) -> bytes:
-    """The facet as stored in the header and counted in the facets hash."""
-    return orjson.dumps([role, company_type, marketing, int(email_valid)])
+    """The facet as stored in the header and counted in the facets hash (marketing as its
+    one-letter code)."""
+    return orjson.dumps([role, company_type, MARKETING_CODES[marketing], int(email_valid)])
+
+
+def _time(at: float) -> str:
+    """``at`` as written in the header: no ``.0`` for a whole second."""
+    return str(int(at)) if at.is_integer() else repr(at)
 
 
 def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
@@ -56,13 +67,13 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
     """The compact stored form of one contact's state (``contact``: the event's validated
     contact dict, :mod:`shared.wire_events`)."""
     company = contact.get("company")
-    head = (f"{at!r}|{int(bulk)}{int(deleted)}|").encode() + facet_json(
+    head = (f"{_time(at)}|{int(bulk)}{int(deleted)}|").encode() + facet_json(
         contact.get("role"), company.get("type") if company else None,
         contact.get("marketing", "unknown"), email_valid)
     payload = orjson.dumps([
         ORIGIN_CODES[origin], contact.get("email"), contact.get("first_name"),
         contact.get("last_name"), contact.get("phone"), contact.get("job_title"),
-        [company.get("id"), company.get("name")] if company else None,
+        company.get("name") if company else None,
         contact.get("properties") or {}])
     return head + b"\n" + payload
 
@@ -72,14 +83,15 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
     try:
         at, flags, facet = head.split(b"|", 2)
         role, company_type, marketing, _valid = orjson.loads(facet)
-        (origin, email, first_name, last_name, phone, job_title, company,
+        marketing = CODE_MARKETING[marketing]
+        (origin, email, first_name, last_name, phone, job_title, company_name,
          properties) = orjson.loads(payload)
         when = datetime.fromtimestamp(float(at), UTC)
-    except (ValueError, TypeError, OverflowError) as error:
+    except (ValueError, TypeError, OverflowError, KeyError) as error:
         raise UnreadableMirror(f"its stored state cannot be decoded ({type(error).__name__})"
                                ) from None
-    firm = (Company.model_construct(id=company[0], name=company[1], type=company_type)
-            if company is not None else None)
+    firm = (Company.model_construct(id=None, name=company_name, type=company_type)
+            if company_name is not None or company_type is not None else None)
     person = Contact.model_construct(
         id=contact_id, email=email, first_name=first_name, last_name=last_name, phone=phone,
         job_title=job_title, role=role, company=firm, marketing=marketing,
