@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 from pydantic import ValidationError
+from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
@@ -88,6 +89,7 @@ class Collector:
         count: int = 500,
         claim_idle_ms: int = 30_000,
         claim_every: float = 5.0,
+        trim_every: float = 1.0,
     ) -> None:
         self.redis = redis_client
         self.consumer = consumer_name or default_consumer_name()
@@ -96,8 +98,13 @@ class Collector:
         self.claim_idle_ms = claim_idle_ms
         self.claim_every = claim_every
         self._last_claim = float("-inf")
+        self.trim_every = trim_every
         self._apply = load_script(redis_client, "apply_event.lua")
+        self._apply_sha = str(self._apply.sha)
         self._group_ready = False
+        self._last_trim = float("-inf")
+        self._untrimmed = False
+        """Entries were acknowledged since the stream was last trimmed."""
 
     # --- the loop ------------------------------------------------------------------------
     def ensure_group(self) -> None:
@@ -118,6 +125,8 @@ class Collector:
         if not entries:
             entries = self._read()
         if not entries:
+            if self._untrimmed:
+                self._ack_and_trim([])  # idle: trim what the last batches acknowledged
             return 0
         self._handle(entries)
         return len(entries)
@@ -199,9 +208,7 @@ class Collector:
             # A script error (should not happen): apply that account's entries one by one,
             # so the others go through and the culprit is dead-lettered, not retried forever.
             self._apply_one_by_one({account: by_account[account] for account in failed})
-        self.redis.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP,
-                        *[entry_id for entry_id, _ in entries])
-        self._trim()
+        self._ack_and_trim([entry_id for entry_id, _ in entries])
 
     def _apply_all(
         self,
@@ -228,6 +235,11 @@ class Collector:
         for result in results[len(by_account):]:
             if isinstance(result, Exception):
                 raise result
+        unloaded = [account for account, result in zip(by_account, results, strict=False)
+                    if isinstance(result, NoScriptError)]
+        if unloaded:  # Redis restarted or its scripts were flushed: load it, apply again
+            self._apply_sha = str(self.redis.script_load(self._apply.script))
+            return self._apply_all({account: by_account[account] for account in unloaded}, [])
         return [account for account, result in zip(by_account, results, strict=False)
                 if isinstance(result, Exception)]
 
@@ -246,7 +258,9 @@ class Collector:
                 occurred_at_epoch(event), bulk=origin in BULK_ORIGINS, deleted=deleted,
                 origin=origin, contact=contact,
                 email_valid=not deleted and check_email(contact.get("email")).valid)]
-        self._apply(keys=script_keys, args=args, client=pipe)
+        # EVALSHA itself, not through redis-py's Script: a pipeline of Script calls asks
+        # SCRIPT EXISTS first, one more round trip per batch (NOSCRIPT is handled above).
+        pipe.evalsha(self._apply_sha, len(script_keys), *script_keys, *args)
 
     def _apply_one_by_one(
         self, by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
@@ -257,14 +271,24 @@ class Collector:
                     fields = {"event": wire_json(event).decode(), "origin": origin}
                     self._apply_all({}, [(entry_id, fields, "apply: script error")])
 
-    def _trim(self) -> None:
-        """Drop acknowledged entries: everything before the oldest entry that is pending in
-        the group, or not yet delivered to it. Both are read in one MULTI, so an entry read
-        meanwhile is after the group's last-delivered id and stays."""
+    def _ack_and_trim(self, entry_ids: list[str]) -> None:
+        """Acknowledge ``entry_ids``; then, at most every ``trim_every`` seconds (or when
+        idle), drop acknowledged entries: everything before the oldest entry that is
+        pending in the group, or not yet delivered to it. Both are read in the MULTI of the
+        acknowledgement, so an entry read meanwhile is after the group's last-delivered id
+        and stays."""
+        now = time.monotonic()
+        if entry_ids and now - self._last_trim < self.trim_every:
+            self.redis.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, *entry_ids)
+            self._untrimmed = True
+            return
         pipe = self.redis.pipeline(transaction=True)
+        if entry_ids:
+            pipe.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, *entry_ids)
         pipe.xinfo_groups(keys.EVENTS_STREAM)
         pipe.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)
-        groups, pending = pipe.execute()
+        *_, groups, pending = pipe.execute()
+        self._last_trim, self._untrimmed = now, False
         if len(groups) != 1:
             return  # another group reads this stream too: leave trimming to its owner
         last_delivered = str(groups[0]["last-delivered-id"])

@@ -185,3 +185,14 @@ def test_events_appended_by_the_producers_are_applied(r: redis.Redis) -> None:
     assert drain(Collector(r, "c1", block_ms=0)) == 2
     assert mirror(r, "C-1").origin == "import" and mirror(r, "C-1").contact.first_name is None
     assert r.zrange(keys.pending_bulk("acme"), 0, -1) == ["C-1"]
+
+
+def test_events_are_applied_after_redis_forgot_the_collectors_script(r: redis.Redis) -> None:
+    collector = Collector(r, "c1", block_ms=0)
+    publish(r, event("C-1", 100, first_name="Before"))
+    drain(collector)
+    r.script_flush()  # as after a Redis restart without persistence of scripts
+    publish(r, event("C-1", 200, first_name="After"), event("C-2", 200))
+    assert drain(collector) == 2
+    assert mirror(r, "C-1").contact.first_name == "After"
+    assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1", "C-2"]
