@@ -34,7 +34,14 @@ from shared.state import due_accounts
 from shared.state.contact_mirror import encode_mirror
 from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
-from shared.wire_events import WireEvent, occurred_at_epoch, wire_event, wire_json
+from shared.wire_events import (
+    EVENT_RULES,
+    WireEvent,
+    occurred_at_epoch,
+    trusted_event,
+    wire_event,
+    wire_json,
+)
 from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
@@ -57,13 +64,18 @@ def default_consumer_name() -> str:
 
 def parse_entry(fields: dict[str, str]) -> tuple[WireEvent, Origin]:
     """The event (validated as :class:`shared.events.ContactEvent`, kept as a dict: see
-    :mod:`shared.wire_events`) and origin of one stream entry, or :class:`BadEntry`."""
+    :mod:`shared.wire_events`) and origin of one stream entry, or :class:`BadEntry`. An
+    entry stamped with this release's rules was validated at the edge: it is only parsed
+    (a third of the collector's time went into validating every entry again)."""
     origin = fields.get("origin")
     if origin not in ORIGINS:
         raise BadEntry(f"origin: missing or not one of {sorted(ORIGINS)}")
     raw = fields.get("event")
     if raw is None:
         raise BadEntry("event: missing")
+    if fields.get("rules") == EVENT_RULES:  # validated at the edge by these very rules
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return trusted_event(raw), origin  # type: ignore[return-value]
     try:
         event = wire_event(raw)
     except ValidationError as error:
@@ -114,6 +126,7 @@ class Collector:
         except redis.ResponseError as error:
             if "BUSYGROUP" not in str(error):
                 raise
+        self._apply_sha = str(self.redis.script_load(self._apply.script))
         self._group_ready = True
 
     def run_once(self) -> int:

@@ -196,3 +196,34 @@ def test_events_are_applied_after_redis_forgot_the_collectors_script(r: redis.Re
     assert drain(collector) == 2
     assert mirror(r, "C-1").contact.first_name == "After"
     assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1", "C-2"]
+
+
+def test_an_entry_stamped_with_these_rules_is_mirrored_as_if_validated_again(
+        r: redis.Redis) -> None:
+    from shared.wire_events import EVENT_RULES
+
+    item = event("C-1", 100, first_name="Ann", role="Buyer", phone="+447911123456",
+                 company={"id": "CO-1", "name": "Acme", "type": "Customer"},
+                 properties={"tier": 2, "tags": ["a"]})
+    twin = item.model_copy(update={"contact": item.contact.model_copy(update={"id": "C-2"})})
+    r.xadd(keys.EVENTS_STREAM, {"event": item.model_dump_json(), "origin": "webhook",
+                                "rules": EVENT_RULES})
+    publish(r, twin)  # no stamp: validated again
+    assert drain(Collector(r, "c1", block_ms=0)) == 2
+    trusted, validated = mirror(r, "C-1"), mirror(r, "C-2")
+    assert trusted.contact.model_copy(update={"id": "C-2"}) == validated.contact
+    assert trusted.occurred_at == validated.occurred_at and trusted.origin == "webhook"
+
+
+def test_an_entry_stamped_with_other_rules_or_not_json_is_validated_and_dead_lettered(
+        r: redis.Redis) -> None:
+    from shared.wire_events import EVENT_RULES
+
+    bad = event("C-1", 100).model_dump_json().replace('"acme"', '"no spaces allowed"')
+    r.xadd(keys.EVENTS_STREAM, {"event": bad, "origin": "webhook", "rules": "older-rules"})
+    r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook",
+                                "rules": EVENT_RULES})
+    assert drain(Collector(r, "c1", block_ms=0)) == 2
+    errors = [fields["error"] for _, fields in r.xrange(keys.EVENTS_DEAD)]
+    assert errors == ["event: account_id: string_pattern_mismatch", "event: event: json_invalid"]
+    assert r.zcard(keys.pending("no spaces allowed")) == 0
