@@ -1,7 +1,8 @@
 -- Last-write-wins of contact events of ONE account (all keys share its hash tag).
 -- KEYS: 1 contact_times (zset), 2 pending, 3 pending_bulk, 4 contact_facets (hash),
 --       5.. the contact key of each event, in order
--- ARGV: two per event, in the same order: contact id, the compact mirror
+-- ARGV: 1 the length of the contact keys' common prefix (what follows it is the id), then
+--       one per event, in the same order: the compact mirror
 --       (shared/state/contact_mirror.py: "<at>|<bulk><deleted>|<facet>\n<payload>")
 -- A strictly newer occurred_at replaces the mirror and (re)queues the contact; an equal or
 -- older one changes nothing. The facet counts follow: the replaced state's facet counted
@@ -10,6 +11,7 @@
 -- one ZADD per sorted set) whatever the number of events: a few commands per call, not
 -- per event. Returns how many events were applied.
 local HEAD = '^([^|{]*)|(%d)(%d)|([^\n]*)'
+local from = tonumber(ARGV[1]) + 1
 local n = #KEYS - 4
 local olds = {}
 for start = 5, #KEYS, 1000 do
@@ -38,13 +40,13 @@ for i = 1, n do
       if at then
         state = {tonumber(at), del, facet}
       else
-        local score = redis.call('ZSCORE', KEYS[1], ARGV[2 * i - 1])
+        local score = redis.call('ZSCORE', KEYS[1], string.sub(key, from))
         state = {score and tonumber(score), '1', nil}
       end
     end
     current[slot] = state
   end
-  local id, value = ARGV[2 * i - 1], ARGV[2 * i]
+  local id, value = string.sub(key, from), ARGV[i + 1]
   local at, isbulk, del, facet = string.match(value, HEAD)
   local when = tonumber(at)
   if state[1] == nil or when > state[1] then

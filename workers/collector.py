@@ -19,6 +19,9 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -52,6 +55,15 @@ DEAD_CONSUMER_SECONDS = 3600
 """A consumer with nothing pending, idle this long, is removed from the group."""
 
 Entry = tuple[str, dict[str, str]]
+
+
+@dataclass
+class _Prepared:
+    """A batch read and parsed, its pipeline built but not sent."""
+
+    entry_ids: list[str]
+    by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
+    pipe: Any
 
 
 class BadEntry(ValueError):
@@ -132,11 +144,7 @@ class Collector:
     def run_once(self) -> int:
         """Handle one batch of entries (claimed from a dead consumer, else new ones);
         returns how many were handled."""
-        if not self._group_ready:
-            self.ensure_group()
-        entries = self._claim() if self._claim_due() else []
-        if not entries:
-            entries = self._read()
+        entries = self._next_entries()
         if not entries:
             if self._untrimmed:
                 self._ack_and_trim([])  # idle: trim what the last batches acknowledged
@@ -144,16 +152,50 @@ class Collector:
         self._handle(entries)
         return len(entries)
 
+    def run_overlapped(self, go_on: Callable[[int], bool]) -> int:
+        """:meth:`run_once` again and again while ``go_on(handled)`` is true, except that
+        the next batch is read and prepared (parsed, its script calls built) while Redis
+        applies the current one, in a second thread: Redis works on the other core
+        meanwhile. Batches are applied and acknowledged in the order they were read, each
+        only after the one before, so nothing changes for last-write-wins or for a kill.
+        Returns how many entries were handled."""
+        total = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="collector-apply") as applier:
+            inflight: Future[None] | None = None
+            try:
+                while True:
+                    entries = self._next_entries()
+                    prepared = self._prepare(entries) if entries else None
+                    if inflight is not None:
+                        inflight.result()
+                        inflight = None
+                    if prepared is None and self._untrimmed:
+                        self._ack_and_trim([])
+                    if prepared is not None:
+                        inflight = applier.submit(self._commit, prepared)
+                    total += len(entries)
+                    if not go_on(len(entries)):
+                        break
+            finally:
+                if inflight is not None:
+                    inflight.result()
+        return total
+
     def run_forever(self, stop_event: threading.Event) -> None:
         """Run until ``stop_event`` is set; the current batch is always finished first."""
         log.info("collector %s started", self.consumer)
         heart = Heart(self.redis, "collector")
         outage = RedisOutage("collector", client_address(self.redis), log)
+
+        def go_on(_handled: int) -> bool:
+            heart.beat()
+            outage.recovered()
+            return not stop_event.is_set()
+
         while not stop_event.is_set():
             try:
                 heart.beat()
-                self.run_once()
-                outage.recovered()
+                self.run_overlapped(go_on)
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 stop_event.wait(outage.failed(error))  # logged once, growing waits
             except redis.ResponseError as error:
@@ -166,6 +208,14 @@ class Collector:
         log.info("collector %s stopped", self.consumer)
 
     # --- reading -------------------------------------------------------------------------
+    def _next_entries(self) -> list[Entry]:
+        """Claimed entries of a dead consumer when a claim is due and finds some, else new
+        ones (waiting up to ``block_ms``)."""
+        if not self._group_ready:
+            self.ensure_group()
+        entries = self._claim() if self._claim_due() else []
+        return entries or self._read()
+
     def _claim_due(self) -> bool:
         now = time.monotonic()
         if now - self._last_claim < self.claim_every:
@@ -207,6 +257,10 @@ class Collector:
 
     # --- applying ------------------------------------------------------------------------
     def _handle(self, entries: list[Entry]) -> None:
+        self._commit(self._prepare(entries))
+
+    def _prepare(self, entries: list[Entry]) -> _Prepared:
+        """Parse ``entries`` and build (not send) the pipeline that applies them."""
         by_account: dict[str, list[tuple[str, WireEvent, Origin]]] = defaultdict(list)
         dead: list[tuple[str, dict[str, str], str]] = []
         for entry_id, fields in entries:
@@ -216,12 +270,18 @@ class Collector:
                 dead.append((entry_id, fields, str(error)))
                 continue
             by_account[event["account_id"]].append((entry_id, event, origin))
-        failed = self._apply_all(by_account, dead)
+        return _Prepared([entry_id for entry_id, _ in entries], by_account,
+                         self._pipeline(by_account, dead))
+
+    def _commit(self, prepared: _Prepared) -> None:
+        """Send a prepared batch, then acknowledge its entries."""
+        failed = self._execute(prepared.pipe, prepared.by_account)
         if failed:
             # A script error (should not happen): apply that account's entries one by one,
             # so the others go through and the culprit is dead-lettered, not retried forever.
-            self._apply_one_by_one({account: by_account[account] for account in failed})
-        self._ack_and_trim([entry_id for entry_id, _ in entries])
+            self._apply_one_by_one({account: prepared.by_account[account]
+                                    for account in failed})
+        self._ack_and_trim(prepared.entry_ids)
 
     def _apply_all(
         self,
@@ -230,6 +290,13 @@ class Collector:
     ) -> list[str]:
         """Apply the events and dead-letter the bad entries in one round trip; returns the
         accounts whose script failed (connection errors propagate: nothing is acked)."""
+        return self._execute(self._pipeline(by_account, dead), by_account)
+
+    def _pipeline(
+        self,
+        by_account: dict[str, list[tuple[str, WireEvent, Origin]]],
+        dead: list[tuple[str, dict[str, str], str]],
+    ) -> Any:
         pipe = self.redis.pipeline(transaction=False)
         for account, items in by_account.items():
             self._queue_apply(pipe, account, items)
@@ -244,6 +311,10 @@ class Collector:
                                                 "at": repr(time.time())}
             record.update(fields)
             pipe.xadd(keys.EVENTS_DEAD, record)
+        return pipe
+
+    def _execute(self, pipe: Any, by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
+                 ) -> list[str]:
         results = pipe.execute(raise_on_error=False)
         for result in results[len(by_account):]:
             if isinstance(result, Exception):
@@ -259,18 +330,18 @@ class Collector:
     def _queue_apply(
         self, pipe: Any, account: str, items: list[tuple[str, WireEvent, Origin]]
     ) -> None:
+        prefix = keys.contact(account, "")
         script_keys = [keys.contact_times(account), keys.pending(account),
                        keys.pending_bulk(account), keys.contact_facets(account)]
-        args: list[str | bytes] = []
+        args: list[str | bytes] = [str(len(prefix))]  # ASCII: characters = bytes
         for _entry_id, event, origin in items:
             contact = event["contact"]
-            contact_id = contact["id"]
             deleted = event["type"] == "contact.deleted"
-            script_keys.append(keys.contact(account, contact_id))
-            args += [contact_id, encode_mirror(
+            script_keys.append(prefix + contact["id"])
+            args.append(encode_mirror(
                 occurred_at_epoch(event), bulk=origin in BULK_ORIGINS, deleted=deleted,
                 origin=origin, contact=contact,
-                email_valid=not deleted and check_email(contact.get("email")).valid)]
+                email_valid=not deleted and check_email(contact.get("email")).valid))
         # EVALSHA itself, not through redis-py's Script: a pipeline of Script calls asks
         # SCRIPT EXISTS first, one more round trip per batch (NOSCRIPT is handled above).
         pipe.evalsha(self._apply_sha, len(script_keys), *script_keys, *args)
