@@ -4,6 +4,10 @@ Counts over every mirrored contact of the account (what the collector holds), de
 the same rules as a batch (:func:`workers.batch_planner.preview`): the filters, email
 validation, the cap. The contacts are treated as one bulk export -- the initial import or the
 re-evaluation after a filter change -- so the cap applies. No Klaviyo call is made.
+
+The command answers from the counts the collector keeps (:func:`kept_preview`, two Redis
+commands whatever the account's size); :func:`build_preview` reads every mirror and is the
+reference the kept counts are tested against (tests/shared/test_contact_facets.py).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
+from shared import constants as keys
 from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
 from shared.events import MirroredContact
 from shared.settings import Settings
+from shared.state.contact_facets import preview_counts
 from shared.state.contact_mirror import iter_mirrors, mirrored_ids
 from workers.batch_planner import Member, matches_filters, preview
 
@@ -69,6 +75,23 @@ def build_preview(client: redis.Redis, settings: Settings, account: str) -> Prev
     )
 
 
+def kept_preview(client: redis.Redis, settings: Settings, account: str) -> PreviewReport:
+    """:func:`build_preview` from the kept counts (:mod:`shared.state.contact_facets`).
+    ``contacts`` is every contact id the collector holds, so a mirror that can no longer be
+    read (stored before a rule was tightened) counts among ``deleted`` here, where
+    :func:`build_preview` leaves it out."""
+    config = AccountStore(client, settings).get(account)
+    counts = preview_counts(client, account, config.contact_roles, config.company_types,
+                            config.max_bulk_export)
+    known = int(client.zcard(keys.contact_times(account)))  # type: ignore[arg-type]
+    return PreviewReport(
+        account=account, contacts=known, deleted=known - counts.contacts,
+        excluded_filter=counts.contacts - counts.matching, matching=counts.matching,
+        unsubscribed=counts.matching_unsubscribed,
+        invalid_email=counts.excluded_invalid_email, over_cap=counts.excluded_over_cap,
+        would_send=counts.would_send, max_bulk_export=config.max_bulk_export)
+
+
 def render(report: PreviewReport) -> Table:
     cap = f"cap {report.max_bulk_export}" if report.max_bulk_export else "no cap"
     table = Table(title=f"Preview of account {report.account!r} as a bulk export ({cap})")
@@ -99,7 +122,7 @@ def preview_cmd(
     settings = Settings()
     client = open_redis(settings)
     try:
-        report = build_preview(client, settings, account)
+        report = kept_preview(client, settings, account)
     except AccountError as error:
         raise fail(str(error)) from None
     if as_json:

@@ -13,7 +13,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.preview_cmd import build_preview
+from cli.preview_cmd import build_preview, kept_preview
 from shared import constants as keys
 from shared.events import Contact, MirroredContact
 from shared.settings import Settings
@@ -60,6 +60,7 @@ def the_preview(r: redis.Redis, roles: list[str] | None, types: list[str] | None
     with mock.patch.dict(os.environ, env):
         config = Settings()
         full = build_preview(r, config, "default")
+        assert kept_preview(r, config, "default") == full  # what the command prints
     kept = preview_counts(r, "default", config.contact_roles, config.company_types, cap)
     return ({"matching": full.matching, "unsubscribed": full.unsubscribed,
              "invalid": full.invalid_email, "over_cap": full.over_cap,
