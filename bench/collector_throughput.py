@@ -55,30 +55,31 @@ def commands_run(client: redis.Redis) -> int:
 
 
 def through_collector(client: redis.Redis, count: int, sequential: bool
-                      ) -> tuple[float, int]:
-    """Seconds to drain the stream, and the Redis commands it took: as ``run_forever`` does
-    (the next batch prepared while Redis applies one), or ``sequential``-ly (``run_once``)."""
+                      ) -> tuple[float, float, int]:
+    """Seconds to drain the stream, this process's CPU seconds for it, and the Redis
+    commands it took: as ``run_forever`` does (the next batch prepared while Redis applies
+    one), or ``sequential``-ly (``run_once``)."""
     collector = Collector(client, "bench", block_ms=0, count=count, claim_every=1e9)
     collector.ensure_group()
     client.config_resetstat()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if sequential:
         while collector.run_once():
             pass
     else:
         collector.run_overlapped(lambda handled: handled > 0)
-    elapsed = time.perf_counter() - started
-    return elapsed, commands_run(client) - 1  # less the INFO that counted them
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return elapsed, cpu, commands_run(client) - 1  # less the INFO that counted them
 
 
-def through_bare_consumer(client: redis.Redis, count: int) -> float:
+def through_bare_consumer(client: redis.Redis, count: int) -> tuple[float, float]:
     client.xgroup_create(keys.EVENTS_STREAM, BASELINE_GROUP, id="0")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     while answer := client.xreadgroup(BASELINE_GROUP, "bench", {keys.EVENTS_STREAM: ">"},
                                       count=count):
         entries = answer[0][1]  # type: ignore[index]
         client.xack(keys.EVENTS_STREAM, BASELINE_GROUP, *[entry_id for entry_id, _ in entries])
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:
@@ -97,8 +98,9 @@ def main() -> None:
     try:
         client.flushdb()
         fill_stream(client, args.events, args.contacts)
-        bare_s = through_bare_consumer(client, args.count)  # before the collector trims
-        collector_s, commands = through_collector(client, args.count, args.sequential)
+        bare_s, bare_cpu = through_bare_consumer(client, args.count)  # before the trim
+        collector_s, collector_cpu, commands = through_collector(client, args.count,
+                                                                 args.sequential)
         pending = sum(int(client.zcard(keys.pending(f"acct-{a}")))  # type: ignore[arg-type]
                       for a in range(ACCOUNTS))
         assert pending == args.contacts, f"{pending} of {args.contacts} contacts pending"
@@ -112,11 +114,12 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}; {args.events:,} events for {args.contacts:,} contacts "
           f"of {ACCOUNTS} accounts, {args.count} entries a read")
-    print(f"{'':34}{'seconds':>10}{'events/s':>12}")
+    print(f"{'':34}{'seconds':>10}{'events/s':>12}{'CPU us/event':>14}")
     mode = "run_once" if args.sequential else "run_forever's"
     print(f"{f'collector ({mode} loop)':34}{collector_s:>10.2f}"
-          f"{collector_rate:>12,.0f}")
-    print(f"{'bare XREADGROUP + XACK':34}{bare_s:>10.2f}{bare_rate:>12,.0f}")
+          f"{collector_rate:>12,.0f}{collector_cpu / args.events * 1e6:>14.1f}")
+    print(f"{'bare XREADGROUP + XACK':34}{bare_s:>10.2f}{bare_rate:>12,.0f}"
+          f"{bare_cpu / args.events * 1e6:>14.1f}")
     print(f"collector / bare consumer: {collector_rate / bare_rate:.2f}; the collector ran "
           f"{commands / args.events:.2f} Redis commands per event (scripts' inner "
           f"commands included)")
