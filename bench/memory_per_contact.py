@@ -26,6 +26,7 @@ from bench.push_throughput import bench_stack
 from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
+from workers.actors.batch import sync_batch
 
 IDS = re.compile(r"\{[^}]*\}|(?<=:)[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*")
 
@@ -84,8 +85,6 @@ def main() -> None:
         while collector.run_once():
             pass
         broker = setup_broker(redis_url)
-        from workers.actors.batch import sync_batch
-
         worker = dramatiq.Worker(broker, worker_threads=8, worker_timeout=20)
         worker.start()
         started = time.perf_counter()

@@ -3,6 +3,7 @@ sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on
 
     python -m bench.push_throughput [--contacts 100000] [--sample 1000] [--threads 8]
                                     [--refused-share 0.01] [--default-list]
+                                    [--deletes N [--delete-limits on|off|SCALE]]
 
 Runs an embedded redis-server, the sandbox (``contact-sync sandbox``, rate limits off) in
 its own process, and an in-process Dramatiq worker on the real Redis broker. Prints
@@ -10,6 +11,9 @@ contacts/s, Klaviyo calls per 10,000 contacts (from the sandbox's ``/__sandbox/c
 and the time each way would take under Klaviyo's published limits. ``--refused-share``
 gives that share of contacts an email of a domain the sandbox refuses as Klaviyo would
 (the whole job answered 400, the rows named), so the resubmission rounds are counted too.
+``--deletes N`` then deletes the first N synced contacts in the CRM (implies
+``--default-list``: a delete costs Klaviyo calls only for contacts in a list) and times the
+batch that takes them out of it, with the sandbox's rate limits as ``--delete-limits`` says.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from shared.klaviyo.client import build_client
 from shared.klaviyo.rate_limiter import LIMITS
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+from workers.actors.batch import sync_batch
 
 
 def free_port() -> int:
@@ -106,12 +111,14 @@ def contact(i: int, refused_every: int = 0) -> Contact:
                    marketing="unknown", properties={"region": "North", "tier": i % 3})
 
 
-def write_pending(client: Any, account: str, count: int, refused_every: int) -> None:
-    start = 1_800_000_000.0
+def write_pending(client: Any, account: str, count: int, refused_every: int,
+                  deleted: bool = False, start: float = 1_800_000_000.0) -> None:
+    """The first ``count`` bench contacts changed (or ``deleted``) in the CRM, as the
+    collector stores them."""
     pipe = client.pipeline(transaction=False)
     for i in range(count):
         mirrored = MirroredContact(event_id=f"e{i}", occurred_at=datetime.fromtimestamp(
-            start + i, UTC), deleted=False, origin="webhook", contact=contact(i, refused_every))
+            start + i, UTC), deleted=deleted, origin="webhook", contact=contact(i, refused_every))
         pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
         pipe.zadd(keys.pending(account), {f"C{i}": start + i})
         if i % 5000 == 4999:
@@ -148,6 +155,51 @@ def naive(url: str, count: int, key: str) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
+def run_batch(client: Any, threads: int, batch_id: str) -> tuple[float, dict[str, Any]]:
+    """Start the bench account's batch ``batch_id`` and wait for it with an in-process
+    worker on the declared broker; (seconds, its report)."""
+    from workers.batch_lifecycle import batch_info, start_batch
+
+    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=20)
+    worker.start()
+    try:
+        start_batch(client, "bench", batch_id, time.time())
+        started = time.perf_counter()
+        sync_batch.send("bench", batch_id)
+        while batch_info(client, "bench", batch_id).get("status") != "completed":
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.stop()
+    return elapsed, batch_info(client, "bench", batch_id)["report"]
+
+
+def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
+                  limits: str) -> None:
+    """``--deletes``: a second batch of ``count`` CRM deletes of synced contacts; prints
+    its time, its Klaviyo calls and what is left in the lists."""
+    from sandbox.inspect_client import SandboxClient
+
+    sandbox = SandboxClient(url)
+    if limits in ("on", "off"):
+        sandbox.set_limits(limits)
+    else:
+        sandbox.set_limits("on", scale=float(limits))
+    before = calls_of(url, key)
+    write_pending(client, "bench", count, 0, deleted=True, start=1_900_000_000.0)
+    elapsed, report = run_batch(client, threads, "bench-deletes")
+    calls = calls_of(url, key) - before
+    throttled = sum(int(by_status.get("429", 0)) for by_status in sandbox.calls(key).values())
+    sandbox.set_limits("off")
+    deleted = {contact(i).email for i in range(count)}
+    left = sum(1 for p in sandbox.profiles(key) if p.get("lists") and p.get("email") in deleted)
+    sandbox.close()
+    print(f"deletes:  {count:,} in {elapsed:.1f} s (sandbox limits {limits}); removed from "
+          f"lists {report['removed_from_lists']:,}, still in a list {left:,}; "
+          f"{sum(calls.values())} Klaviyo calls (429s over the whole run: {throttled}): "
+          + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -157,13 +209,17 @@ def main() -> None:
                         help="first-time contacts join a default list (one per job)")
     parser.add_argument("--refused-share", type=float, default=0.01,
                         help="share of contacts whose email Klaviyo refuses (0 = none)")
+    parser.add_argument("--deletes", type=int, default=0,
+                        help="then delete this many synced contacts in the CRM (with a list)")
+    parser.add_argument("--delete-limits", default="off",
+                        help="sandbox rate limits for the deletes: on, off or a scale")
     args = parser.parse_args()
+    args.default_list = args.default_list or args.deletes > 0
     refused_every = round(1 / args.refused_share) if args.refused_share > 0 else 0
 
     with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.batch_lifecycle import batch_info, start_batch
         from workers.broker import setup_broker
 
         store = AccountStore(client, get_settings())
@@ -171,24 +227,13 @@ def main() -> None:
         if args.default_list:
             store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", args.contacts, refused_every)
-        broker = setup_broker(redis_url)
-        from workers.actors.batch import sync_batch
-
-        worker = dramatiq.Worker(broker, worker_threads=args.threads, worker_timeout=20)
-        worker.start()
-        try:
-            start_batch(client, "bench", "bench-1", time.time())
-            started = time.perf_counter()
-            sync_batch.send("bench", "bench-1")
-            while batch_info(client, "bench", "bench-1").get("status") != "completed":
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        finally:
-            worker.stop()
-        report = batch_info(client, "bench", "bench-1")["report"]
+        setup_broker(redis_url)
+        elapsed, report = run_batch(client, args.threads, "bench-1")
         calls = calls_of(url, key)
         naive_seconds, naive_count = naive(url, args.sample, "naive-key")
         naive_calls = calls_of(url, "naive-key")
+        if args.deletes:
+            bench_deletes(client, url, key, args.deletes, args.threads, args.delete_limits)
 
     total_calls = sum(calls.values())
     per_10k = total_calls * 10_000 / args.contacts

@@ -29,7 +29,7 @@ from shared.accounts import (
     AccountStore,
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
-from shared.settings import Settings
+from shared.settings import get_settings
 from workers.account_health import settings_changed
 
 accounts_app = typer.Typer(
@@ -60,7 +60,7 @@ NoCheck = Annotated[bool, typer.Option(
 
 
 def _store() -> AccountStore:
-    settings = Settings()
+    settings = get_settings()
     return AccountStore(open_redis(settings), settings)
 
 

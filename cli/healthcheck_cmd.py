@@ -26,14 +26,11 @@ import typer
 
 from shared import constants as keys
 from shared.redis_client import describe_redis_error
-from shared.settings import Settings
+from shared.redis_text import as_text
+from shared.settings import get_settings
 from shared.state.heartbeats import ALIVE_S
 
 KINDS = ("web", "collector", "scheduler", "worker")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _cmdline(pid: int) -> str:
@@ -60,7 +57,7 @@ def _own_heartbeat(client: redis.Redis, kind: str, now: float) -> str | None:
     """Why this host's ``kind`` is unhealthy, or ``None``."""
     prefix = f"{kind}:{socket.gethostname()}:"
     beats: Any = client.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf", withscores=True)
-    fresh = [score for member, score in beats if _text(member).startswith(prefix)]
+    fresh = [score for member, score in beats if as_text(member).startswith(prefix)]
     if fresh:
         return None
     return f"no heartbeat from a {kind} on {socket.gethostname()} in the last {ALIVE_S:.0f} s"
@@ -87,7 +84,7 @@ def healthcheck(
     if kind not in KINDS:
         typer.echo(f"unhealthy: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         raise typer.Exit(1)
-    settings = Settings()
+    settings = get_settings()
     if not settings.redis_url:
         typer.echo("unhealthy: REDIS_URL is not set")
         raise typer.Exit(1)

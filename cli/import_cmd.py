@@ -28,7 +28,7 @@ from producers.importer import (
     import_file,
 )
 from shared.accounts import ACCOUNT_NAME, AccountStore
-from shared.settings import Settings
+from shared.settings import get_settings
 
 MAX_REFUSED_SHOWN = 200
 
@@ -97,7 +97,7 @@ def import_file_cmd(
         total = count_lines(file)
     except ImportFileError as error:
         raise _fail(console, err, as_json, file, account, error, 1) from None
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     if not AccountStore(client, settings).exists(account):
         err.print(f"[yellow]warning:[/] account {account!r} has no configuration yet; its "

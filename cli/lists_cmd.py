@@ -20,7 +20,9 @@ from rich.table import Table
 from cli.process_cmds import fail, open_redis
 from shared.accounts import AccountError, AccountStore
 from shared.klaviyo.errors import KlaviyoError
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
+from workers.actors.common import account_config, klaviyo_for
+from workers.reverse.discovery import discover
 from workers.reverse.schedule import ReverseSchedule
 from workers.reverse.state import known_lists, list_cursor, optional_float
 
@@ -97,7 +99,7 @@ def show_lists(
     """Known lists: found at, last pull, members pulled, next pull."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     rows = list_rows(client, settings, _accounts(client, settings, account))
     if as_json:
@@ -116,12 +118,9 @@ def discover_now(
 ) -> None:
     """Discover the account's Klaviyo lists now (every page); new ones are pulled from the
     next pull on."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     _accounts(client, settings, account)
-    from workers.actors.common import account_config, klaviyo_for
-    from workers.reverse.discovery import discover
-
     try:
         klaviyo = klaviyo_for(client, account_config(client, account))
         found = discover(client, klaviyo, account, datetime.now(UTC).timestamp())

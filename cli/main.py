@@ -7,13 +7,12 @@ import redis
 import typer
 
 from shared.redis_client import RedisUrlError, describe_redis_error
+from shared.settings import get_settings
 
 
 def _redis_url() -> str | None:
-    from shared.settings import Settings
-
     try:
-        return Settings().redis_url
+        return get_settings().redis_url
     except ValueError:  # the settings' own error is the command's to report
         return None
 
@@ -55,6 +54,7 @@ def _options(show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Print the version and exit.")] = False) -> None:
     """contact-sync: keeps a CRM's contacts in Klaviyo and brings list sign-ups back."""
+    get_settings.cache_clear()  # each command reads the environment once, as it starts
 
 
 from cli.accounts_cmd import accounts_app  # noqa: E402

@@ -26,7 +26,7 @@ from cli.process_cmds import fail, open_redis
 from shared import constants as keys
 from shared.accounts import DEFAULT_ACCOUNT, AccountError, AccountStore
 from shared.events import MirroredContact
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.state.contact_facets import preview_counts
 from shared.state.contact_mirror import iter_mirrors, mirrored_ids
 from workers.batch_planner import Member, matches_filters, preview
@@ -119,7 +119,7 @@ def preview_cmd(
 ) -> None:
     """How many contacts match the account's filters (unsubscribed ones included), how many
     of those would be excluded (empty or invalid email, over the cap) and how many sent."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         report = kept_preview(client, settings, account)

@@ -16,8 +16,10 @@ import typer
 from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from workers import batch_lifecycle as lifecycle
+from workers.actors.batch import sync_batch
+from workers.broker import setup_broker
 from workers.collector import Collector, default_consumer_name
 from workers.scheduler import Scheduler, scheduler_alive
 
@@ -88,7 +90,7 @@ def collector(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
     """Read contact events from the stream and keep the newest state of each contact."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "collector")
     worker = Collector(client, consumer or default_consumer_name(), count=count,
@@ -97,16 +99,8 @@ def collector(
 
 
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
-    """Enqueue through the Dramatiq broker to the batch actor (imported only here, so the
-    scheduler module never loads actors)."""
-    try:
-        from workers.broker import setup_broker  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as error:
-        raise fail(f"the Dramatiq broker is not available ({error})") from None
+    """Enqueue through the Dramatiq broker on ``redis_url`` to the batch actor."""
     setup_broker(redis_url)
-    from workers.actors.batch import (  # type: ignore[import-not-found, unused-ignore]
-        sync_batch,
-    )
 
     def enqueue(account: str, batch_id: str) -> None:
         sync_batch.send(account, batch_id)
@@ -118,7 +112,7 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "scheduler")
     assert settings.redis_url is not None
@@ -130,7 +124,7 @@ def sync_now(
     account: Annotated[str, typer.Option("--account", "-a", help="The account to sync.")],
 ) -> None:
     """Make an account's next batch start at the scheduler's next tick, interval or not."""
-    settings = Settings()
+    settings = get_settings()
     client = open_redis(settings)
     try:
         config = AccountStore(client, settings).get(account)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from cli.dlq_cmd import when
 from cli.process_cmds import fail, open_redis
-from shared.settings import Settings
+from shared.settings import get_settings
 from workers.rejections import list_rejections, replay_rejections
 
 rejected_app = typer.Typer(
@@ -31,7 +31,7 @@ def list_rejected(
 ) -> None:
     """List rejected contacts: contact id, Klaviyo's code, the field and detail, batch,
     when."""
-    rejections = list_rejections(open_redis(Settings()), account)
+    rejections = list_rejections(open_redis(get_settings()), account)
     if as_json:
         typer.echo(json.dumps([item.as_dict() for item in rejections], indent=2))
         return
@@ -56,7 +56,7 @@ def replay(
     """Put rejected contacts back into pending: the next batch sends them again."""
     if all_ == bool(contact_ids):
         raise fail("give contact ids, or --all", code=2)
-    client = open_redis(Settings())
+    client = open_redis(get_settings())
     moved = replay_rejections(client, account, None if all_ else list(contact_ids or []))
     typer.echo(f"{account}: {len(moved)} contact(s) back in pending for the next batch.")
     skipped = sorted(set(contact_ids or []) - set(moved))

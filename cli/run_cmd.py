@@ -33,7 +33,7 @@ from honcho.printer import Printer
 from cli.process_cmds import ensure_port_free, open_redis
 from cli.procfile import DEFAULT_WEB_PORT, STOP_GRACE_SECONDS, LocalStack, build_manager
 from shared.redis_server import RedisServerNotFound
-from shared.settings import Settings
+from shared.settings import get_settings
 
 SHARED_ENV = ("REDIS_URL", "SYNC_SECRET_KEY", "KLAVIYO_BASE_URL", "KLAVIYO_API_KEY",
               "SYNC_WEBHOOK_SECRET")
@@ -158,7 +158,7 @@ def _prepare_env(port: int | None) -> tuple[dict[str, str], list[str]]:
     ensure_port_free(int(env.get("PORT") or DEFAULT_WEB_PORT))
     notes: list[str] = []
     if env.get("REDIS_URL", "").strip():
-        open_redis(Settings()).close()
+        open_redis(get_settings()).close()
         if not env.get("SYNC_SECRET_KEY", "").strip():
             notes.append("warning: SYNC_SECRET_KEY is not set: accounts' Klaviyo keys can be "
                          "neither stored nor read; set it in every shell using this Redis")

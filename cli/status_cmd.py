@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.process_cmds import open_redis
-from shared.settings import Settings
+from shared.settings import get_settings
 from workers.status_report import account_statuses, build_status, known_accounts
 
 
@@ -185,7 +185,7 @@ def status(
 ) -> None:
     """Per account: pending contacts, the running batch, the last report, the next batch;
     queue depths, dead letters, recent Klaviyo 429s."""
-    client = open_redis(Settings())
+    client = open_redis(get_settings())
     if account is not None:
         _one_account(client, account, as_json)
         return

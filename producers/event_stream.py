@@ -17,15 +17,15 @@ throughput is bound by it). redis-py reloads the script by itself after a Redis 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import redis
 
 from shared import constants as keys
 from shared.events import ContactEvent, Origin
+from shared.lua_scripts import lua_script
 from shared.wire_events import EVENT_RULES
 
-_SOURCE = (Path(__file__).with_name("append_events.lua")).read_text()
+APPEND_EVENTS = lua_script(__file__, "append_events.lua")
 
 
 def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: Origin) -> int:
@@ -44,6 +44,6 @@ def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Orig
     fast path, :mod:`shared.wire_events`)."""
     if not payloads:
         return 0
-    stored = client.register_script(_SOURCE)(keys=[keys.EVENTS_STREAM],
-                                             args=[origin, EVENT_RULES, *payloads])
+    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
+                           args=[origin, EVENT_RULES, *payloads])
     return int(stored)  # type: ignore[arg-type]

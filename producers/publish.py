@@ -21,7 +21,7 @@ from producers.event_stream import append_events
 from producers.validation import MAX_EVENTS, SchemaError, validate_events
 from shared.events import ContactEvent
 from shared.redis_client import RedisNotConfigured, connect
-from shared.settings import Settings
+from shared.settings import get_settings
 
 
 class PublishError(SchemaError):
@@ -40,7 +40,7 @@ class Publisher:
 
     def __init__(self, redis_url: str | None = None, *, client: redis.Redis | None = None):
         if client is None:
-            url = redis_url or Settings().redis_url
+            url = redis_url or get_settings().redis_url
             if not url:
                 raise RedisNotConfigured(
                     "publish() needs a Redis: pass redis_url or set REDIS_URL")

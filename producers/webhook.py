@@ -28,7 +28,7 @@ from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
 from shared.redis_client import connect
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.state.heartbeats import BEAT_EVERY_S, Heart
 from shared.telemetry.exposition import render_metrics
 
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     ``tune_process_gc``: apply :func:`tune_gc` when the server starts (off in tests that
     serve the app inside the test process)."""
-    settings = settings or Settings()
+    settings = settings or get_settings()
     secrets, redis_url = _check_settings(settings)
     client = connect(redis_url)
     _metrics_client[:] = [client]

@@ -28,6 +28,7 @@ from redis.typing import EncodableT, FieldT
 from shared import constants as keys
 from shared import secrets_box
 from shared.phones import check_phone_region
+from shared.redis_text import as_text
 from shared.settings import Settings
 from shared.state import due_accounts
 from shared.validation_errors import describe
@@ -36,11 +37,6 @@ DEFAULT_ACCOUNT = "default"
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FILTER_FIELDS = ("contact_roles", "company_types")
 KEY_FIELD = "klaviyo_api_key"
-
-
-def as_text(value: object) -> str:
-    """A Redis answer as str, from decoded and bytes clients alike (Dramatiq's is bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class AccountError(ValueError):

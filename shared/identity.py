@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text
 
 
 class IdentityMap:

@@ -9,12 +9,27 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.phones import check_phone_region
 
 KLAVIYO_PRODUCTION_URL = "https://a.klaviyo.com"
+KLAVIYO_READ_TIMEOUT = 60.0
+"""Seconds the SDK waits for each part of Klaviyo's answer (``SYNC_KLAVIYO_READ_TIMEOUT``)."""
+CRM_MAX_RETRIES = 20
+CRM_MIN_BACKOFF_MS = 5_000
+CRM_MAX_BACKOFF_MS = 3_600_000
+CRM_TIMEOUT_MS = 10_000
+CRM_MAX_TIMEOUT_MS = 300_000
+"""The longest ``SYNC_CRM_TIMEOUT_MS`` accepted (the CRM actor's time limit leaves room)."""
+_DAY_MS = 86_400_000
+_CRM_BOUNDS = {
+    "SYNC_CRM_MAX_RETRIES": (0, 1_000),
+    "SYNC_CRM_MIN_BACKOFF_MS": (1, _DAY_MS),
+    "SYNC_CRM_MAX_BACKOFF_MS": (1, 7 * _DAY_MS),
+    "SYNC_CRM_TIMEOUT_MS": (1, CRM_MAX_TIMEOUT_MS),
+}
 
 
 def _split_csv(value: object) -> object:
@@ -24,6 +39,62 @@ def _split_csv(value: object) -> object:
         items = [item.strip() for item in value.split(",") if item.strip()]
         return items or None
     return value
+
+
+def _whole_number(name: str, value: object) -> object:
+    """``value`` of the variable ``name`` as an int within its bounds; the error names it."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    low, high = _CRM_BOUNDS[name]
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+class Tuning(BaseSettings):
+    """The tuning knobs: tests, benchmarks and unusual deployments lower limits and
+    timeouts with them; unset (or empty) = the built-in value. Read from the same flat
+    environment variables as :class:`Settings` (``Settings().tuning``)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    chunk_max_profiles: int | None = Field(default=None, alias="SYNC_CHUNK_MAX_PROFILES", ge=1)
+    """Profiles per bulk-import chunk; ``None``: Klaviyo's 10,000 (never more)."""
+    chunk_max_bytes: int | None = Field(default=None, alias="SYNC_CHUNK_MAX_BYTES", ge=1)
+    """JSON bytes per chunk; ``None``: 4,500,000, under Klaviyo's 5 MB (never more)."""
+    chunk_max_deletes: int | None = Field(default=None, alias="SYNC_CHUNK_MAX_DELETES", ge=1)
+    """CRM deletes per delete chunk; ``None``: 1,000, one list-removal call (never more)."""
+    job_profile_pages: int = Field(default=3, alias="SYNC_JOB_PROFILE_PAGES", ge=0)
+    """A finished import job's profiles (100 a page) are read back, to learn profile ids,
+    only when they fit in this many pages; 0 = never."""
+    klaviyo_read_timeout: float = Field(default=KLAVIYO_READ_TIMEOUT,
+                                        alias="SYNC_KLAVIYO_READ_TIMEOUT", gt=0)
+    crm_max_retries: int = Field(default=CRM_MAX_RETRIES, alias="SYNC_CRM_MAX_RETRIES")
+    """Retries of one CRM delivery before it is dead-lettered (5 s doubling to 1 h:
+    about 14 hours with the defaults)."""
+    crm_min_backoff_ms: int = Field(default=CRM_MIN_BACKOFF_MS, alias="SYNC_CRM_MIN_BACKOFF_MS")
+    crm_max_backoff_ms: int = Field(default=CRM_MAX_BACKOFF_MS, alias="SYNC_CRM_MAX_BACKOFF_MS")
+    crm_timeout_ms: int = Field(default=CRM_TIMEOUT_MS, alias="SYNC_CRM_TIMEOUT_MS")
+    """How long one POST to the CRM may take to connect, send or get each part of the
+    answer."""
+
+    @field_validator("crm_max_retries", "crm_min_backoff_ms", "crm_max_backoff_ms",
+                     "crm_timeout_ms", mode="before")
+    @classmethod
+    def _crm(cls, value: object, info: ValidationInfo) -> object:
+        return _whole_number(str(cls.model_fields[str(info.field_name)].alias), value)
+
+    @field_validator("*", mode="before")  # defined last: runs first
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.strip():
+            field = cls.model_fields[str(info.field_name)]
+            return field.get_default(call_default_factory=True)
+        return value
 
 
 class Settings(BaseSettings):
@@ -46,7 +117,8 @@ class Settings(BaseSettings):
     )
     max_bulk_export: int = Field(default=0, alias="SYNC_MAX_BULK_EXPORT", ge=0)
     default_list_id: str | None = Field(default=None, alias="SYNC_DEFAULT_LIST_ID")
-    phone_region: str | None = Field(default=None, alias="SYNC_PHONE_REGION")
+    phone_region: Annotated[str | None, BeforeValidator(check_phone_region)] = Field(
+        default=None, alias="SYNC_PHONE_REGION")
     """ISO 3166 alpha-2 country in which phones written without ``+`` are read; ``None``:
     such phones are not sent."""
     list_discovery_at: str = Field(default="02:00", alias="SYNC_LIST_DISCOVERY_AT")
@@ -63,6 +135,23 @@ class Settings(BaseSettings):
     web_body_timeout: float = Field(default=30, alias="SYNC_WEB_BODY_TIMEOUT", gt=0)
     web_max_requests: int = Field(default=32, alias="SYNC_WEB_MAX_REQUESTS", ge=1)
     web_max_connections: int = Field(default=512, alias="SYNC_WEB_MAX_CONNECTIONS", ge=1)
+    environment: str = Field(default="production", alias="SYNC_ENVIRONMENT")
+    """The environment Sentry files events under (empty: ``production``)."""
+    worker_metrics_port: int | None = Field(default=None, alias="dramatiq_prom_port")
+    """Set: each worker serves Dramatiq's Prometheus metrics on this port (Dramatiq's own
+    variable; ``dramatiq_prom_host`` and ``dramatiq_prom_db`` go to Dramatiq as they are)."""
+    tuning: Tuning = Field(default_factory=Tuning)
+    """The tuning knobs (:class:`Tuning`), from the same environment."""
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment(cls, value: object) -> object:
+        return value if value else "production"
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def _port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -73,11 +162,6 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
-
-    @field_validator("phone_region", mode="before")
-    @classmethod
-    def _phone_region(cls, value: object) -> object:
-        return check_phone_region(value)
 
     @field_validator("list_discovery_at")
     @classmethod

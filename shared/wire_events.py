@@ -1,10 +1,11 @@
 """The fast path of events: validated into plain dicts, by the rules of the models in
-:mod:`shared.events`, and written as JSON (the events stream, the contact mirror).
+:mod:`shared.events`, and written as JSON (the events stream).
 
 Validating into model objects costs pydantic about twice the time of validating into
 dicts (objects are built, then serialised again); on the webhook, which only checks events
-and stores them, and in the collector, which only checks them and writes each contact's
-mirror, that was half of the CPU (docs/PERFORMANCE.md, "Ingest" and "Collector").
+and stores them, that was half of the CPU (docs/PERFORMANCE.md, "Ingest"). The collector
+validates again only the entries not stamped with :data:`EVENT_RULES` (those of an older
+release, or written by hand); stamped ones it only parses (:func:`trusted_event`).
 
 The models stay the one definition of the contract: :func:`typed_dict_of` mirrors a model
 field by field -- type, constraints, validators (kept in the field types for this reason),
@@ -28,7 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from shared.events import ContactEvent, EventBatch, Origin
+from shared.events import ContactEvent, EventBatch
 
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
@@ -106,14 +107,6 @@ def trusted_event(raw: str | bytes) -> WireEvent:
         raise ValueError("not an event validated at the edge")
     event["occurred_at"] = moment
     return event
-
-
-def mirror_json(event: WireEvent, origin: Origin) -> bytes:
-    """The contact's mirror (:class:`shared.events.MirroredContact`) of a validated event,
-    as JSON: what ``MirroredContact.from_event(...).model_dump_json()`` writes."""
-    return wire_json({"event_id": event["event_id"], "occurred_at": event["occurred_at"],
-                      "deleted": event["type"] == "contact.deleted", "origin": origin,
-                      "contact": event["contact"]})
 
 
 def occurred_at_epoch(event: WireEvent) -> float:

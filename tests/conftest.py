@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+from shared.settings import get_settings
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.sentry_envelopes"]
+
+Setting = Callable[[str, str], None]
+"""The type of the :func:`setting` fixture."""
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """Each test starts with the environment unread: the service reads it once per process
+    (``get_settings``), and tests change it."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch) -> Setting:
+    """``setting("SYNC_CHUNK_MAX_PROFILES", "40")``: an environment variable for this test
+    only, which the process settings (``get_settings()``, so an in-process worker too) see
+    from then on."""
+
+    def set_one(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    return set_one
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +65,7 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
 
 # --- The Klaviyo sandbox (sandbox/): one server per test process, a fresh account per test ---
 
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 from klaviyo_api import KlaviyoAPI  # noqa: E402
 

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import as_text
+from shared.redis_text import as_text
 from shared.state import due_accounts
 
 REFUSED_RETRY_S = 900.0

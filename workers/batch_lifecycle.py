@@ -12,15 +12,15 @@ State of an account (hash :func:`shared.constants.state`): ``running`` (batch id
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
-from redis.commands.core import Script
 
 from shared import constants as keys
-from shared.accounts import AccountError, AccountStore, as_text
+from shared.accounts import AccountError, AccountStore
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text, as_texts
+from shared.settings import get_settings
 from shared.state import due_accounts
 from shared.telemetry.metrics import record_batch
 
@@ -37,21 +37,15 @@ contact of the batch (docs/PERFORMANCE.md, "Redis memory per contact"); they use
 an hour for inspection."""
 
 
-@cache
-def _lua(name: str) -> str:
-    return (Path(__file__).with_name(name)).read_text()
-
-
-def load_script(client: redis.Redis, name: str) -> Script:
-    """A Lua script beside this package's modules, registered on ``client`` (EVALSHA)."""
-    return client.register_script(_lua(name))
+START_BATCH = lua_script(__file__, "start_batch.lua")
+COMPLETE_BATCH = lua_script(__file__, "complete_batch.lua")
 
 
 def start_batch(client: redis.Redis, account: str, batch_id: str, now: float) -> int:
     """Move pending into a new running batch; returns its size (0 = nothing started: a
     batch is running, or nothing is pending)."""
-    script = load_script(client, "start_batch.lua")
-    size = script(
+    size = START_BATCH(
+        client,
         keys=[
             keys.state(account),
             keys.pending(account),
@@ -78,15 +72,13 @@ def _finish(
     status: str,
 ) -> bool:
     if interval is None:
-        from shared.settings import get_settings
-
         settings = get_settings()
         try:
             interval = AccountStore(client, settings).get(account).interval
         except AccountError:  # removed while its batch ran: the environment's interval
             interval = settings.interval
-    script = load_script(client, "complete_batch.lua")
-    done = script(
+    done = COMPLETE_BATCH(
+        client,
         keys=[
             keys.state(account),
             keys.batch(account, batch_id),
@@ -170,7 +162,7 @@ def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) 
 
 def _hash(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {as_text(field): as_text(value) for field, value in raw.items()}
+    return as_texts(raw)
 
 
 def _field(client: redis.Redis, key: str, field: str) -> str | None:

@@ -52,12 +52,16 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+import dramatiq.broker
 import redis
+from dramatiq import Message
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
     CurrentMessage,
+    Middleware,
     Retries,
     ShutdownNotifications,
     TimeLimit,
@@ -101,6 +105,60 @@ _lock = threading.Lock()
 _current: tuple[str, RedisBroker] | None = None
 
 
+def _standard_middleware() -> list[Middleware]:
+    return [
+        AgeLimit(),
+        TimeLimit(time_limit=TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
+        CurrentMessage(),
+    ]
+
+
+class NoBrokerYet(dramatiq.Broker):
+    """Where actors are declared until :func:`setup_broker` runs, so that importing an actor
+    module needs no Redis, no ``REDIS_URL`` and no telemetry. It connects to nothing;
+    sending through it raises, naming what to do. :func:`setup_broker` moves its actors
+    onto the real broker."""
+
+    def __init__(self) -> None:
+        super().__init__(middleware=_standard_middleware())  # it checks the actors' options
+
+    def _refuse(self) -> RuntimeError:
+        return RuntimeError("no Dramatiq broker is set up in this process: call "
+                            "workers.broker.setup_broker(redis_url) first (the dramatiq CLI "
+                            "runs workers.dramatiq_app, which does)")
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 30000) -> Consumer:
+        raise self._refuse()
+
+    def declare_queue(self, queue_name: str) -> None:
+        self.queues[queue_name] = None
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        raise self._refuse()
+
+    def flush(self, queue_name: str) -> None:
+        raise self._refuse()
+
+    def flush_all(self) -> None:
+        raise self._refuse()
+
+    def join(self, queue_name: str, *, timeout: int | None = None) -> None:
+        raise self._refuse()
+
+
+def declaring_broker() -> dramatiq.Broker:
+    """The broker actors are declared on when their module is imported: the one
+    :func:`setup_broker` made, or else a :class:`NoBrokerYet` (never Dramatiq's default,
+    which would be a broker on localhost). Called by ``workers/actors/__init__.py``."""
+    with _lock:
+        if dramatiq.broker.global_broker is None:
+            dramatiq.set_broker(NoBrokerYet())
+        return dramatiq.get_broker()
+
+
 def current_broker() -> RedisBroker | None:
     """The broker :func:`setup_broker` made in this process, if any."""
     return _current[1] if _current else None
@@ -114,7 +172,8 @@ def current_redis_url() -> str | None:
 def setup_broker(redis_url: str) -> dramatiq.Broker:
     """A Redis broker on ``redis_url`` (namespace :data:`DRAMATIQ_NAMESPACE`), set as
     Dramatiq's global broker. Calling it again with the same URL returns the same broker;
-    with another URL, actors already declared move to the new broker (tests, CLI)."""
+    actors already declared (on :class:`NoBrokerYet`, or on a broker of another URL: tests,
+    CLI) move to the new broker."""
     global _current
     with _lock:
         if _current is not None and _current[0] == redis_url:
@@ -124,20 +183,12 @@ def setup_broker(redis_url: str) -> dramatiq.Broker:
             namespace=DRAMATIQ_NAMESPACE,
             heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
             maintenance_chance=MAINTENANCE_CHANCE,
-            middleware=[
-                AgeLimit(),
-                TimeLimit(time_limit=TIME_LIMIT_MS),
-                ShutdownNotifications(),
-                Callbacks(),
-                Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS,
-                        max_backoff=MAX_BACKOFF_MS),
-                CurrentMessage(),
-            ],
+            middleware=_standard_middleware(),
         )
         for middleware in ops_middleware():
             broker.add_middleware(middleware)
-        if _current is not None:
-            previous = _current[1]
+        previous = _current[1] if _current is not None else dramatiq.broker.global_broker
+        if previous is not None:
             for name in previous.get_declared_actors():
                 actor = previous.get_actor(name)
                 actor.broker = broker

@@ -4,16 +4,18 @@ A bulk import job takes at most 10,000 profiles and 5 MB (docs/KLAVIYO.md). Whet
 means 5,000,000 or 5,242,880 bytes is not known, so chunks stay under 4,500,000 bytes of
 JSON (peers keep under 4.6 MB). The size is measured: each profile's JSON bytes plus its
 comma, plus a fixed allowance for the envelope.
-``SYNC_CHUNK_MAX_PROFILES`` / ``SYNC_CHUNK_MAX_BYTES`` lower the limits (tests, benchmarks).
+``SYNC_CHUNK_MAX_PROFILES`` / ``SYNC_CHUNK_MAX_BYTES`` (:class:`shared.settings.Tuning`) lower
+the limits (tests, benchmarks).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
+
+from shared.settings import Tuning
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -21,11 +23,11 @@ ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
 
 
-def limits() -> tuple[int, int]:
-    """(profiles, bytes) per chunk: Klaviyo's, or lower ones from the environment."""
-    profiles = min(MAX_PROFILES, int(os.environ.get("SYNC_CHUNK_MAX_PROFILES", MAX_PROFILES)))
-    size = min(MAX_BYTES, int(os.environ.get("SYNC_CHUNK_MAX_BYTES", MAX_BYTES)))
-    return max(1, profiles), size
+def limits(tuning: Tuning) -> tuple[int, int]:
+    """(profiles, bytes) per chunk: Klaviyo's, or lower ones from the tuning knobs."""
+    profiles = min(MAX_PROFILES, tuning.chunk_max_profiles or MAX_PROFILES)
+    size = min(MAX_BYTES, tuning.chunk_max_bytes or MAX_BYTES)
+    return profiles, size
 
 
 def profile_resource(attributes: dict[str, Any]) -> dict[str, Any]:

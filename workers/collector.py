@@ -32,6 +32,7 @@ from redis.typing import EncodableT, FieldT
 from shared import constants as keys
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, Origin
+from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.contact_mirror import encode_mirror
@@ -45,9 +46,9 @@ from shared.wire_events import (
     wire_event,
     wire_json,
 )
-from workers.batch_lifecycle import load_script
 
 log = logging.getLogger(__name__)
+APPLY_EVENT = lua_script(__file__, "apply_event.lua")
 
 ORIGINS: frozenset[str] = frozenset({"webhook", "import", "publish", "resync"})
 DEFAULT_ACCOUNT = "default"
@@ -123,7 +124,7 @@ class Collector:
         self.claim_every = claim_every
         self._last_claim = float("-inf")
         self.trim_every = trim_every
-        self._apply = load_script(redis_client, "apply_event.lua")
+        self._apply = APPLY_EVENT.on(redis_client)
         self._apply_sha = str(self._apply.sha)
         self._group_ready = False
         self._last_trim = float("-inf")

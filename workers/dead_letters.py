@@ -21,8 +21,6 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -31,6 +29,8 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text
 from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
 
@@ -40,9 +40,8 @@ CLEARED_OPTIONS = ("retries", "traceback", "requeue_timestamp", "eta", "skipped"
 """Options dropped on replay: a replayed message starts over."""
 
 
-@cache
-def _lua(name: str) -> str:
-    return Path(__file__).with_name(name).read_text()
+DLQ_REPLAY = lua_script(__file__, "dlq_replay.lua")
+DLQ_NOTE = lua_script(__file__, "dlq_note.lua")
 
 
 def canonical_queue(queue: str) -> str:
@@ -130,14 +129,14 @@ class DeadLetters:
     def __init__(self, client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -> None:
         self.client = client
         self.namespace = namespace
-        self._replay = client.register_script(_lua("dlq_replay.lua"))
+        self._replay = DLQ_REPLAY.on(client)
 
     def queues(self) -> list[str]:
         """Names of the queues that have dead letters now."""
         prefix = f"{self.namespace}:"
         found = set()
         for key in self.client.scan_iter(match=keys.dramatiq_dead("*", self.namespace)):
-            name = key.decode() if isinstance(key, bytes) else str(key)
+            name = as_text(key)
             found.add(name[len(prefix) : -len(".XQ")])
         return sorted(found)
 
@@ -151,7 +150,7 @@ class DeadLetters:
             )
             if not entries:
                 continue
-            ids = [self._str(entry_id) for entry_id, _ in entries]
+            ids = [as_text(entry_id) for entry_id, _ in entries]
             payloads = self.client.hmget(keys.dramatiq_dead_messages(name, self.namespace), ids)
             for entry_id, data, (_, score) in zip(ids, payloads, entries, strict=True):
                 if data is None:  # expired between the two reads
@@ -211,10 +210,6 @@ class DeadLetters:
             for name in self.queues()
         }
 
-    @staticmethod
-    def _str(value: str | bytes) -> str:
-        return value.decode() if isinstance(value, bytes) else str(value)
-
 
 class DeadLetterNotes(Middleware):
     """Writes the final error (masked) and retry count onto each message about to become a
@@ -238,9 +233,8 @@ class DeadLetterNotes(Middleware):
         if options.get("traceback"):
             options["traceback"] = scrub_text(str(options["traceback"]))
         noted: Message[Any] = Message(**{**message.asdict(), "options": options})
-        script = client.register_script(_lua("dlq_note.lua"))
         queue = canonical_queue(message.queue_name)
-        script(keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
+        DLQ_NOTE(client, keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
                args=[letter_id, noted.encode()])
 
     def after_nack(self, broker: Broker, message: Any) -> None:

@@ -16,8 +16,6 @@ several workers on one machine (``contact-sync run``, tests) don't fight over th
 
 from __future__ import annotations
 
-import os
-
 from dramatiq.middleware import Middleware
 
 from shared.settings import get_settings
@@ -25,8 +23,6 @@ from shared.telemetry.logs import configure_logging
 from shared.telemetry.sentry import init_sentry
 from workers import retry_logging
 from workers.dead_letters import DeadLetterNotes
-
-PROMETHEUS_PORT_ENV = "dramatiq_prom_port"
 
 
 def prepare_worker_telemetry(process_name: str = "worker") -> None:
@@ -44,7 +40,7 @@ def ops_middleware() -> list[Middleware]:
     from workers.queue_registry import RegisterQueues
 
     added: list[Middleware] = [RegisterQueues(), DeadLetterNotes(), FailBatchOnDeadLetter()]
-    if os.environ.get(PROMETHEUS_PORT_ENV):
+    if get_settings().worker_metrics_port is not None:
         from dramatiq.middleware.prometheus import Prometheus
 
         added.append(Prometheus())

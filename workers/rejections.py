@@ -12,20 +12,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text
 from shared.state import due_accounts
 from shared.telemetry.scrub import scrub_text
 
-
-@cache
-def _lua(name: str) -> str:
-    return Path(__file__).with_name(name).read_text()
+REJECTED_REPLAY = lua_script(__file__, "rejected_replay.lua")
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def record_rejection(
 def list_rejections(client: redis.Redis, account: str) -> list[Rejection]:
     """Every rejected contact of the account, newest refusal first."""
     raw: dict[Any, Any] = client.hgetall(keys.rejected(account))  # type: ignore[assignment]
-    found = [Rejection.parse(_str(cid), _str(data)) for cid, data in raw.items()]
+    found = [Rejection.parse(as_text(cid), as_text(data)) for cid, data in raw.items()]
     return sorted(found, key=lambda item: (-item.at, item.contact_id))
 
 
@@ -89,15 +86,11 @@ def replay_rejections(
     moved (ids that were not rejected are skipped)."""
     if contact_ids is not None and not contact_ids:
         return []
-    script = client.register_script(_lua("rejected_replay.lua"))
-    moved = script(
+    moved = REJECTED_REPLAY(
+        client,
         keys=[keys.rejected(account), keys.pending(account)],
         args=[repr(time.time() if now is None else now), *(contact_ids or [])],
     )
     if moved:
         due_accounts.note_pending(client, account)
-    return [_str(item) for item in moved]
-
-
-def _str(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return [as_text(item) for item in moved]

@@ -30,13 +30,16 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
+from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
 from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
+from workers.reverse.schedule import ReverseSchedule
 
 log = logging.getLogger(__name__)
+SCHEDULER_LOCK = lua_script(__file__, "scheduler_lock.lua")
 
 Enqueue = Callable[[str, str], None]
 ReverseHook = Callable[[float], None]
@@ -81,7 +84,7 @@ class Scheduler:
         self.reenqueue_after = reenqueue_after
         self.reverse = reverse
         self._problems: dict[str, str] = {}
-        self._lock = lifecycle.load_script(redis_client, "scheduler_lock.lua")
+        self._lock = SCHEDULER_LOCK.on(redis_client)
         self._indexed = False
 
     def tick(self) -> list[tuple[str, str]]:
@@ -185,8 +188,6 @@ class Scheduler:
         log.info("scheduler started")
         heart = Heart(self.redis, "scheduler")
         if self.reverse is None:  # the real process: discovery and pulls too
-            from workers.reverse.schedule import ReverseSchedule
-
             self.reverse = ReverseSchedule(self.redis)
         outage = RedisOutage("scheduler", client_address(self.redis), log)
         while not stop_event.is_set():

@@ -16,6 +16,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import KEY_FIELD, unsyncable_reason
+from shared.redis_text import as_text, as_texts
 from shared.state import heartbeats
 from shared.telemetry.broker_stats import events_backlog, queue_depths
 from shared.telemetry.metrics import recent_throttles
@@ -30,12 +31,8 @@ BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bul
 
 def known_accounts(client: redis.Redis) -> list[str]:
     """``default`` and every stored or seen account, sorted."""
-    members = {_text(name) for name in client.smembers(keys.ACCOUNTS_SET)}
+    members = {as_text(name) for name in client.smembers(keys.ACCOUNTS_SET)}
     return sorted(members | {"default"})
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _progress(info: dict[str, Any]) -> dict[str, int]:
@@ -56,16 +53,12 @@ STATUS_SLICE = 500
 """Accounts read per pipelined round trip."""
 
 
-def _texts(raw: dict[Any, Any]) -> dict[str, str]:
-    return {_text(field): _text(value) for field, value in raw.items()}
-
-
 def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
     """The typed fields of a batch record (never its planned changes, which may hold
     personal data such as the new email of an email change)."""
     if not batch_id or not raw:
         return {}
-    info = lifecycle.decode_batch(_texts(raw))
+    info = lifecycle.decode_batch(as_texts(raw))
     return {"batch_id": batch_id, **{k: v for k, v in info.items() if k in BATCH_FIELDS}}
 
 
@@ -86,7 +79,7 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             pipe.hexists(keys.account_config(account), KEY_FIELD)
         answers = pipe.execute()
         width = 7
-        states = [_texts(answers[width * i]) for i in range(len(part))]
+        states = [as_texts(answers[width * i]) for i in range(len(part))]
         batches = client.pipeline(transaction=False)
         for account, state in zip(part, states, strict=True):
             for field in ("running", "last_batch"):
@@ -95,7 +88,7 @@ def account_statuses(client: redis.Redis, accounts: list[str],
         for i, (account, raw_state) in enumerate(zip(part, states, strict=True)):
             running = _batch(raw_state.get("running"), records[2 * i])
             if running:
-                running = {**running, "progress": _progress(_texts(records[2 * i])),
+                running = {**running, "progress": _progress(as_texts(records[2 * i])),
                            "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
             counts = answers[width * i + 1:width * i + 5]
             configured, has_key = answers[width * i + 5:width * i + 7]
@@ -153,7 +146,7 @@ def _blocked(client: redis.Redis) -> list[dict[str, Any]]:
         keys.RATE_LIMIT_BLOCKS, now, "+inf", withscores=True)
     blocked = []
     for member, until in found:
-        klaviyo_account, _, operation = _text(member).partition("\t")
+        klaviyo_account, _, operation = as_text(member).partition("\t")
         blocked.append({"klaviyo_account": klaviyo_account, "operation": operation,
                         "seconds_left": max(0.0, float(until) - now)})
     return sorted(blocked, key=lambda item: (item["klaviyo_account"], item["operation"]))

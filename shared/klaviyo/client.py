@@ -11,20 +11,17 @@ for 10,000-profile payloads.
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 import urllib3
 from klaviyo_api import KlaviyoAPI
 
 from shared.accounts import AccountConfig
-from shared.settings import KLAVIYO_PRODUCTION_URL
+from shared.settings import KLAVIYO_PRODUCTION_URL, KLAVIYO_READ_TIMEOUT
 
 SANDBOX_KEY = "sandbox-key"
 """The key used for the ``default`` account when none is configured (the sandbox)."""
 CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 60.0
-"""Seconds; ``SYNC_KLAVIYO_READ_TIMEOUT`` lowers it (the reliability tests' timeouts)."""
 
 
 def api_key_of(account: AccountConfig) -> str:
@@ -39,8 +36,10 @@ def klaviyo_account_id(account: AccountConfig) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL) -> KlaviyoAPI:
-    """A ``KlaviyoAPI`` that makes exactly one HTTP request per call."""
+def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL,
+                 read_timeout: float = KLAVIYO_READ_TIMEOUT) -> KlaviyoAPI:
+    """A ``KlaviyoAPI`` that makes exactly one HTTP request per call; ``read_timeout``
+    (seconds, ``Tuning.klaviyo_read_timeout``) bounds each part of an answer."""
     base = base_url.rstrip("/")
     test_host = "" if base == KLAVIYO_PRODUCTION_URL else base
     api = KlaviyoAPI(
@@ -54,11 +53,11 @@ def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL) -> Klaviy
     pool.connection_pool_kw["retries"] = False
     pool.connection_pool_kw["timeout"] = urllib3.Timeout(
         connect=CONNECT_TIMEOUT,
-        read=float(os.environ.get("SYNC_KLAVIYO_READ_TIMEOUT", READ_TIMEOUT)),
+        read=read_timeout,
     )
     return api
 
 
-def client_for(account: AccountConfig) -> KlaviyoAPI:
+def client_for(account: AccountConfig, read_timeout: float = KLAVIYO_READ_TIMEOUT) -> KlaviyoAPI:
     """The SDK client of a contact-sync account."""
-    return build_client(api_key_of(account), account.klaviyo_base_url)
+    return build_client(api_key_of(account), account.klaviyo_base_url, read_timeout)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,7 @@ DEFAULT_LIMIT = SMALL
 """For an operation not in the table: the strictest tier."""
 
 
-@cache
-def _script_text() -> str:
-    return Path(__file__).with_name("rate_limiter.lua").read_text()
+TAKE = lua_script(__file__, "rate_limiter.lua")
 
 
 class RateLimiter:
@@ -67,7 +64,7 @@ class RateLimiter:
     def __init__(self, client: redis.Redis, limits: dict[str, Limit] | None = None) -> None:
         self.redis = client
         self.limits = LIMITS if limits is None else limits
-        self._script = client.register_script(_script_text())
+        self._script = TAKE.on(client)
 
     def take(self, klaviyo_account: str, operation: str, now: float | None = None) -> float:
         """Count one call; 0.0 = go now, otherwise the seconds to wait (nothing counted)."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -32,6 +31,8 @@ import redis
 from shared import constants as keys
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text
 from shared.state.contact_mirror import (
     MARKETING_CODES,
     READ_STEP,
@@ -43,6 +44,7 @@ from shared.state.contact_mirror import (
     mirrored_ids,
 )
 
+UPGRADE_MIRROR = lua_script(__file__, "upgrade_mirror.lua")
 READY = "~ready"
 """Field of the facets hash: every mirror of the account is counted."""
 
@@ -85,8 +87,6 @@ def count_old_mirrors(client: redis.Redis, account: str) -> int:
     form; then mark the account ready. Safe beside a running collector and when run twice
     (each rewrite happens only if the key still holds what was read). Unreadable mirrors
     stay as they are, uncounted, as the preview never counted them. Returns how many."""
-    script = client.register_script(Path(__file__).with_name("upgrade_mirror.lua")
-                                    .read_text())
     facets = keys.contact_facets(account)
     rewritten = 0
     for ids in _pages(mirrored_ids(client, account)):
@@ -108,8 +108,8 @@ def count_old_mirrors(client: redis.Redis, account: str) -> int:
             facet = b"" if mirrored.deleted else facet_json(
                 person.role, person.company.type if person.company else None,
                 person.marketing, valid)
-            script(keys=[facets, keys.contact(account, contact_id)],
-                   args=[value, compact, facet], client=pipe)
+            UPGRADE_MIRROR(pipe, keys=[facets, keys.contact(account, contact_id)],
+                           args=[value, compact, facet])
         rewritten += sum(int(r) for r in pipe.execute())
     client.hset(facets, READY, 1)
     return rewritten
@@ -128,7 +128,7 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
     roles, types = _allowed(contact_roles), _allowed(company_types)
     matching = unsubscribed = invalid = alive = 0
     for field, value in raw.items():
-        name = field.decode() if isinstance(field, bytes) else str(field)
+        name = as_text(field)
         if name == READY:
             continue
         role, company_type, marketing, valid = orjson.loads(name)

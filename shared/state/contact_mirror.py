@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from shared import constants as keys
 from shared.events import Company, Contact, MirroredContact, Origin
+from shared.redis_text import as_text
 
 READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
@@ -159,7 +160,7 @@ def mirrored_ids(client: redis.Redis, account: str) -> Iterator[str]:
         page: list[Any] = client.zrange(keys.contact_times(account), start,
                                         start + READ_STEP - 1)  # type: ignore[assignment]
         for cid in page:
-            yield cid.decode() if isinstance(cid, bytes) else str(cid)
+            yield as_text(cid)
         if len(page) < READ_STEP:
             return
         start += READ_STEP

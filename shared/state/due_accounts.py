@@ -31,11 +31,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
+from shared.redis_text import as_text
 
 DUE_PER_TICK = 1_000
 """At most this many accounts are looked at per tick (the rest in the next ones)."""
@@ -59,7 +55,7 @@ def look_at(pipe: Any, account: str, at: float, *, sooner_only: bool = False) ->
 def due(client: redis.Redis, key: str, now: float, limit: int = DUE_PER_TICK) -> list[str]:
     """Accounts of the index ``key`` to look at by ``now``, most overdue first."""
     found: list[Any] = client.zrangebyscore(key, "-inf", now, start=0, num=limit)  # type: ignore[assignment]
-    return [_text(account) for account in found]
+    return [as_text(account) for account in found]
 
 
 def forget_if_idle(client: redis.Redis, account: str) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
 
 ALIVE_S = 30.0
 """A process that beat within this many seconds is alive."""
@@ -56,11 +56,7 @@ def alive(client: redis.Redis, now: float | None = None) -> dict[str, int]:
     members, workers = pipe.execute()
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     for member in members:
-        kind = _text(member).split(":", 1)[0]
+        kind = as_text(member).split(":", 1)[0]
         counts[kind] = counts.get(kind, 0) + 1
     counts["worker"] = int(workers)
     return counts
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
 
 DELAY_SUFFIX = ".DQ"
 MSGS_SUFFIX = ".msgs"
@@ -31,10 +32,6 @@ class QueueDepth:
                 "dead": self.dead}
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 DEFAULT_QUEUE = "default"
 
 
@@ -42,7 +39,7 @@ def queue_names(client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -
     """Every Dramatiq queue some process declared (:mod:`workers.queue_registry`), and
     ``default``; read from one set, never by scanning keys."""
     declared: set[Any] = client.smembers(keys.QUEUES)  # type: ignore[assignment]
-    names = {_text(name) for name in declared} | {DEFAULT_QUEUE}
+    names = {as_text(name) for name in declared} | {DEFAULT_QUEUE}
     return sorted(name[: -len(DELAY_SUFFIX)] if name.endswith(DELAY_SUFFIX) else name
                   for name in names)
 
@@ -71,7 +68,7 @@ def events_backlog(client: redis.Redis) -> int:
     except redis.ResponseError:  # no stream yet
         return 0
     for group in groups:
-        if _text(group.get("name", "")) == keys.COLLECTOR_GROUP:
+        if as_text(group.get("name", "")) == keys.COLLECTOR_GROUP:
             lag = group.get("lag")
             return int(lag or 0) + int(group.get("pending") or 0)
     return int(client.xlen(keys.EVENTS_STREAM))

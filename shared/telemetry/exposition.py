@@ -32,6 +32,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from shared import constants as keys
+from shared.redis_text import as_text
 from shared.telemetry import metrics as m
 from shared.telemetry.broker_stats import events_backlog, queue_depths
 
@@ -51,10 +52,6 @@ def count_events_received(count: int = 1, source: str = "webhook") -> None:
 def count_events_refused(reason: str, count: int = 1) -> None:
     """A refused request (``reason``: not_json, signature, too_large, schema, redis_down)."""
     _EVENTS_REFUSED.labels(reason=reason).inc(count)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisStateCollector(Collector):
@@ -79,8 +76,8 @@ class RedisStateCollector(Collector):
         series: dict[str, dict[tuple[tuple[str, str], ...], dict[str, float]]] = defaultdict(
             lambda: defaultdict(dict))
         for name_labels, value in raw.items():
-            name, labels, part = json.loads(_text(name_labels))
-            series[name][tuple(sorted(labels.items()))][part] = float(_text(value))
+            name, labels, part = json.loads(as_text(name_labels))
+            series[name][tuple(sorted(labels.items()))][part] = float(as_text(value))
         families: list[Metric] = []
         for metric in m.RECORDED:
             if metric.kind == "histogram":
@@ -118,7 +115,7 @@ class RedisStateCollector(Collector):
         listed.zrange(keys.DUE_PUSH, 0, -1)
         listed.smembers(keys.REJECTING_ACCOUNTS)
         members, indexed, rejecting = (
-            {_text(a) for a in found} for found in listed.execute())
+            {as_text(a) for a in found} for found in listed.execute())
         accounts = sorted({"default", *members})
         active = sorted(indexed)
         refusing = sorted(rejecting)

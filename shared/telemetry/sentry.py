@@ -18,7 +18,6 @@ breadcrumb's or span's command name.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ from shared.telemetry.scrub import scrub_text
 if TYPE_CHECKING:
     from sentry_sdk._types import DataCollectionUserOptions
 
-DEFAULT_ENVIRONMENT = "production"
 MAX_DEPTH = 50
 KEPT_AS_IS = ("release", "environment", "event_id", "timestamp", "sdk")
 DATA_COLLECTION: DataCollectionUserOptions = {
@@ -134,7 +132,7 @@ def init_sentry(settings: Settings, process_name: str) -> bool:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         release=release(),
-        environment=os.environ.get("SYNC_ENVIRONMENT") or DEFAULT_ENVIRONMENT,
+        environment=settings.environment,
         integrations=[DramatiqIntegration()],
         # The successor of send_default_pii=False (deprecated in sentry-sdk 2.7x); every
         # field explicit, since an omitted one means "collect" (module docstring).

@@ -11,8 +11,7 @@ from cli.main import app
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
-    flaky_actor,
-    make_broker,
+    dead_lettered,
     running_worker,
     wait_for,
 )
@@ -24,15 +23,9 @@ runner = CliRunner()
 @pytest.fixture
 def dead(r, redis_url):
     """Two dead letters of one flaky actor, and its broker (worker stopped)."""
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    with running_worker(broker):
-        actor.send("acme", "b-1")
-        actor.send("globex", "b-2")
-        wait_for(lambda: len(DeadLetters(r).list()) == 2)
+    actor = dead_lettered(redis_url, ("acme", "b-1"), ("globex", "b-2"))
     r.delete(FAIL_FLAG)
-    return broker, actor
+    return actor.broker, actor
 
 
 def invoke(redis_url: str, *args: str, input: str | None = None):

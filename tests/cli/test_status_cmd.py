@@ -15,15 +15,10 @@ from shared.klaviyo.rate_limiter import RateLimiter
 from shared.state.heartbeats import Heart
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
-    FAIL_FLAG,
-    flaky_actor,
-    make_broker,
-    running_worker,
-    wait_for,
+    dead_lettered,
 )
 from workers import batch_lifecycle as lifecycle
 from workers.collector import Collector
-from workers.dead_letters import DeadLetters
 from workers.rejections import record_rejection
 from workers.status_report import build_status
 
@@ -50,12 +45,7 @@ def _state(r, redis_url) -> str:
     record_klaviyo_call(r, "bulk_import", 429, at=now - 5)
     record_klaviyo_call(r, "bulk_import", 429, at=now - 7200)
     RateLimiter(r).block("pk-acct-1", "bulk_import", 30)
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    with running_worker(broker):
-        actor.send("acme", "b-0")
-        wait_for(DeadLetters(r).list)
+    actor = dead_lettered(redis_url, ("acme", "b-0"))
     actor.send("globex", "b-9")
     r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook"})
     Collector(r, "c-status", block_ms=0).run_once()  # dead-letters the unreadable entry

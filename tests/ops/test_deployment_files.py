@@ -127,7 +127,7 @@ def _healthcheck(compose: dict[str, Any], name: str, env: dict[str, str],
 def _command_missing(command: str) -> str | None:
     """Why the process cannot start yet in this tree (another area not landed), or None."""
     # The worker runs the actors; the scheduler enqueues to the batch actor.
-    needs = {"dramatiq ": ["workers/broker.py", "workers/actors/batch.py"],
+    needs = {"dramatiq ": ["workers/broker.py", "workers/dramatiq_app.py"],
              "contact-sync scheduler": ["workers/broker.py", "workers/actors/batch.py"]}
     for prefix, paths in needs.items():
         for path in paths:

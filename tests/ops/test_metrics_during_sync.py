@@ -22,6 +22,7 @@ from producers.signature import sign
 from shared.redis_server import free_port
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 
 SECRET = "metrics-test-secret"
@@ -75,8 +76,6 @@ def test_metrics_move_during_a_sync(r, redis_url, sandbox, web, monkeypatch):
     assert answer.status_code == 202
 
     with push_worker(redis_url):
-        from workers.actors.batch import sync_batch
-
         acct = PushAccount(r, sandbox)
         for n in range(20):
             acct.change(f"C{n}")

@@ -1,5 +1,5 @@
 """The same backlog synced by 1 and then by 3 worker processes (the real ``dramatiq`` CLI
-over ``workers.actors``): both complete and are correct; the figures of each are printed
+over ``workers.dramatiq_app``): both complete and are correct; the figures of each are printed
 (no timing assertion: the machine is shared)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from cli.procfile import PROJECT_ROOT
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.broker import setup_broker
 
@@ -35,7 +36,7 @@ def workers(count: int, redis_url: str, r) -> Iterator[None]:
     :data:`THREADS` threads each, ready (heartbeating) before the clock starts."""
     r.delete(keys.dramatiq_queue("__heartbeats__"))
     started = [subprocess.Popen(
-        [DRAMATIQ, "workers.actors", "--processes", "1", "--threads", str(THREADS)],
+        [DRAMATIQ, "workers.dramatiq_app", "--processes", "1", "--threads", str(THREADS)],
         cwd=PROJECT_ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL) for _ in range(count)]
     try:
@@ -53,8 +54,6 @@ def workers(count: int, redis_url: str, r) -> Iterator[None]:
 
 def sync_backlog(r, sandbox, redis_url: str, worker_count: int) -> dict[str, float]:
     setup_broker(redis_url)
-    from workers.actors.batch import sync_batch
-
     accounts = [PushAccount(r, sandbox) for _ in range(ACCOUNTS)]
     for acct in accounts:
         for n in range(CONTACTS):

@@ -14,7 +14,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import default_middleware
 
 from tests.support.process_stack import wait_until
-from workers.dead_letters import DeadLetterNotes
+from workers.dead_letters import DeadLetterNotes, DeadLetters
 from workers.queue_registry import RegisterQueues
 
 FAIL_FLAG = "test:fail"
@@ -57,3 +57,18 @@ def running_worker(broker: RedisBroker) -> Iterator[dramatiq.Worker]:
         yield worker
     finally:
         worker.stop(timeout=10_000)
+
+
+def dead_lettered(redis_url: str, *messages: tuple[str, str]) -> dramatiq.Actor[Any, Any]:
+    """A new :func:`flaky_actor` whose ``messages`` (account, batch id) have all become dead
+    letters; its worker is stopped, :data:`FAIL_FLAG` is left set."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    broker = make_broker(redis_url)
+    actor = flaky_actor(broker, redis_url)
+    client.set(FAIL_FLAG, "1")
+    with running_worker(broker):
+        for account, batch_id in messages:
+            actor.send(account, batch_id)
+        wait_for(lambda: len(DeadLetters(client).list(actor=actor.actor_name)) == len(messages))
+    client.close()
+    return actor

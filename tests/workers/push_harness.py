@@ -20,6 +20,8 @@ from shared.events import Contact, MirroredContact
 from shared.klaviyo.client import build_client
 from shared.settings import get_settings
 from tests.workers.dramatiq_harness import wait_for
+from workers.actors import chunk, lists  # noqa: F401  (every actor declared, as in a worker)
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.broker import setup_broker
 
@@ -36,8 +38,6 @@ def prepare_env(monkeypatch: Any, redis_url: str, sandbox_url: str) -> None:
 @contextmanager
 def push_worker(redis_url: str, threads: int = 4) -> Iterator[dramatiq.Worker]:
     broker = setup_broker(redis_url)
-    import workers.actors  # noqa: F401  (declares the actors on the broker)
-
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=50)
     worker.start()
     try:
@@ -89,8 +89,6 @@ class PushAccount:
 
     def sync(self, timeout: float = 60.0) -> dict[str, Any]:
         """Start a batch, send sync_batch, wait until completed; the batch info."""
-        from workers.actors.batch import sync_batch
-
         batch_id = f"b-{uuid.uuid4().hex[:8]}"
         assert start_batch(self.r, self.name, batch_id, time.time()) > 0
         sync_batch.send(self.name, batch_id)

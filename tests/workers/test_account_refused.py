@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,23 +15,15 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import get_settings
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
 from workers.account_health import REFUSED_RETRY_S, connection
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.scheduler import Scheduler
 from workers.status_report import build_status
 
 
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
-
-
 def _refused_batch(r: redis.Redis, acct: PushAccount, batch_id: str) -> dict[str, Any]:
-    from workers.actors.batch import sync_batch
-
     assert start_batch(r, acct.name, batch_id, 1_000.0) > 0
     sync_batch.send(acct.name, batch_id)
     wait_for(lambda: batch_info(r, acct.name, batch_id).get("status") == "failed")

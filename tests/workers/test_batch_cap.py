@@ -3,21 +3,12 @@ changes never."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
 from shared import constants as keys
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
+from tests.workers.push_harness import PushAccount
 
 
 def test_the_initial_import_sends_only_the_most_recently_changed_contacts_up_to_the_cap(

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
+from tests.conftest import Setting
+from tests.workers.push_harness import PushAccount
 
 
 def test_an_email_change_changes_the_email_of_the_same_profile(
@@ -49,8 +41,8 @@ def test_an_email_change_to_another_profiles_email_is_a_reported_conflict_not_a_
 
 
 def test_identities_not_learnt_from_big_jobs_are_looked_up_when_a_contact_is_deleted(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_JOB_PROFILE_PAGES", "0")  # as if every job were too big to read
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_JOB_PROFILE_PAGES", "0")  # as if every job were too big to read
     acct = PushAccount(r, sandbox)
     acct.set(default_list_id=acct.create_list())
     acct.change("C1")
@@ -63,8 +55,8 @@ def test_identities_not_learnt_from_big_jobs_are_looked_up_when_a_contact_is_del
 
 
 def test_an_email_change_is_applied_when_the_old_profile_was_never_mapped(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_JOB_PROFILE_PAGES", "0")
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_JOB_PROFILE_PAGES", "0")
     acct = PushAccount(r, sandbox)
     acct.change("C1", email="old@example.com")
     acct.sync()

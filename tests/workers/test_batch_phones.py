@@ -4,21 +4,12 @@ two people (DESIGN 5a; docs/KLAVIYO.md "Identity by phone")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
 from shared import constants as keys
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
+from tests.workers.push_harness import PushAccount
 
 
 def _details(info: dict[str, Any]) -> dict[str, dict[str, str]]:

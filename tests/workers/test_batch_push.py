@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
+from tests.workers.push_harness import PushAccount
 
 
 def test_a_batch_with_nothing_to_send_completes_at_once(

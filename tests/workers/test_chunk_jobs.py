@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 import redis
 
 from shared import constants as keys
+from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
+from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 
 
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url):
-        yield
-
-
 def test_a_batch_over_the_chunk_size_goes_in_several_jobs_and_completes_once_all_are_done(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "40")
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_CHUNK_MAX_PROFILES", "40")
     acct = PushAccount(r, sandbox)
     acct.set(default_list_id=acct.create_list())
     for i in range(100):
@@ -56,8 +49,6 @@ def test_an_email_klaviyo_would_refuse_is_excluded_before_sending_with_the_reaso
 
 def test_a_429_storm_still_completes_the_batch_without_duplicates(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.batch import sync_batch
-
     acct = PushAccount(r, sandbox)
     # Every import is throttled until the first 429 has surely happened, then half of all
     # calls are, at random (so the storm is never vacuous).
@@ -111,8 +102,6 @@ def test_an_import_job_klaviyo_keeps_queued_is_never_posted_again_until_it_is_ca
         r: redis.Redis, sandbox: Any, worker: None) -> None:
     import time
 
-    from workers.actors.batch import sync_batch
-
     sandbox.set_jobs("async", 600_000)  # the first job stays queued for ten minutes
     acct = PushAccount(r, sandbox)
     for i in range(5):
@@ -137,8 +126,6 @@ def test_an_import_job_klaviyo_keeps_queued_is_never_posted_again_until_it_is_ca
 
 def test_an_import_job_klaviyo_has_forgotten_is_posted_again(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.batch import sync_batch
-
     sandbox.set_jobs("async", 600_000)
     acct = PushAccount(r, sandbox)
     acct.change("S1")

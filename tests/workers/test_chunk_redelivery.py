@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
-import pytest
 import redis
 
 from shared import constants as keys
+from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
+from workers.actors.batch import sync_batch
+from workers.actors.chunk import poll_import_job, upsert_chunk
+from workers.actors.common import chunk_done
 from workers.batch_lifecycle import batch_info, start_batch
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[dramatiq.Worker]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url) as running:
-        yield running
 
 
 def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
                                                    worker: None) -> None:
-    from workers.actors.common import chunk_done
-
     acct = PushAccount(r, sandbox)
     r.hset(keys.state(acct.name), "running", "b1")
     r.hset(keys.batch(acct.name, "b1"), mapping={"status": "running", "chunks_total": 2,
@@ -42,10 +34,8 @@ def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,
 
 
 def test_a_batch_message_delivered_twice_gives_one_profile_per_email(
-        r: redis.Redis, sandbox: Any, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.actors.batch import sync_batch
-
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "10")
+        r: redis.Redis, sandbox: Any, worker: None, setting: Setting) -> None:
+    setting("SYNC_CHUNK_MAX_PROFILES", "10")
     acct = PushAccount(r, sandbox)
     for i in range(35):
         acct.change(f"C{i}")
@@ -62,8 +52,6 @@ def test_a_batch_message_delivered_twice_gives_one_profile_per_email(
 
 def test_late_messages_of_a_completed_batch_change_nothing(
         r: redis.Redis, sandbox: Any, worker: dramatiq.Worker) -> None:
-    from workers.actors.chunk import poll_import_job, upsert_chunk
-
     acct = PushAccount(r, sandbox)
     acct.change("C1")
     info = acct.sync()

@@ -14,6 +14,7 @@ from shared.telemetry.metrics import DEAD_LETTERED, field
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
+    dead_lettered,
     flaky_actor,
     make_broker,
     running_worker,
@@ -137,12 +138,7 @@ def test_purge_deletes_the_dead_letters_of_one_queue_or_all(r, redis_url):
 
 
 def test_dead_letters_are_read_with_a_bytes_client_too(redis_url, r):
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    with running_worker(broker):
-        actor.send("acme", "b-8")
-        wait_for(DeadLetters(r).list)
+    actor = dead_lettered(redis_url, ("acme", "b-8"))
     raw = redis.Redis.from_url(redis_url)
     [letter] = DeadLetters(raw).list()
     assert letter.actor == actor.actor_name

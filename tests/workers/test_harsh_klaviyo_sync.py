@@ -16,7 +16,8 @@ import redis
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.conftest import Setting
+from tests.workers.push_harness import PushAccount
 
 CONTACTS = 3_000
 SWITCHBOARD = "+442079460000"
@@ -46,12 +47,10 @@ def _email(i: int) -> str:
 
 
 @pytest.fixture
-def harsh(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "500")
+def harsh(sandbox: Any, setting: Setting, worker: None) -> Iterator[None]:
+    setting("SYNC_CHUNK_MAX_PROFILES", "500")
     sandbox.set_strictness(refused_email_domains=["refused.example"], name_bad_rows=2)
-    with push_worker(redis_url):
-        yield
+    yield
     sandbox.clear_faults()
 
 

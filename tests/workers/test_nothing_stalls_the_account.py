@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
-import pytest
 import redis
 
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
+from workers.actors.chunk import upsert_chunk
 from workers.batch_lifecycle import account_state, batch_info, start_batch
-
-
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[dramatiq.Worker]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
-    with push_worker(redis_url) as running:
-        yield running
 
 
 def test_a_contact_stored_with_an_integer_beyond_64_bits_is_excluded_and_the_rest_sync(
@@ -58,8 +49,6 @@ def test_a_profile_over_klaviyos_100_kb_is_excluded_with_its_size(
 
 def test_a_batch_whose_chunk_fails_for_good_is_failed_and_its_contacts_wait_for_the_next(
         r: redis.Redis, sandbox: Any, worker: dramatiq.Worker) -> None:
-    from workers.actors.chunk import upsert_chunk
-
     acct = PushAccount(r, sandbox)
     acct.change("C1")
     acct.change("C2")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,13 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
-from tests.workers.push_harness import PushAccount, prepare_env, push_worker
+from tests.workers.push_harness import PushAccount
 
 
-@pytest.fixture
-def worker(redis_url: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    prepare_env(monkeypatch, redis_url, sandbox.url)
+@pytest.fixture(autouse=True)
+def _refused_domain(sandbox: Any) -> None:
+    """In this module Klaviyo refuses every email at refused.example."""
     sandbox.set_strictness(refused_email_domains=["refused.example"])
-    with push_worker(redis_url):
-        yield
 
 
 def _imports(sandbox: Any, key: str) -> list[int]:

@@ -1,27 +1,14 @@
-"""The Dramatiq actors of contact-sync: ``dramatiq workers.actors`` runs all of them.
+"""The Dramatiq actors of contact-sync (batch, chunk, lists); ``dramatiq
+workers.dramatiq_app`` runs them all.
 
-Importing this package sets up the Redis broker from ``REDIS_URL`` (required: a worker
-cannot embed its own Redis), unless :func:`workers.broker.setup_broker` already ran in this
-process (the scheduler, tests), then imports every actor module.
+Importing an actor module starts no broker: this package declares its actors on
+:func:`workers.broker.declaring_broker` -- the broker ``setup_broker`` made, or a
+placeholder that connects to nothing and that ``setup_broker`` later replaces. So the
+scheduler, the CLI and the tests import actors at the top of a module, like any other.
 """
 
 from __future__ import annotations
 
-from shared.settings import get_settings
-from workers.broker import current_broker, setup_broker
+from workers.broker import declaring_broker
 
-if current_broker() is None:
-    _url = get_settings().redis_url
-    if not _url:
-        raise RuntimeError(
-            "REDIS_URL is not set: the workers need the shared Redis "
-            "(contact-sync run sets it for its processes)"
-        )
-    from workers.ops_middleware import prepare_worker_telemetry
-
-    prepare_worker_telemetry("worker")
-    setup_broker(_url)
-
-from workers.actors import batch, chunk, lists
-
-__all__ = ["batch", "chunk", "lists"]
+declaring_broker()

@@ -17,10 +17,12 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.accounts import AccountConfig, as_text
+from shared.accounts import AccountConfig
 from shared.events import MirroredContact
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.phones import normalise_phone
+from shared.redis_text import as_text
+from shared.settings import get_settings
 from shared.state.contact_mirror import READ_STEP, read_mirrors
 from workers import account_health as health
 from workers.actors import chunk as chunk_actors
@@ -36,6 +38,7 @@ from workers.actors.common import (
     resend,
     stops_on_account_problems,
 )
+from workers.actors.deletes import delete_chunks
 from workers.actors.identity_ops import lookup_profiles
 from workers.batch_planner import (
     Context,
@@ -98,9 +101,9 @@ def _load_plan_inputs(client: redis.Redis, account: str, batch_id: str, config: 
 
 def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
     """The chunk hashes of a plan: imports with the default list (first-time contacts not
-    unsubscribed, and those owed the list), imports without it, then one chunk of
-    deletes."""
-    max_profiles, max_bytes = limits()
+    unsubscribed, and those owed the list), imports without it, then the deletes
+    (:func:`workers.actors.deletes.delete_chunks`)."""
+    max_profiles, max_bytes = limits(get_settings().tuning)
     with_list = [r for r in plan.rows if list_id and r.join_list]
     without = [r for r in plan.rows if not (list_id and r.join_list)]
     chunks: list[dict[str, Any]] = []
@@ -110,9 +113,7 @@ def _chunks(plan: Plan, list_id: str | None) -> list[dict[str, Any]]:
             chunks.append({"kind": "import", "status": "planned", "list_id": target or "",
                            "payload": orjson.dumps(resources[start:end]),
                            "rows": orjson.dumps([r.to_json() for r in rows[start:end]])})
-    if plan.deletes:
-        chunks.append({"kind": "delete", "status": "planned", "list_id": "",
-                       "rows": orjson.dumps(plan.deletes)})
+    chunks.extend(delete_chunks(plan.deletes))
     return chunks
 
 

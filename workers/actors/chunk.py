@@ -23,7 +23,7 @@ says it was cancelled, it is past its ``expires_at``, or it is gone (404); never
 Klaviyo reports it ``queued`` or ``processing``. Rate limits (ours or Klaviyo's 429)
 re-send the same message after the wait instead of sleeping.
 
-created vs updated: when the job has at most :data:`JOB_PROFILE_PAGES` pages of profiles,
+created vs updated: when the job has at most ``SYNC_JOB_PROFILE_PAGES`` (3) pages of profiles,
 they are read: the profile ids are learnt and ``created`` is exact (profile ``created`` at
 or after the job's ``created_at``). For bigger jobs, ``created`` counts the first-time
 contacts whose email was never mapped to a profile, ``updated`` the rest.
@@ -32,7 +32,6 @@ contacts whose email was never mapped to a profile, ``updated`` the rest.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +42,9 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
+from shared.settings import get_settings
 from shared.telemetry.metrics import record_rejections
 from workers import account_health as health
 from workers.actors import chunk_records as records
@@ -62,9 +63,6 @@ from workers.actors.deletes import remove_deleted
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.reverse.echo import record_pushed
 
-JOB_PROFILE_PAGES = 3
-"""Read a finished job's profiles (100 a page) only when it fits in this many pages
-(``SYNC_JOB_PROFILE_PAGES`` overrides; 0 = never)."""
 PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
@@ -80,14 +78,6 @@ def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
 
 def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
     return client.hget(keys.batch(account, batch_id), "status") == "running"
-
-
-def _job_body(payload: list[Any], list_id: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": "profile-bulk-import-job",
-                            "attributes": {"profiles": {"data": payload}}}
-    if list_id:
-        data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-    return {"data": data}
 
 
 @dataclass
@@ -161,8 +151,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             record_pushed(client, account, left.list_id, [row["email"] for row in left.rows])
         try:
             answer: Any = klaviyo.gateway.call(
-                "bulk_import_profiles", klaviyo.api.Profiles.bulk_import_profiles,
-                _job_body(left.payload, left.list_id))
+                "bulk_import_profiles", bulk_import(klaviyo.api),
+                job_body(left.payload, left.list_id))
         except RateLimited as limited:
             if left.save(client, key, lambda pipe: records.save_round(
                     pipe, key, left.rows, left.payload, left.list_id, counted=False)):
@@ -206,11 +196,11 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif fields.get("kind") == "delete":
         try:
-            counts = remove_deleted(client, _klaviyo(client, account), account, fields)
-        except RateLimited as limited:
+            remove_deleted(client, _klaviyo(client, account), account, key, fields)
+        except RateLimited as limited:  # progress is kept: the next delivery goes on
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
-        chunk_done(client, account, batch_id, chunk_id, counts)
+        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif status == "planned":
         _submit(client, account, batch_id, chunk_id, fields)
     elif status == "submitted":
@@ -277,7 +267,7 @@ def _learn(klaviyo: Klaviyo, job_id: str, job: dict[str, Any], rows: int
            ) -> dict[str, tuple[str, bool]]:
     """email -> (profile id, created by this job), for jobs small enough to read."""
     learnt: dict[str, tuple[str, bool]] = {}
-    if rows > int(os.environ.get("SYNC_JOB_PROFILE_PAGES", JOB_PROFILE_PAGES)) * PAGE:
+    if rows > get_settings().tuning.job_profile_pages * PAGE:
         return learnt
     started = _parse_time((job.get("attributes") or {}).get("created_at"))
     for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, ParamSpec
 
 import dramatiq
@@ -18,11 +17,13 @@ import redis
 from klaviyo_api import KlaviyoAPI
 
 from shared import constants as keys
-from shared.accounts import AccountConfig, AccountStore, as_text
+from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused
 from shared.klaviyo.gateway import Gateway
+from shared.lua_scripts import lua_script
 from shared.redis_client import connect
+from shared.redis_text import as_texts
 from shared.settings import get_settings
 from workers import account_health as health
 from workers.batch_lifecycle import complete_batch, fail_batch
@@ -111,7 +112,7 @@ def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
     ident = klaviyo_account_id(account)
     cache_key = (account.klaviyo_base_url, ident)
     if cache_key not in _clients:
-        _clients[cache_key] = client_for(account)
+        _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
     return Klaviyo(account, _clients[cache_key], Gateway(client, ident))
 
 
@@ -126,12 +127,10 @@ def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: floa
 
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {as_text(k): as_text(v) for k, v in raw.items()}
+    return as_texts(raw)
 
 
-@cache
-def _done_script_text() -> str:
-    return Path(__file__).with_name("chunk_done.lua").read_text()
+CHUNK_DONE = lua_script(__file__, "chunk_done.lua")
 
 
 def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
@@ -141,7 +140,8 @@ def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     args: list[Any] = []
     for name, value in counts.items():
         args += [COUNT_PREFIX + name, int(value)]
-    done, total = client.register_script(_done_script_text())(
+    done, total = CHUNK_DONE(
+        client,
         keys=[keys.chunk(account, batch_id, chunk_id), keys.batch(account, batch_id)],
         args=args,
     )

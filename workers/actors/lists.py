@@ -44,7 +44,7 @@ def discover_lists(account: str) -> None:
 
 def enqueue_delivery(account: str, entry_id: str) -> None:
     """Send one ``deliver_to_crm`` message with the configured retry policy."""
-    policy = RetryPolicy.from_env()
+    policy = RetryPolicy.of(get_settings().tuning)
     deliver_to_crm.send_with_options(args=(account, entry_id), max_retries=policy.max_retries,
                                      min_backoff=policy.min_backoff,
                                      max_backoff=policy.max_backoff)
@@ -111,5 +111,5 @@ def deliver_to_crm(account: str, entry_id: str) -> None:
     member's order (:mod:`workers.reverse.crm_order`)."""
     settings = get_settings()  # no URL any more: retried, then dead-lettered (replayable)
     delivery = Delivery(settings.crm_webhook_url, settings.crm_webhook_secret,
-                        timeout_s=RetryPolicy.from_env().timeout / 1000, last_try=_last_try())
+                        timeout_s=settings.tuning.crm_timeout_ms / 1000, last_try=_last_try())
     deliver(redis_for_actors(), _http(), account, entry_id, delivery, enqueue_delivery)

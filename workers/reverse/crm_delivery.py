@@ -12,7 +12,6 @@ order (:mod:`workers.reverse.crm_order`).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,19 @@ from dataclasses import dataclass
 import httpx
 import redis
 
+from shared.settings import (
+    CRM_MAX_BACKOFF_MS,
+    CRM_MAX_RETRIES,
+    CRM_MAX_TIMEOUT_MS,
+    CRM_MIN_BACKOFF_MS,
+    CRM_TIMEOUT_MS,
+    Tuning,
+)
 from shared.signing import HEADER, sign
 from workers.reverse.crm_order import KEEP_S, MemberOrder
 from workers.reverse.publish import crm_body, entry_fields
 
-MAX_TIMEOUT_MS = 300_000
+MAX_TIMEOUT_MS = CRM_MAX_TIMEOUT_MS
 """The longest ``SYNC_CRM_TIMEOUT_MS`` accepted (the actor's time limit leaves room for it)."""
 KEEP_DELIVERED_S = float(KEEP_S)
 """How long accepted entry ids are remembered (redeliveries come much sooner)."""
@@ -37,43 +44,24 @@ class CrmDeliveryError(Exception):
     dead-lettered."""
 
 
-def _env_int(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How ``deliver_to_crm`` waits for the CRM and retries (milliseconds)."""
 
-    max_retries: int = 20
-    min_backoff: int = 5_000
-    max_backoff: int = 3_600_000
-    timeout: int = 10_000
+    max_retries: int = CRM_MAX_RETRIES
+    min_backoff: int = CRM_MIN_BACKOFF_MS
+    max_backoff: int = CRM_MAX_BACKOFF_MS
+    timeout: int = CRM_TIMEOUT_MS
     """How long one POST may take to connect, send or get each part of the answer."""
 
     @classmethod
-    def from_env(cls) -> RetryPolicy:
-        """``SYNC_CRM_MAX_RETRIES``, ``SYNC_CRM_MIN_BACKOFF_MS``, ``SYNC_CRM_MAX_BACKOFF_MS``,
-        ``SYNC_CRM_TIMEOUT_MS`` override the defaults (20 retries, 5 s doubling up to 1 h:
-        about 14 hours; 10 s per POST). A bad value raises ``ValueError`` naming it."""
-        default = cls()
-        return cls(
-            max_retries=_env_int("SYNC_CRM_MAX_RETRIES", default.max_retries, 0, 1_000),
-            min_backoff=_env_int("SYNC_CRM_MIN_BACKOFF_MS", default.min_backoff, 1,
-                                 86_400_000),
-            max_backoff=_env_int("SYNC_CRM_MAX_BACKOFF_MS", default.max_backoff, 1,
-                                 7 * 86_400_000),
-            timeout=_env_int("SYNC_CRM_TIMEOUT_MS", default.timeout, 1, MAX_TIMEOUT_MS),
-        )
+    def of(cls, tuning: Tuning) -> RetryPolicy:
+        """The policy the tuning knobs ``SYNC_CRM_MAX_RETRIES``, ``SYNC_CRM_MIN_BACKOFF_MS``,
+        ``SYNC_CRM_MAX_BACKOFF_MS``, ``SYNC_CRM_TIMEOUT_MS`` describe (20 retries, 5 s
+        doubling up to 1 h: about 14 hours; 10 s per POST; bounds in
+        :mod:`shared.settings`)."""
+        return cls(max_retries=tuning.crm_max_retries, min_backoff=tuning.crm_min_backoff_ms,
+                   max_backoff=tuning.crm_max_backoff_ms, timeout=tuning.crm_timeout_ms)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ it would undo the newer state in the CRM. All of it is one Lua script,
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text
 
 KEEP_S = 30 * 86_400
 """How long delivered entry ids and each member's newest settled id are remembered."""
@@ -33,13 +33,7 @@ Turn = Literal["already", "go", "wait", "superseded"]
 TURNS: tuple[Turn, ...] = ("already", "go", "wait", "superseded")
 
 
-@cache
-def _script_text() -> str:
-    return Path(__file__).with_name("crm_order.lua").read_text()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+CRM_ORDER = lua_script(__file__, "crm_order.lua")
 
 
 class MemberOrder:
@@ -47,7 +41,7 @@ class MemberOrder:
 
     def __init__(self, client: redis.Redis, account: str) -> None:
         self.account = account
-        self._script = client.register_script(_script_text())
+        self._script = CRM_ORDER.on(client)
 
     def _call(self, fields: dict[str, str], *args: Any) -> Any:
         list_id, profile_id = fields.get("list_id", ""), fields.get("profile_id", "")
@@ -61,7 +55,7 @@ class MemberOrder:
 
     def turn(self, entry_id: str, fields: dict[str, str]) -> Turn:
         """Whether the entry may be POSTed now (see ``crm_order.lua``)."""
-        found = _text(self._call(fields, "turn", entry_id))
+        found = as_text(self._call(fields, "turn", entry_id))
         for turn in TURNS:
             if found == turn:
                 return turn
@@ -74,4 +68,4 @@ class MemberOrder:
         left the queue (a settle whose sending of the next may have failed)."""
         found = self._call(fields, "settle", entry_id, repr(now), KEEP_S,
                            "1" if accepted else "0", "1" if again else "0")
-        return _text(found) if found else None
+        return as_text(found) if found else None

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from shared import constants as keys
+from workers.actors.common import Klaviyo
 from workers.reverse.state import KnownList, known_lists, save_lists
-
-if TYPE_CHECKING:  # the actors package sets up the broker when imported
-    from workers.actors.common import Klaviyo
 
 LISTS_PAGE = 10
 """Klaviyo's maximum page size for get_lists."""

@@ -18,17 +18,16 @@ stores no cursor, so the next attempt starts from the old one: nothing is skippe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text
+from workers.actors.common import Klaviyo
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
 from workers.reverse.state import iso_seconds, list_cursor, optional_float
-
-if TYPE_CHECKING:  # the actors package sets up the broker when imported
-    from workers.actors.common import Klaviyo
 
 MEMBERS_PAGE = 100
 LOOKBACK_S = 600.0
@@ -101,5 +100,5 @@ def find_removals(client: redis.Redis, klaviyo: Klaviyo, publisher: Publisher) -
     of the account, so a member who joined meanwhile is simply not known yet."""
     current = current_member_ids(klaviyo, publisher.list_id)
     known: Any = client.smembers(keys.list_members(publisher.account, publisher.list_id))
-    gone = sorted({k.decode() if isinstance(k, bytes) else str(k) for k in known} - current)
+    gone = sorted({as_text(k) for k in known} - current)
     return sum(1 for profile_id in gone if publisher.removed(profile_id))

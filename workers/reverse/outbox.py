@@ -21,16 +21,13 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.redis_text import as_text, as_texts
 from workers.reverse.crm_order import MemberOrder
 
 CRM_GROUP = "crm"
 CONSUMER = "hand-over"
 CLAIM_AFTER_MS = 600_000
 READ_COUNT = 500
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _ensure_group(client: redis.Redis, stream: str) -> None:
@@ -42,7 +39,7 @@ def _ensure_group(client: redis.Redis, stream: str) -> None:
 
 
 def _entries(found: Any) -> list[tuple[str, dict[str, str]]]:
-    return [(_text(entry_id), {_text(k): _text(v) for k, v in (fields or {}).items()})
+    return [(as_text(entry_id), as_texts(fields))
             for entry_id, fields in found if fields is not None]
 
 
@@ -56,7 +53,7 @@ def hand_over(client: redis.Redis, account: str, send: Callable[[str, str], None
                                      start_id="0-0", count=READ_COUNT)
     entries = _entries(claimed[1])  # redis-py: [next id, entries, deleted ids]
     for deleted in claimed[2] if len(claimed) > 2 else []:
-        client.xack(stream, CRM_GROUP, _text(deleted))  # trimmed while pending
+        client.xack(stream, CRM_GROUP, as_text(deleted))  # trimmed while pending
     while True:
         found: Any = client.xreadgroup(CRM_GROUP, CONSUMER, {stream: ">"}, count=READ_COUNT)
         page = found[0][1] if found else []

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.lua_scripts import lua_script
+from shared.redis_text import as_text, as_texts
 
 ADDED = "subscriber.added"
 REMOVED = "subscriber.removed"
@@ -52,9 +52,7 @@ def _text_or_none(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-@cache
-def _script_text() -> str:
-    return Path(__file__).with_name("publish_change.lua").read_text()
+PUBLISH_CHANGE = lua_script(__file__, "publish_change.lua")
 
 
 class Publisher:
@@ -67,7 +65,7 @@ class Publisher:
         self.list_id = list_id
         self.list_name = list_name
         self.now = now
-        self._script = client.register_script(_script_text())
+        self._script = PUBLISH_CHANGE.on(client)
 
     def _publish(self, op: str, kind: str, member: Member) -> str | None:
         fields = {
@@ -84,7 +82,7 @@ class Publisher:
                                    keys.subscribers_stream(self.account)], args=args)
         if not entry:
             return None
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+        return as_text(entry)
 
     def added(self, member: Member) -> str | None:
         """Publish a new member (``None``: already published)."""
@@ -101,11 +99,7 @@ def entry_fields(client: redis.Redis, account: str, entry_id: str) -> dict[str, 
     if not found:
         return None
     _id, fields = found[0]
-    return {_str(k): _str(v) for k, v in fields.items()}
-
-
-def _str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return as_texts(fields)
 
 
 def crm_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:

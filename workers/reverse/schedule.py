@@ -28,6 +28,7 @@ from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
 from shared.settings import Settings, get_settings
 from shared.state import due_accounts
+from workers.actors.lists import discover_lists, pull_list_members
 from workers.reverse.state import optional_float, pull_state, utc_day
 
 STALE_PULL_S = 3600.0
@@ -66,14 +67,10 @@ def pull_due(state: dict[str, str], now: float, interval: float, has_lists: bool
 
 
 def _send_discovery(account: str) -> None:
-    from workers.actors.lists import discover_lists
-
     discover_lists.send(account)
 
 
 def _send_pull(account: str) -> None:
-    from workers.actors.lists import pull_list_members
-
     pull_list_members.send(account)
 
 

@@ -19,6 +19,7 @@ import redis
 from pydantic import BaseModel
 
 from shared import constants as keys
+from shared.redis_text import as_texts
 from shared.state import due_accounts
 
 
@@ -35,14 +36,10 @@ class KnownList(BaseModel):
         return self.gone_at is None
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def text_hash(client: redis.Redis, key: str) -> dict[str, str]:
     """A hash with text keys and values, whatever the client's decoding."""
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return {_text(k): _text(v) for k, v in raw.items()}
+    return as_texts(raw)
 
 
 def known_lists(client: redis.Redis, account: str) -> list[KnownList]:

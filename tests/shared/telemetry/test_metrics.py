@@ -19,14 +19,9 @@ from shared.telemetry.exposition import (
     render_metrics,
 )
 from tests.workers.dramatiq_harness import (
-    FAIL_FLAG,
-    flaky_actor,
-    make_broker,
-    running_worker,
-    wait_for,
+    dead_lettered,
 )
 from workers.batch_lifecycle import start_batch
-from workers.dead_letters import DeadLetters
 from workers.rejections import record_rejection
 
 
@@ -82,12 +77,7 @@ def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(r,
     due_accounts.note_pending(r, "acme")  # pending, then the scheduler's index
     record_rejection(r, "default", "C-9", code="invalid", title="t", detail="d",
                      batch_id="b-0")
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    with running_worker(broker):
-        actor.send("acme", "b-1")
-        wait_for(DeadLetters(r).list)
+    actor = dead_lettered(redis_url, ("acme", "b-1"))
     actor.send("acme", "b-2")  # waits: no worker any more
     actor.send_with_options(args=("acme", "b-3"), delay=600_000)
     seen = scrape(redis_url)

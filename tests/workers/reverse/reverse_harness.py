@@ -5,27 +5,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
 from shared import constants as keys
 from tests.workers.push_harness import PushAccount
+from workers.actors.common import Klaviyo, account_config, klaviyo_for
 from workers.reverse.discovery import Discovery, discover
 from workers.reverse.members import LOOKBACK_S, PullResult, find_removals, pull_list
 from workers.reverse.publish import Publisher
 from workers.reverse.state import known_lists
-
-if TYPE_CHECKING:
-    from workers.actors.common import Klaviyo
 
 
 class ReverseAccount(PushAccount):
     """A :class:`PushAccount` with list sign-ups, discovery and pulls."""
 
     def klaviyo(self) -> Klaviyo:
-        from workers.actors.common import account_config, klaviyo_for
-
         return klaviyo_for(self.r, account_config(self.r, self.name))
 
     def person(self, email: str | None = None, phone: str | None = None) -> str:

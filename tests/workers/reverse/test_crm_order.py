@@ -14,14 +14,13 @@ from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
 from tests.workers.reverse.crm_receiver import CrmReceiver, Document, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
+from workers.actors.lists import pull_list_members
 from workers.dead_letters import DeadLetters
 
 
 def pull(acct: ReverseAccount, again: bool = False) -> None:
     """Send a pull; ``again``: once the previous one has ended, with the day's removal
     pass once more."""
-    from workers.actors.lists import pull_list_members
-
     if again:
         state = keys.pull_state(acct.name)
         wait_for(lambda: acct.r.hget(state, "pull_ended_at"))

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import redis
 
+from shared.settings import Settings
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
 from tests.workers.reverse.crm_receiver import CrmReceiver, Document, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
+from workers.actors.lists import pull_list_members
 from workers.dead_letters import DeadLetters
-from workers.reverse.crm_delivery import RetryPolicy
 
 TIMEOUT_MS = 300
 MIN_BACKOFF_MS = 200
@@ -35,8 +36,6 @@ def first_answers_slow(count: int) -> Any:
 
 
 def one_sign_up(acct: ReverseAccount) -> None:
-    from workers.actors.lists import pull_list_members
-
     list_id = acct.create_list("Newsletter")
     acct.sign_up(list_id, acct.people(1))
     acct.discover()
@@ -82,4 +81,4 @@ def test_a_bad_timeout_setting_is_refused_naming_the_variable(
         monkeypatch: Any, value: str, said: str) -> None:
     monkeypatch.setenv("SYNC_CRM_TIMEOUT_MS", value)
     with pytest.raises(ValueError, match=f"SYNC_CRM_TIMEOUT_MS must be {said}"):
-        RetryPolicy.from_env()
+        Settings()

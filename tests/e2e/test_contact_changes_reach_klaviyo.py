@@ -1,4 +1,4 @@
-"""DESIGN item 1 through the real processes: the CRM's created, updated and deleted contacts,
+"""Through the real processes (DESIGN item 1): the CRM's created, updated and deleted contacts,
 posted to the signed webhook, reach each account's own Klaviyo account."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import pytest
 
 from tests.e2e.pipeline import Pipeline
 
-pytestmark = pytest.mark.xdist_group("test_item1_contact_changes")
+pytestmark = pytest.mark.xdist_group("test_contact_changes_reach_klaviyo")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 
-def test_item1_created_updated_and_deleted_contacts_reach_klaviyo(pipeline: Pipeline) -> None:
+def test_created_updated_and_deleted_contacts_reach_klaviyo(pipeline: Pipeline) -> None:
     acme, globex = pipeline.add_account(), pipeline.add_account()
     acme_list = pipeline.create_list(acme, "Newsletter")
     pipeline.set_account(acme, "--default-list", acme_list)
@@ -45,7 +45,7 @@ def test_item1_created_updated_and_deleted_contacts_reach_klaviyo(pipeline: Pipe
     assert set(pipeline.profiles(globex)) == {"g-1@example.com"}
 
 
-def test_item1_a_repeated_delivery_changes_nothing_in_klaviyo(pipeline: Pipeline) -> None:
+def test_a_repeated_delivery_changes_nothing_in_klaviyo(pipeline: Pipeline) -> None:
     acme = pipeline.add_account()
     first = pipeline.upsert(acme, "C-1", 1, first_name="Ann")
     assert pipeline.sync(acme, [first]).get("created") == 1

@@ -1,4 +1,4 @@
-"""DESIGN items 5-8 through the real processes: no duplicate profiles by email, the newest
+"""Through the real processes (DESIGN items 5-8): no duplicate profiles by email, the newest
 ``occurred_at`` wins, the default list as it was when a contact was first synced, and consent
 never invented (unsubscribes sent, deletes only leave lists)."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.pipeline import Account, Pipeline
 
-pytestmark = pytest.mark.xdist_group("test_items5_8_profiles_lists_consent")
+pytestmark = pytest.mark.xdist_group("test_profiles_lists_and_consent")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 
@@ -24,7 +24,7 @@ def _existing_profile(pipeline: Pipeline, account: Account, email: str) -> str:
     return str(answer.data.id)
 
 
-def test_item5_two_contacts_sharing_an_email_become_one_profile(pipeline: Pipeline) -> None:
+def test_two_contacts_sharing_an_email_become_one_profile(pipeline: Pipeline) -> None:
     acct = pipeline.add_account()
     existing_id = _existing_profile(pipeline, acct, "known@example.com")
     report = pipeline.sync(acct, [
@@ -46,7 +46,7 @@ def test_item5_two_contacts_sharing_an_email_become_one_profile(pipeline: Pipeli
     assert len(profiles) == 2 and profiles["shared@example.com"]["first_name"] == "Third"
 
 
-def test_item5_an_email_change_keeps_the_profile(pipeline: Pipeline) -> None:
+def test_an_email_change_keeps_the_profile(pipeline: Pipeline) -> None:
     acct = pipeline.add_account()
     pipeline.sync(acct, [pipeline.upsert(acct, "C-1", 1, email="old@example.com")])
     before = pipeline.profiles(acct)["old@example.com"]["id"]
@@ -57,7 +57,7 @@ def test_item5_an_email_change_keeps_the_profile(pipeline: Pipeline) -> None:
     assert profiles["new@example.com"]["id"] == before
 
 
-def test_item5_an_email_change_to_a_taken_email_is_reported_not_duplicated(
+def test_an_email_change_to_a_taken_email_is_reported_not_duplicated(
     pipeline: Pipeline,
 ) -> None:
     acct = pipeline.add_account()
@@ -75,7 +75,7 @@ def test_item5_an_email_change_to_a_taken_email_is_reported_not_duplicated(
     assert after == before, "no profile created, none re-pointed"
 
 
-def test_item6_the_newest_occurred_at_wins_whatever_the_arrival_order(
+def test_the_newest_occurred_at_wins_whatever_the_arrival_order(
     pipeline: Pipeline,
 ) -> None:
     acct = pipeline.add_account()
@@ -98,7 +98,7 @@ def test_item6_the_newest_occurred_at_wins_whatever_the_arrival_order(
     assert profiles["c-2@example.com"]["first_name"] == "Later"
 
 
-def test_item7_first_time_contacts_join_the_default_list_as_it_was_then(
+def test_first_time_contacts_join_the_default_list_as_it_was_then(
     pipeline: Pipeline,
 ) -> None:
     acct = pipeline.add_account()
@@ -115,7 +115,7 @@ def test_item7_first_time_contacts_join_the_default_list_as_it_was_then(
     assert pipeline.profiles(acct)["c-1@example.com"]["first_name"] == "Changed"
 
 
-def test_item8_an_unsubscribed_contact_is_unsubscribed_and_kept_out_of_the_list(
+def test_an_unsubscribed_contact_is_unsubscribed_and_kept_out_of_the_list(
     pipeline: Pipeline,
 ) -> None:
     acct = pipeline.add_account()
@@ -135,7 +135,7 @@ def test_item8_an_unsubscribed_contact_is_unsubscribed_and_kept_out_of_the_list(
     assert email_consent(pipeline.profiles(acct)["c-sub@example.com"]) == "UNSUBSCRIBED"
 
 
-def test_item8_a_delete_removes_list_membership_but_keeps_the_profile(
+def test_a_delete_removes_list_membership_but_keeps_the_profile(
     pipeline: Pipeline,
 ) -> None:
     acct = pipeline.add_account()

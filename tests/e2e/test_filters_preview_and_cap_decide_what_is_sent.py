@@ -1,4 +1,4 @@
-"""DESIGN items 2-4 through the real processes: the account's filters and email validation
+"""Through the real processes (DESIGN items 2-4): the account's filters and email validation
 decide what is sent (counted, with reasons), ``contact-sync preview`` says so beforehand, and
 the cap limits bulk exports only. Filters and cap are changed at runtime with
 ``contact-sync accounts set``; several accounts with different settings run side by side."""
@@ -13,14 +13,14 @@ import pytest
 
 from tests.e2e.pipeline import Pipeline, summed
 
-pytestmark = pytest.mark.xdist_group("test_items2_4_what_is_sent")
+pytestmark = pytest.mark.xdist_group("test_filters_preview_and_cap_decide_what_is_sent")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 
 CUSTOMER = {"id": "CO-1", "name": "Acme Ltd", "type": "Customer"}
 PARTNER = {"id": "CO-2", "name": "Partner plc", "type": "Partner"}
 
 
-def test_item2_only_contacts_matching_both_filters_are_sent_and_invalid_emails_are_counted(
+def test_only_contacts_matching_both_filters_are_sent_and_invalid_emails_are_counted(
     pipeline: Pipeline,
 ) -> None:
     strict = pipeline.add_account("--roles", "Decision Maker,Buyer",
@@ -67,7 +67,7 @@ def _preview(pipeline: Pipeline, account: str) -> dict[str, int]:
     return result
 
 
-def test_item3_preview_counts_matches_unsubscribed_and_exclusions(pipeline: Pipeline) -> None:
+def test_preview_counts_matches_unsubscribed_and_exclusions(pipeline: Pipeline) -> None:
     acct = pipeline.add_account("--roles", "Buyer", "--max-bulk-export", "2")
     events = [pipeline.upsert(acct, f"C-{n}", n, role="Buyer") for n in range(1, 4)]
     events += [pipeline.upsert(acct, "C-unsub", 4, role="Buyer", marketing="unsubscribed"),
@@ -95,7 +95,7 @@ def _csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-def test_item4_the_cap_limits_a_bulk_import_but_not_later_single_changes(
+def test_the_cap_limits_a_bulk_import_but_not_later_single_changes(
     pipeline: Pipeline, tmp_path: Path,
 ) -> None:
     acct = pipeline.add_account("--max-bulk-export", "2")
