@@ -5,7 +5,9 @@ A facet is ``[role, company type, marketing code, email valid]`` of one contact
 :func:`shared.constants.contact_facets` holds how many live (not deleted) mirrored contacts
 have each. The collector's ``apply_event.lua`` keeps it, in the same script that replaces
 the mirror (the replaced state's facet counted down, the new one up), so a killed
-collector cannot skew it; the email verdict is judged when the change is collected.
+collector cannot skew it; the email verdict is judged when the change is collected (so a
+later tightening of the rules of :mod:`shared.emails` reaches a contact's count when the
+contact next changes; the batch itself always judges by the current rules).
 
 :func:`preview_counts` answers ``contact-sync preview`` and the account API's preview from
 that hash alone: its cost grows with the number of distinct facets (a few hundred at most
