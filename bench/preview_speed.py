@@ -1,5 +1,6 @@
 """Preview speed: the kept counts (``shared.state.contact_facets.preview_counts``) of one
-big account, next to the preview that reads every mirror (``cli.preview_cmd.build_preview``).
+big account, next to the count that reads every mirror
+(``shared.account_service.preview.counted_from_mirrors``).
 
     python -m bench.preview_speed [--contacts 1000000] [--repeat 20]
 
@@ -8,8 +9,8 @@ types, the three marketing states, one email in 50 invalid) are appended to the 
 stream as the producers write them and applied by a real collector, which keeps the
 facet counts. Then, with the account's filters and cap set in the environment (two roles,
 three company types, a cap of a third of the contacts), the kept preview is timed
-``--repeat`` times (median) with the Redis commands it ran, and ``build_preview`` once, in
-the same run; both must give the same counts.
+``--repeat`` times (median) with the Redis commands it ran, and the read of every mirror
+once, in the same run; both must give the same counts.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def main() -> None:
     os.environ.update(SYNC_CONTACT_ROLES="Buyer,Decision Maker",
                       SYNC_COMPANY_TYPES="Customer,Prospect,Partner",
                       SYNC_MAX_BULK_EXPORT=str(args.contacts // 3))
-    from cli.preview_cmd import build_preview
+    from shared.account_service.preview import counted_from_mirrors
+    from shared.accounts import AccountStore
     from shared.settings import Settings
     from shared.state.contact_facets import preview_counts
 
@@ -86,13 +88,14 @@ def main() -> None:
             commands = commands_run(client) - 1
         facets = int(client.hlen(f"sync:{{{ACCOUNT}}}:facets"))
         started = time.perf_counter()
-        full = build_preview(client, settings, ACCOUNT)
+        full = counted_from_mirrors(client, AccountStore(client, settings).get(ACCOUNT))
         full_s = time.perf_counter() - started
         client.close()
 
     same = (kept.matching, kept.matching_unsubscribed, kept.excluded_invalid_email,
             kept.excluded_over_cap, kept.would_send) == (
-        full.matching, full.unsubscribed, full.invalid_email, full.over_cap, full.would_send)
+        full.matching, full.matching_unsubscribed, full.excluded.invalid_email,
+        full.excluded.over_cap, full.would_send)
     assert same, f"kept {kept} != full {full}"
     kept_ms = statistics.median(timings) * 1000
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, load average "
@@ -100,7 +103,7 @@ def main() -> None:
           f"{facets} facets counted")
     print(f"kept counts (preview_counts): {kept_ms:.2f} ms (median of {args.repeat}), "
           f"{commands} Redis command(s)")
-    print(f"every mirror read (build_preview): {full_s * 1000:,.0f} ms")
+    print(f"every mirror read (counted_from_mirrors): {full_s * 1000:,.0f} ms")
     print(f"ratio: {full_s * 1000 / kept_ms:,.0f}x; both give matching {kept.matching:,}, "
           f"unsubscribed {kept.matching_unsubscribed:,}, invalid email "
           f"{kept.excluded_invalid_email:,}, over the cap {kept.excluded_over_cap:,}, "

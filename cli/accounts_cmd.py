@@ -2,39 +2,39 @@
 
 Klaviyo keys are never printed: only whether one is set. A key, list or base URL given to
 ``add`` or ``set`` is checked with one call to Klaviyo before anything is stored
-(:mod:`cli.account_check`; ``--no-check`` skips it).
+(:mod:`shared.account_service.klaviyo_check`; ``--no-check`` skips it).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from cli.account_check import CheckFailed, check_with_klaviyo
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
+from shared.account_service.changes import change_account, check_changes, validated
+from shared.account_service.connection import connection_of
+from shared.account_service.errors import ServiceError
+from shared.account_service.klaviyo_check import NO_CHECK, Checked
+from shared.account_service.settings import delete_account
 from shared.accounts import (
     DEFAULT_ACCOUNT,
-    AccountChanges,
     AccountConfig,
     AccountError,
     AccountStore,
 )
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import get_settings
-from workers.account_health import settings_changed
 
 accounts_app = typer.Typer(
     help="Accounts: list, show, add, change (filters, cap, list, interval, phone region) and "
-    "remove.",
+    "remove (forget).",
     no_args_is_help=True,
 )
 
@@ -82,30 +82,10 @@ def _refusals() -> tuple[type[Exception], ...]:
     return (AccountError, SecretKeyMissing, SecretKeyInvalid)
 
 
-def _check(store: AccountStore, base: AccountConfig, changes: dict[str, Any],
-           key_changed: bool) -> str:
-    """Ask Klaviyo about the key and list the account will have; what to say about it.
-    Exits (code 1, one line) when Klaviyo refuses them or cannot be asked."""
-    try:
-        given = AccountChanges.model_validate(changes)
-    except ValidationError:
-        return ""  # the store names the bad field
-    update: dict[str, Any] = {}
-    if given.klaviyo_api_key is not None:
-        update["klaviyo_api_key"] = SecretStr(given.klaviyo_api_key.get_secret_value())
-    if given.klaviyo_base_url:
-        update["klaviyo_base_url"] = given.klaviyo_base_url
-    config = base.model_copy(update=update)
-    if config.klaviyo_api_key is None and config.name != DEFAULT_ACCOUNT:
-        return ""  # no key to ask with
-    if "default_list_id" in changes:
-        list_id = given.default_list_id
-    else:  # a new key (or Klaviyo) must see the list the account already has
-        list_id = base.default_list_id if key_changed else None
-    try:
-        checked = check_with_klaviyo(store.redis, config, list_id)
-    except CheckFailed as error:
-        raise fail(str(error)) from None
+def _said(checked: Checked | None, list_id: str | None) -> str:
+    """What to add about Klaviyo's answer (its warning goes to stderr)."""
+    if checked is None:
+        return ""
     if checked.warning:
         typer.echo(checked.warning, err=True)
         return ""
@@ -164,16 +144,21 @@ def show(name: str, as_json: AsJson = False) -> None:
         view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
     except _refusals() as error:
         raise fail(str(error)) from None
+    view["connection"] = connection_of(store.redis, store.get(name)).model_dump(mode="json")
     view["changes"] = store.change_log(name)
     if as_json:
         typer.echo(json.dumps(view, indent=2))
         return
     for field, value in view.items():
-        if field == "changes":
+        if field in ("changes", "connection"):
             continue
         if field in ("contact_roles", "company_types"):
             value = _filter(value)
         typer.echo(f"{field:>18}: {'-' if value is None else value}")
+    connection = view["connection"]
+    typer.echo(f"{'connection':>18}: {connection['kind']}, {connection['state']}"
+               + (f" ({connection['code']} since {connection['since']})"
+                  if connection["state"] != "ok" else ""))
     typer.echo(f"{'changes':>18}:")
     for change in view["changes"]:
         typer.echo(f"  {_time(change['at'])}  {change['field']}: "
@@ -200,8 +185,11 @@ def add(
                and not store.exists(name))  # otherwise the store says why, unasked
     if addable and not no_check:
         base = AccountConfig(name=name, klaviyo_base_url=store.settings.klaviyo_base_url)
-        said = _check(store, base, {**options, "klaviyo_api_key": klaviyo_key},
-                      key_changed=True)
+        try:
+            values = validated({**options, "klaviyo_api_key": klaviyo_key})
+            said = _said(*check_changes(store.redis, base, values, NO_CHECK))
+        except ServiceError as error:
+            raise fail(error.detail) from None
     try:
         config = store.add(name, klaviyo_key, **options)
     except _refusals() as error:
@@ -224,18 +212,15 @@ def set_(
     store = _store()
     changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, klaviyo_key, phone_region=phone_region)
+    if not changes:
+        raise fail("nothing to change: give at least one option")
     try:
-        before = store.get(name)
-        asked = {"klaviyo_api_key", "klaviyo_base_url", "default_list_id"} & set(changes)
-        said = ""
-        if asked and store.exists(name) and not no_check:
-            said = _check(store, before, changes,
-                          key_changed=bool(asked - {"default_list_id"}))
-        after = store.set(name, **changes)
-    except _refusals() as error:
-        raise fail(str(error)) from None
-    # a key given again (its scopes fixed in Klaviyo) or a list: the account is tried anew
-    settings_changed(store.redis, name, changes, time.time())
+        change = change_account(store.redis, store.settings, name, changes,
+                                check=not no_check, hint=NO_CHECK)
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    before, after = change.before, change.after
+    said = _said(change.checked, change.list_id)
     if "klaviyo_api_key" in changes:
         typer.echo(f"{name}: Klaviyo key replaced; the next batch tries it")
     changed = [field for field in changes if getattr(before, field) != getattr(after, field)]
@@ -254,12 +239,14 @@ def remove(
     name: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Forget an account's configuration and key (its mirrored contacts stay)."""
+    """Stop syncing an account and forget everything of it here: settings, key, mirrored
+    contacts, history (Klaviyo is not touched) -- what DELETE /v1/accounts/{account} does."""
     store = _store()
     if not yes:
-        typer.confirm(f"Remove account {name} and its stored Klaviyo key?", abort=True)
+        typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",
+                      abort=True)
     try:
-        store.remove(name)
-    except _refusals() as error:
-        raise fail(str(error)) from None
+        delete_account(store.redis, store.settings, name)
+    except ServiceError as error:
+        raise fail(error.detail) from None
     typer.echo(f"removed account {name}")

@@ -20,11 +20,12 @@ from rich.table import Table
 from cli.process_cmds import fail, open_redis
 from shared.accounts import AccountError, AccountStore
 from shared.klaviyo.errors import KlaviyoError
+from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
 from workers.actors.common import account_config, klaviyo_for
 from workers.reverse.discovery import discover
 from workers.reverse.schedule import ReverseSchedule
-from workers.reverse.state import known_lists, list_cursor, optional_float
+from workers.reverse.state import known_lists, list_cursor
 
 lists_app = typer.Typer(help="Klaviyo lists the reverse sync knows; discover new ones.")
 

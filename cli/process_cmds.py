@@ -13,11 +13,11 @@ from typing import Annotated
 import redis
 import typer
 
-from shared import constants as keys
-from shared.accounts import AccountError, AccountStore
+from shared.account_service.errors import ServiceError
+from shared.account_service.syncs import sync_now as sync_now_of
+from shared.accounts import AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
-from workers import batch_lifecycle as lifecycle
 from workers.actors.batch import sync_batch
 from workers.broker import setup_broker
 from workers.collector import Collector, default_consumer_name
@@ -127,23 +127,11 @@ def sync_now(
     settings = get_settings()
     client = open_redis(settings)
     try:
-        config = AccountStore(client, settings).get(account)
-    except AccountError as error:
-        raise fail(str(error)) from None
-    if config.unsyncable_reason:
-        raise fail(config.unsyncable_reason)
-    pending = int(client.zcard(keys.pending(account)))
-    running = lifecycle.running_batch(client, account)
-    if running:
-        lifecycle.request_sync_now(client, account)
-        typer.echo(f"{account}: batch {running} is running; {pending} pending contact(s) "
-                   "will start the next batch as soon as it completes.")
-    elif pending:
-        lifecycle.request_sync_now(client, account)
-        typer.echo(f"{account}: {pending} pending contact(s); a batch starts at the "
-                   "scheduler's next tick.")
-    else:
-        typer.echo(f"{account}: nothing pending; no batch to start.")
+        answer = sync_now_of(client, settings, account)
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    typer.echo(f"{account}: {answer.detail}.")
+    if not answer.requested:
         return
     if not scheduler_alive(client):
         typer.secho("warning: no scheduler has ticked lately; start 'contact-sync scheduler'",

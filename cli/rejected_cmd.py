@@ -14,8 +14,9 @@ from rich.table import Table
 
 from cli.dlq_cmd import when
 from cli.process_cmds import fail, open_redis
+from shared.account_service import rejections as service
+from shared.account_service.errors import ServiceError
 from shared.settings import get_settings
-from workers.rejections import list_rejections, replay_rejections
 
 rejected_app = typer.Typer(
     help="Contacts Klaviyo refused (with its reason); re-send them once the CRM fixed them.",
@@ -31,9 +32,14 @@ def list_rejected(
 ) -> None:
     """List rejected contacts: contact id, Klaviyo's code, the field and detail, batch,
     when."""
-    rejections = list_rejections(open_redis(get_settings()), account)
+    settings = get_settings()
+    try:
+        rejections = service.rejected(open_redis(settings), settings, account)
+    except ServiceError as error:
+        raise fail(error.detail) from None
     if as_json:
-        typer.echo(json.dumps([item.as_dict() for item in rejections], indent=2))
+        typer.echo(json.dumps([{**item.model_dump(mode="json"), "at": item.at.timestamp()}
+                               for item in rejections], indent=2))
         return
     if not rejections:
         typer.echo(f"{account}: no rejected contacts.")
@@ -44,7 +50,7 @@ def list_rejected(
     for item in rejections:
         detail = item.detail or item.title
         table.add_row(item.contact_id, item.code, item.field or "-", detail, item.batch_id,
-                      when(item.at))
+                      when(item.at.timestamp()))
     Console(width=200).print(table)
 
 
@@ -56,12 +62,16 @@ def replay(
     """Put rejected contacts back into pending: the next batch sends them again."""
     if all_ == bool(contact_ids):
         raise fail("give contact ids, or --all", code=2)
-    client = open_redis(get_settings())
-    moved = replay_rejections(client, account, None if all_ else list(contact_ids or []))
-    typer.echo(f"{account}: {len(moved)} contact(s) back in pending for the next batch.")
-    skipped = sorted(set(contact_ids or []) - set(moved))
-    if skipped:
-        typer.echo(f"Not rejected (left alone): {', '.join(skipped)}")
+    settings = get_settings()
+    try:
+        done = service.replay(open_redis(settings), settings, account,
+                      None if all_ else list(contact_ids or []))
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    typer.echo(f"{account}: {len(done.replayed)} contact(s) back in pending for the next "
+               "batch.")
+    if done.not_rejected:
+        typer.echo(f"Not rejected (left alone): {', '.join(done.not_rejected)}")
 
 
 rejected_app.command("list")(list_rejected)

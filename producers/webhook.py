@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from producers import intake, signature
+from producers.account_api import ACCOUNTS_PATH, mount_account_api
+from producers.account_api.problems import problem
 from producers.intake import Answer
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
@@ -145,12 +147,14 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     app = FastAPI(
         lifespan=lifespan,
-        title="contact-sync webhook",
+        title="contact-sync",
         version="1",
         description="Contact changes from the CRM, signed with X-Sync-Signature "
-        "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>).",
+        "(t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>); and the "
+        "account API (/v1/accounts, Authorization: Bearer <one of SYNC_API_TOKENS>).",
     )
     app.state.redis = client
+    mount_account_api(app, settings, client)
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 
@@ -201,6 +205,9 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         # Never a stack trace or an input value in the answer; the log has the trace.
         log.error("unexpected %s on %s %s", type(error).__name__, request.method,
                   request.url.path)
+        if request.url.path.startswith(ACCOUNTS_PATH):
+            return problem(500, "Internal error", "internal error; every account request "
+                           "is safe to repeat: retry it")
         return JSONResponse({"detail": "internal error; the request may not have been "
                              "stored, retry it"}, 500)
 

@@ -68,12 +68,15 @@ def _normalise_filter(value: object) -> object:
     return value
 
 
-class AccountConfig(BaseModel):
-    """The effective configuration of one account (env overlaid by what Redis stores)."""
+class AccountOptions(BaseModel):
+    """The settings of an account: THE one model of them, read from the environment (for
+    ``default``), stored in Redis, set by ``contact-sync accounts`` and by the account API.
 
-    model_config = ConfigDict(frozen=True)
+    ``interval`` is called ``interval_seconds`` on the wire (the API's JSON); both names are
+    accepted on input."""
 
-    name: str
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     contact_roles: list[str] | None = None
     """Roles that sync; ``None`` = all."""
     company_types: list[str] | None = None
@@ -81,11 +84,45 @@ class AccountConfig(BaseModel):
     max_bulk_export: int = Field(default=0, ge=0)
     """Cap per bulk export; 0 = none."""
     default_list_id: str | None = None
-    interval: float = Field(default=900, ge=0)
+    interval: float = Field(default=900, ge=0, alias="interval_seconds")
     """Seconds from a batch's completion to the next one's start."""
     phone_region: str | None = None
     """ISO 3166 alpha-2 country in which phones without ``+`` are read; ``None``: such
     phones are left off the profiles."""
+
+    @field_validator("contact_roles", "company_types", mode="before")
+    @classmethod
+    def _filters(cls, value: object) -> object:
+        return _normalise_filter(value)
+
+    @field_validator("default_list_id", mode="before")
+    @classmethod
+    def _list_id(cls, value: object) -> object:
+        return _blank_is_none(value)
+
+    @field_validator("phone_region", mode="before")
+    @classmethod
+    def _phone_region(cls, value: object) -> object:
+        return check_phone_region(value)
+
+
+OPTION_FIELDS = tuple(AccountOptions.model_fields)
+"""``contact_roles``, ``company_types``, ``max_bulk_export``, ``default_list_id``,
+``interval``, ``phone_region``."""
+
+
+def _blank_is_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+class AccountConfig(AccountOptions):
+    """The effective configuration of one account (env overlaid by what Redis stores)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
     klaviyo_api_key: SecretStr | None = None
     """``None`` for ``default`` = the sandbox; for other accounts = not syncable."""
     klaviyo_base_url: str
@@ -121,36 +158,16 @@ def unsyncable_reason(name: str, configured: bool, has_key: bool) -> str | None:
     return f"account {name!r} has no Klaviyo key; set one with --klaviyo-key"
 
 
-class AccountChanges(BaseModel):
+class AccountChanges(AccountOptions):
     """The settable fields, validated; only the fields given are changes."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    contact_roles: list[str] | None = None
-    company_types: list[str] | None = None
-    max_bulk_export: int = Field(default=0, ge=0)
-    default_list_id: str | None = None
-    interval: float = Field(default=900, ge=0)
-    phone_region: str | None = None
     klaviyo_api_key: SecretStr | None = None
     klaviyo_base_url: str | None = None
 
-    @field_validator("contact_roles", "company_types", mode="before")
+    @field_validator("klaviyo_base_url", mode="before")
     @classmethod
-    def _filters(cls, value: object) -> object:
-        return _normalise_filter(value)
-
-    @field_validator("default_list_id", "klaviyo_base_url", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value.strip() if isinstance(value, str) else value
-
-    @field_validator("phone_region", mode="before")
-    @classmethod
-    def _phone_region(cls, value: object) -> object:
-        return check_phone_region(value)
+    def _base_url(cls, value: object) -> object:
+        return _blank_is_none(value)
 
     @field_validator("klaviyo_base_url")
     @classmethod
@@ -267,6 +284,14 @@ class AccountStore:
             raise secrets_box.SecretKeyMissing()
         return self._apply(name, {**options, KEY_FIELD: klaviyo_key}, created=True)
 
+    def create(self, name: str, **options: Any) -> AccountConfig:
+        """Store a new account's settings without a Klaviyo key yet (the account API's
+        settings page sets it next); such an account is known but not syncable."""
+        _check_name(name)
+        if name == DEFAULT_ACCOUNT or self.exists(name):
+            raise AccountError(f"account {name!r} already exists")
+        return self._apply(name, options, created=True)
+
     def set(self, name: str, **changes: Any) -> AccountConfig:
         """Change an account at runtime; each change is logged with its time. A change of the
         filters puts every mirrored contact of the account back into pending, as bulk."""
@@ -276,26 +301,6 @@ class AccountStore:
         if not changes:
             raise AccountError("nothing to change: give at least one option")
         return self._apply(name, changes, created=False)
-
-    def remove(self, name: str) -> None:
-        """Forget an account's configuration and key. Its mirrored contacts and batch
-        history stay; events of it still arrive, but it no longer syncs."""
-        _check_name(name)
-        if name == DEFAULT_ACCOUNT:
-            raise AccountError(
-                "the account 'default' cannot be removed (the environment defines it)"
-            )
-        if not self.exists(name):
-            raise UnknownAccount(name)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(keys.account_config(name))
-        pipe.srem(keys.ACCOUNTS_SET, name)
-        pipe.rpush(
-            keys.account_config_log(name),
-            json.dumps({"at": time.time(), "field": "account", "before": "configured",
-                        "after": "removed"}),
-        )
-        pipe.execute()
 
     def _apply(self, name: str, changes: dict[str, Any], *, created: bool) -> AccountConfig:
         values = _validate_changes(changes)

@@ -20,3 +20,8 @@ def as_texts(raw: Mapping[Any, Any] | None) -> dict[str, str]:
     """A Redis hash (``HGETALL``, stream entry fields) with its fields and values as text;
     ``None`` reads as ``{}``."""
     return {as_text(field): as_text(value) for field, value in (raw or {}).items()}
+
+
+def optional_float(value: str | None) -> float | None:
+    """A Redis field as a float, ``None`` when absent or empty."""
+    return float(value) if value not in (None, "") else None

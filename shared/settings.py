@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     list_pull_interval: float = Field(default=900, alias="SYNC_LIST_PULL_INTERVAL", ge=0)
     crm_webhook_url: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_URL")
     crm_webhook_secret: str | None = Field(default=None, alias="SYNC_CRM_WEBHOOK_SECRET")
+    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                       alias="SYNC_API_TOKENS")
+    """Bearer tokens of the account API; none: the account API is off (404)."""
     secret_key: str | None = Field(default=None, alias="SYNC_SECRET_KEY")
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     log_format: Literal["text", "json"] = Field(default="text", alias="SYNC_LOG_FORMAT")
@@ -153,7 +156,7 @@ class Settings(BaseSettings):
     def _port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("webhook_secrets", mode="before")
+    @field_validator("webhook_secrets", "api_tokens", mode="before")
     @classmethod
     def _secrets(cls, value: object) -> object:
         return _split_csv(value) or []

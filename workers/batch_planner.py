@@ -21,7 +21,8 @@ Per member, in this order (each contact lands in exactly one outcome):
 8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
    is already there and that owes no list -> ``unchanged``, nothing sent.
 
-:func:`preview` runs steps 2-4 for ``contact-sync preview``.
+Steps 2-4 are :mod:`shared.screening` (the preview of the CLI and the account API runs them
+too).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import orjson
 from pydantic import BaseModel
 
 from shared.accounts import AccountConfig
-from shared.emails import check_email
-from shared.events import BULK_ORIGINS, MirroredContact
+from shared.events import MirroredContact
 from shared.phones import normalise_phone
+from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -85,13 +86,6 @@ class SyncedRecord(BaseModel):
         """The stored form."""
         return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
                              self.lists, self.fingerprint, self.phone, int(self.deleted)])
-
-
-@dataclass(frozen=True)
-class Member:
-    contact_id: str
-    occurred_at: float
-    bulk: bool
 
 
 @dataclass
@@ -156,18 +150,6 @@ class Context:
     """contact id -> why its mirrored state could not be read."""
 
 
-def _norm(value: str | None) -> str:
-    return (value or "").strip().casefold()
-
-
-def matches_filters(account: AccountConfig, contact: MirroredContact) -> bool:
-    roles, types = account.contact_roles, account.company_types
-    if roles is not None and _norm(contact.contact.role) not in {_norm(r) for r in roles}:
-        return False
-    company_type = contact.contact.company.type if contact.contact.company else None
-    return types is None or _norm(company_type) in {_norm(t) for t in types}
-
-
 def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
     """The Klaviyo profile attributes of a contact, without the phone (sent apart)."""
     contact = mirrored.contact
@@ -203,39 +185,6 @@ def unencodable_reason(attributes: Mapping[str, Any]) -> str | None:
     if size > MAX_PROFILE_BYTES:
         return f"profile is {size:,} bytes, over Klaviyo's limit of {MAX_PROFILE_BYTES:,}"
     return None
-
-
-@dataclass
-class _Screened:
-    eligible: list[tuple[Member, MirroredContact, str]]
-    excluded_filter: list[str]
-    invalid: dict[str, str]
-    held_back: list[str]
-
-
-def _screen(account: AccountConfig, members: Iterable[Member],
-            contacts: Mapping[str, MirroredContact], initial: bool) -> _Screened:
-    """Steps 2-4 over the members that are not deleted."""
-    out = _Screened([], [], {}, [])
-    capped: list[tuple[Member, MirroredContact, str]] = []
-    for member in members:
-        mirrored = contacts.get(member.contact_id)
-        if mirrored is None or mirrored.deleted:
-            continue
-        if not matches_filters(account, mirrored):
-            out.excluded_filter.append(member.contact_id)
-            continue
-        check = check_email(mirrored.contact.email)
-        if check.email is None:
-            out.invalid[member.contact_id] = check.reason or "invalid email"
-            continue
-        item = (member, mirrored, check.email)
-        bulk = initial or member.bulk or mirrored.origin in BULK_ORIGINS
-        (capped if bulk and account.max_bulk_export > 0 else out.eligible).append(item)
-    capped.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
-    out.eligible.extend(capped[: account.max_bulk_export])
-    out.held_back = [item[0].contact_id for item in capped[account.max_bulk_export:]]
-    return out
 
 
 @dataclass
@@ -328,7 +277,7 @@ def plan_batch(account: AccountConfig, members: list[Member],
         record = synced.get(member.contact_id)
         if mirrored is not None and mirrored.deleted and record and not record.deleted:
             plan.deletes.append(member.contact_id)
-    screened = _screen(account, members, contacts, initial)
+    screened = screen(account, members, contacts, initial)
     for cid in screened.excluded_filter:
         plan.details[cid] = {"outcome": "excluded_filter", "reason": "outside the filters"}
     for cid, reason in screened.invalid.items():
@@ -360,21 +309,5 @@ def plan_batch(account: AccountConfig, members: list[Member],
     return plan
 
 
-@dataclass(frozen=True)
-class Preview:
-    matching: int
-    """Contacts matching the filters (unsubscribed ones included)."""
-    invalid_email: int
-    over_cap: int
-
-    @property
-    def would_send(self) -> int:
-        return self.matching - self.invalid_email - self.over_cap
-
-
-def preview(account: AccountConfig, members: list[Member],
-            contacts: Mapping[str, MirroredContact], initial: bool) -> Preview:
-    """What a batch of ``members`` would send: counts only, no Klaviyo call."""
-    screened = _screen(account, members, contacts, initial)
-    matching = len(screened.eligible) + len(screened.invalid) + len(screened.held_back)
-    return Preview(matching, len(screened.invalid), len(screened.held_back))
+__all__ = ["Context", "EmailChange", "Member", "Plan", "Row", "SyncedRecord", "fingerprint",
+           "matches_filters", "plan_batch", "preview", "profile_attributes"]

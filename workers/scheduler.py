@@ -3,7 +3,7 @@
 An account is due when it has pending contacts, no batch of it runs, and either it never
 completed a batch, or its last batch completed at least its interval ago, or ``sync-now``
 asked for one. An account whose Klaviyo refuses its credentials
-(:mod:`workers.account_health`) waits at least 15 minutes between tries.
+(:mod:`shared.state.account_health`) waits at least 15 minutes between tries.
 A tick looks only at the accounts the index of :mod:`shared.state.due_accounts` says are
 due (O(accounts due), not O(accounts)); looking at one either starts its batch or moves
 its next look to when there may be something to do. The first tick of a scheduler process
@@ -32,9 +32,9 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
+from shared.state import account_health as health
 from shared.state import due_accounts
 from shared.state.heartbeats import Heart
-from workers import account_health as health
 from workers import batch_lifecycle as lifecycle
 from workers.reverse.schedule import ReverseSchedule
 

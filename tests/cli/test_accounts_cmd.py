@@ -49,6 +49,8 @@ def test_add_then_list_and_show_never_print_the_key(r: redis.Redis, redis_url: s
     assert view["klaviyo_key"] == "set"
     assert view["contact_roles"] == ["Buyer", "Decision Maker"]
     assert view["max_bulk_export"] == 1000 and view["interval"] == 120
+    assert view["connection"]["kind"] == "api_key" and view["connection"]["state"] == "ok"
+    assert "connection: api_key, ok" in cli(redis_url, "show", "acme").output
     for output in (listed.output, shown.output, cli(redis_url, "list", "--json").output,
                    cli(redis_url, "show", "acme").output):
         assert KEY not in output and KEY[-4:] not in output

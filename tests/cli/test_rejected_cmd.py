@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
-from workers.rejections import record_rejection
+from shared.state.rejections import record_rejection
 
 runner = CliRunner()
 
@@ -18,6 +18,7 @@ def invoke(redis_url: str, *args: str):
 
 
 def _reject(r, contact_id: str) -> None:
+    r.sadd(keys.ACCOUNTS_SET, "acme")  # the account exists (its events arrived)
     record_rejection(r, "acme", contact_id, code="invalid", title="Invalid input.",
                      detail="Invalid email address 'ann@@example.com'", batch_id="b-7")
 
@@ -30,8 +31,11 @@ def test_rejected_list_shows_contact_id_and_klaviyos_reason_without_the_email(r,
     assert "ann@" not in result.output
     [row] = json.loads(invoke(redis_url, "list", "--account", "acme", "--json").output)
     assert row["contact_id"] == "C-1001" and row["code"] == "invalid"
+    r.sadd(keys.ACCOUNTS_SET, "globex")
     empty = invoke(redis_url, "list", "--account", "globex")
     assert "globex: no rejected contacts." in empty.output
+    unknown = invoke(redis_url, "list", "--account", "initech")
+    assert unknown.exit_code == 1 and "unknown account 'initech'" in unknown.output
 
 
 def test_rejected_replay_puts_contacts_back_into_pending(r, redis_url):

@@ -13,13 +13,13 @@ from cli.main import app
 from shared import constants as keys
 from shared.klaviyo.rate_limiter import RateLimiter
 from shared.state.heartbeats import Heart
+from shared.state.rejections import record_rejection
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
     dead_lettered,
 )
 from workers import batch_lifecycle as lifecycle
 from workers.collector import Collector
-from workers.rejections import record_rejection
 from workers.status_report import build_status
 
 runner = CliRunner()

@@ -8,6 +8,8 @@ import redis
 from cryptography.fernet import Fernet
 
 from shared import constants as keys
+from shared.account_service.errors import Conflict, NotFound
+from shared.account_service.settings import delete_account
 from shared.accounts import AccountError, AccountStore, UnknownAccount, filters_changed
 from shared.secrets_box import SecretKeyMissing
 from shared.settings import Settings
@@ -111,15 +113,22 @@ def test_unknown_accounts_are_an_error_and_event_only_accounts_are_not_syncable(
     assert config.unsyncable_reason is not None and "accounts add seen" in config.unsyncable_reason
 
 
-def test_removing_an_account_forgets_its_key(r: redis.Redis) -> None:
+def test_deleting_an_account_forgets_its_key_and_state(r: redis.Redis) -> None:
     store = AccountStore(r, settings())
     store.add("acme", KEY)
-    store.remove("acme")
+    r.zadd(keys.pending("acme"), {"C-1": 1.0})
+    r.zadd(keys.contact_times("acme"), {"C-1": 1.0})
+    r.hset(keys.contact_facets("acme"), "~ready", 1)
+    r.set(keys.contact("acme", "C-1"), "{}")
+    delete_account(r, settings(), "acme")
     assert store.names() == ["default"]
     with pytest.raises(UnknownAccount):
         store.get("acme")
-    with pytest.raises(AccountError, match="cannot be removed"):
-        store.remove("default")
+    assert list(r.scan_iter(match="sync:{acme}:*")) == []
+    with pytest.raises(Conflict, match="cannot be deleted"):
+        delete_account(r, settings(), "default")
+    with pytest.raises(NotFound):
+        delete_account(r, settings(), "acme")
 
 
 def test_filters_changed_compares_roles_and_company_types_only(r: redis.Redis) -> None:

@@ -1,5 +1,6 @@
-"""The preview's kept counts (shared/state/contact_facets.py) say what the preview that
-reads every mirror says (cli/preview_cmd.py build_preview), whatever the contacts, their
+"""The preview's kept counts (shared/state/contact_facets.py), which the account API and
+``contact-sync preview`` answer with, say what reading every mirror says
+(shared/account_service/preview.py counted_from_mirrors), whatever the contacts, their
 changes and their order, and whatever the filters and the cap; mirrors stored before the
 compact form are counted too."""
 
@@ -13,8 +14,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.preview_cmd import build_preview, kept_preview
+from cli.preview_cmd import build_preview
 from shared import constants as keys
+from shared.account_service.preview import counted_from_mirrors
+from shared.account_service.preview import preview_counts as service_preview
+from shared.accounts import AccountStore
 from shared.events import Contact, MirroredContact
 from shared.settings import Settings
 from shared.state.contact_facets import READY, preview_counts
@@ -52,6 +56,8 @@ def as_event(item: dict[str, Any]) -> dict[str, Any]:
 
 def the_preview(r: redis.Redis, roles: list[str] | None, types: list[str] | None,
                 cap: int) -> tuple[dict[str, int], dict[str, int]]:
+    """The counts read from every mirror (the reference), and the kept counts: those the
+    account API and ``contact-sync preview`` answer with, and the facets' own."""
     env = {"SYNC_MAX_BULK_EXPORT": str(cap)}
     if roles is not None:
         env["SYNC_CONTACT_ROLES"] = ",".join(roles)
@@ -59,11 +65,15 @@ def the_preview(r: redis.Redis, roles: list[str] | None, types: list[str] | None
         env["SYNC_COMPANY_TYPES"] = ",".join(types)
     with mock.patch.dict(os.environ, env):
         config = Settings()
-        full = build_preview(r, config, "default")
-        assert kept_preview(r, config, "default") == full  # what the command prints
+        full = counted_from_mirrors(r, AccountStore(r, config).get("default"))
+        served = service_preview(r, config, "default")
+        printed = build_preview(r, config, "default")
+    assert served == full  # the account API's answer, deleted and filtered counts included
+    assert (printed.matching, printed.deleted, printed.would_send) == (
+        full.matching, full.deleted, full.would_send)  # what the command prints
     kept = preview_counts(r, "default", config.contact_roles, config.company_types, cap)
-    return ({"matching": full.matching, "unsubscribed": full.unsubscribed,
-             "invalid": full.invalid_email, "over_cap": full.over_cap,
+    return ({"matching": full.matching, "unsubscribed": full.matching_unsubscribed,
+             "invalid": full.excluded.invalid_email, "over_cap": full.excluded.over_cap,
              "would_send": full.would_send, "alive": full.contacts - full.deleted},
             {"matching": kept.matching, "unsubscribed": kept.matching_unsubscribed,
              "invalid": kept.excluded_invalid_email, "over_cap": kept.excluded_over_cap,

@@ -14,9 +14,9 @@ from cli.main import app
 from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import get_settings
+from shared.state.account_health import REFUSED_RETRY_S, connection
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.account_health import REFUSED_RETRY_S, connection
 from workers.actors.batch import sync_batch
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.scheduler import Scheduler

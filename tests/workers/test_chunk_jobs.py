@@ -74,7 +74,7 @@ def test_a_429_storm_still_completes_the_batch_without_duplicates(
 
 def test_a_default_list_gone_from_klaviyo_flags_the_account_and_its_contacts_join_the_next(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.account_health import missing_list, settings_changed
+    from shared.state.account_health import missing_list, settings_changed
 
     acct = PushAccount(r, sandbox, default_list_id="GONE42")  # no such list in Klaviyo
     acct.change("C1")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared import constants as keys
-from workers.rejections import list_rejections, record_rejection, replay_rejections
+from shared.state.rejections import list_rejections, record_rejection, replay_rejections
 
 
 def _reject(r, contact_id: str, at: float = 100.0) -> None:

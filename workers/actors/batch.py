@@ -23,8 +23,8 @@ from shared.klaviyo.errors import Conflict, RateLimited
 from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
+from shared.state import account_health as health
 from shared.state.contact_mirror import READ_STEP, read_mirrors
-from workers import account_health as health
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
     COUNT_PREFIX,

@@ -45,8 +45,8 @@ from shared import constants as keys
 from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
+from shared.state import account_health as health
 from shared.telemetry.metrics import record_rejections
-from workers import account_health as health
 from workers.actors import chunk_records as records
 from workers.actors.common import (
     BatchRefused,

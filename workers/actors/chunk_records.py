@@ -20,8 +20,10 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
+from shared.state.account_health import owe_list
+from shared.state.batch_details import REJECTED
+from shared.state.rejections import refusal_reason
 from shared.telemetry.metrics import record_rejections
-from workers.account_health import owe_list
 from workers.actors.common import hash_of
 from workers.batch_planner import SyncedRecord
 
@@ -84,6 +86,8 @@ def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
             rejected += 1
             pipe.hset(keys.rejected(account), cid, json.dumps(
                 {**error, "batch_id": batch_id, "at": now}))
+            pipe.hset(keys.batch_details(account, batch_id), cid, json.dumps(
+                {"outcome": REJECTED, "reason": refusal_reason(error)}))
     if rejected:
         pipe.hincrby(key, CHUNK_COUNT + "rejected", rejected)
     return rejected

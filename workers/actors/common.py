@@ -4,7 +4,6 @@ the atomic "chunk done" step that completes a batch exactly once."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +24,8 @@ from shared.lua_scripts import lua_script
 from shared.redis_client import connect
 from shared.redis_text import as_texts
 from shared.settings import get_settings
-from workers import account_health as health
+from shared.state import account_health as health
+from shared.state.batch_details import record_details
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
@@ -72,7 +72,7 @@ _clients: dict[tuple[str, str], KlaviyoAPI] = {}
 
 def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
     """For push actors whose first two arguments are (account, batch id): a refusal of the
-    account's credentials parks the account (:mod:`workers.account_health`) and stops the
+    account's credentials parks the account (:mod:`shared.state.account_health`) and stops the
     batch, a :class:`BatchRefused` gives the batch up; in both cases its contacts go back to
     pending and nobody is marked rejected."""
 
@@ -156,8 +156,6 @@ def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
         health.clear_refused(client, account)
 
 
-def record_details(pipe: Any, account: str, batch_id: str,
-                   details: dict[str, dict[str, str]]) -> None:
-    if details:
-        pipe.hset(keys.batch_details(account, batch_id),
-                  mapping={cid: json.dumps(d) for cid, d in details.items()})
+__all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "BatchRefused", "Klaviyo", "account_config",
+           "chunk_done", "finish_batch", "hash_of", "klaviyo_for", "record_details",
+           "redis_for_actors", "resend", "stops_on_account_problems"]

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared.klaviyo.lists import all_lists
 from workers.actors.common import Klaviyo
 from workers.reverse.state import KnownList, known_lists, save_lists
 
-LISTS_PAGE = 10
-"""Klaviyo's maximum page size for get_lists."""
 log = logging.getLogger(__name__)
 
 
@@ -31,18 +29,8 @@ class Discovery:
 
 
 def klaviyo_lists(klaviyo: Klaviyo) -> dict[str, str]:
-    """list id -> name, following every page. Raises the gateway's errors
-    (:class:`~shared.klaviyo.errors.RateLimited`: try again later, nothing recorded)."""
-    found: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        answer: Any = klaviyo.gateway.call("get_lists", klaviyo.api.Lists.get_lists,
-                                           page_size=LISTS_PAGE, page_cursor=cursor)
-        for item in (answer or {}).get("data") or []:
-            found[str(item["id"])] = str((item.get("attributes") or {}).get("name") or "")
-        cursor = ((answer or {}).get("links") or {}).get("next")
-        if not cursor:
-            return found
+    """list id -> name, following every page (:func:`shared.klaviyo.lists.all_lists`)."""
+    return {item.id: item.name for item in all_lists(klaviyo.gateway, klaviyo.api)}
 
 
 def discover(client: redis.Redis, klaviyo: Klaviyo, account: str, now: float) -> Discovery:

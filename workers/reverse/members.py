@@ -23,11 +23,11 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.redis_text import as_text
+from shared.redis_text import as_text, optional_float
 from workers.actors.common import Klaviyo
 from workers.reverse.echo import pushed_flags
 from workers.reverse.publish import Member, Publisher
-from workers.reverse.state import iso_seconds, list_cursor, optional_float
+from workers.reverse.state import iso_seconds, list_cursor
 
 MEMBERS_PAGE = 100
 LOOKBACK_S = 600.0

@@ -26,10 +26,11 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountError, AccountStore
+from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
 from shared.state import due_accounts
 from workers.actors.lists import discover_lists, pull_list_members
-from workers.reverse.state import optional_float, pull_state, utc_day
+from workers.reverse.state import pull_state, utc_day
 
 STALE_PULL_S = 3600.0
 Send = Callable[[str], None]

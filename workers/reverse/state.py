@@ -73,10 +73,6 @@ def end_pull(client: redis.Redis, account: str, now: float, interval: float,
     pipe.execute()
 
 
-def optional_float(value: str | None) -> float | None:
-    return float(value) if value not in (None, "") else None
-
-
 def pull_state(client: redis.Redis, account: str) -> dict[str, str]:
     return text_hash(client, keys.pull_state(account))
 

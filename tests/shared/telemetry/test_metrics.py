@@ -12,6 +12,7 @@ from shared import constants as keys
 from shared.redis_client import connect
 from shared.redis_server import free_port
 from shared.state import due_accounts
+from shared.state.rejections import record_rejection
 from shared.telemetry import metrics
 from shared.telemetry.exposition import (
     count_events_received,
@@ -22,7 +23,6 @@ from tests.workers.dramatiq_harness import (
     dead_lettered,
 )
 from workers.batch_lifecycle import start_batch
-from workers.rejections import record_rejection
 
 
 def scrape(redis_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

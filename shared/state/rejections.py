@@ -58,6 +58,13 @@ class Rejection:
         return asdict(self)
 
 
+def refusal_reason(error: dict[str, Any] | Any) -> str:
+    """One line for a batch's details: Klaviyo's code and its (masked) detail or title."""
+    code = str(error.get("code") or "refused")
+    said = scrub_text(str(error.get("detail") or error.get("title") or ""))[:300]
+    return f"{code}: {said}" if said else code
+
+
 def record_rejection(
     client: redis.Redis, account: str, contact_id: str, *, code: str, title: str,
     detail: str, batch_id: str, at: float | None = None,

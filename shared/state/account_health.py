@@ -118,6 +118,8 @@ def settings_changed(client: redis.Redis, account: str, fields: Iterable[str],
     if "klaviyo_api_key" in changed and connection(client, account).state == "refused":
         clear_refused(client, account)
         client.hset(keys.state(account), "force", "1")
+        due_accounts.look_at(client, account, due_accounts.ASAP)  # the same key given
+        # again stores nothing, so nothing else tells the scheduler
     if "default_list_id" in changed:
         client.hdel(keys.state(account), *LIST_FIELDS)
         owed_ids = [as_text(c) for c in client.smembers(keys.list_owed(account))]

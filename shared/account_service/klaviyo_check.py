@@ -22,7 +22,15 @@ NO_CHECK = "or give --no-check to store it without asking Klaviyo"
 
 
 class CheckFailed(Exception):
-    """Klaviyo refused the key or the list, or could not be asked; one line, no secret."""
+    """Klaviyo refused the key or the list, or could not be asked; one line, no secret.
+
+    ``code``: Klaviyo's error code (``""`` when Klaviyo could not be asked); ``field``:
+    what was refused, ``api_key`` or ``default_list_id``."""
+
+    def __init__(self, message: str, *, code: str = "", field: str = "api_key") -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -34,25 +42,28 @@ class Checked:
     warning: str | None = None
 
 
-def _refusal(error: Rejected, list_id: str | None) -> CheckFailed | str:
+def _refusal(error: Rejected, list_id: str | None, hint: str) -> CheckFailed | str:
     """A refusal to print and stop on, or a warning (text) to print and go on with."""
     said = f"{error.status} {error.code}".strip()
     if isinstance(error, AccountRefused) and error.status == 401:
         return CheckFailed(f"Klaviyo refused the key ({said}): nothing stored; check the "
-                           f"key, {NO_CHECK}")
+                           f"key, {hint}", code=error.code)
     if isinstance(error, AccountRefused):  # 403: the key works, but lacks this scope
         what = f"whether list {list_id!r} exists" if list_id else "its lists"
         return (f"warning: Klaviyo accepted the key but would not show {what} ({said}): "
                 f"the key lacks lists:read, which list discovery needs")
     if list_id and error.status == 404:
         return CheckFailed(f"Klaviyo has no list {list_id!r} in this key's account ({said}): "
-                           f"nothing stored; check the list id, {NO_CHECK}")
-    return CheckFailed(f"Klaviyo refused the check ({said}): nothing stored; {NO_CHECK}")
+                           f"nothing stored; check the list id, {hint}", code=error.code,
+                           field="default_list_id")
+    return CheckFailed(f"Klaviyo refused the check ({said}): nothing stored; {hint}",
+                       code=error.code)
 
 
-def check_with_klaviyo(client: redis.Redis, config: AccountConfig,
-                       list_id: str | None) -> Checked:
-    """Ask Klaviyo about the account's key (and ``list_id``); raises :class:`CheckFailed`."""
+def check_with_klaviyo(client: redis.Redis, config: AccountConfig, list_id: str | None,
+                       hint: str = NO_CHECK) -> Checked:
+    """Ask Klaviyo about the account's key (and ``list_id``); raises :class:`CheckFailed`
+    (its message ends with ``hint``: what else the caller may do)."""
     api = build_client(api_key_of(config), config.klaviyo_base_url)
     gateway = Gateway(client, klaviyo_account_id(config))
     try:
@@ -61,14 +72,14 @@ def check_with_klaviyo(client: redis.Redis, config: AccountConfig,
         else:
             gateway.call("get_lists", api.Lists.get_lists, page_size=1)
     except Rejected as error:
-        found = _refusal(error, list_id)
+        found = _refusal(error, list_id, hint)
         if isinstance(found, CheckFailed):
             raise found from None
         return Checked(key=True, list_id=None, warning=found)
     except RateLimited as error:
         raise CheckFailed(f"Klaviyo asks to wait {error.retry_in:.0f} s before the check: "
-                          f"nothing stored; try again, {NO_CHECK}") from None
+                          f"nothing stored; try again, {hint}") from None
     except KlaviyoError as error:
         raise CheckFailed(f"could not reach Klaviyo at {config.klaviyo_base_url} to check "
-                          f"the key ({error}): nothing stored; try again, {NO_CHECK}") from None
+                          f"the key ({error}): nothing stored; try again, {hint}") from None
     return Checked(key=True, list_id=list_id)

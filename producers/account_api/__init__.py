@@ -1,0 +1,41 @@
+"""The account API (DESIGN.md section 3, "Account API"): what the CRM's settings page and
+its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
+:mod:`.klaviyo_routes`, :mod:`.preview_routes`, :mod:`.sync_routes`,
+:mod:`.rejection_routes`), all over :mod:`shared.account_service`; bearer tokens
+(:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without ``SYNC_API_TOKENS`` none of
+it is mounted: every ``/v1/accounts`` path is a 404.
+"""
+
+from __future__ import annotations
+
+import redis
+from fastapi import APIRouter, Depends, FastAPI
+
+from producers.account_api import (
+    klaviyo_routes,
+    preview_routes,
+    rejection_routes,
+    settings_routes,
+    sync_routes,
+)
+from producers.account_api.auth import bearer_check
+from producers.account_api.deps import Services
+from producers.account_api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from shared.settings import Settings
+
+ACCOUNTS_PATH = "/v1/accounts"
+
+
+def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> bool:
+    """Mount the account API on ``app`` when tokens are configured; returns whether."""
+    install_problem_handlers(app)
+    if not settings.api_tokens:
+        return False
+    app.state.account_services = Services(client, settings)
+    router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],
+                       responses=PROBLEM_RESPONSES)
+    for module in (settings_routes, klaviyo_routes, preview_routes, sync_routes,
+                   rejection_routes):
+        router.include_router(module.router)
+    app.include_router(router)
+    return True

@@ -1,0 +1,132 @@
+"""Each account's standing, read from Redis in a few pipelined round trips
+(:data:`STATUS_SLICE` accounts per trip): contacts pending (and how many through a bulk
+export), the running batch with its progress, the last batch, when the next is due,
+rejected contacts, the Klaviyo connection, whether a key is set.
+
+``contact-sync status`` and the account API's ``GET /v1/accounts`` both read it here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+from shared.accounts import KEY_FIELD, unsyncable_reason
+from shared.redis_text import as_text, as_texts, optional_float
+from shared.state.batch_history import decode_batch
+
+NOT_PROGRESS = {"planned", "initial"}
+BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bulk", "report"}
+
+
+def known_accounts(client: redis.Redis) -> list[str]:
+    """``default`` and every stored or seen account, sorted."""
+    members = {as_text(name) for name in client.smembers(keys.ACCOUNTS_SET)}
+    return sorted(members | {"default"})
+
+
+def _progress(info: dict[str, Any]) -> dict[str, int]:
+    """The running batch's counters beyond the basics (what the batch actors record):
+    numbers only -- other fields (e.g. planned email changes) may hold personal data."""
+    progress: dict[str, int] = {}
+    for name, value in info.items():
+        if name in BATCH_FIELDS or name in NOT_PROGRESS:
+            continue
+        try:
+            progress[name] = int(value)
+        except (TypeError, ValueError):
+            continue
+    return progress
+
+
+STATUS_SLICE = 500
+"""Accounts read per pipelined round trip."""
+
+
+def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
+    """The typed fields of a batch record (never its planned changes, which may hold
+    personal data such as the new email of an email change)."""
+    if not batch_id or not raw:
+        return {}
+    info = decode_batch(as_texts(raw))
+    return {"batch_id": batch_id, **{k: v for k, v in info.items() if k in BATCH_FIELDS}}
+
+
+def account_statuses(client: redis.Redis, accounts: list[str],
+                     now: float) -> list[dict[str, Any]]:
+    """Each account's part of the report, :data:`STATUS_SLICE` accounts per round trip."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(accounts), STATUS_SLICE):
+        part = accounts[start:start + STATUS_SLICE]
+        pipe = client.pipeline(transaction=False)
+        for account in part:
+            pipe.hgetall(keys.state(account))
+            pipe.zcard(keys.pending(account))
+            pipe.zcard(keys.pending_bulk(account))
+            pipe.hlen(keys.rejected(account))
+            pipe.scard(keys.list_owed(account))
+            pipe.exists(keys.account_config(account))
+            pipe.hexists(keys.account_config(account), KEY_FIELD)
+        answers = pipe.execute()
+        width = 7
+        states = [as_texts(answers[width * i]) for i in range(len(part))]
+        batches = client.pipeline(transaction=False)
+        for account, state in zip(part, states, strict=True):
+            for field in ("running", "last_batch"):
+                batches.hgetall(keys.batch(account, state.get(field) or "-"))
+        records = batches.execute()
+        for i, (account, raw_state) in enumerate(zip(part, states, strict=True)):
+            running = _batch(raw_state.get("running"), records[2 * i])
+            if running:
+                running = {**running, "progress": _progress(as_texts(records[2 * i])),
+                           "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
+            counts = answers[width * i + 1:width * i + 5]
+            configured, has_key = answers[width * i + 5:width * i + 7]
+            found.append(_account_status(
+                account, raw_state, running, _batch(raw_state.get("last_batch"),
+                                                    records[2 * i + 1]),
+                [int(count) for count in counts], now,
+                unsyncable_reason(account, bool(configured), bool(has_key)), bool(has_key)))
+    return found
+
+
+def _account_status(account: str, raw_state: dict[str, str], running: dict[str, Any],
+                    last: dict[str, Any], counts: list[int], now: float,
+                    unsyncable: str | None, has_key: bool) -> dict[str, Any]:
+    pending, pending_bulk, rejected, owed = counts
+    next_due = optional_float(raw_state.get("next_due"))
+    refused = raw_state.get("connection") == "refused"
+    if running:
+        due = "after the running batch"
+    elif pending and unsyncable:
+        due = "never: " + unsyncable
+    elif refused and pending:
+        due = "retried at next_due (Klaviyo refuses the account's credentials)"
+    elif not pending:
+        due = "when a contact changes"
+    elif raw_state.get("force") or next_due is None or next_due <= now:
+        due = "now"
+    else:
+        due = "at next_due"
+    return {
+        "account": account,
+        "pending": pending,
+        "pending_bulk": pending_bulk,
+        "running": running or None,
+        "last_batch": last or None,
+        "next_due": next_due,
+        "due": due,
+        "rejected": rejected,
+        "connection": {
+            "state": "refused" if refused else "ok",
+            "code": raw_state.get("connection_code") if refused else None,
+            "detail": raw_state.get("connection_detail") if refused else None,
+            "since": optional_float(raw_state.get("connection_since")) if refused else None,
+        },
+        "default_list_missing": raw_state.get("list_missing") or None,
+        "owed_default_list": owed,
+        "unsyncable": unsyncable,
+        "klaviyo_key": has_key,
+    }

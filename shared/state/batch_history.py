@@ -1,0 +1,83 @@
+"""Reading an account's batches: its scheduling state, the running batch, the history
+(newest first, :data:`workers.batch_lifecycle.BATCHES_KEPT` kept) and ``sync-now``.
+
+The batch life cycle itself (start, complete, fail, retire) is written by
+:mod:`workers.batch_lifecycle`; the CLI and the account API read it here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from shared import constants as keys
+from shared.redis_text import as_text, as_texts
+from shared.state import due_accounts
+
+
+def _hash(client: redis.Redis, key: str) -> dict[str, str]:
+    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    return as_texts(raw)
+
+
+def _field(client: redis.Redis, key: str, field: str) -> str | None:
+    value = client.hget(key, field)
+    return None if value is None else as_text(value)
+
+
+def decode_batch(raw: dict[str, str]) -> dict[str, Any]:
+    """A batch hash with its numbers and report decoded."""
+    info: dict[str, Any] = dict(raw)
+    for field in ("size", "bulk"):
+        if field in info:
+            info[field] = int(info[field])
+    for field in ("started_at", "completed_at"):
+        if field in info:
+            info[field] = float(info[field])
+    if "report" in info:
+        info["report"] = json.loads(info["report"])
+    return info
+
+
+def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
+    """``{batch_id, status, started_at, size, bulk, completed_at?, report?}``; ``{}`` when
+    the batch is unknown."""
+    raw = _hash(client, keys.batch(account, batch_id))
+    if not raw:
+        return {}
+    return {"batch_id": batch_id, **decode_batch(raw)}
+
+
+def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
+    """The scheduling state of an account, numbers as floats."""
+    state: dict[str, Any] = _hash(client, keys.state(account))
+    for field in ("started_at", "enqueued_at", "completed_at", "next_due"):
+        if field in state:
+            state[field] = float(state[field])
+    return state
+
+
+def running_batch(client: redis.Redis, account: str) -> str | None:
+    """The id of the account's running batch, or None."""
+    return _field(client, keys.state(account), "running") or None
+
+
+def last_completed(client: redis.Redis, account: str) -> dict[str, Any] | None:
+    """:func:`batch_info` of the account's last completed batch, or None."""
+    batch_id = _field(client, keys.state(account), "last_completed")
+    return batch_info(client, account, batch_id) or None if batch_id else None
+
+
+def recent_batches(client: redis.Redis, account: str, limit: int = 10) -> list[dict[str, Any]]:
+    """:func:`batch_info` of the account's newest batches, newest first."""
+    ids: list[Any] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
+    return [info for info in (batch_info(client, account, as_text(i)) for i in ids) if info]
+
+
+def request_sync_now(client: redis.Redis, account: str) -> None:
+    """Make the account due at the scheduler's next tick, interval or not (``sync-now``);
+    still never while a batch of it runs."""
+    client.hset(keys.state(account), "force", "1")
+    due_accounts.look_at(client, account, due_accounts.ASAP)
