@@ -59,8 +59,10 @@ def _options(show_version: Annotated[bool, typer.Option(
 
 from cli.accounts_cmd import accounts_app  # noqa: E402
 from cli.healthcheck_cmd import healthcheck  # noqa: E402
+from cli.oauth_cmd import register as register_oauth  # noqa: E402
 from cli.process_cmds import collector, scheduler, sync_now  # noqa: E402
 
+register_oauth(accounts_app)
 app.add_typer(accounts_app, name="accounts")
 app.command("collector")(collector)
 app.command("scheduler")(scheduler)

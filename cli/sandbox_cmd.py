@@ -120,6 +120,10 @@ def sandbox(
             " a scope-less one 403 permission_denied. Repeatable."
         ),
     ] = None,
+    access_token_ttl: Annotated[
+        float,
+        typer.Option(min=0.1, help="Seconds an OAuth access token lives (Klaviyo: 3600)."),
+    ] = 3600.0,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -128,11 +132,12 @@ def sandbox(
         ),
     ] = None,
 ) -> None:
-    """Serve a local Klaviyo API (profiles, lists, bulk import, consent) for the official SDK.
+    """Serve a local Klaviyo API (profiles, lists, bulk import, consent, OAuth) for the SDK.
 
     Point the SDK at it with KlaviyoAPI(key, test_host="http://HOST:PORT"). The inspection API
     lives under /__sandbox/ (reset, keys, limits, faults, strictness, jobs, calls, account
-    dumps); every switch here can be changed there at run time."""
+    dumps, oauth); every switch here can be changed there at run time. OAuth: the app
+    sandbox-client / sandbox-secret, at /oauth/authorize, /oauth/token, /oauth/revoke."""
     from sandbox.faults import parse_fault
     from sandbox.server import SandboxServer, free_port
 
@@ -165,6 +170,7 @@ def sandbox(
         opaque_job_ids=opaque_job_ids,
         key_states=_parse_key_states(key_state or []),
         refused_email_domains=refuse_email_domain or (),
+        access_token_ttl_s=access_token_ttl,
     )
     typer.echo(
         f"Klaviyo sandbox on {server.url} ({len(key_list)} key(s), rate limits {rate_limits});"

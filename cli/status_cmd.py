@@ -57,6 +57,11 @@ def _klaviyo(item: dict[str, Any], now: float, *, brief: bool = False) -> str:
                      f"REFUSED {connection.get('code')} since "
                      f"{_when(connection.get('since'), now)}: {connection.get('detail') or ''}"
                      " -- set a new key with 'contact-sync accounts set NAME --klaviyo-key'")
+    if connection.get("state") == "reconnect_needed":
+        parts.append("RECONNECT NEEDED" if brief else
+                     f"RECONNECT NEEDED since {_when(connection.get('since'), now)}: Klaviyo "
+                     "refused the OAuth refresh -- reconnect with "
+                     f"'contact-sync accounts connect {item.get('account')}'")
     if item.get("default_list_missing"):
         parts.append("list missing" if brief else
                      f"default list missing ({item['default_list_missing']}; "

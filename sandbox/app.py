@@ -1,10 +1,11 @@
-"""The sandbox's ASGI app: Klaviyo's ``/api`` routes plus the ``/__sandbox`` inspection API.
+"""The sandbox's ASGI app: Klaviyo's ``/api`` and ``/oauth`` routes plus the ``/__sandbox``
+inspection API.
 
 A plain ASGI callable (no framework) keeps each request cheap. For every ``/api`` call:
-route -> auth (``sandbox.auth``) -> revision -> injected fault -> rate limit -> handler, and
-every answer is
-counted per (key, operation, status). Nothing a caller sends can crash it: unexpected
-exceptions become a 500 in Klaviyo's envelope.
+route -> auth (``sandbox.auth``: a key or an OAuth Bearer token) -> revision -> injected
+fault -> rate limit -> handler, and every answer is counted per (key, operation, status).
+Nothing a caller sends can crash it: unexpected exceptions become a 500 in Klaviyo's
+envelope.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ class SandboxApp:
 
     def __init__(self, config: SandboxConfig) -> None:
         from sandbox.inspect_api import INSPECT_ROUTES
+        from sandbox.oauth_api import OAUTH_ROUTES
         from sandbox.routes import ROUTES
 
         self.state = SandboxState(config)
         self._api = [(route, route.compile()) for route in ROUTES]
         self._inspect = [(route, route.compile()) for route in INSPECT_ROUTES]
+        self._oauth = [(route, route.compile()) for route in OAUTH_ROUTES]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -77,7 +80,8 @@ class SandboxApp:
         path: str = scope["path"]
         method: str = scope["method"]
         inspect = path.startswith("/__sandbox")
-        table = self._inspect if inspect else self._api
+        plain = inspect or path.startswith("/oauth/")  # no API key, no Klaviyo envelope
+        table = self._inspect if inspect else self._oauth if plain else self._api
         route, params, allowed = _match(table, method, path)
         if route is None:
             status = 405 if allowed else 404
@@ -98,7 +102,7 @@ class SandboxApp:
         req = Request(
             method, path, params, query, headers, body, self._base(scope, headers), self.state
         )
-        if inspect:
+        if plain:
             reply = _run(route, req)
             await _send(send, reply.status, reply.body, reply.headers)
             return
@@ -108,9 +112,10 @@ class SandboxApp:
         state = self.state
         op = route.operation
         arrived = time.time()
-        account, key, refused = authenticate(state.store, req.headers.get("authorization"))
-        if refused is not None or account is None:
-            err = refused or not_authenticated()
+        caller = authenticate(state.store, state.oauth, req.headers.get("authorization"))
+        account, key = caller.account, caller.key
+        if caller.refused is not None or account is None:
+            err = caller.refused or not_authenticated()
             # a known (revoked, scope-less) key's refusals are in the request log too
             known = key in state.store.accounts
             state.count(key, op, err.status, arrived=arrived if known else None)
@@ -139,7 +144,7 @@ class SandboxApp:
                             retry_after=_retry_after(headers))
                 await _send(send, fault.status, payload, headers)
                 return
-        decision = state.limiter.check(key, _limit_key(op, req.query))
+        decision = state.limiter.check(caller.quota, _limit_key(op, req.query))
         if decision is not None and not decision.allowed:
             omit = fault is not None and fault.omit_retry_after
             body, headers = throttled(

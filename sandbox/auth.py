@@ -2,12 +2,16 @@
 
 No or a malformed ``Authorization`` scheme is 401 ``not_authenticated``; a wrong or revoked key
 is 401 ``authentication_failed``; a key without the scope is 403 ``permission_denied``
-(klaviyo-api.md §11.8). A client must not take any of them for a bad contact.
+(klaviyo-api.md §11.8). A client must not take any of them for a bad contact. Both
+``Klaviyo-API-Key <key>`` and ``Bearer <OAuth access token>`` are credentials.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sandbox.errors import ApiError
+from sandbox.oauth_grants import OAuthServer
 from sandbox.store import Account, Store
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -47,21 +51,40 @@ def credentials(header: str | None) -> tuple[str, str] | None:
     return scheme.lower(), token
 
 
-def authenticate(store: Store, header: str | None) -> tuple[Account | None, str, ApiError | None]:
-    """The caller's account, the key to count the call under, and the refusal (if any).
+@dataclass(frozen=True)
+class Caller:
+    """Who called: the account (None when refused), the name its calls are counted under
+    (its key, also for a Bearer token of its account), the quota its calls draw from, and
+    the refusal. A private key draws from the account's quota; an OAuth app gets its own
+    per installation (klaviyo-api.md §11.11), so its quota is ``oauth:<client>:<key>``."""
 
-    A Bearer token is a well-formed credential the sandbox never issued (it has no OAuth),
-    so it fails authentication rather than being "not provided".
+    account: Account | None
+    key: str
+    quota: str
+    refused: ApiError | None
+
+
+def authenticate(store: Store, oauth: OAuthServer, header: str | None) -> Caller:
+    """The caller of an ``/api`` request.
+
+    A Bearer token is an OAuth access token; one the sandbox never issued, an expired one
+    and one whose grant was revoked are all 401 ``authentication_failed``, like a wrong key.
     """
     found = credentials(header)
     if found is None:
-        return None, "", not_authenticated()
+        return Caller(None, "", "", not_authenticated())
     scheme, token = found
-    account = store.accounts.get(token) if scheme == _KEY_SCHEME else None
-    if account is None:
-        return None, token, authentication_failed()
-    if account.state == "revoked":
-        return None, token, authentication_failed()
+    if scheme == _BEARER:
+        grant, _ = oauth.bearer(token)
+        account = store.accounts.get(grant.account_key) if grant is not None else None
+        if grant is None or account is None:
+            return Caller(None, token, token, authentication_failed())
+        key, quota = account.key, f"oauth:{grant.client_id}:{account.key}"
+    else:
+        account = store.accounts.get(token)
+        key = quota = token
+    if account is None or account.state == "revoked":
+        return Caller(None, key, quota, authentication_failed())
     if account.state == "no_scope":
-        return None, token, permission_denied()
-    return account, token, None
+        return Caller(None, key, quota, permission_denied())
+    return Caller(account, key, quota, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.oauth_grants import DEFAULT_CLIENTS
+
 
 @dataclass
 class FaultSpec:
@@ -46,6 +48,8 @@ class SandboxConfig:
     ``key_states`` maps keys to one of ``KEY_STATES``. ``refused_email_domains``: emails at
     these domains are refused like invalid ones (an emulator control standing for the rules
     of Klaviyo's address check that no client can know in advance).
+    ``oauth_clients`` are the OAuth apps (client id -> secret); ``access_token_ttl_s`` is how
+    long an access token lives (Klaviyo: an hour; seconds in tests, so refreshes happen).
     """
 
     keys: tuple[str, ...] = ("sandbox-key",)
@@ -65,3 +69,5 @@ class SandboxConfig:
     opaque_job_ids: bool = True
     key_states: dict[str, str] = field(default_factory=dict)
     refused_email_domains: tuple[str, ...] = ()
+    oauth_clients: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENTS))
+    access_token_ttl_s: float = 3600.0

@@ -14,6 +14,7 @@ from sandbox.filters import parse_datetime
 from sandbox.http import Reply, Request, Route
 from sandbox.ids import iso, now
 from sandbox.inspect_controls import CONTROL_ROUTES, account_of, body_of
+from sandbox.inspect_oauth import OAUTH_CONTROL_ROUTES
 from sandbox.jsonapi import account_dump
 from sandbox.store import ListRec
 
@@ -196,4 +197,5 @@ INSPECT_ROUTES = [
     Route("DELETE", _P + "/accounts/{key}/lists/{id}/members", "members", remove_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}", "list", delete_list),
     *CONTROL_ROUTES,
+    *OAUTH_CONTROL_ROUTES,
 ]

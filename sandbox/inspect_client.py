@@ -206,6 +206,40 @@ class SandboxClient:
         """The list is deleted (as in Klaviyo's UI)."""
         self._call("DELETE", f"/accounts/{key or self.key}/lists/{list_id}")
 
+    def oauth(self) -> dict[str, Any]:
+        """The OAuth server's ``counts`` (authorization_code, refresh_token, refused,
+        revoked), ``grants`` (live, revoked) and ``access_token_ttl_s``."""
+        result: dict[str, Any] = self._call("GET", "/oauth")
+        return result
+
+    def set_access_token_ttl(self, seconds: float) -> None:
+        """Access tokens issued from now on live ``seconds``."""
+        self._call("PUT", "/oauth", {"access_token_ttl_s": seconds})
+
+    def expire_access_tokens(self) -> int:
+        """Every access token issued so far expires now."""
+        return int(self._call("POST", "/oauth/expire")["expired"])
+
+    def uninstall_app(self, key: str | None = None) -> int:
+        """The account's user removes the app: its OAuth grants are revoked."""
+        return int(self._call("POST", f"/accounts/{key or self.key}/oauth/revoke")["revoked"])
+
+    def consent(self, authorize_url: str, *, allow: bool = True,
+                key: str | None = None) -> str:
+        """Open the consent page of ``authorize_url`` and answer it as the account's user;
+        the ``Location`` the sandbox redirects to (the app's redirect URI with ``code`` or
+        ``error``). Raises when the page refuses the request."""
+        page = httpx.get(authorize_url, timeout=10.0)
+        if page.status_code != 200:
+            raise RuntimeError(f"sandbox consent page: {page.status_code} {page.text}")
+        request_id = page.text.split('name="request" value="', 1)[1].split('"', 1)[0]
+        answer = httpx.post(f"{self.url}/oauth/authorize", timeout=10.0, data={
+            "request": request_id, "account": key or self.key,
+            "decision": "allow" if allow else "deny"})
+        if answer.status_code != 302:
+            raise RuntimeError(f"sandbox consent answer: {answer.status_code} {answer.text}")
+        return answer.headers["location"]
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()

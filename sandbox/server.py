@@ -66,6 +66,7 @@ class SandboxServer:
         opaque_job_ids: bool = True,
         key_states: dict[str, str] | None = None,
         refused_email_domains: Sequence[str] = (),
+        access_token_ttl_s: float = 3600.0,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -84,6 +85,7 @@ class SandboxServer:
             opaque_job_ids=opaque_job_ids,
             key_states=dict(key_states or {}),
             refused_email_domains=tuple(d.strip().lower() for d in refused_email_domains),
+            access_token_ttl_s=access_token_ttl_s,
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

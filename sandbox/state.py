@@ -1,5 +1,5 @@
 """Everything the running sandbox holds: store, limits, faults, call counts, job timing,
-strictness and key states."""
+strictness, key states and the OAuth server's grants."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from sandbox.config import KEY_STATES, SandboxConfig
 from sandbox.faults import Faults
 from sandbox.limits import RateLimiter
+from sandbox.oauth_grants import OAuthServer
 from sandbox.store import Store
 from sandbox.strictness import Strictness
 
@@ -56,6 +57,7 @@ class SandboxState:
         self.job_delay_ms = config.job_delay_ms
         self.job_processing_ms = config.job_processing_ms
         self.strictness = Strictness.from_config(config)
+        self.oauth = OAuthServer(config.oauth_clients, config.access_token_ttl_s)
         # key -> operation -> status -> count
         self.calls: defaultdict[str, defaultdict[str, defaultdict[int, int]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(int))
@@ -93,7 +95,8 @@ class SandboxState:
     def reset(self) -> None:
         """Drop all data, call counts and faults; keys stay; pending jobs are cancelled.
 
-        Strictness, key states and job timing go back to their start-up values."""
+        OAuth grants and tokens are forgotten (the apps stay). Strictness, key states, the
+        access-token lifetime and job timing go back to their start-up values."""
         for task in list(self.tasks):
             task.cancel()
         self.tasks.clear()
@@ -105,6 +108,8 @@ class SandboxState:
         self.calls.clear()
         self.requests.clear()
         self.faults.clear()
+        self.oauth.reset()
+        self.oauth.access_token_ttl_s = self.config.access_token_ttl_s
         self.limiter.configure(self.limiter.mode, self.limiter.scale)
 
     def spawn(self, coro: asyncio.Future[None] | object) -> None:

@@ -37,6 +37,8 @@ DEFAULT_ACCOUNT = "default"
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FILTER_FIELDS = ("contact_roles", "company_types")
 KEY_FIELD = "klaviyo_api_key"
+OAUTH_FIELD = "klaviyo_oauth"
+"""The encrypted OAuth tokens (:mod:`shared.klaviyo.oauth_tokens`) in the config hash."""
 
 
 class AccountError(ValueError):
@@ -126,6 +128,9 @@ class AccountConfig(AccountOptions):
     klaviyo_api_key: SecretStr | None = None
     """``None`` for ``default`` = the sandbox; for other accounts = not syncable."""
     klaviyo_base_url: str
+    oauth_connected: bool = False
+    """Connected through OAuth (tokens stored, :mod:`shared.klaviyo.oauth_tokens`): its
+    calls use them, never the key."""
     updated_at: datetime | None = None
     """When a stored change was last made (``None``: environment only)."""
     configured: bool = True
@@ -134,7 +139,8 @@ class AccountConfig(AccountOptions):
     @property
     def unsyncable_reason(self) -> str | None:
         """Why the scheduler skips this account, or ``None`` when it can sync."""
-        return unsyncable_reason(self.name, self.configured, self.klaviyo_api_key is not None)
+        return unsyncable_reason(self.name, self.configured,
+                                 self.klaviyo_api_key is not None or self.oauth_connected)
 
     def public_view(self) -> dict[str, Any]:
         """Everything worth showing, with the key reduced to "set"/"not set"."""
@@ -142,6 +148,8 @@ class AccountConfig(AccountOptions):
         data["klaviyo_key"] = "set" if self.klaviyo_api_key is not None else "not set"
         if self.name == DEFAULT_ACCOUNT and self.klaviyo_api_key is None:
             data["klaviyo_key"] = "not set (sandbox)"
+        if self.oauth_connected:
+            data["klaviyo_key"] = "connected (OAuth)"
         data["syncable"] = self.unsyncable_reason is None
         if self.unsyncable_reason:
             data["why_not_syncable"] = self.unsyncable_reason
@@ -244,6 +252,8 @@ class AccountStore:
         for field, value in ((as_text(f), as_text(v)) for f, v in raw.items()):
             if field == KEY_FIELD:
                 stored[field] = secrets_box.decrypt(value, self.settings.secret_key)
+            elif field == OAUTH_FIELD:  # the tokens are read where they are used
+                stored["oauth_connected"] = True
             elif field in AccountChanges.model_fields or field == "updated_at":
                 stored[field] = json.loads(value)
         if "updated_at" in stored:
@@ -328,6 +338,8 @@ class AccountStore:
         stored["updated_at"] = json.dumps(now)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(keys.account_config(name), mapping=stored)
+        if KEY_FIELD in stored:  # a new key replaces an OAuth connection (newest wins)
+            pipe.hdel(keys.account_config(name), OAUTH_FIELD)
         pipe.rpush(keys.account_config_log(name), *log)
         if name != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, name)

@@ -47,6 +47,17 @@ def account_config(account: str) -> str:
     return account_key(account, "config")
 
 
+def oauth_refresh_lock(account: str) -> str:
+    """String with TTL: the one process refreshing the account's OAuth tokens holds it."""
+    return account_key(account, "oauth", "lock")
+
+
+def oauth_state(state: str) -> str:
+    """String (JSON) with TTL: an OAuth ``state`` handed out by the start route, until its
+    callback uses it (once) -- the account, ``return_to`` and the encrypted PKCE verifier."""
+    return f"{PREFIX}:oauth:state:{state}"
+
+
 def account_config_log(account: str) -> str:
     """List: JSON lines of every change to an account's settings, with its time."""
     return account_key(account, "config", "log")

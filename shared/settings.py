@@ -9,12 +9,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.phones import check_phone_region
 
 KLAVIYO_PRODUCTION_URL = "https://a.klaviyo.com"
+KLAVIYO_OAUTH_URLS = {"authorize": "https://www.klaviyo.com/oauth/authorize",
+                      "token": f"{KLAVIYO_PRODUCTION_URL}/oauth/token",
+                      "revoke": f"{KLAVIYO_PRODUCTION_URL}/oauth/revoke"}
 KLAVIYO_READ_TIMEOUT = 60.0
 """Seconds the SDK waits for each part of Klaviyo's answer (``SYNC_KLAVIYO_READ_TIMEOUT``)."""
 CRM_MAX_RETRIES = 20
@@ -155,8 +158,19 @@ class Settings(BaseSettings):
     @classmethod
     def _port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+    # OAuth (docs/OAUTH.md): unset client id = private keys only.
+    oauth_client_id: str | None = Field(default=None, alias="KLAVIYO_OAUTH_CLIENT_ID")
+    oauth_client_secret: SecretStr | None = Field(default=None,
+                                                  alias="KLAVIYO_OAUTH_CLIENT_SECRET")
+    public_url: str | None = Field(default=None, alias="SYNC_PUBLIC_URL")
+    oauth_return_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="SYNC_OAUTH_RETURN_ORIGINS")
+    oauth_authorize_url_set: str | None = Field(default=None,
+                                                alias="KLAVIYO_OAUTH_AUTHORIZE_URL")
+    oauth_token_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_TOKEN_URL")
+    oauth_revoke_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_REVOKE_URL")
 
-    @field_validator("webhook_secrets", "api_tokens", mode="before")
+    @field_validator("webhook_secrets", "api_tokens", "oauth_return_origins", mode="before")
     @classmethod
     def _secrets(cls, value: object) -> object:
         return _split_csv(value) or []
@@ -173,6 +187,16 @@ class Settings(BaseSettings):
         if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
             raise ValueError("SYNC_LIST_DISCOVERY_AT must be HH:MM (UTC)")
         return f"{int(hours):02d}:{int(minutes):02d}"
+
+    def oauth_url(self, which: Literal["authorize", "token", "revoke"]) -> str:
+        """Klaviyo's OAuth endpoint: as set, else Klaviyo's own, else (``KLAVIYO_BASE_URL``
+        pointing at the sandbox) that base's ``/oauth/<which>``."""
+        chosen = getattr(self, f"oauth_{which}_url_set")
+        if chosen:
+            return str(chosen)
+        base = self.klaviyo_base_url.rstrip("/")
+        return KLAVIYO_OAUTH_URLS[which] if base == KLAVIYO_PRODUCTION_URL else \
+            f"{base}/oauth/{which}"
 
     @property
     def uses_sandbox(self) -> bool:

@@ -139,6 +139,11 @@ class Scheduler:
         if not self.redis.exists(keys.pending(account)):
             due_accounts.forget_if_idle(self.redis, account)
             return None
+        if state.get("connection") == "reconnect_needed":
+            self._warn_once(account, "Klaviyo refused its OAuth refresh: reconnect it "
+                                     f"(contact-sync accounts connect {account})")
+            due_accounts.look_at(self.redis, account, now + PROBLEM_RECHECK_S)
+            return None
         config = self.accounts.get(account)
         if config.unsyncable_reason:
             self._warn_once(account, config.unsyncable_reason)

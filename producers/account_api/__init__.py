@@ -1,9 +1,10 @@
 """The account API (DESIGN.md section 3, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
-:mod:`.klaviyo_routes`, :mod:`.preview_routes`, :mod:`.sync_routes`,
-:mod:`.rejection_routes`), all over :mod:`shared.account_service`; bearer tokens
-(:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without ``SYNC_API_TOKENS`` none of
-it is mounted: every ``/v1/accounts`` path is a 404.
+:mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
+:mod:`.sync_routes`, :mod:`.rejection_routes`), all over :mod:`shared.account_service`;
+bearer tokens (:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without
+``SYNC_API_TOKENS`` none of it is mounted: every ``/v1/accounts`` path is a 404 (the OAuth
+callback stays, for ``contact-sync accounts connect``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from producers.account_api import (
     klaviyo_routes,
+    oauth_routes,
     preview_routes,
     rejection_routes,
     settings_routes,
@@ -29,13 +31,14 @@ ACCOUNTS_PATH = "/v1/accounts"
 def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> bool:
     """Mount the account API on ``app`` when tokens are configured; returns whether."""
     install_problem_handlers(app)
+    app.include_router(oauth_routes.callback_router(settings, client))
     if not settings.api_tokens:
         return False
     app.state.account_services = Services(client, settings)
     router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],
                        responses=PROBLEM_RESPONSES)
-    for module in (settings_routes, klaviyo_routes, preview_routes, sync_routes,
-                   rejection_routes):
+    for module in (settings_routes, klaviyo_routes, oauth_routes, preview_routes,
+                   sync_routes, rejection_routes):
         router.include_router(module.router)
     app.include_router(router)
     return True

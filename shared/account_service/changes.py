@@ -60,6 +60,11 @@ def has_key(config: AccountConfig) -> bool:
     return config.klaviyo_api_key is not None or config.name == DEFAULT_ACCOUNT
 
 
+def has_credentials(config: AccountConfig) -> bool:
+    """Klaviyo can be asked for the account: a key, or an OAuth connection."""
+    return config.oauth_connected or has_key(config)
+
+
 def ask_klaviyo(client: redis.Redis, config: AccountConfig, list_id: str | None,
                 hint: str = API_HINT) -> Checked:
     """Klaviyo's answer about the key (and list); its refusal as a 422 naming the field
@@ -77,6 +82,7 @@ def _trial(before: AccountConfig, values: dict[str, Any]) -> AccountConfig:
     update: dict[str, Any] = {}
     if values.get(KEY_FIELD) is not None:
         update[KEY_FIELD] = SecretStr(values[KEY_FIELD].get_secret_value())
+        update["oauth_connected"] = False  # a new key replaces a connection: it is tried
     if values.get("klaviyo_base_url"):
         update["klaviyo_base_url"] = values["klaviyo_base_url"]
     return before.model_copy(update=update)
@@ -98,7 +104,7 @@ def check_changes(client: redis.Redis, before: AccountConfig, values: dict[str, 
         return None, None
     trial = _trial(before, values)
     list_id = _list_to_ask(before, values)
-    if not has_key(trial):
+    if not has_credentials(trial):
         if list_id:
             raise Conflict(f"account {before.name!r} has no Klaviyo key yet: set one with "
                            f"PUT /v1/accounts/{before.name}/klaviyo-key first")

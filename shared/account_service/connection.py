@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 import redis
 
 from shared.account_service.accounts import existing
-from shared.account_service.changes import change_account, has_key
+from shared.account_service.changes import change_account, has_credentials, has_key
 from shared.account_service.errors import Conflict, FieldError, Invalid, Unavailable, invalid_field
 from shared.account_service.models import Connection, KlaviyoList
 from shared.accounts import KEY_FIELD, AccountConfig
-from shared.klaviyo.client import api_key_of, build_client, klaviyo_account_id
+from shared.klaviyo.access import access_for
 from shared.klaviyo.errors import AccountRefused, KlaviyoError, Rejected
-from shared.klaviyo.gateway import Gateway
 from shared.klaviyo.lists import all_lists
 from shared.settings import Settings
 from shared.state import account_health
@@ -25,7 +24,10 @@ KEY_PATTERN = r"^[!-~]+$"
 
 
 def kind_of(config: AccountConfig) -> str:
-    """``api_key`` once a private key is set (the sandbox stands in for ``default``'s)."""
+    """``oauth`` while connected through OAuth, ``api_key`` once a private key is set (the
+    sandbox stands in for ``default``'s), else ``none``."""
+    if config.oauth_connected:
+        return "oauth"
     return "api_key" if has_key(config) else "none"
 
 
@@ -33,9 +35,10 @@ def connection_of(client: redis.Redis, config: AccountConfig) -> Connection:
     """The account's connection as last seen by the sync (refusals park the account)."""
     kind = kind_of(config)
     seen = account_health.connection(client, config.name)
-    if seen.state == "refused":
+    if seen.state in ("refused", "reconnect_needed"):
         since = datetime.fromtimestamp(seen.since, UTC) if seen.since else None
-        return Connection(kind=kind, state="refused", since=since,  # type: ignore[arg-type]
+        return Connection(kind=kind, state=seen.state,  # type: ignore[arg-type]
+                          since=since,
                           detail=seen.detail or None, code=seen.code or None)
     detail = None if kind != "none" else "no Klaviyo key yet: PUT .../klaviyo-key"
     return Connection(kind=kind, state="ok", detail=detail)  # type: ignore[arg-type]
@@ -62,7 +65,7 @@ def set_klaviyo_key(client: redis.Redis, settings: Settings, name: str,
 
 
 def require_key(config: AccountConfig) -> None:
-    if not has_key(config):
+    if not has_credentials(config):
         raise Conflict(f"account {config.name!r} has no Klaviyo key yet: set one with "
                        f"PUT /v1/accounts/{config.name}/klaviyo-key first")
 
@@ -71,9 +74,9 @@ def klaviyo_lists(client: redis.Redis, settings: Settings, name: str) -> list[Kl
     """Every list of the account's Klaviyo (every page followed)."""
     config = existing(client, settings, name)
     require_key(config)
-    api = build_client(api_key_of(config), config.klaviyo_base_url)
+    api, gateway = access_for(client, config, settings)
     try:
-        found = all_lists(Gateway(client, klaviyo_account_id(config)), api)
+        found = all_lists(gateway, api)
     except AccountRefused as error:
         raise Conflict(f"Klaviyo refuses the account's key ({error.status} {error.code})",
                        code=error.code) from None

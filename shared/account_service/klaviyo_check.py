@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import redis
 
 from shared.accounts import AccountConfig
-from shared.klaviyo.client import api_key_of, build_client, klaviyo_account_id
+from shared.klaviyo.access import access_for
 from shared.klaviyo.errors import AccountRefused, KlaviyoError, RateLimited, Rejected
-from shared.klaviyo.gateway import Gateway
 
 NO_CHECK = "or give --no-check to store it without asking Klaviyo"
 
@@ -63,9 +62,9 @@ def _refusal(error: Rejected, list_id: str | None, hint: str) -> CheckFailed | s
 def check_with_klaviyo(client: redis.Redis, config: AccountConfig, list_id: str | None,
                        hint: str = NO_CHECK) -> Checked:
     """Ask Klaviyo about the account's key (and ``list_id``); raises :class:`CheckFailed`
-    (its message ends with ``hint``: what else the caller may do)."""
-    api = build_client(api_key_of(config), config.klaviyo_base_url)
-    gateway = Gateway(client, klaviyo_account_id(config))
+    (its message ends with ``hint``: what else the caller may do). An OAuth account is
+    asked over its Bearer token."""
+    api, gateway = access_for(client, config)
     try:
         if list_id:
             gateway.call("get_list", api.Lists.get_list, list_id)

@@ -94,8 +94,9 @@ def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
 def _connection(status: dict[str, Any], name: str) -> Connection:
     seen = status["connection"]
     has_key = status["klaviyo_key"] or name == DEFAULT_ACCOUNT
+    kind = "oauth" if status["oauth"] else "api_key" if has_key else "none"
     since = seen.get("since")
-    return Connection(kind="api_key" if has_key else "none", state=seen["state"],
+    return Connection(kind=kind, state=seen["state"],
                       since=datetime.fromtimestamp(since, UTC) if since else None,
                       detail=seen.get("detail"), code=seen.get("code"))
 

@@ -24,6 +24,10 @@ SANDBOX_KEY = "sandbox-key"
 CONNECT_TIMEOUT = 5.0
 
 
+OAUTH_PLACEHOLDER = "-"
+"""The SDK client of an OAuth account is built before it has a token (see oauth_session)."""
+
+
 def api_key_of(account: AccountConfig) -> str:
     key = account.klaviyo_api_key
     return key.get_secret_value() if key is not None else SANDBOX_KEY
@@ -31,19 +35,27 @@ def api_key_of(account: AccountConfig) -> str:
 
 def klaviyo_account_id(account: AccountConfig) -> str:
     """A stable, non-secret name of the Klaviyo account behind a key (for limiter keys):
-    a short hash of base URL + key. Two CRM accounts sharing a key share its limits."""
+    a short hash of base URL + key. Two CRM accounts sharing a key share its limits. An
+    OAuth account's calls count against the app's own quota of that installation, apart
+    from any private key's (klaviyo-api.md §11.11): ``oauth-`` + a hash of base URL + name."""
+    if account.oauth_connected:
+        digest = hashlib.sha256(f"{account.klaviyo_base_url}|oauth|{account.name}".encode())
+        return "oauth-" + digest.hexdigest()[:16]
     digest = hashlib.sha256(f"{account.klaviyo_base_url}|{api_key_of(account)}".encode())
     return digest.hexdigest()[:16]
 
 
-def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL,
-                 read_timeout: float = KLAVIYO_READ_TIMEOUT) -> KlaviyoAPI:
+def build_client(api_key: str | None, base_url: str = KLAVIYO_PRODUCTION_URL,
+                 read_timeout: float = KLAVIYO_READ_TIMEOUT, *,
+                 access_token: str | None = None) -> KlaviyoAPI:
     """A ``KlaviyoAPI`` that makes exactly one HTTP request per call; ``read_timeout``
-    (seconds, ``Tuning.klaviyo_read_timeout``) bounds each part of an answer."""
+    (seconds, ``Tuning.klaviyo_read_timeout``) bounds each part of an answer; with
+    ``access_token`` it sends ``Authorization: Bearer`` (the SDK's OAuth) instead of a key."""
     base = base_url.rstrip("/")
     test_host = "" if base == KLAVIYO_PRODUCTION_URL else base
     api = KlaviyoAPI(
-        api_key,
+        api_key,  # type: ignore[arg-type]  # the SDK takes None with access_token
+        access_token=access_token,  # type: ignore[arg-type]
         max_delay=0.1,
         max_retries=1,
         test_host=test_host,
@@ -59,5 +71,8 @@ def build_client(api_key: str, base_url: str = KLAVIYO_PRODUCTION_URL,
 
 
 def client_for(account: AccountConfig, read_timeout: float = KLAVIYO_READ_TIMEOUT) -> KlaviyoAPI:
-    """The SDK client of a contact-sync account."""
+    """The SDK client of a contact-sync account (OAuth: its token is set before each call)."""
+    if account.oauth_connected:
+        return build_client(None, account.klaviyo_base_url, read_timeout,
+                            access_token=OAUTH_PLACEHOLDER)
     return build_client(api_key_of(account), account.klaviyo_base_url, read_timeout)

@@ -11,8 +11,11 @@ What the caller should do is the class, not the HTTP status::
         +-- Conflict        409 duplicate_profile: an identifier belongs to another profile
         |                   (``duplicate_profile_id`` when Klaviyo names it)
         +-- AccountRefused  401/403: the account's credentials are refused (wrong or
-                            revoked key, missing scope). Not a contact problem: the
-                            account is parked, its contacts wait.
+            |               revoked key, missing scope). Not a contact problem: the
+            |               account is parked, its contacts wait.
+            +-- ReconnectNeeded  an OAuth account whose refresh Klaviyo refused
+                            (``invalid_grant``) or that has no tokens: it waits for a new
+                            connection.
 
 ``Rejected.errors`` holds every error of Klaviyo's answer (:class:`ApiError`: code, title,
 detail, pointer); a refused bulk job names its bad rows there by pointer.
@@ -92,3 +95,12 @@ class Conflict(Rejected):
 class AccountRefused(Rejected):
     """401/403: Klaviyo refuses the account's credentials (``code``: ``not_authenticated``,
     ``authentication_failed`` or ``permission_denied``)."""
+
+
+class ReconnectNeeded(AccountRefused):
+    """An OAuth account that cannot get an access token: Klaviyo refused its refresh token
+    (``invalid_grant``: the app was uninstalled or the grant revoked), or it holds none."""
+
+    def __init__(self, operation: str, detail: str) -> None:
+        super().__init__(operation, 401, "invalid_grant", "Klaviyo refused the OAuth refresh",
+                         detail)

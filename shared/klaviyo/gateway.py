@@ -11,6 +11,10 @@
    sends some) waits 1 s, then 2, 4 ... up to 60 s while they keep coming (counted per
    Klaviyo account and operation in Redis; forgotten at the next answer that is not a 429
    in the process that saw them, or after two quiet minutes).
+
+For an OAuth account the gateway has a token source (:class:`CallAuth`, in practice
+:class:`shared.klaviyo.oauth_session.OAuthSession`): it puts a fresh access token on the SDK
+client before the call, and a 401 is answered by one refresh and one retry.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 import urllib3.exceptions
@@ -31,6 +35,7 @@ from shared.klaviyo.errors import (
     Conflict,
     KlaviyoError,
     RateLimited,
+    ReconnectNeeded,
     Rejected,
     Transient,
 )
@@ -110,16 +115,37 @@ def map_api_exception(operation: str, error: ApiException) -> KlaviyoError:
                     tuple(_api_error(item) for item in raw))
 
 
+class CallAuth(Protocol):
+    """Where an OAuth account's SDK client gets its access token."""
+
+    def prepare(self, operation: str) -> None: ...
+
+    def after_refusal(self, operation: str) -> None: ...
+
+
 class Gateway:
     """Klaviyo calls of one Klaviyo account (``klaviyo_account``: a non-secret id)."""
 
     def __init__(self, client: redis.Redis, klaviyo_account: str,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, *, auth: CallAuth | None = None) -> None:
         self.redis = client
         self.klaviyo_account = klaviyo_account
         self.limiter = limiter or RateLimiter(client)
+        self.auth = auth
 
     def call(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.auth is None:
+            return self._call(operation, fn, *args, **kwargs)
+        self.auth.prepare(operation)
+        try:
+            return self._call(operation, fn, *args, **kwargs)
+        except AccountRefused as refused:
+            if refused.status != 401 or isinstance(refused, ReconnectNeeded):
+                raise
+        self.auth.after_refusal(operation)  # the token died early (revoked, clock): once
+        return self._call(operation, fn, *args, **kwargs)
+
+    def _call(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         wait = self.limiter.take(self.klaviyo_account, operation)
         if wait > 0:
             raise RateLimited(operation, wait)

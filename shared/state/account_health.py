@@ -27,11 +27,12 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text
+from shared.state import connection as connection_state
 from shared.state import due_accounts
+from shared.state.connection import CONNECTION_FIELDS, PARKED_STATES
 
 REFUSED_RETRY_S = 900.0
 """The slowest pace of retries of a refused account: one batch per 15 minutes at most."""
-CONNECTION_FIELDS = ("connection", "connection_code", "connection_detail", "connection_since")
 LIST_FIELDS = ("list_missing", "list_missing_since")
 
 
@@ -40,7 +41,7 @@ class Connection:
     """Whether Klaviyo takes the account's credentials, as last seen."""
 
     state: str
-    """``ok`` or ``refused``."""
+    """``ok``, ``refused`` or ``reconnect_needed`` (an OAuth refresh was refused)."""
     code: str = ""
     detail: str = ""
     since: float | None = None
@@ -55,28 +56,23 @@ def park_refused(client: redis.Redis, account: str, code: str, detail: str,
     """Record that Klaviyo refuses the account's credentials (the first refusal's time is
     kept while it lasts)."""
     with client.pipeline(transaction=True) as pipe:
-        pipe.hsetnx(keys.state(account), "connection_since", repr(now))
-        pipe.hset(keys.state(account), mapping={
-            "connection": "refused", "connection_code": code,
-            "connection_detail": detail[:300]})
-        pipe.sadd(keys.REFUSED_ACCOUNTS, account)
+        connection_state.park(pipe, account, "refused", code, detail, now)
         pipe.execute()
 
 
 def clear_refused(client: redis.Redis, account: str) -> None:
     """The account's credentials work (again)."""
     with client.pipeline(transaction=True) as pipe:
-        pipe.hdel(keys.state(account), *CONNECTION_FIELDS)
-        pipe.srem(keys.REFUSED_ACCOUNTS, account)
+        connection_state.clear(pipe, account)
         pipe.execute()
 
 
 def connection(client: redis.Redis, account: str) -> Connection:
     values = client.hmget(keys.state(account), list(CONNECTION_FIELDS))
     state, code, detail, since = (None if v is None else as_text(v) for v in values)
-    if state != "refused":
+    if state not in PARKED_STATES:
         return Connection("ok")
-    return Connection("refused", code or "", detail or "", float(since) if since else None)
+    return Connection(state or "", code or "", detail or "", float(since) if since else None)
 
 
 def refused_accounts(client: redis.Redis) -> int:
@@ -115,7 +111,7 @@ def settings_changed(client: redis.Redis, account: str, fields: Iterable[str],
     refusal and makes the account due at once; a new default list clears ``list missing``
     and puts the contacts owed a list back into pending, so the next batch adds them."""
     changed = set(fields)
-    if "klaviyo_api_key" in changed and connection(client, account).state == "refused":
+    if "klaviyo_api_key" in changed and connection(client, account).state != "ok":
         clear_refused(client, account)
         client.hset(keys.state(account), "force", "1")
         due_accounts.look_at(client, account, due_accounts.ASAP)  # the same key given

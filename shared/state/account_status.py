@@ -13,9 +13,10 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.accounts import KEY_FIELD, unsyncable_reason
+from shared.accounts import KEY_FIELD, OAUTH_FIELD, unsyncable_reason
 from shared.redis_text import as_text, as_texts, optional_float
 from shared.state.batch_history import decode_batch
+from shared.state.connection import PARKED_STATES
 
 NOT_PROGRESS = {"planned", "initial"}
 BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bulk", "report"}
@@ -69,8 +70,9 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             pipe.scard(keys.list_owed(account))
             pipe.exists(keys.account_config(account))
             pipe.hexists(keys.account_config(account), KEY_FIELD)
+            pipe.hexists(keys.account_config(account), OAUTH_FIELD)
         answers = pipe.execute()
-        width = 7
+        width = 8
         states = [as_texts(answers[width * i]) for i in range(len(part))]
         batches = client.pipeline(transaction=False)
         for account, state in zip(part, states, strict=True):
@@ -83,25 +85,29 @@ def account_statuses(client: redis.Redis, accounts: list[str],
                 running = {**running, "progress": _progress(as_texts(records[2 * i])),
                            "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
             counts = answers[width * i + 1:width * i + 5]
-            configured, has_key = answers[width * i + 5:width * i + 7]
+            configured, has_key, oauth = answers[width * i + 5:width * i + 8]
             found.append(_account_status(
                 account, raw_state, running, _batch(raw_state.get("last_batch"),
                                                     records[2 * i + 1]),
                 [int(count) for count in counts], now,
-                unsyncable_reason(account, bool(configured), bool(has_key)), bool(has_key)))
+                unsyncable_reason(account, bool(configured), bool(has_key or oauth)),
+                bool(has_key), bool(oauth)))
     return found
 
 
 def _account_status(account: str, raw_state: dict[str, str], running: dict[str, Any],
                     last: dict[str, Any], counts: list[int], now: float,
-                    unsyncable: str | None, has_key: bool) -> dict[str, Any]:
+                    unsyncable: str | None, has_key: bool, oauth: bool) -> dict[str, Any]:
     pending, pending_bulk, rejected, owed = counts
     next_due = optional_float(raw_state.get("next_due"))
-    refused = raw_state.get("connection") == "refused"
+    connection = raw_state.get("connection")
+    refused = connection in PARKED_STATES
     if running:
         due = "after the running batch"
     elif pending and unsyncable:
         due = "never: " + unsyncable
+    elif pending and connection == "reconnect_needed":
+        due = "once reconnected (Klaviyo refused the OAuth refresh)"
     elif refused and pending:
         due = "retried at next_due (Klaviyo refuses the account's credentials)"
     elif not pending:
@@ -120,7 +126,7 @@ def _account_status(account: str, raw_state: dict[str, str], running: dict[str, 
         "due": due,
         "rejected": rejected,
         "connection": {
-            "state": "refused" if refused else "ok",
+            "state": connection if refused else "ok",
             "code": raw_state.get("connection_code") if refused else None,
             "detail": raw_state.get("connection_detail") if refused else None,
             "since": optional_float(raw_state.get("connection_since")) if refused else None,
@@ -129,4 +135,5 @@ def _account_status(account: str, raw_state: dict[str, str], running: dict[str, 
         "owed_default_list": owed,
         "unsyncable": unsyncable,
         "klaviyo_key": has_key,
+        "oauth": oauth,
     }

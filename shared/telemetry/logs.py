@@ -84,7 +84,9 @@ def log_context(**ids: str | None) -> Iterator[None]:
 
 def secrets_of(settings: Settings) -> list[str]:
     """The configured secret values, to be masked wherever they appear."""
+    client_secret = settings.oauth_client_secret
     values = [settings.klaviyo_api_key, settings.secret_key, settings.crm_webhook_secret,
+              client_secret.get_secret_value() if client_secret else None,
               *settings.webhook_secrets]
     return [value for value in values if value]
 

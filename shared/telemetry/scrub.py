@@ -31,6 +31,11 @@ PHONE_DIGITS = {"+": range(7, 16), "0": range(10, 12), "": range(10, 11)}
 KLAVIYO_KEY = re.compile(r"\bpk_[A-Za-z0-9_]{6,}")
 """A Klaviyo private API key (``pk_`` followed by its secret part)."""
 
+BEARER = re.compile(r"\b(Bearer|refresh_token=|access_token=|code=)\s*[A-Za-z0-9._~+/=-]{8,}",
+                    re.IGNORECASE)
+"""An OAuth token as an ``Authorization`` value or a form field (``Bearer <token>``,
+``refresh_token=...``): the token is masked, the word kept."""
+
 MASKED_KEY = "pk_***"
 MASKED_PHONE = "+***"
 
@@ -51,11 +56,13 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with emails, phone numbers, Klaviyo keys and the given secret values masked."""
+    """``text`` with emails, phone numbers, Klaviyo keys, OAuth tokens and the given secret
+    values masked."""
     for secret in secrets:
         if secret and len(secret) >= 6 and secret in text:
             text = text.replace(secret, "***")
     text = KLAVIYO_KEY.sub(MASKED_KEY, text)
+    text = BEARER.sub(lambda found: f"{found.group(1)}***", text)
     text = EMAIL.sub(mask_email, text)
     return PHONE.sub(_mask_phone, text)
 

@@ -49,6 +49,8 @@ ROUTES = {
     ("get", "/v1/accounts/{account}/syncs"), ("get", "/v1/accounts/{account}/syncs/{batch_id}"),
     ("post", "/v1/accounts/{account}/syncs"), ("get", "/v1/accounts/{account}/rejected"),
     ("post", "/v1/accounts/{account}/rejected/replay"),
+    ("get", "/v1/accounts/{account}/klaviyo/oauth/start"),
+    ("delete", "/v1/accounts/{account}/klaviyo"),
 }
 
 

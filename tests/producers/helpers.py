@@ -42,9 +42,12 @@ class Webhook:
 
 
 @contextmanager
-def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}") -> Iterator[Webhook]:
-    """The webhook app served by uvicorn in a thread; stopped on exit."""
-    settings = Settings(REDIS_URL=redis_url, SYNC_WEBHOOK_SECRET=secrets)
+def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}",
+                    env: dict[str, str] | None = None) -> Iterator[Webhook]:
+    """The webhook app served by uvicorn in a thread (``env``: more settings); stopped on
+    exit."""
+    settings = Settings(REDIS_URL=redis_url, SYNC_WEBHOOK_SECRET=secrets,
+                        **(env or {}))  # type: ignore[arg-type]
     port = free_port()
     app = create_app(settings, tune_process_gc=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,

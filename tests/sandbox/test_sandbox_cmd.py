@@ -78,7 +78,7 @@ def test_the_command_sets_every_switch_at_start_up() -> None:
          "--name-bad-rows", "2", "--no-phone-identity", "--many-lists-per-job",
          "--ulid-job-ids", "--job-mode", "instant", "--job-processing-ms", "5",
          "--key-state", "b=no_scope", "--fault", "get_lists=403html:1",
-         "--refuse-email-domain", "refused.example"],
+         "--refuse-email-domain", "refused.example", "--access-token-ttl", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -99,6 +99,8 @@ def test_the_command_sets_every_switch_at_start_up() -> None:
         assert denied.json()["errors"][0]["code"] == "permission_denied"
         challenge = httpx.get(f"{url}/api/lists", headers=_headers("a"), timeout=10)
         assert (challenge.status_code, challenge.headers["cf-mitigated"]) == (403, "challenge")
+        assert httpx.get(f"{url}/__sandbox/oauth", timeout=10).json()[
+            "access_token_ttl_s"] == 5
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0

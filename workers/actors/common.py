@@ -18,8 +18,9 @@ from klaviyo_api import KlaviyoAPI
 from shared import constants as keys
 from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
-from shared.klaviyo.errors import AccountRefused
+from shared.klaviyo.errors import AccountRefused, ReconnectNeeded
 from shared.klaviyo.gateway import Gateway
+from shared.klaviyo.oauth_session import session_for
 from shared.lua_scripts import lua_script
 from shared.redis_client import connect
 from shared.redis_text import as_texts
@@ -84,7 +85,8 @@ def stops_on_account_problems(fn: Callable[P, None]) -> Callable[P, None]:
             account, batch_id = str(args[0]), str(args[1])
             client = redis_for_actors()
             now = time.time()
-            health.park_refused(client, account, refused.code, refused.detail, now)
+            if not isinstance(refused, ReconnectNeeded):  # that one is parked already
+                health.park_refused(client, account, refused.code, refused.detail, now)
             log.warning("account %s: Klaviyo refused its credentials (%s %s); batch %s "
                         "stopped, its contacts wait", account, refused.status, refused.code,
                         batch_id)
@@ -108,12 +110,15 @@ def _interval(client: redis.Redis, account: str) -> float:
 
 
 def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
-    """SDK clients are kept per (base URL, key) so their HTTP pools are reused."""
+    """SDK clients are kept per (base URL, key) so their HTTP pools are reused; an OAuth
+    account's gateway puts a fresh access token on its client before each call."""
     ident = klaviyo_account_id(account)
     cache_key = (account.klaviyo_base_url, ident)
     if cache_key not in _clients:
         _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
-    return Klaviyo(account, _clients[cache_key], Gateway(client, ident))
+    api = _clients[cache_key]
+    auth = session_for(client, get_settings(), account, api)
+    return Klaviyo(account, api, Gateway(client, ident, auth=auth))
 
 
 def account_config(client: redis.Redis, account: str) -> AccountConfig:

@@ -29,3 +29,12 @@ def test_a_phone_written_any_common_way_is_masked(phone: str) -> None:
 def test_ids_timestamps_counts_and_dates_are_left_alone(text: str) -> None:
     assert scrub_text(text) == text
     assert not has_personal_data(text)
+
+
+def test_oauth_tokens_are_masked_wherever_they_are_written() -> None:
+    text = ("Authorization: Bearer a-Zx81_kq9Lm2-PQ sent; body grant_type=refresh_token&"
+            "refresh_token=r-77aBcDeFgHiJ&code=c0De-1234567")
+    masked = scrub_text(text)
+    assert "a-Zx81_kq9Lm2-PQ" not in masked and "r-77aBcDeFgHiJ" not in masked
+    assert "c0De-1234567" not in masked
+    assert "Bearer***" in masked and "grant_type=refresh_token&" in masked
