@@ -25,6 +25,7 @@ from bench.push_throughput import bench_stack
 from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
+from shared.state.contact_mirror import mirrored_ids
 
 ACCOUNT = "acct-preview"
 
@@ -58,7 +59,7 @@ def main() -> None:
         collector.ensure_group()
         while collector.run_once():
             pass
-        ids = [str(i) for i in client.smembers(keys.contact_index(ACCOUNT))]  # type: ignore[union-attr]
+        ids = list(mirrored_ids(client, ACCOUNT))
         started = time.perf_counter()
         for start in range(0, len(ids), 1000):
             client.mget([keys.contact(ACCOUNT, cid) for cid in ids[start:start + 1000]])

@@ -3,8 +3,9 @@
 Every producer (webhook, import, ``publish()``) calls :func:`append_events` (the webhook
 :func:`append_payloads`); the collector reads exactly this format: one entry per event on
 :data:`shared.constants.EVENTS_STREAM`, fields ``event`` (``ContactEvent.model_dump_json()``,
-or the same without the optional fields the CRM left out) and ``origin`` (webhook, import,
-publish).
+or the same without the optional fields the CRM left out), ``origin`` (webhook, import,
+publish) and ``rules`` (:data:`shared.wire_events.EVENT_RULES`: the rules it was validated
+by, so that the collector need not validate it again).
 
 The entries of one call are added by one Lua script (``append_events.lua``): like a
 MULTI/EXEC transaction it is atomic -- no other client sees a half-stored request and a
@@ -22,6 +23,7 @@ import redis
 from shared import constants as keys
 from shared.events import ContactEvent, Origin
 from shared.lua_scripts import lua_script
+from shared.wire_events import EVENT_RULES
 
 APPEND_EVENTS = lua_script(__file__, "append_events.lua")
 
@@ -42,5 +44,6 @@ def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Orig
     fast path, :mod:`shared.wire_events`)."""
     if not payloads:
         return 0
-    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM], args=[origin, *payloads])
+    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
+                           args=[origin, EVENT_RULES, *payloads])
     return int(stored)  # type: ignore[arg-type]

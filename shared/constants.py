@@ -68,11 +68,6 @@ def contact(account: str, contact_id: str) -> str:
     return account_key(account, "contact", contact_id)
 
 
-def contact_index(account: str) -> str:
-    """Set: ids of every mirrored contact of an account."""
-    return account_key(account, "contacts")
-
-
 def pending(account: str) -> str:
     """Sorted set: contact ids changed since the last batch; score = occurred_at (epoch s)."""
     return account_key(account, "pending")
@@ -181,9 +176,18 @@ error locations), kept for inspection instead of being lost."""
 
 
 def contact_times(account: str) -> str:
-    """Sorted set: contact id -> occurred_at (epoch s) of its mirrored state. The collector's
-    last-write-wins compares with it; a filter change re-queues every contact from it."""
+    """Sorted set: contact id -> occurred_at (epoch s) of its mirrored state: the index of
+    every mirrored contact of an account (there is no separate id set). A filter change
+    re-queues every contact from it; the collector compares with it for mirrors stored
+    before the compact form (which carries its own time)."""
     return account_key(account, "contacts", "times")
+
+
+def contact_facets(account: str) -> str:
+    """Hash: facet of contacts (role, company type, marketing, email valid; JSON) -> how
+    many live mirrored contacts have it, kept by ``apply_event.lua``
+    (:mod:`shared.state.contact_facets`); ``~ready`` once every mirror is counted."""
+    return account_key(account, "facets")
 
 
 SCHEDULER_HEARTBEAT = f"{PREFIX}:scheduler:heartbeat"

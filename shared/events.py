@@ -176,9 +176,11 @@ class EventBatch(BaseModel):
 class MirroredContact(BaseModel):
     """The newest known state of one contact, as the collector stores it in Redis
     (key :func:`shared.constants.contact`). The collector writes it from the validated dict
-    (:func:`shared.wire_events.mirror_json`); :meth:`from_event` is the same from a model."""
+    (compactly: :mod:`shared.state.contact_mirror`); :meth:`from_event` is the same from a
+    model."""
 
-    event_id: str
+    event_id: str = ""
+    """Of the event that set this state; not kept by the compact stored form (empty)."""
     occurred_at: datetime
     deleted: bool
     origin: Origin

@@ -38,9 +38,12 @@ BATCHES_KEPT = 100
 details and member sets are deleted when a batch ends."""
 SENT_COUNTS = ("created", "updated")
 """Report counts of contacts sent to Klaviyo (the ``contacts_synced`` metric)."""
-MEMBERS_KEPT_SECONDS = 3600
-"""How long a finished batch's member sets stay (for inspection), then Redis drops them:
-an hour, so at the 15-minute cadence an account holds a few batches' ids, not a week's."""
+MEMBERS_KEPT_SECONDS = 0
+"""How long a finished batch's member sets stay, then Redis drops them: not at all (0: at
+once). Nothing reads them once the batch ended (a failed batch's members are back in
+pending; what happened to each contact is in the batch's details), and they cost ~110 B per
+contact of the batch (docs/PERFORMANCE.md, "Redis memory per contact"); they used to stay
+an hour for inspection."""
 
 
 START_BATCH = lua_script(__file__, "start_batch.lua")

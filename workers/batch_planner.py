@@ -41,6 +41,7 @@ from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
+from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -49,8 +50,18 @@ SHARED = "*"
 """The owner recorded for a phone that two or more contacts share."""
 
 
+FINGERPRINT_HEX = 16
+"""Hex digits of a fingerprint kept: 64 bits, so a changed profile is taken for unchanged
+with a chance of 2**-64 (the old one compared with the new, contact by contact)."""
+
+
 class SyncedRecord(BaseModel):
-    """What was last sent to Klaviyo for one contact (hash ``synced_contacts``)."""
+    """What was last sent to Klaviyo for one contact (hash ``synced_contacts``).
+
+    Stored compactly (:meth:`dump`, :meth:`load`): a JSON array by position, ``[email,
+    marketing code, lists, fingerprint, phone, deleted 0/1]``, about half the JSON object
+    it replaces; a record stored as that object still loads (its fingerprint cut to
+    :data:`FINGERPRINT_HEX` digits, so an unchanged contact stays unchanged)."""
 
     email: str
     marketing: str = "unknown"
@@ -60,6 +71,24 @@ class SyncedRecord(BaseModel):
     phone: str | None = None
     """The E.164 phone Klaviyo confirmed for the contact's profile."""
     deleted: bool = False
+
+    @classmethod
+    def load(cls, raw: bytes | str) -> SyncedRecord:
+        """A stored record, of either form."""
+        value = orjson.loads(raw)
+        if isinstance(value, dict):
+            record = cls.model_validate(value)
+            return record.model_copy(
+                update={"fingerprint": record.fingerprint[:FINGERPRINT_HEX]})
+        email, marketing, lists, fingerprint_, phone, deleted = value
+        return cls.model_construct(
+            email=email, marketing=CODE_MARKETING.get(marketing, marketing), lists=lists,
+            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted))
+
+    def dump(self) -> bytes:
+        """The stored form."""
+        return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
+                             self.lists, self.fingerprint, self.phone, int(self.deleted)])
 
 
 @dataclass
@@ -162,7 +191,7 @@ def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
 
 def fingerprint(attributes: Mapping[str, Any], marketing: str) -> str:
     data = orjson.dumps({"a": attributes, "m": marketing}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha1(data).hexdigest()
+    return hashlib.sha1(data).hexdigest()[:FINGERPRINT_HEX]
 
 
 def unencodable_reason(attributes: Mapping[str, Any]) -> str | None:

@@ -22,7 +22,8 @@ DELETE_STEP = 1_000
 
 
 def _members(client: redis.Redis, key: str, kind: str) -> Iterator[str]:
-    scan = client.sscan_iter if kind == "set" else client.hscan_iter
+    scan = {"set": client.sscan_iter, "hash": client.hscan_iter,
+            "zset": client.zscan_iter}[kind]
     for item in scan(key, count=DELETE_STEP):
         yield as_text(item[0] if isinstance(item, tuple) else item)
 
@@ -45,9 +46,9 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
             yield keys.crm_member_last(account, list_id, profile_id)
         yield from (keys.list_members(account, list_id), keys.list_cursor(account, list_id),
                     keys.list_pushed(account, list_id))
-    for contact_id in _members(client, keys.contact_index(account), "set"):
+    for contact_id in _members(client, keys.contact_times(account), "zset"):
         yield keys.contact(account, contact_id)
-    yield from (keys.contact_index(account), keys.contact_times(account),
+    yield from (keys.contact_times(account), keys.contact_facets(account),
                 keys.identity_by_contact(account), keys.identity_by_email(account),
                 keys.synced_contacts(account), keys.held_back(account),
                 keys.rejected(account), keys.subscribers_stream(account),

@@ -16,7 +16,7 @@ def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):
     events = [ContactEvent.model_validate(event(n)) for n in range(3)]
     assert append_events(r, events, "import") == 3
     entries = stream_entries(r)
-    assert [set(entry) for entry in entries] == [{"event", "origin"}] * 3
+    assert [set(entry) for entry in entries] == [{"event", "origin", "rules"}] * 3
     parsed = [parse_entry(entry) for entry in entries]
     assert [(ContactEvent.model_validate(e), origin) for e, origin in parsed] == [
         (e, "import") for e in events]

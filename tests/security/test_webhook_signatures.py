@@ -24,6 +24,7 @@ from producers import signature
 from producers.signature import HEADER, SignatureError, compute, verify
 from shared import constants as keys
 from shared.events import MirroredContact
+from shared.state.contact_mirror import decode_mirror
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 
 BODY = b'{"events": []}'
@@ -130,7 +131,7 @@ def test_replays_cannot_change_another_body_or_roll_a_contact_back(
 
     def mirrored() -> MirroredContact | None:
         raw = r.get(keys.contact("acme", "C-7"))
-        return MirroredContact.model_validate_json(raw) if raw else None  # type: ignore[arg-type]
+        return decode_mirror("C-7", raw) if raw else None  # type: ignore[arg-type]
 
     wait_until(lambda: r.xlen(keys.EVENTS_STREAM) == 0, 30, "the collector to read all events")
     contact = mirrored()

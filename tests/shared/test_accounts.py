@@ -117,7 +117,8 @@ def test_deleting_an_account_forgets_its_key_and_state(r: redis.Redis) -> None:
     store = AccountStore(r, settings())
     store.add("acme", KEY)
     r.zadd(keys.pending("acme"), {"C-1": 1.0})
-    r.sadd(keys.contact_index("acme"), "C-1")
+    r.zadd(keys.contact_times("acme"), {"C-1": 1.0})
+    r.hset(keys.contact_facets("acme"), "~ready", 1)
     r.set(keys.contact("acme", "C-1"), "{}")
     delete_account(r, settings(), "acme")
     assert store.names() == ["default"]

@@ -79,7 +79,6 @@ class PushAccount:
             contact=Contact(id=cid, **fields))
         pipe = self.r.pipeline()
         pipe.set(keys.contact(self.name, cid), mirrored.model_dump_json())
-        pipe.sadd(keys.contact_index(self.name), cid)
         pipe.zadd(keys.contact_times(self.name), {cid: self.clock})
         pipe.zadd(keys.pending(self.name), {cid: self.clock})
         if origin in BULK:

@@ -11,6 +11,7 @@ import redis
 from shared import constants as keys
 from shared.events import MirroredContact
 from shared.redis_client import connect
+from shared.state.contact_mirror import decode_mirror
 from tests.workers.collector_helpers import event, publish
 from workers.collector import Collector
 
@@ -23,7 +24,7 @@ def drain(collector: Collector) -> int:
 
 
 def mirror(r: redis.Redis, contact_id: str, account: str = "acme") -> MirroredContact:
-    return MirroredContact.model_validate_json(r.get(keys.contact(account, contact_id)) or "")
+    return decode_mirror(contact_id, r.get(keys.contact(account, contact_id)) or "")
 
 
 def test_the_newest_occurred_at_wins_whatever_the_arrival_order(r: redis.Redis) -> None:
@@ -32,7 +33,7 @@ def test_the_newest_occurred_at_wins_whatever_the_arrival_order(r: redis.Redis) 
     assert drain(Collector(r, "c1", block_ms=0)) == 3
     assert mirror(r, "C-1").contact.first_name == "Third"
     assert r.zrange(keys.pending("acme"), 0, -1, withscores=True) == [("C-1", 300.0)]
-    assert r.smembers(keys.contact_index("acme")) == {"C-1"}
+    assert r.zrange(keys.contact_times("acme"), 0, -1) == ["C-1"]
 
 
 def test_an_equal_or_older_state_changes_nothing(r: redis.Redis) -> None:
@@ -98,7 +99,7 @@ def test_three_collectors_at_once_keep_each_contact_once_with_its_newest_state(
         thread.join()
     assert sum(handled) == 3000
     for account in ("acct0", "acct1", "acct2"):
-        ids = r.smembers(keys.contact_index(account))
+        ids = r.zrange(keys.contact_times(account), 0, -1)
         assert r.zcard(keys.pending(account)) == len(ids)
         for contact_id in ids:
             assert mirror(r, contact_id, account).contact.first_name == "v3"
@@ -184,3 +185,45 @@ def test_events_appended_by_the_producers_are_applied(r: redis.Redis) -> None:
     assert drain(Collector(r, "c1", block_ms=0)) == 2
     assert mirror(r, "C-1").origin == "import" and mirror(r, "C-1").contact.first_name is None
     assert r.zrange(keys.pending_bulk("acme"), 0, -1) == ["C-1"]
+
+
+def test_events_are_applied_after_redis_forgot_the_collectors_script(r: redis.Redis) -> None:
+    collector = Collector(r, "c1", block_ms=0)
+    publish(r, event("C-1", 100, first_name="Before"))
+    drain(collector)
+    r.script_flush()  # as after a Redis restart without persistence of scripts
+    publish(r, event("C-1", 200, first_name="After"), event("C-2", 200))
+    assert drain(collector) == 2
+    assert mirror(r, "C-1").contact.first_name == "After"
+    assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1", "C-2"]
+
+
+def test_an_entry_stamped_with_these_rules_is_mirrored_as_if_validated_again(
+        r: redis.Redis) -> None:
+    from shared.wire_events import EVENT_RULES
+
+    item = event("C-1", 100, first_name="Ann", role="Buyer", phone="+447911123456",
+                 company={"id": "CO-1", "name": "Acme", "type": "Customer"},
+                 properties={"tier": 2, "tags": ["a"]})
+    twin = item.model_copy(update={"contact": item.contact.model_copy(update={"id": "C-2"})})
+    r.xadd(keys.EVENTS_STREAM, {"event": item.model_dump_json(), "origin": "webhook",
+                                "rules": EVENT_RULES})
+    publish(r, twin)  # no stamp: validated again
+    assert drain(Collector(r, "c1", block_ms=0)) == 2
+    trusted, validated = mirror(r, "C-1"), mirror(r, "C-2")
+    assert trusted.contact.model_copy(update={"id": "C-2"}) == validated.contact
+    assert trusted.occurred_at == validated.occurred_at and trusted.origin == "webhook"
+
+
+def test_an_entry_stamped_with_other_rules_or_not_json_is_validated_and_dead_lettered(
+        r: redis.Redis) -> None:
+    from shared.wire_events import EVENT_RULES
+
+    bad = event("C-1", 100).model_dump_json().replace('"acme"', '"no spaces allowed"')
+    r.xadd(keys.EVENTS_STREAM, {"event": bad, "origin": "webhook", "rules": "older-rules"})
+    r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook",
+                                "rules": EVENT_RULES})
+    assert drain(Collector(r, "c1", block_ms=0)) == 2
+    errors = [fields["error"] for _, fields in r.xrange(keys.EVENTS_DEAD)]
+    assert errors == ["event: account_id: string_pattern_mismatch", "event: event: json_invalid"]
+    assert r.zcard(keys.pending("no spaces allowed")) == 0

@@ -74,7 +74,8 @@ def test_the_next_batch_waits_an_interval_after_the_previous_completed(r: redis.
     assert scheduler.tick() == []
     clock.now = 1_560.0
     [(_, second)] = scheduler.tick()
-    assert members(r, "default", first) == ["C-1"]
+    assert r.hget(keys.batch("default", first), "size") == "1"  # C-1 alone
+    assert members(r, "default", first) == []  # dropped when the batch completed
     assert members(r, "default", second) == ["C-2", "C-3"]
     assert [b for _, b in sent] == [first, second]
 

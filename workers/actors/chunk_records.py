@@ -164,7 +164,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
             updated += not is_new
             for cid in row["contact_ids"]:
                 old = before.get(cid)
-                record = (SyncedRecord.model_validate_json(old) if old
+                record = (SyncedRecord.load(old) if old
                           else SyncedRecord(email=row["email"]))
                 lists = record.lists
                 if list_id and list_id not in lists:
@@ -172,7 +172,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
                 record = record.model_copy(update={
                     "email": row["email"], "marketing": row["marketing"], "lists": lists,
                     "fingerprint": row["fingerprint"], "deleted": False})
-                pipe.hset(keys.synced_contacts(account), cid, record.model_dump_json())
+                pipe.hset(keys.synced_contacts(account), cid, record.dump())
                 pipe.zrem(keys.held_back(account), cid)
                 pipe.hdel(keys.rejected(account), cid)
             if list_id and row.get("join_list"):
@@ -204,9 +204,9 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
             for cid in row["contact_ids"]:
                 old = before.get(cid)
                 if old:
-                    record = SyncedRecord.model_validate_json(old)
+                    record = SyncedRecord.load(old)
                     pipe.hset(keys.synced_contacts(account), cid, record.model_copy(
-                        update={"phone": row["phone"]}).model_dump_json())
+                        update={"phone": row["phone"]}).dump())
         drop_phones(pipe, account, batch_id, key, refused)
         pipe.hset(key, "status", "committed")
         pipe.hdel(key, "job_id", "submitted_at")

@@ -53,7 +53,7 @@ def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
 def _records(client: redis.Redis, account: str, contact_ids: list[str]
              ) -> dict[str, SyncedRecord]:
     raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)  # type: ignore[assignment]
-    return {cid: SyncedRecord.model_validate_json(r)
+    return {cid: SyncedRecord.load(r)
             for cid, r in zip(contact_ids, raw, strict=True) if r}
 
 
@@ -147,7 +147,7 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
     def write(pipe: Any) -> None:
         for cid, record in records.items():
             kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
-            pipe.hset(keys.synced_contacts(account), cid, kept.model_dump_json())
+            pipe.hset(keys.synced_contacts(account), cid, kept.dump())
         pipe.hset(key, mapping={chunks.CHUNK_COUNT + "removed_from_lists": removed,
                                 "status": "committed"})
 

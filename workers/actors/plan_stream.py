@@ -178,7 +178,7 @@ class StreamPlanner:
         if not ids:
             return {}
         records: list[Any] = self.client.hmget(keys.synced_contacts(self.account), ids)  # type: ignore[assignment]
-        return {cid: SyncedRecord.model_validate_json(record)
+        return {cid: SyncedRecord.load(record)
                 for cid, record in zip(ids, records, strict=True) if record is not None}
 
     def _phone_owners(self, phones: list[str]) -> dict[str, str]:
