@@ -5,7 +5,6 @@ at a time over several runs of ``sync_batch``, puts every contact in the list on
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from shared import constants as keys
 from shared.klaviyo.client import build_client
 from tests.support.process_stack import ProcessStack, wait_until
 from workers.batch_lifecycle import last_completed
+from workers.batch_planner import SyncedRecord
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("big_batch"),
               pytest.mark.timeout(1800)]
@@ -61,5 +61,5 @@ def test_a_first_sync_of_300000_contacts_with_a_default_list_puts_each_in_the_li
     assert len(members) == len(set(members)) == CONTACTS
     joined = 0
     for _, record in r.hscan_iter(keys.synced_contacts(ACCOUNT), count=10_000):
-        joined += list_id in json.loads(record)["lists"]
+        joined += list_id in SyncedRecord.load(record).lists
     assert joined == CONTACTS  # each contact's own record says it joined

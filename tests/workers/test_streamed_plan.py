@@ -15,6 +15,7 @@ import redis
 from shared import constants as keys
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.batch_lifecycle import batch_info, start_batch
+from workers.batch_planner import SyncedRecord
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def test_contacts_sharing_an_email_in_different_slices_become_one_profile_with_t
     assert info["report"]["contacts"] == 8
     assert info["report"]["created"] == 7  # profiles; both contacts of Ann map to hers
     synced = r.hmget(keys.synced_contacts(acct.name), ["C1", "C2"])
-    assert all(s and json.loads(s)["email"] == "ann@example.com" for s in synced)
+    assert all(s and SyncedRecord.load(s).email == "ann@example.com" for s in synced)
 
 
 def test_an_unchanged_contact_whose_new_twin_is_in_a_later_slice_is_sent_again_with_it(
