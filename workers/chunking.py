@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from shared.settings import Tuning
+from shared.state.batch_records import ChunkStatus
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -98,7 +99,7 @@ class ChunkBuilder:
 
     def cut(self) -> dict[str, Any]:
         """The chunk hash of what the builder holds (it is then empty)."""
-        chunk = {"kind": "import", "status": "planned", "list_id": self.list_id,
+        chunk = {"kind": "import", "status": ChunkStatus.PLANNED, "list_id": self.list_id,
                  "payload": join_json(self.payload), "rows": join_json(self.rows)}
         self.payload, self.rows, self.size = [], [], ENVELOPE_BYTES
         return chunk
