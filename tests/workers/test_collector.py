@@ -246,24 +246,28 @@ def test_an_entry_with_the_producers_mirror_and_an_old_entry_land_identically(
 
     def history(account: str) -> list[tuple[list[ContactEvent], str]]:
         return [
-            ([event("C-1", 100, account, first_name="Ann", role="Buyer", marketing="subscribed",
-                    company={"id": "CO-1", "name": "Acme", "type": "Customer"},
-                    properties={"tier": 2, "tags": ["a"]}),
+            ([event("C-1", 100, account, first_name="Ann"),
               event("C-1", 50, account, first_name="Older"),
-              event("C-2", 100, account, email="not-an-address")], "import"),
+              event("C-2", 100, account, email="not-an-address"),
+              event("C-4", 100, account, role="Owner", company={"name": "Beta"})], "import"),
             ([event("C-2", 200, account, deleted=True), event("C-3", 150, account),
-              event("C-1", 120, account, last_name="Later")], "webhook"),
+              event("C-1", 120, account, last_name="Later", role="Buyer",
+                    marketing="subscribed", phone="+447911123456", job_title="CTO",
+                    company={"id": "CO-1", "name": "Acme", "type": "Customer"},
+                    properties={"tier": 2, "tags": ["a"]})], "webhook"),
         ]
 
     for events, origin in history("acme"):
         append_events(r, events, origin)  # the new form: the producers' compact mirror
     for events, origin in history("beta"):
         publish(r, *events, origin=origin)  # an older release's entries: event + origin only
-    assert drain(Collector(r, "c1", block_ms=0)) == 12
-    ids = ["C-1", "C-2", "C-3"]
+    assert drain(Collector(r, "c1", block_ms=0)) == 14
+    ids = ["C-1", "C-2", "C-3", "C-4"]
     assert account_state(r, "acme", ids) == account_state(r, "beta", ids)
-    assert mirror(r, "C-1", "beta").contact.last_name == "Later"
-    assert r.zrange(keys.pending_bulk("beta"), 0, -1) == []  # webhook changes unflagged them
+    newest = mirror(r, "C-1", "beta").contact
+    assert (newest.last_name, newest.role, newest.company and newest.company.type) == (
+        "Later", "Buyer", "Customer")
+    assert r.zrange(keys.pending_bulk("beta"), 0, -1) == ["C-4"]  # the rest unflagged
 
 
 def test_a_stamped_entry_whose_mirror_is_not_compact_is_dead_lettered_alone(
