@@ -126,6 +126,23 @@ def write_pending(client: Any, account: str, count: int, refused_every: int,
     pipe.execute()
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """The peak resident set (VmHWM) of a process, in MB: here the bench process, which
+    runs the Dramatiq worker (planning and every chunk) in its threads."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def list_members(url: str, key: str) -> tuple[int, int]:
+    """(members, distinct members) of the sandbox account's lists, all together."""
+    data = httpx.get(f"{url}/__sandbox/accounts/{key}/lists", timeout=120).json()
+    members = [m["profile_id"] for item in data["lists"] for m in item["members"]]
+    return len(members), len(set(members))
+
+
 def calls_of(url: str, key: str) -> Counter[str]:
     data = httpx.get(f"{url}/__sandbox/calls", params={"key": key}).json()
     counted: Counter[str] = Counter()
@@ -229,7 +246,9 @@ def main() -> None:
         write_pending(client, "bench", args.contacts, refused_every)
         setup_broker(redis_url)
         elapsed, report = run_batch(client, args.threads, "bench-1")
+        worker_rss = peak_rss_mb()  # before the bench's own checks read big answers
         calls = calls_of(url, key)
+        in_list = list_members(url, key) if args.default_list else None
         naive_seconds, naive_count = naive(url, args.sample, "naive-key")
         naive_calls = calls_of(url, "naive-key")
         if args.deletes:
@@ -252,6 +271,10 @@ def main() -> None:
           f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
           f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
           f"(create_or_update_profile at 750/min)")
+    if in_list:
+        print(f"default list: {in_list[0]:,} members, {in_list[1]:,} distinct (every created "
+              f"contact once: {in_list[0] == in_list[1] == report['created']})")
+    print(f"worker peak RSS (VmHWM of the process running the worker): {worker_rss:,.0f} MB")
     print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
 
 

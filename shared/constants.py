@@ -281,3 +281,46 @@ def rate_limit_strikes(klaviyo_account: str, operation: str) -> str:
 def dramatiq_heartbeats(namespace: str = DRAMATIQ_NAMESPACE) -> str:
     """Sorted set (Dramatiq's): worker process id -> its last heartbeat (epoch ms)."""
     return f"{namespace}:__heartbeats__"
+
+
+# --- streaming batch planning (appended) ---------------------------------------------------
+def batch_plan(account: str, batch_id: str) -> str:
+    """Hash: planning progress of a batch (members read, cap taken, chunks written, the
+    partly filled chunks carried to the next slice); deleted once the plan is complete."""
+    return account_key(account, "batch", batch_id, "plan")
+
+
+def batch_plan_emails(account: str, batch_id: str) -> str:
+    """Hash: normalised email -> ``contact id <TAB> outcome <TAB> fingerprint`` of the row
+    an earlier slice planned for it (shared emails merge across slices)."""
+    return account_key(account, "batch", batch_id, "plan", "emails")
+
+
+def batch_plan_joins(account: str, batch_id: str) -> str:
+    """Sorted set (by lex): ``email NUL JSON`` of members that join a row of an earlier
+    slice; folded into that row's chunk when planning ends."""
+    return account_key(account, "batch", batch_id, "plan", "joins")
+
+
+def batch_plan_joined_emails(account: str, batch_id: str) -> str:
+    """Set: the emails of :func:`batch_plan_joins` (one membership test per chunk)."""
+    return account_key(account, "batch", batch_id, "plan", "joined")
+
+
+def batch_plan_shared_phones(account: str, batch_id: str) -> str:
+    """Set: E.164 phones that became shared while the batch was planned: no chunk of the
+    batch sends them."""
+    return account_key(account, "batch", batch_id, "plan", "phones")
+
+
+def batch_email_changes(account: str, batch_id: str) -> str:
+    """List: JSON email changes the batch applies before its chunks (deleted with it)."""
+    return account_key(account, "batch", batch_id, "email_changes")
+
+
+def batch_plan_keys(account: str, batch_id: str) -> list[str]:
+    """Every record only the planning of a batch uses (dropped once it is planned, or
+    when the batch ends)."""
+    return [batch_plan(account, batch_id), batch_plan_emails(account, batch_id),
+            batch_plan_joins(account, batch_id), batch_plan_joined_emails(account, batch_id),
+            batch_plan_shared_phones(account, batch_id)]

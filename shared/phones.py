@@ -18,6 +18,8 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException
 
+from shared.phone_validity import is_valid_number
+
 NO_REGION = "phone has no country code and the account has no phone region"
 NOT_A_PHONE = "not a phone number"
 NOT_VALID = "not a valid phone number"
@@ -95,7 +97,7 @@ def _normalise(raw: str, region: str | None) -> PhoneCheck:
         number = phonenumbers.parse(text, region)
     except NumberParseException as error:
         return PhoneCheck(None, _parse_reason(error, text, region))
-    if not phonenumbers.is_valid_number(number):
+    if not is_valid_number(number):
         return PhoneCheck(None, NOT_VALID)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if len(e164) > E164_MAX_LENGTH:  # phonenumbers takes some numbers E.164 has no room for

@@ -45,8 +45,10 @@ class Screened:
 
 
 def screen(account: AccountConfig, members: Iterable[Member],
-           contacts: Mapping[str, MirroredContact], initial: bool) -> Screened:
-    """Steps 2-4 over the members that are not deleted."""
+           contacts: Mapping[str, MirroredContact], initial: bool, taken: int = 0
+           ) -> Screened:
+    """Steps 2-4 over the members that are not deleted; ``taken`` places of the cap went
+    to earlier slices of the batch (newer members: workers/actors/plan_stream.py)."""
     out = Screened([], [], {}, [])
     capped: list[tuple[Member, MirroredContact, str]] = []
     for member in members:
@@ -64,8 +66,9 @@ def screen(account: AccountConfig, members: Iterable[Member],
         bulk = initial or member.bulk or mirrored.origin in BULK_ORIGINS
         (capped if bulk and account.max_bulk_export > 0 else out.eligible).append(item)
     capped.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
-    out.eligible.extend(capped[: account.max_bulk_export])
-    out.held_back = [item[0].contact_id for item in capped[account.max_bulk_export:]]
+    room = max(0, account.max_bulk_export - taken)
+    out.eligible.extend(capped[:room])
+    out.held_back = [item[0].contact_id for item in capped[room:]]
     return out
 
 

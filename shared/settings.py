@@ -71,6 +71,15 @@ class Tuning(BaseSettings):
     """JSON bytes per chunk; ``None``: 4,500,000, under Klaviyo's 5 MB (never more)."""
     chunk_max_deletes: int | None = Field(default=None, alias="SYNC_CHUNK_MAX_DELETES", ge=1)
     """CRM deletes per delete chunk; ``None``: 1,000, one list-removal call (never more)."""
+    chunk_bodies_at_once: int = Field(default=1, alias="SYNC_CHUNK_BODIES_AT_ONCE", ge=1)
+    """Chunk request bodies a worker process builds and posts at the same time (each
+    ~150 MB for 10,000 profiles; workers/chunking.py)."""
+    plan_slice: int | None = Field(default=None, alias="SYNC_PLAN_SLICE", ge=1)
+    """Batch members planned at once; ``None``: 5,000 (never more)."""
+    plan_commit_members: int | None = Field(default=None, alias="SYNC_PLAN_COMMIT_MEMBERS",
+                                            ge=1)
+    """Batch members planned between two commits of the plan; ``None``: 50,000 (never
+    more)."""
     job_profile_pages: int = Field(default=3, alias="SYNC_JOB_PROFILE_PAGES", ge=0)
     """A finished import job's profiles (100 a page) are read back, to learn profile ids,
     only when they fit in this many pages; 0 = never."""

@@ -10,7 +10,9 @@ Per member, in this order (each contact lands in exactly one outcome):
    initial import) sorted by ``occurred_at`` descending -- *most recently changed first* --
    the first N go on, the rest are ``held_back``; one-by-one changes are never capped;
 5. contacts sharing a normalised email become ONE profile row: the newest ``occurred_at``
-   state is sent, every contact of the group maps to the profile;
+   state is sent, every contact of the group maps to the profile. A batch is planned a
+   slice at a time, newest members first (:mod:`workers.actors.plan_stream`): an email first seen
+   in an earlier slice is a :class:`Claim`, and a later contact of it a :class:`Join`;
 6. a contact whose profile cannot be sent (not encodable as JSON, over Klaviyo's 100 KB per
    profile) -> ``unencodable`` with the reason;
 7. phones (DESIGN 5a, docs/KLAVIYO.md): read into E.164 in the account's phone region; an
@@ -28,7 +30,7 @@ too).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +38,11 @@ import orjson
 from pydantic import BaseModel
 
 from shared.accounts import AccountConfig
-from shared.events import MirroredContact
+from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
+from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""
@@ -134,6 +137,17 @@ class Plan:
     """E.164 phone -> owning contact id, or :data:`SHARED`: to store in ``phone_owners``."""
     owe_list: list[str] = field(default_factory=list)
     """First-time contacts sent without the default list because Klaviyo refused it."""
+    claims: dict[str, Claim] = field(default_factory=dict)
+    """email -> the outcome of its row, for the slices still to come."""
+    merged: list[Join] = field(default_factory=list)
+    """Members joining a row an earlier slice sent: added to that row's contacts."""
+    reopened: dict[str, list[Join]] = field(default_factory=dict)
+    """email -> members joining a row an earlier slice found unchanged, while they are not:
+    the row is planned again with them."""
+    turned_shared: list[str] = field(default_factory=list)
+    """Phones that had one owner and are now shared: no row of the batch may send them."""
+    cap_taken: int = 0
+    """Bulk members let through the cap so far, this slice and the ones before."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,10 @@ class Context:
     """The default list is set but Klaviyo refused it: chunks go without it."""
     unreadable: Mapping[str, str] = field(default_factory=dict)
     """contact id -> why its mirrored state could not be read."""
+    cap_taken: int = 0
+    """Bulk members earlier slices let through the cap."""
+    claims: Callable[[Sequence[str]], Mapping[str, Claim]] | None = None
+    """Looks up the emails earlier slices claimed (None: this is the whole batch)."""
 
 
 def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
@@ -214,13 +232,18 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
     out: list[_Candidate] = []
     list_ok = bool(account.default_list_id) and not context.list_missing
+    claimed = context.claims(list(groups)) if context.claims and groups else {}
     for email, group in groups.items():
         group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
+        if email in claimed:
+            _join(plan, claimed[email], email, [m for m, _ in group], synced, context)
+            continue
         winner = group[0][1]
         ids = [m.contact_id for m, _ in group]
         attributes = profile_attributes(winner, email)
         problem = unencodable_reason(attributes)
         if problem:
+            plan.claims[email] = Claim(ids[0], "unencodable")
             _note(plan, ids, "unencodable", problem)
             continue
         marketing = winner.contact.marketing
@@ -244,6 +267,26 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
     return out
 
 
+def _join(plan: Plan, claim: Claim, email: str, members: list[Member],
+          synced: Mapping[str, SyncedRecord], context: Context) -> None:
+    """Members of an email an earlier slice claimed: each joins the claimed row."""
+    for member in members:
+        cid = member.contact_id
+        record = synced.get(cid)
+        join = Join(cid, email, member.occurred_at, record is None, cid in context.owed_list,
+                    record is not None and record.marketing == "unsubscribed")
+        if claim.state == "unencodable":
+            _note(plan, [cid], "unencodable",
+                  "shares its email with a contact whose profile cannot be sent")
+        elif claim.state == "row":
+            plan.merged.append(join)
+        elif (record is not None and not record.deleted and not join.owed
+              and record.fingerprint == claim.fingerprint):
+            plan.counts["unchanged"] = plan.counts.get("unchanged", 0) + 1
+        else:
+            plan.reopened.setdefault(email, []).append(join)
+
+
 def _settle_phones(plan: Plan, candidates: list[_Candidate], context: Context) -> None:
     """Step 7: a phone goes to the one row that owns it; a shared one to nobody."""
     rows_of: dict[str, list[_Candidate]] = {}
@@ -254,6 +297,9 @@ def _settle_phones(plan: Plan, candidates: list[_Candidate], context: Context) -
         owner = context.phone_owners.get(phone)
         ids = users[0].row.contact_ids
         if len(users) > 1 or owner == SHARED or (owner is not None and owner not in ids):
+            if owner not in (None, SHARED) and not any(owner in u.row.contact_ids
+                                                       for u in users):
+                plan.turned_shared.append(phone)
             plan.phone_claims[phone] = SHARED
             for user in users:
                 _note(plan, user.row.contact_ids, "phone_shared",
@@ -277,7 +323,11 @@ def plan_batch(account: AccountConfig, members: list[Member],
         record = synced.get(member.contact_id)
         if mirrored is not None and mirrored.deleted and record and not record.deleted:
             plan.deletes.append(member.contact_id)
-    screened = screen(account, members, contacts, initial)
+    screened = screen(account, members, contacts, initial, context.cap_taken)
+    plan.cap_taken = context.cap_taken + sum(
+        1 for member, mirrored, _ in screened.eligible
+        if account.max_bulk_export > 0
+        and (initial or member.bulk or mirrored.origin in BULK_ORIGINS))
     for cid in screened.excluded_filter:
         plan.details[cid] = {"outcome": "excluded_filter", "reason": "outside the filters"}
     for cid, reason in screened.invalid.items():
@@ -285,7 +335,7 @@ def plan_batch(account: AccountConfig, members: list[Member],
     for cid in screened.held_back:
         plan.details[cid] = {"outcome": "held_back", "reason": "over the bulk export cap"}
     plan.held_back = screened.held_back
-    plan.counts = {"unencodable": 0, "phone_dropped": 0, "phone_shared": 0}
+    plan.counts = {"unencodable": 0, "phone_dropped": 0, "phone_shared": 0, "unchanged": 0}
     for cid, reason in context.unreadable.items():
         _note(plan, [cid], "unencodable", reason)
     candidates = _candidates(account, plan, screened.eligible, synced, context)
@@ -297,14 +347,16 @@ def plan_batch(account: AccountConfig, members: list[Member],
                 and all(r is not None and not r.deleted and r.fingerprint == row.fingerprint
                         for r in candidate.records)):
             unchanged += len(row.contact_ids)
+            plan.claims[row.email] = Claim(row.contact_ids[0], "unchanged", row.fingerprint)
             continue
+        plan.claims[row.email] = Claim(row.contact_ids[0], "row")
         plan.rows.append(row)
     plan.counts.update({
         "contacts": len(members),
         "excluded_filter": len(screened.excluded_filter),
         "invalid_email": len(screened.invalid),
         "held_back": len(screened.held_back),
-        "unchanged": unchanged,
+        "unchanged": unchanged + plan.counts["unchanged"],
     })
     return plan
 

@@ -23,7 +23,7 @@ from shared.klaviyo.gateway import Gateway
 from shared.klaviyo.oauth_session import session_for
 from shared.lua_scripts import lua_script
 from shared.redis_client import connect
-from shared.redis_text import as_texts
+from shared.redis_text import as_text, as_texts
 from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state.batch_details import record_details
@@ -130,6 +130,15 @@ def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: floa
     actor.send_with_options(args=args, delay=max(1, int(delay_s * 1000)))
 
 
+def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str]:
+    """:func:`hash_of` without the fields ``left_out``: a chunk's ``payload`` is megabytes,
+    and only the thread building its request body should hold it."""
+    every: list[Any] = client.hkeys(key)  # type: ignore[assignment]
+    names = [name for name in map(as_text, every) if name not in left_out]
+    values: list[Any] = client.hmget(key, names) if names else []  # type: ignore[assignment]
+    return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
+
+
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
     return as_texts(raw)
@@ -162,5 +171,6 @@ def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
 
 
 __all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "BatchRefused", "Klaviyo", "account_config",
-           "chunk_done", "finish_batch", "hash_of", "klaviyo_for", "record_details",
+           "chunk_done", "finish_batch", "hash_of", "hash_without", "klaviyo_for",
+           "record_details",
            "redis_for_actors", "resend", "stops_on_account_problems"]

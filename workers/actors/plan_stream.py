@@ -1,0 +1,315 @@
+"""Plan a batch a slice at a time, so that a worker's memory is bounded whatever its size.
+
+The members are read newest first (``ZRANGE ... REV`` by ``occurred_at``), :data:`SLICE` at
+a time, planned by :func:`workers.batch_planner.plan_batch`, and their rows encoded into
+two chunk builders (with the default list, without it; :class:`workers.chunking.ChunkBuilder`).
+Every :data:`COMMIT_MEMBERS` members, and when the run's time is up, one MULTI writes what
+the slices decided -- the full chunks, details, counts, claims of emails, the partly
+filled chunks (carried in the plan hash) and the member cursor -- only if the cursor is
+still the one this run started from. A worker killed mid-plan therefore loses nothing and
+plans nothing twice: the next delivery resumes from the last commit. A run stops after
+:data:`RUN_SECONDS` and re-sends ``sync_batch``, far from the actor's 5-minute limit.
+
+Rules that span the batch hold across slices: the cap counts the bulk members let through
+(newest first, so the most recently changed win); a normalised email is claimed by its first
+(newest) contact in ``plan:emails`` and later contacts of it join that row
+(:mod:`workers.actors.plan_final` folds them in once all members are read); a phone claimed by a row
+of an earlier slice and met again is shared, and no chunk of the batch sends it.
+
+Memory bound per worker, whatever the batch size: one slice of parsed mirrors (5,000 x
+~5 KB), the encoded rows of at most :data:`COMMIT_MEMBERS` members (full chunks of
+<= 4.5 MB each, two partial ones) and their details: ~100 MB measured at the peak.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis
+
+from shared import constants as keys
+from shared.accounts import AccountConfig
+from shared.phones import normalise_phone
+from shared.redis_text import as_text
+from shared.settings import get_settings
+from shared.state import account_health as health
+from shared.state.batch_records import chunk_key
+from shared.state.contact_mirror import read_mirrors
+from workers.actors import plan_final
+from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
+from workers.actors.deletes import delete_chunks
+from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
+from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
+from workers.plan_claims import Claim, Join
+
+SLICE = 5_000
+"""Members read, parsed and planned at once (``SYNC_PLAN_SLICE`` lowers it: tests)."""
+COMMIT_MEMBERS = 50_000
+"""Members planned between two commits (``SYNC_PLAN_COMMIT_MEMBERS`` lowers it)."""
+RUN_SECONDS = 120.0
+"""Planning time of one ``sync_batch`` run before it re-sends itself."""
+SCRATCH_TTL_S = 2 * 86_400
+"""The planning records expire even if the batch is never planned to the end."""
+TARGETS = ("list", "bare")
+
+
+@dataclass
+class _Window:
+    """What the slices since the last commit decided, written in one MULTI."""
+
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    details: dict[str, dict[str, str]] = field(default_factory=dict)
+    held_back: list[str] = field(default_factory=list)
+    phone_claims: dict[str, str] = field(default_factory=dict)
+    owe_list: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    email_changes: list[bytes] = field(default_factory=list)
+    claims: dict[str, Claim] = field(default_factory=dict)
+    joins: list[Join] = field(default_factory=list)
+    turned_shared: list[str] = field(default_factory=list)
+    members: int = 0
+
+
+class StreamPlanner:
+    """One run of planning one batch (see the module docstring)."""
+
+    def __init__(self, client: redis.Redis, account: str, batch_id: str) -> None:
+        self.client, self.account, self.batch_id = client, account, batch_id
+        self.config: AccountConfig = account_config(client, account)
+        self.plan_key = keys.batch_plan(account, batch_id)
+        progress = hash_of(client, self.plan_key)
+        if "list_id" not in progress:
+            progress = self._begin()
+        self.committed = int(progress.get("cursor", 0))
+        self.cursor = self.committed
+        self.cap_taken = int(progress.get("cap_taken", 0))
+        self.chunks = int(progress.get("chunks", 0))
+        self.initial = progress.get("initial") == "1"
+        self.list_missing = progress.get("list_missing") == "1"
+        self.stage = progress.get("stage", "")
+        list_id = progress.get("list_id", "")
+        tuning = get_settings().tuning
+        max_profiles, max_bytes = limits(tuning)
+        self.builders = {
+            target: ChunkBuilder(list_id if target == "list" else "", max_profiles, max_bytes,
+                                 split_json(progress.get(f"carry:{target}:payload")),
+                                 split_json(progress.get(f"carry:{target}:rows")))
+            for target in TARGETS}
+        self.slice = min(SLICE, tuning.plan_slice or SLICE)
+        self.commit_every = min(COMMIT_MEMBERS, tuning.plan_commit_members or COMMIT_MEMBERS)
+        self.window = _Window()
+        self.size = int(client.zcard(keys.batch_members(account, batch_id)))  # type: ignore[arg-type]
+        self.has_bulk = bool(client.exists(keys.batch_members_bulk(account, batch_id)))
+
+    def _begin(self) -> dict[str, str]:
+        """The settings the whole plan uses, fixed when it starts (once: a delivery racing
+        this one finds them written and uses them)."""
+        initial = self.client.hget(keys.state(self.account), "completed_at") is None
+        list_id = self.config.default_list_id or ""
+        missing = bool(list_id) and health.missing_list(self.client, self.account) == list_id
+        with self.client.pipeline(transaction=True) as pipe:
+            watched: Any = pipe
+            try:
+                batch_key = keys.batch(self.account, self.batch_id)
+                watched.watch(self.plan_key, batch_key)
+                if not pipe.hexists(self.plan_key, "list_id") and not pipe.hget(batch_key,
+                                                                                "planned"):
+                    pipe.multi()
+                    pipe.hset(self.plan_key, mapping={
+                        "list_id": list_id, "initial": int(initial),
+                        "list_missing": int(missing), "cursor": 0})
+                    pipe.expire(self.plan_key, SCRATCH_TTL_S)
+                    pipe.execute()
+            except redis.WatchError:
+                pass
+        return hash_of(self.client, self.plan_key)
+
+    def run(self, deadline: float) -> str:
+        """Plan until done (``done``), out of time (``more``: re-send), or another delivery
+        moved the plan on (``lost``: stop)."""
+        if self.stage != "final":
+            while self.cursor < self.size:
+                self._slice()
+                out_of_time = time.monotonic() >= deadline
+                if self.window.members >= self.commit_every or out_of_time:
+                    if not self._commit(final=False):
+                        return "lost"
+                    if out_of_time:
+                        return "more"
+            if not self._commit(final=True):
+                return "lost"
+        return plan_final.finish(self.client, self.account, self.batch_id, self.initial,
+                                 deadline)
+
+    # --- one slice -----------------------------------------------------------------------
+    def _slice(self) -> None:
+        client, account = self.client, self.account
+        scored: list[Any] = client.zrange(keys.batch_members(account, self.batch_id),
+                                          self.cursor, self.cursor + self.slice - 1, desc=True,
+                                          withscores=True)  # type: ignore[assignment]
+        ids = [as_text(m) for m, _ in scored]
+        bulk: list[Any] = (client.zmscore(keys.batch_members_bulk(account, self.batch_id), ids)  # type: ignore[assignment]
+                           if self.has_bulk and ids else [None] * len(ids))
+        members = [Member(cid, float(score), flag is not None)
+                   for cid, (_, score), flag in zip(ids, scored, bulk, strict=True)]
+        contacts, unreadable = read_mirrors(client, account, ids)
+        synced = self._synced(ids)
+        phones = sorted({p.e164 for c in contacts.values()
+                         if (p := normalise_phone(c.contact.phone, self.config.phone_region)).e164})
+        owed = frozenset(health.owed(client, account, ids))
+        context = Context(phone_owners=self._phone_owners(phones), owed_list=owed,
+                          list_missing=self.list_missing, unreadable=unreadable,
+                          cap_taken=self.cap_taken, claims=self._claims)
+        plan = plan_batch(self.config, members, contacts, synced, self.initial, context)
+        if plan.reopened:
+            self._reopen(plan, contacts, synced, context)
+        self._absorb(plan)
+        self.cursor += len(ids)
+        self.cap_taken = plan.cap_taken
+        self.window.members += len(ids)
+        if not ids:  # the member set shrank under us: nothing more to read
+            self.size = self.cursor
+
+    def _synced(self, ids: list[str]) -> dict[str, SyncedRecord]:
+        if not ids:
+            return {}
+        records: list[Any] = self.client.hmget(keys.synced_contacts(self.account), ids)  # type: ignore[assignment]
+        return {cid: SyncedRecord.load(record)
+                for cid, record in zip(ids, records, strict=True) if record is not None}
+
+    def _phone_owners(self, phones: list[str]) -> dict[str, str]:
+        if not phones:
+            return {}
+        values: list[Any] = self.client.hmget(keys.phone_owners(self.account), phones)  # type: ignore[assignment]
+        owners = {ph: as_text(v) for ph, v in zip(phones, values, strict=True) if v}
+        owners.update({ph: self.window.phone_claims[ph] for ph in phones
+                       if ph in self.window.phone_claims})
+        return owners
+
+    def _claims(self, emails: list[str] | Any) -> dict[str, Claim]:
+        """Emails claimed by earlier slices: this window's, then the committed ones."""
+        found = {e: self.window.claims[e] for e in emails if e in self.window.claims}
+        rest = [e for e in emails if e not in found]
+        if rest:
+            raw: list[Any] = self.client.hmget(
+                keys.batch_plan_emails(self.account, self.batch_id), rest)  # type: ignore[assignment]
+            found.update({e: Claim.decode(as_text(v))
+                          for e, v in zip(rest, raw, strict=True) if v})
+        return found
+
+    def _reopen(self, plan: Plan, contacts: dict[str, Any],
+                synced: dict[str, SyncedRecord], context: Context) -> None:
+        """Rows an earlier slice found unchanged that a changed member of this slice joins:
+        planned again, the claimed (newest) contact's state with the joining members.
+        Rare: a shared email whose contacts fall in different slices."""
+        claims = self._claims(list(plan.reopened))
+        for email, joins in plan.reopened.items():
+            winner = claims[email].contact_id
+            mirrors, _ = read_mirrors(self.client, self.account, [winner])
+            score = self.client.zscore(keys.batch_members(self.account, self.batch_id),
+                                       winner)
+            group = [Member(winner, float(score or 0), False)] + [
+                Member(j.contact_id, j.occurred_at, False) for j in joins]
+            again = plan_batch(self.config, group, {**contacts, **mirrors},
+                               {**synced, **self._synced([winner])}, False,
+                               Context(phone_owners=context.phone_owners,
+                                       owed_list=context.owed_list,
+                                       list_missing=context.list_missing))
+            if again.rows:
+                plan.rows += again.rows
+                plan.counts["unchanged"] -= 1  # the claimed contact, counted before
+                plan.phone_claims.update(again.phone_claims)
+                plan.owe_list += again.owe_list
+                plan.claims[email] = Claim(winner, "row")
+            else:
+                plan.counts["unchanged"] += len(joins)
+
+    def _absorb(self, plan: Plan) -> None:
+        window = self.window
+        list_id = self.builders["list"].list_id
+        for row in plan.rows:
+            builder = self.builders["list" if list_id and row.join_list else "bare"]
+            full = builder.add(orjson.dumps(profile_resource(row.attributes)),
+                               orjson.dumps(row.to_json()))
+            if full:
+                window.chunks.append(full)
+        window.deletes += plan.deletes
+        window.details.update(plan.details)
+        window.held_back += plan.held_back
+        window.phone_claims.update(plan.phone_claims)
+        window.owe_list += plan.owe_list
+        window.counts.update(plan.counts)
+        window.email_changes += [orjson.dumps(c.__dict__) for c in plan.email_changes]
+        window.claims.update(plan.claims)
+        window.joins += plan.merged
+        window.turned_shared += plan.turned_shared
+
+    # --- commit ----------------------------------------------------------------------------
+    def _commit(self, final: bool) -> bool:
+        """Write the window (and, when ``final``, the partly filled chunks as chunks) if no
+        other delivery committed since this run read the cursor."""
+        window, client = self.window, self.client
+        chunks = list(window.chunks)
+        if final:
+            chunks += [b.cut() for b in self.builders.values() if b.payload]
+        chunks += delete_chunks(window.deletes)
+        account, batch_id = self.account, self.batch_id
+        with client.pipeline(transaction=True) as pipe:
+            watched: Any = pipe
+            try:
+                watched.watch(self.plan_key, keys.batch(account, batch_id))
+                if (str(pipe.hget(self.plan_key, "cursor") or "0") != str(self.committed)
+                        or pipe.hget(keys.batch(account, batch_id), "planned")):
+                    return False
+                pipe.multi()
+                for index, chunk in enumerate(chunks, start=self.chunks):
+                    watched.hset(chunk_key(account, batch_id, index), mapping=chunk)
+                self._write_window(pipe)
+                progress: dict[Any, Any] = {"cursor": self.cursor, "cap_taken": self.cap_taken,
+                                            "chunks": self.chunks + len(chunks)}
+                for target, builder in self.builders.items():
+                    progress[f"carry:{target}:payload"] = join_json(builder.payload)
+                    progress[f"carry:{target}:rows"] = join_json(builder.rows)
+                if final:
+                    progress["stage"] = "final"
+                pipe.hset(self.plan_key, mapping=progress)
+                pipe.hset(keys.batch(account, batch_id), "chunks_total", self.chunks + len(chunks))
+                for key in keys.batch_plan_keys(account, batch_id):
+                    pipe.expire(key, SCRATCH_TTL_S)
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
+        self.window = _Window()
+        return True
+
+    def _write_window(self, pipe: Any) -> None:
+        window, account, batch_id = self.window, self.account, self.batch_id
+        record_details(pipe, account, batch_id, window.details)
+        if window.held_back:
+            now = time.time()
+            pipe.zadd(keys.held_back(account), {cid: now for cid in window.held_back})
+        if window.phone_claims:
+            pipe.hset(keys.phone_owners(account), mapping=window.phone_claims)
+        health.owe_list(pipe, account, window.owe_list)
+        for name, value in window.counts.items():
+            if value:
+                pipe.hincrby(keys.batch(account, batch_id), COUNT_PREFIX + name, value)
+        if window.email_changes:
+            pipe.rpush(keys.batch_email_changes(account, batch_id), *window.email_changes)
+            pipe.expire(keys.batch_email_changes(account, batch_id), SCRATCH_TTL_S)
+        if window.claims:
+            pipe.hset(keys.batch_plan_emails(account, batch_id),
+                      mapping={e: c.encode() for e, c in window.claims.items()})
+        if window.joins:
+            pipe.zadd(keys.batch_plan_joins(account, batch_id),
+                      {plan_final.encode_join(j): 0 for j in window.joins})
+            pipe.sadd(keys.batch_plan_joined_emails(account, batch_id),
+                      *{j.email for j in window.joins})
+        if window.turned_shared:
+            pipe.sadd(keys.batch_plan_shared_phones(account, batch_id), *window.turned_shared)
