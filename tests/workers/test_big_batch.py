@@ -11,10 +11,11 @@ import orjson
 import pytest
 import redis
 
-from producers.event_stream import append_payloads
+from producers.event_stream import append_wire_events
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from shared.klaviyo.client import build_client
+from shared.wire_events import WireEvent, wire_event
 from tests.support.process_stack import ProcessStack, wait_until
 from workers.batch_lifecycle import last_completed
 from workers.batch_planner import SyncedRecord
@@ -26,15 +27,16 @@ CONTACTS = 300_000
 ACCOUNT = "default"
 
 
-def _event(n: int) -> bytes:
-    return orjson.dumps({
+def _event(n: int) -> WireEvent:
+    """One event, validated as the webhook validates it."""
+    return wire_event(orjson.dumps({
         "event_id": f"evt-{n}", "account_id": ACCOUNT, "type": "contact.upserted",
         "occurred_at": f"2026-11-22T10:{n // 6000 % 60:02d}:{n // 100 % 60:02d}Z",
         "contact": {"id": f"C{n}", "email": f"person{n}@example.com", "first_name": "Ann",
                     "last_name": f"Lee {n}", "job_title": "Buyer", "role": "Decision Maker",
                     "company": {"id": f"CO{n % 500}", "name": f"Company {n % 500}",
                                 "type": "Customer"},
-                    "properties": {"region": "North", "tier": n % 3}}})
+                    "properties": {"region": "North", "tier": n % 3}}}))
 
 
 def test_a_first_sync_of_300000_contacts_with_a_default_list_puts_each_in_the_list_once(
@@ -45,7 +47,7 @@ def test_a_first_sync_of_300000_contacts_with_a_default_list_puts_each_in_the_li
     list_id = str(answer["data"]["id"])
     process_stack.env.update({"SYNC_DEFAULT_LIST_ID": list_id, "SYNC_INTERVAL": "3600"})
     for start in range(0, CONTACTS, 1000):
-        append_payloads(r, [_event(n) for n in range(start, start + 1000)], "import")
+        append_wire_events(r, [_event(n) for n in range(start, start + 1000)], "import")
     process_stack.start("collector")
     wait_until(lambda: r.zcard(keys.pending(ACCOUNT)) == CONTACTS, 900,
                "every event applied by the collector")
