@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 import redis
 
-from producers.event_stream import append_payloads
+from producers.event_stream import append_wire_events
 from shared.redis_server import EmbeddedRedis
-from shared.wire_events import wire_event, wire_json
+from shared.wire_events import wire_event
 from workers.collector import Collector
 
 ACCOUNT = "default"
@@ -49,9 +49,9 @@ def item(n: int) -> dict[str, Any]:
 def feed(client: redis.Redis, contacts: int) -> None:
     """The events, validated by the models' rules, appended 1,000 at a time."""
     for start in range(0, contacts, 1000):
-        payloads = [wire_json(wire_event(orjson.dumps(item(n))))
-                    for n in range(start, min(start + 1000, contacts))]
-        append_payloads(client, payloads, "import")
+        events = [wire_event(orjson.dumps(item(n)))
+                  for n in range(start, min(start + 1000, contacts))]
+        append_wire_events(client, events, "import")
 
 
 def commands_run(client: redis.Redis) -> int:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from cli.process_cmds import open_redis
 from shared.settings import get_settings
+from shared.state.batch_records import BatchStatus
 from workers.status_report import account_statuses, build_status, known_accounts
 
 
@@ -40,7 +41,8 @@ def _report(batch: dict[str, Any] | None) -> str:
     if not batch:
         return "-"
     report = batch.get("report") or {}
-    if batch.get("status") == "failed" and isinstance(report, dict) and report.get("error"):
+    failed = batch.get("status") == BatchStatus.FAILED
+    if failed and isinstance(report, dict) and report.get("error"):
         return f"{batch.get('batch_id')} failed: {report['error']}"
     figures = ", ".join(f"{k}={v}" for k, v in report.items()) if isinstance(report, dict) else ""
     return f"{batch.get('batch_id')} {batch.get('status')} ({batch.get('size', '?')}) {figures}"
@@ -89,7 +91,7 @@ def _batch_cell(item: dict[str, Any]) -> str:
     if not last:
         return "-"
     report = last.get("report") or {}
-    if last.get("status") == "failed":
+    if last.get("status") == BatchStatus.FAILED:
         return f"failed {last['batch_id']}"
     sent = sum(int(report.get(k, 0)) for k in ("created", "updated")
                if isinstance(report, dict))
@@ -170,7 +172,7 @@ def render_account(item: dict[str, Any], now: float) -> Group:
                      f"{item['account']})"),
     ]
     last = item.get("last_batch") or {}
-    if last.get("status") == "failed":
+    if last.get("status") == BatchStatus.FAILED:
         rows.append(("failed batch", "its contacts went back to pending and wait for the "
                                      f"next batch; dead letters: {DLQ_HINT}"))
     table = Table(title=f"Account {item['account']}", show_header=False, width=WIDTH)

@@ -1,11 +1,17 @@
 """The one place where accepted contact events are written to the events stream.
 
 Every producer (webhook, import, ``publish()``) calls :func:`append_events` (the webhook
-:func:`append_payloads`); the collector reads exactly this format: one entry per event on
-:data:`shared.constants.EVENTS_STREAM`, fields ``event`` (``ContactEvent.model_dump_json()``,
-or the same without the optional fields the CRM left out), ``origin`` (webhook, import,
-publish) and ``rules`` (:data:`shared.wire_events.EVENT_RULES`: the rules it was validated
-by, so that the collector need not validate it again).
+:func:`append_wire_events`); the collector reads exactly this format: one entry per event
+on :data:`shared.constants.EVENTS_STREAM`, fields
+
+* ``event`` (``ContactEvent.model_dump_json()``, or the same without the optional fields
+  the CRM left out), ``origin`` (webhook, import, publish) and ``rules``
+  (:data:`shared.wire_events.EVENT_RULES`: the rules it was validated by);
+* ``account``, ``contact`` (its id) and :data:`shared.state.contact_mirror.MIRROR_FIELD`:
+  the event as the collector stores it (the compact mirror, made here from the validated
+  event). A collector of this release stores an entry stamped with its rules as it is,
+  without parsing its JSON (that was most of its CPU per event); one of an older release
+  still reads ``event``, so both can drain the stream during an upgrade.
 
 The entries of one call are added by one Lua script (``append_events.lua``): like a
 MULTI/EXEC transaction it is atomic -- no other client sees a half-stored request and a
@@ -23,7 +29,8 @@ import redis
 from shared import constants as keys
 from shared.events import ContactEvent, Origin
 from shared.lua_scripts import lua_script
-from shared.wire_events import EVENT_RULES
+from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
+from shared.wire_events import EVENT_RULES, WireEvent, occurred_at_epoch, wire_json
 
 APPEND_EVENTS = lua_script(__file__, "append_events.lua")
 
@@ -36,14 +43,31 @@ def append_events(client: redis.Redis, events: Sequence[ContactEvent], origin: O
     """
     # The model's serializer directly: what model_dump_json() returns, without its wrapper.
     to_json = ContactEvent.__pydantic_serializer__.to_json
-    return append_payloads(client, [to_json(event) for event in events], origin)
+    args: list[str | bytes] = []
+    for event in events:
+        contact = event.contact
+        args += (to_json(event), event.account_id, contact.id,
+                 event_mirror(event.occurred_at.timestamp(), event.type, contact.model_dump(),
+                              origin))
+    return _append(client, args, origin)
 
 
-def append_payloads(client: redis.Redis, payloads: Sequence[bytes], origin: Origin) -> int:
-    """:func:`append_events` for events already validated and serialised (the webhook's
-    fast path, :mod:`shared.wire_events`)."""
-    if not payloads:
+def append_wire_events(client: redis.Redis, events: Sequence[WireEvent], origin: Origin
+                       ) -> int:
+    """:func:`append_events` for events validated into dicts (the webhook's fast path,
+    :mod:`shared.wire_events`)."""
+    args: list[str | bytes] = []
+    for event in events:
+        contact = event["contact"]
+        args += (wire_json(event), event["account_id"], contact["id"],
+                 event_mirror(occurred_at_epoch(event), event["type"], contact, origin))
+    return _append(client, args, origin)
+
+
+def _append(client: redis.Redis, args: list[str | bytes], origin: Origin) -> int:
+    """One script call: ``args`` holds four values per event (``append_events.lua``)."""
+    if not args:
         return 0
     stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
-                           args=[origin, EVENT_RULES, *payloads])
+                           args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
     return int(stored)  # type: ignore[arg-type]

@@ -15,10 +15,10 @@ from typing import Any
 import redis
 
 from producers import signature
-from producers.event_stream import append_payloads
+from producers.event_stream import append_wire_events
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
 from shared.telemetry.exposition import count_events_received, count_events_refused
-from shared.wire_events import WireEvent, wire_json
+from shared.wire_events import WireEvent
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def check(body: bytes, signature_header: str | None,
 def store(events: Sequence[WireEvent], client: redis.Redis) -> Answer:
     """Append checked events (origin ``webhook``): 202 once Redis has them, else 503."""
     try:
-        stored = append_payloads(client, [wire_json(event) for event in events], "webhook")
+        stored = append_wire_events(client, events, "webhook")
     except redis.RedisError as error:
         log.error("Redis unreachable, %d events refused with 503: %s",
                   len(events), type(error).__name__)

@@ -9,7 +9,8 @@
 -- down, the new one up (a deleted contact counts nowhere; a mirror stored before the
 -- compact form was never counted). Every key is read once (MGET) and written once (MSET,
 -- one ZADD per sorted set) whatever the number of events: a few commands per call, not
--- per event. Returns how many events were applied.
+-- per event. Returns how many events were applied; an error, having written nothing, if an
+-- ARGV is not a compact mirror.
 local HEAD = '^([^|{]*)|(%d)(%d)|([^\n]*)'
 local from = tonumber(ARGV[1]) + 1
 local n = #KEYS - 4
@@ -49,6 +50,11 @@ for i = 1, n do
   local id, value = string.sub(key, from), ARGV[i + 1]
   local at, isbulk, del, facet = string.match(value, HEAD)
   local when = tonumber(at)
+  if when == nil then
+    -- not a compact mirror (an entry written by hand): refused before anything is written,
+    -- so the collector applies this call's events one by one and dead-letters this one
+    return redis.error_reply('event ' .. i .. ' is not a compact mirror')
+  end
   if state[1] == nil or when > state[1] then
     if state[2] == '0' and state[3] then
       delta[state[3]] = (delta[state[3]] or 0) - 1

@@ -31,6 +31,7 @@ from shared.state.batch_history import (  # the readers live in the state layer
     request_sync_now,
     running_batch,
 )
+from shared.state.batch_records import BatchStatus, chunk_key
 from shared.telemetry.metrics import record_batch
 
 BATCHES_KEPT = 100
@@ -117,7 +118,7 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
     nothing an account accumulates grows with time."""
     total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
     older: list[Any] = client.lrange(keys.batches(account), keep, -1)  # type: ignore[assignment]
-    doomed = [keys.chunk(account, batch_id, f"c{index:05d}") for index in range(total)]
+    doomed = [chunk_key(account, batch_id, index) for index in range(total)]
     doomed += [keys.batch_email_changes(account, batch_id),
                *keys.batch_plan_keys(account, batch_id)]
     for old in (as_text(item) for item in older):
@@ -145,7 +146,7 @@ def complete_batch(
     ``interval`` later (default: the account's configured interval). Returns False when
     this batch is not the running one (a repeated call changes nothing). Records the
     batch metrics (``contact_sync_batches_total`` ...) exactly once per batch."""
-    return _finish(client, account, batch_id, dict(report), now, interval, "completed")
+    return _finish(client, account, batch_id, dict(report), now, interval, BatchStatus.COMPLETED)
 
 
 def fail_batch(
@@ -159,7 +160,7 @@ def fail_batch(
 ) -> bool:
     """Give up on the running batch: its members go back into pending (nothing is lost)
     and the account is retried one interval later. ``reason`` must hold no personal data."""
-    return _finish(client, account, batch_id, {"error": reason}, now, interval, "failed")
+    return _finish(client, account, batch_id, {"error": reason}, now, interval, BatchStatus.FAILED)
 
 
 def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) -> bool:

@@ -19,6 +19,7 @@ import orjson
 
 from shared import freed_memory
 from shared.settings import Tuning
+from shared.state.batch_records import ChunkStatus
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -109,7 +110,7 @@ class ChunkBuilder:
 
     def cut(self) -> dict[str, Any]:
         """The chunk hash of what the builder holds (it is then empty)."""
-        chunk = {"kind": "import", "status": "planned", "list_id": self.list_id,
+        chunk = {"kind": "import", "status": ChunkStatus.PLANNED, "list_id": self.list_id,
                  "payload": join_json(self.payload), "rows": join_json(self.rows)}
         self.payload, self.rows, self.size = [], [], ENVELOPE_BYTES
         return chunk

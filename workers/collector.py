@@ -4,10 +4,13 @@ For each entry of :data:`shared.constants.EVENTS_STREAM` (consumer group
 :data:`shared.constants.COLLECTOR_GROUP`) the event's account gets, in one Lua script
 (``apply_event.lua``): the newest state of the contact (by the CRM's ``occurred_at``, not
 by arrival), its id in the pending set, and in the bulk subset when it came from a bulk
-export. An entry is acknowledged only after it is applied; applying twice changes nothing,
-so a collector killed at any point loses nothing: its unacknowledged entries are claimed
-by a live collector after ``claim_idle_ms``. Acknowledged entries are trimmed from the
-stream, never one that is still pending or not yet read.
+export. An entry the producers wrote with the event's compact mirror and stamped with
+this release's rules is stored as it is, grouped by account: no JSON parsed, nothing
+validated per event (an older or unstamped entry is parsed and validated, and its mirror
+made here, alike). An entry is acknowledged only after it is applied; applying twice
+changes nothing, so a collector killed at any point loses nothing: its unacknowledged
+entries are claimed by a live collector after ``claim_idle_ms``. Acknowledged entries are
+trimmed from the stream, never one that is still pending or not yet read.
 """
 
 from __future__ import annotations
@@ -30,22 +33,14 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
-from shared.emails import check_email
-from shared.events import BULK_ORIGINS, Origin
+from shared.events import Origin
 from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import due_accounts
-from shared.state.contact_mirror import encode_mirror
+from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
 from shared.state.heartbeats import Heart
 from shared.validation_errors import describe
-from shared.wire_events import (
-    EVENT_RULES,
-    WireEvent,
-    occurred_at_epoch,
-    trusted_event,
-    wire_event,
-    wire_json,
-)
+from shared.wire_events import EVENT_RULES, WireEvent, occurred_at_epoch, trusted_event, wire_event
 
 log = logging.getLogger(__name__)
 APPLY_EVENT = lua_script(__file__, "apply_event.lua")
@@ -56,6 +51,10 @@ DEAD_CONSUMER_SECONDS = 3600
 """A consumer with nothing pending, idle this long, is removed from the group."""
 
 Entry = tuple[str, dict[str, str]]
+Item = tuple[str, str, str | bytes, dict[str, str]]
+"""One event to apply: its entry id, contact id, compact mirror, and the entry's fields
+(dead-lettered as they came if the script refuses it)."""
+ByAccount = dict[str, list[Item]]
 
 
 @dataclass
@@ -63,7 +62,7 @@ class _Prepared:
     """A batch read and parsed, its pipeline built but not sent."""
 
     entry_ids: list[str]
-    by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
+    by_account: ByAccount
     pipe: Any
 
 
@@ -96,6 +95,21 @@ def parse_entry(fields: dict[str, str]) -> tuple[WireEvent, Origin]:
     except ValidationError as error:
         raise BadEntry(f"event: {describe(error, root='event', detail='type')}") from None
     return event, origin  # type: ignore[return-value]
+
+
+def entry_item(entry_id: str, fields: dict[str, str]) -> tuple[str, Item]:
+    """The account and :data:`Item` of one stream entry, or :class:`BadEntry`: the
+    producers' compact mirror as it is when the entry is stamped with these rules (the
+    hot path: a few dict lookups), else the mirror of the event parsed and validated."""
+    mirror = fields.get(MIRROR_FIELD)
+    if mirror is not None and fields.get("rules") == EVENT_RULES:
+        account, contact_id = fields.get("account"), fields.get("contact")
+        if account and contact_id:
+            return account, (entry_id, contact_id, mirror, fields)
+    event, origin = parse_entry(fields)
+    contact = event["contact"]
+    return event["account_id"], (entry_id, contact["id"], event_mirror(
+        occurred_at_epoch(event), event["type"], contact, origin), fields)
 
 
 def _next_id(entry_id: str) -> str:
@@ -264,15 +278,15 @@ class Collector:
 
     def _prepare(self, entries: list[Entry]) -> _Prepared:
         """Parse ``entries`` and build (not send) the pipeline that applies them."""
-        by_account: dict[str, list[tuple[str, WireEvent, Origin]]] = defaultdict(list)
+        by_account: ByAccount = defaultdict(list)
         dead: list[tuple[str, dict[str, str], str]] = []
         for entry_id, fields in entries:
             try:
-                event, origin = parse_entry(fields)
+                account, item = entry_item(entry_id, fields)
             except BadEntry as error:
                 dead.append((entry_id, fields, str(error)))
                 continue
-            by_account[event["account_id"]].append((entry_id, event, origin))
+            by_account[account].append(item)
         return _Prepared([entry_id for entry_id, _ in entries], by_account,
                          self._pipeline(by_account, dead))
 
@@ -288,7 +302,7 @@ class Collector:
 
     def _apply_all(
         self,
-        by_account: dict[str, list[tuple[str, WireEvent, Origin]]],
+        by_account: ByAccount,
         dead: list[tuple[str, dict[str, str], str]],
     ) -> list[str]:
         """Apply the events and dead-letter the bad entries in one round trip; returns the
@@ -297,7 +311,7 @@ class Collector:
 
     def _pipeline(
         self,
-        by_account: dict[str, list[tuple[str, WireEvent, Origin]]],
+        by_account: ByAccount,
         dead: list[tuple[str, dict[str, str], str]],
     ) -> Any:
         pipe = self.redis.pipeline(transaction=False)
@@ -316,8 +330,7 @@ class Collector:
             pipe.xadd(keys.EVENTS_DEAD, record)
         return pipe
 
-    def _execute(self, pipe: Any, by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
-                 ) -> list[str]:
+    def _execute(self, pipe: Any, by_account: ByAccount) -> list[str]:
         results = pipe.execute(raise_on_error=False)
         for result in results[len(by_account):]:
             if isinstance(result, Exception):
@@ -330,33 +343,23 @@ class Collector:
         return [account for account, result in zip(by_account, results, strict=False)
                 if isinstance(result, Exception)]
 
-    def _queue_apply(
-        self, pipe: Any, account: str, items: list[tuple[str, WireEvent, Origin]]
-    ) -> None:
+    def _queue_apply(self, pipe: Any, account: str, items: list[Item]) -> None:
         prefix = keys.contact(account, "")
         script_keys = [keys.contact_times(account), keys.pending(account),
                        keys.pending_bulk(account), keys.contact_facets(account)]
         args: list[str | bytes] = [str(len(prefix))]  # ASCII: characters = bytes
-        for _entry_id, event, origin in items:
-            contact = event["contact"]
-            deleted = event["type"] == "contact.deleted"
-            script_keys.append(prefix + contact["id"])
-            args.append(encode_mirror(
-                occurred_at_epoch(event), bulk=origin in BULK_ORIGINS, deleted=deleted,
-                origin=origin, contact=contact,
-                email_valid=not deleted and check_email(contact.get("email")).valid))
+        for _entry_id, contact_id, mirror, _fields in items:
+            script_keys.append(prefix + contact_id)
+            args.append(mirror)
         # EVALSHA itself, not through redis-py's Script: a pipeline of Script calls asks
         # SCRIPT EXISTS first, one more round trip per batch (NOSCRIPT is handled above).
         pipe.evalsha(self._apply_sha, len(script_keys), *script_keys, *args)
 
-    def _apply_one_by_one(
-        self, by_account: dict[str, list[tuple[str, WireEvent, Origin]]]
-    ) -> None:
+    def _apply_one_by_one(self, by_account: ByAccount) -> None:
         for account, items in by_account.items():
-            for entry_id, event, origin in items:
-                if self._apply_all({account: [(entry_id, event, origin)]}, []):
-                    fields = {"event": wire_json(event).decode(), "origin": origin}
-                    self._apply_all({}, [(entry_id, fields, "apply: script error")])
+            for item in items:
+                if self._apply_all({account: [item]}, []):
+                    self._apply_all({}, [(item[0], item[3], "apply: script error")])
 
     def _ack_and_trim(self, entry_ids: list[str]) -> None:
         """Acknowledge ``entry_ids``; then, at most every ``trim_every`` seconds (or when

@@ -34,6 +34,7 @@ from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import account_health as health
 from shared.state import due_accounts
+from shared.state.batch_records import new_batch_id
 from shared.state.heartbeats import Heart
 from workers import batch_lifecycle as lifecycle
 from workers.reverse.schedule import ReverseSchedule
@@ -55,11 +56,6 @@ PROBLEM_RECHECK_S = 60.0
 def scheduler_alive(client: redis.Redis) -> bool:
     """True when some scheduler ticked within :data:`HEARTBEAT_MS`."""
     return bool(client.exists(keys.SCHEDULER_HEARTBEAT))
-
-
-def new_batch_id(now: float) -> str:
-    """Readable, sortable and unique: ``20261122T174000-3f9c2a1b``."""
-    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}"
 
 
 class Scheduler:

@@ -38,6 +38,7 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.redis_client import connect
 from shared.settings import Settings
+from shared.state.batch_records import BatchStatus
 from workers import batch_lifecycle as lifecycle
 
 REQUEST_EVENTS = 1000
@@ -167,7 +168,7 @@ class Driver:
                                                       lifecycle.BATCHES_KEPT)))
 
     def completed(self) -> int:
-        return sum(1 for batch in self.batches() if batch.get("status") == "completed")
+        return sum(1 for batch in self.batches() if batch.get("status") == BatchStatus.COMPLETED)
 
     def synced(self, completed_before: int) -> bool:
         if not self.all_collected():

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cli.demo.expectations import Expected
 from cli.demo.klaviyo_state import KlaviyoProfile, KlaviyoState
+from shared.state.batch_records import BatchStatus
 
 INTERVAL_SLACK = 0.001
 """Seconds of float rounding allowed when comparing a batch's start with its due time."""
@@ -59,7 +60,7 @@ def _batch_rows(facts: RunFacts) -> list[Row]:
     spaced = sum(1 for before, after in itertools.pairwise(batches)
                  if "completed_at" in before and after.get("started_at", 0)
                  >= before["completed_at"] + facts.interval - INTERVAL_SLACK)
-    completed = sum(1 for batch in batches if batch.get("status") == "completed")
+    completed = sum(1 for batch in batches if batch.get("status") == BatchStatus.COMPLETED)
     return [
         Row("batches completed (none failed)", len(batches), completed),
         Row(f"next batch >= {facts.interval:g} s after the previous completed",

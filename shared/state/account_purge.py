@@ -17,6 +17,7 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text
+from shared.state.batch_records import chunk_key
 
 DELETE_STEP = 1_000
 
@@ -34,7 +35,7 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
     for batch_id in (as_text(b) for b in batch_ids):
         total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
         yield keys.batch(account, batch_id)
-        yield from (keys.chunk(account, batch_id, f"c{i:05d}") for i in range(total))
+        yield from (chunk_key(account, batch_id, i) for i in range(total))
         yield from (keys.batch_details(account, batch_id),
                     keys.batch_members(account, batch_id),
                     keys.batch_members_bulk(account, batch_id))

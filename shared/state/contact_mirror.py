@@ -34,7 +34,8 @@ import redis
 from pydantic import ValidationError
 
 from shared import constants as keys
-from shared.events import Company, Contact, MirroredContact, Origin
+from shared.emails import check_email
+from shared.events import BULK_ORIGINS, Company, Contact, MirroredContact, Origin
 from shared.redis_text import as_text
 
 READ_STEP = 5000
@@ -78,6 +79,24 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
         b"\n",
         orjson.dumps((ORIGIN_CODES[origin], get("email"), get("first_name"), get("last_name"),
                       get("phone"), get("job_title"), name, get("properties") or {}))))
+
+
+MIRROR_FIELD = "mirror:1"
+"""The events stream entry's field holding the event's compact mirror, written by the
+producers (:mod:`producers.event_stream`) so that the collector stores it as it is: no
+JSON parsed per event. The suffix is the compact form's revision: bump it when the form
+changes, and a collector never stores an entry's mirror of another form (it reads the
+entry's ``event`` instead, as it does an older release's entry)."""
+
+
+def event_mirror(at: float, kind: str, contact: dict[str, Any], origin: str) -> bytes:
+    """:func:`encode_mirror` of one validated event: its ``occurred_at`` epoch, its
+    ``type`` and ``contact`` dict, and the origin it is appended with. The one place that
+    says what an event's mirror is, for the producers and the collector alike."""
+    deleted = kind == "contact.deleted"
+    return encode_mirror(at, bulk=origin in BULK_ORIGINS, deleted=deleted, origin=origin,
+                         contact=contact,
+                         email_valid=not deleted and check_email(contact.get("email")).valid)
 
 
 def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:

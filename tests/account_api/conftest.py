@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from sandbox.app import ASGIApp
-from sandbox.inspect_client import SandboxClient
-from sandbox.server import SandboxServer
-from shared.redis_server import EmbeddedRedis
-from tests.e2e.pipeline import Pipeline, start_all
-from tests.support.process_stack import ProcessStack
+from tests.e2e.pipeline import Pipeline, running_pipeline
 
 TOKEN = "api-token-ZZ9-plural-z-alpha"
 OLD_TOKEN = "api-token-being-rotated-out"
@@ -22,18 +17,10 @@ OLD_TOKEN = "api-token-being-rotated-out"
 @pytest.fixture(scope="module")
 def api_pipeline(tmp_path_factory: pytest.TempPathFactory,
                  contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    with EmbeddedRedis() as server, \
-            SandboxServer(rate_limits="off", middleware=(contract_middleware,)) as sandbox_srv, \
-            SandboxClient(sandbox_srv.url) as sandbox:
-        sandbox.set_jobs("async", 0)
-        sandbox.key = sandbox.new_key()
-        env = {"SYNC_API_TOKENS": f"{TOKEN},{OLD_TOKEN}"}
-        with ProcessStack(server.url, sandbox.url, sandbox.key, workdir, env=env) as stack:
-            start_all(stack)
-            pipeline = Pipeline(stack, sandbox)
-            yield pipeline
-            pipeline.close()
+    env = {"SYNC_API_TOKENS": f"{TOKEN},{OLD_TOKEN}"}
+    with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
+                          env=env) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture

@@ -9,33 +9,19 @@ Klaviyo's OpenAPI slices after every test, as the session sandbox's are.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from sandbox.app import ASGIApp
-from sandbox.inspect_client import SandboxClient
-from sandbox.server import SandboxServer
-from shared.redis_server import EmbeddedRedis
-from tests.e2e.pipeline import Pipeline, start_all
+from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.support.openapi_contract import ContractViolations
-from tests.support.process_stack import ProcessStack
 
 
 @pytest.fixture(scope="module")
 def module_pipeline(tmp_path_factory: pytest.TempPathFactory,
                     contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    with EmbeddedRedis() as server, \
-            SandboxServer(rate_limits="off", middleware=(contract_middleware,)) as sandbox_srv, \
-            SandboxClient(sandbox_srv.url) as sandbox:
-        sandbox.set_jobs("async", 0)
-        sandbox.key = sandbox.new_key()
-        with ProcessStack(server.url, sandbox.url, sandbox.key, workdir) as stack:
-            start_all(stack)
-            pipeline = Pipeline(stack, sandbox)
-            yield pipeline
-            pipeline.close()
+    with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture

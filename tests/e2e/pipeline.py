@@ -11,17 +11,23 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
 from klaviyo_api import KlaviyoAPI
 
 from cli.procfile import PROJECT_ROOT
+from sandbox.app import ASGIApp
 from sandbox.inspect_client import SandboxClient
+from sandbox.server import SandboxServer
 from shared import constants as keys
 from shared.redis_client import connect
+from shared.redis_server import EmbeddedRedis
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 from workers.batch_lifecycle import batch_info, recent_batches
 
@@ -176,3 +182,23 @@ def summed(batches: list[dict[str, Any]]) -> dict[str, int]:
         for name, value in batch.get("report", {}).items():
             total[name] = total.get(name, 0) + int(value)
     return {name: value for name, value in total.items() if value}
+
+
+@contextmanager
+def running_pipeline(workdir: Path, middleware: Callable[[ASGIApp], ASGIApp],
+                     env: dict[str, str] | None = None) -> Iterator[Pipeline]:
+    """A whole contact-sync (the Procfile's processes) on its own redis-server and sandbox
+    (rate limits off, jobs asynchronous), with ``env`` added to the processes' environment;
+    the sandbox's exchanges pass through ``middleware`` (the OpenAPI contract check)."""
+    with EmbeddedRedis() as server, \
+            SandboxServer(rate_limits="off", middleware=(middleware,)) as sandbox_srv, \
+            SandboxClient(sandbox_srv.url) as sandbox:
+        sandbox.set_jobs("async", 0)
+        sandbox.key = sandbox.new_key()
+        with ProcessStack(server.url, sandbox.url, sandbox.key, workdir, env=env or {}) as stack:
+            start_all(stack)
+            pipeline = Pipeline(stack, sandbox)
+            try:
+                yield pipeline
+            finally:
+                pipeline.close()

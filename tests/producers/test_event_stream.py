@@ -1,4 +1,5 @@
-"""append_events writes what the collector reads: one entry per event, event JSON + origin."""
+"""append_events writes what the collector reads: one entry per event, event JSON + origin,
+and the compact mirror the collector stores as it is."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import redis
 from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
+from shared.state.contact_mirror import MIRROR_FIELD
 from tests.producers.helpers import event, stream_entries
 from workers.collector import parse_entry
 
@@ -16,7 +18,10 @@ def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):
     events = [ContactEvent.model_validate(event(n)) for n in range(3)]
     assert append_events(r, events, "import") == 3
     entries = stream_entries(r)
-    assert [set(entry) for entry in entries] == [{"event", "origin", "rules"}] * 3
+    assert [set(entry) for entry in entries] == [
+        {"event", "origin", "rules", "account", "contact", MIRROR_FIELD}] * 3
+    assert [(entry["account"], entry["contact"]) for entry in entries] == [
+        (e.account_id, e.contact.id) for e in events]
     parsed = [parse_entry(entry) for entry in entries]
     assert [(ContactEvent.model_validate(e), origin) for e, origin in parsed] == [
         (e, "import") for e in events]

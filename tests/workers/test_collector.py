@@ -9,7 +9,7 @@ import threading
 import redis
 
 from shared import constants as keys
-from shared.events import MirroredContact
+from shared.events import ContactEvent, MirroredContact
 from shared.redis_client import connect
 from shared.state.contact_mirror import decode_mirror
 from tests.workers.collector_helpers import event, publish
@@ -227,3 +227,60 @@ def test_an_entry_stamped_with_other_rules_or_not_json_is_validated_and_dead_let
     errors = [fields["error"] for _, fields in r.xrange(keys.EVENTS_DEAD)]
     assert errors == ["event: account_id: string_pattern_mismatch", "event: event: json_invalid"]
     assert r.zcard(keys.pending("no spaces allowed")) == 0
+
+
+def account_state(r: redis.Redis, account: str, ids: list[str]) -> dict[str, object]:
+    """What the collector stored for ``account``: mirrors as bytes-for-bytes, sets, facets."""
+    return {
+        "mirrors": r.mget([keys.contact(account, cid) for cid in ids]),
+        "times": r.zrange(keys.contact_times(account), 0, -1, withscores=True),
+        "pending": r.zrange(keys.pending(account), 0, -1, withscores=True),
+        "bulk": r.zrange(keys.pending_bulk(account), 0, -1, withscores=True),
+        "facets": r.hgetall(keys.contact_facets(account)),
+    }
+
+
+def test_an_entry_with_the_producers_mirror_and_an_old_entry_land_identically(
+        r: redis.Redis) -> None:
+    from producers.event_stream import append_events
+
+    def history(account: str) -> list[tuple[list[ContactEvent], str]]:
+        return [
+            ([event("C-1", 100, account, first_name="Ann"),
+              event("C-1", 50, account, first_name="Older"),
+              event("C-2", 100, account, email="not-an-address"),
+              event("C-4", 100, account, role="Owner", company={"name": "Beta"})], "import"),
+            ([event("C-2", 200, account, deleted=True), event("C-3", 150, account),
+              event("C-1", 120, account, last_name="Later", role="Buyer",
+                    marketing="subscribed", phone="+447911123456", job_title="CTO",
+                    company={"id": "CO-1", "name": "Acme", "type": "Customer"},
+                    properties={"tier": 2, "tags": ["a"]})], "webhook"),
+        ]
+
+    for events, origin in history("acme"):
+        append_events(r, events, origin)  # the new form: the producers' compact mirror
+    for events, origin in history("beta"):
+        publish(r, *events, origin=origin)  # an older release's entries: event + origin only
+    assert drain(Collector(r, "c1", block_ms=0)) == 14
+    ids = ["C-1", "C-2", "C-3", "C-4"]
+    assert account_state(r, "acme", ids) == account_state(r, "beta", ids)
+    newest = mirror(r, "C-1", "beta").contact
+    assert (newest.last_name, newest.role, newest.company and newest.company.type) == (
+        "Later", "Buyer", "Customer")
+    assert r.zrange(keys.pending_bulk("beta"), 0, -1) == ["C-4"]  # the rest unflagged
+
+
+def test_a_stamped_entry_whose_mirror_is_not_compact_is_dead_lettered_alone(
+        r: redis.Redis) -> None:
+    from producers.event_stream import append_events
+    from shared.state.contact_mirror import MIRROR_FIELD
+    from shared.wire_events import EVENT_RULES
+
+    append_events(r, [event("C-1", 100)], "webhook")
+    r.xadd(keys.EVENTS_STREAM, {"event": "{}", "origin": "webhook", "rules": EVENT_RULES,
+                                "account": "acme", "contact": "C-2", MIRROR_FIELD: "garbage"})
+    append_events(r, [event("C-3", 100)], "webhook")
+    assert drain(Collector(r, "c1", block_ms=0)) == 3
+    assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1", "C-3"]
+    dead = [fields for _, fields in r.xrange(keys.EVENTS_DEAD)]
+    assert [(f["error"], f["contact"]) for f in dead] == [("apply: script error", "C-2")]

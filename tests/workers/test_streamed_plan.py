@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from shared import constants as keys
+from shared.state.batch_records import chunk_key
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.batch_planner import SyncedRecord
@@ -125,7 +126,7 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     client: Any = r
     total = int(client.hget(keys.batch(acct.name, "b1"), "chunks_total"))
     rows = [row for index in range(total)
-            for row in json.loads(client.hget(keys.chunk(acct.name, "b1", f"c{index:05d}"),
+            for row in json.loads(client.hget(chunk_key(acct.name, "b1", index),
                                               "rows"))]
     planned = sorted(cid for row in rows for cid in row["contact_ids"])
     assert planned == sorted(f"C{i}" for i in range(11))

@@ -19,6 +19,8 @@ from shared import constants as keys
 from shared import freed_memory
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.redis_text import as_text
+from shared.state.batch_records import BatchStatus, ChunkStatus
+from shared.state.batch_records import chunk_id as chunk_id_of
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
     COUNT_PREFIX,
@@ -102,7 +104,7 @@ def sync_batch(account: str, batch_id: str) -> None:
     """Plan the batch, apply email changes, send its chunks (or complete it at once)."""
     client = redis_for_actors()
     batch_key = keys.batch(account, batch_id)
-    if client.hget(batch_key, "status") != "running":
+    if client.hget(batch_key, "status") != BatchStatus.RUNNING:
         return  # completed or unknown: a late redelivery
     if not client.hget(batch_key, "planned"):
         outcome = StreamPlanner(client, account, batch_id).run(
@@ -120,8 +122,8 @@ def sync_batch(account: str, batch_id: str) -> None:
         finish_batch(client, account, batch_id)
         return
     for index in range(total):
-        chunk_id = f"c{index:05d}"
+        chunk_id = chunk_id_of(index)
         status = client.hget(keys.chunk(account, batch_id, chunk_id), "status")
-        if status != "done":
+        if status != ChunkStatus.DONE:
             chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
     log.info("batch %s of %s: %d chunks sent", batch_id, account, total)

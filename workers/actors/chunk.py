@@ -46,6 +46,7 @@ from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_records import FINISHED_CHUNK, BatchStatus, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
 from workers.actors.common import (
@@ -78,7 +79,7 @@ def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
 
 
 def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
-    return client.hget(keys.batch(account, batch_id), "status") == "running"
+    return client.hget(keys.batch(account, batch_id), "status") == BatchStatus.RUNNING
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
         def submitted(pipe: Any, job_id: str = job_id) -> None:
             records.save_round(pipe, key, left.rows, left.payload, left.list_id,
                                counted=False)
-            pipe.hset(key, mapping={"status": "submitted", "job_id": job_id, "polls": 0,
+            pipe.hset(key, mapping={"status": ChunkStatus.SUBMITTED, "job_id": job_id, "polls": 0,
                                     "submitted_at": repr(time.time())})
 
         if left.save(client, key, submitted):
@@ -193,7 +194,7 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
     fields = hash_without(client, key, "payload")  # read in the body slot (_submit)
     status = fields.get("status")
-    if status in ("done", "committed"):
+    if status in FINISHED_CHUNK:
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif fields.get("kind") == "delete":
         try:
@@ -202,10 +203,10 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
-    elif status == "planned":
+    elif status == ChunkStatus.PLANNED:
         with body_slot(get_settings().tuning):  # bounds the memory (workers/chunking.py)
             _submit(client, account, batch_id, chunk_id, fields)
-    elif status == "submitted":
+    elif status == ChunkStatus.SUBMITTED:
         poll_import_job.send(account, batch_id, chunk_id)
 
 
@@ -315,9 +316,9 @@ def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
         return
     phones = records.phone_stage(ok)
+    next_stage = phones or {"status": ChunkStatus.COMMITTED}
     if not records.commit_profiles(client, account, batch_id, key, list_id, ok, failed,
-                                   learnt, unsubscribed, phones or {"status": "committed"},
-                                   version):
+                                   learnt, unsubscribed, next_stage, version):
         return
     if phones:
         upsert_chunk.send(account, batch_id, chunk_id)
@@ -337,7 +338,7 @@ def _post_again(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     key = keys.chunk(account, batch_id, chunk_id)
     if records.write_if_unchanged(
             client, key, fields.get("version") or "0", lambda pipe: pipe.hset(
-                key, mapping={"status": "planned", "resubmitted": fields["job_id"]})):
+                key, mapping={"status": ChunkStatus.PLANNED, "resubmitted": fields["job_id"]})):
         upsert_chunk.send(account, batch_id, chunk_id)  # rows are kept: submit them again
 
 
@@ -348,8 +349,8 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
     fields = hash_without(client, key, "payload")
-    if not _running(client, account, batch_id) or fields.get("status") != "submitted":
-        if fields.get("status") in ("done", "committed"):
+    if not _running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
+        if fields.get("status") in FINISHED_CHUNK:
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
         return
     klaviyo = _klaviyo(client, account)

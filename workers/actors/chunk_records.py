@@ -22,6 +22,7 @@ from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.state.account_health import owe_list
 from shared.state.batch_details import REJECTED
+from shared.state.batch_records import ChunkStatus
 from shared.state.rejections import refusal_reason
 from shared.telemetry.metrics import record_rejections
 from workers.actors.common import hash_of
@@ -133,7 +134,7 @@ def phone_stage(rows: list[Row]) -> dict[str, Any] | None:
     payload = [{"type": "profile", "attributes": {"email": row["email"],
                                                   "phone_number": row["phone"]}}
                for row in with_phone]
-    return {"stage": "phones", "status": "planned", "list_id": "", "polls": 0,
+    return {"stage": "phones", "status": ChunkStatus.PLANNED, "list_id": "", "polls": 0,
             "rows": orjson.dumps(with_phone), "payload": orjson.dumps(payload)}
 
 
@@ -208,7 +209,7 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
                     pipe.hset(keys.synced_contacts(account), cid, record.model_copy(
                         update={"phone": row["phone"]}).dump())
         drop_phones(pipe, account, batch_id, key, refused)
-        pipe.hset(key, "status", "committed")
+        pipe.hset(key, "status", ChunkStatus.COMMITTED)
         pipe.hdel(key, "job_id", "submitted_at")
 
     return write_if_unchanged(client, key, version, write)

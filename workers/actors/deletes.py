@@ -31,6 +31,7 @@ from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
 from shared.settings import get_settings
+from shared.state.batch_records import ChunkStatus
 from workers.actors import chunk_records as chunks
 from workers.actors.common import Klaviyo
 from workers.actors.identity_ops import PAGE, lookup_page
@@ -46,7 +47,7 @@ def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
     """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
     size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
     for start in range(0, len(contact_ids), size):
-        yield {"kind": "delete", "status": "planned", "list_id": "",
+        yield {"kind": "delete", "status": ChunkStatus.PLANNED, "list_id": "",
                "rows": orjson.dumps(list(contact_ids[start:start + size]))}
 
 
@@ -149,6 +150,6 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
             kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
             pipe.hset(keys.synced_contacts(account), cid, kept.dump())
         pipe.hset(key, mapping={chunks.CHUNK_COUNT + "removed_from_lists": removed,
-                                "status": "committed"})
+                                "status": ChunkStatus.COMMITTED})
 
     chunks.write_if_unchanged(client, key, version, write)

@@ -19,6 +19,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.state.batch_records import chunk_key
 from workers.actors.common import COUNT_PREFIX, hash_of, record_details
 from workers.plan_claims import Join
 
@@ -71,7 +72,7 @@ def _patch_rows(rows: list[dict[str, Any]], joins: dict[str, list[list[Any]]],
 
 def _patch(client: redis.Redis, account: str, batch_id: str, index: int) -> bool:
     plan_key = keys.batch_plan(account, batch_id)
-    key = keys.chunk(account, batch_id, f"c{index:05d}")
+    key = chunk_key(account, batch_id, index)
     with client.pipeline(transaction=True) as pipe:
         watched: Any = pipe
         try:

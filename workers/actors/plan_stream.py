@@ -37,6 +37,7 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_records import chunk_key
 from shared.state.contact_mirror import read_mirrors
 from workers.actors import plan_final
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
@@ -267,7 +268,7 @@ class StreamPlanner:
                     return False
                 pipe.multi()
                 for index, chunk in enumerate(chunks, start=self.chunks):
-                    watched.hset(keys.chunk(account, batch_id, f"c{index:05d}"), mapping=chunk)
+                    watched.hset(chunk_key(account, batch_id, index), mapping=chunk)
                 self._write_window(pipe)
                 progress: dict[Any, Any] = {"cursor": self.cursor, "cap_taken": self.cap_taken,
                                             "chunks": self.chunks + len(chunks)}
