@@ -16,6 +16,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared import freed_memory
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.redis_text import as_text
 from shared.state.batch_records import BatchStatus, ChunkStatus
@@ -108,6 +109,7 @@ def sync_batch(account: str, batch_id: str) -> None:
     if not client.hget(batch_key, "planned"):
         outcome = StreamPlanner(client, account, batch_id).run(
             time.monotonic() + RUN_SECONDS)
+        freed_memory.release()  # the run's slices: its thread's heap would keep them
         if outcome == "more":
             sync_batch.send(account, batch_id)  # the plan goes on in a fresh message
         if outcome != "done":
