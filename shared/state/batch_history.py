@@ -17,7 +17,8 @@ from shared.redis_text import as_text, as_texts
 from shared.state import due_accounts
 
 
-def _hash(client: redis.Redis, key: str) -> dict[str, str]:
+def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
+    """A whole hash as text (absent: ``{}``)."""
     raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
     return as_texts(raw)
 
@@ -44,7 +45,7 @@ def decode_batch(raw: dict[str, str]) -> dict[str, Any]:
 def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
     """``{batch_id, status, started_at, size, bulk, completed_at?, report?}``; ``{}`` when
     the batch is unknown."""
-    raw = _hash(client, keys.batch(account, batch_id))
+    raw = hash_of(client, keys.batch(account, batch_id))
     if not raw:
         return {}
     return {"batch_id": batch_id, **decode_batch(raw)}
@@ -52,7 +53,7 @@ def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, An
 
 def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
     """The scheduling state of an account, numbers as floats."""
-    state: dict[str, Any] = _hash(client, keys.state(account))
+    state: dict[str, Any] = hash_of(client, keys.state(account))
     for field in ("started_at", "enqueued_at", "completed_at", "next_due"):
         if field in state:
             state[field] = float(state[field])

@@ -23,10 +23,11 @@ from shared.klaviyo.gateway import Gateway
 from shared.klaviyo.oauth_session import session_for
 from shared.lua_scripts import lua_script
 from shared.redis_client import connect
-from shared.redis_text import as_text, as_texts
+from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state.batch_details import record_details
+from shared.state.batch_history import hash_of
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
@@ -137,11 +138,6 @@ def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str
     names = [name for name in map(as_text, every) if name not in left_out]
     values: list[Any] = client.hmget(key, names) if names else []  # type: ignore[assignment]
     return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
-
-
-def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
-    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
-    return as_texts(raw)
 
 
 CHUNK_DONE = lua_script(__file__, "chunk_done.lua")
