@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -53,6 +54,12 @@ def _marked(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
 
 
 def _wait_for(condition: object, what: str, timeout: float = 90) -> None:
@@ -175,6 +182,10 @@ def test_a_second_shell_reaches_the_stack_through_the_environment_file_run_names
             return subprocess.run([COMMAND, *args], env=other_shell, capture_output=True,
                                   text=True, timeout=60)
 
+        # honcho says "sandbox.1 started" when it spawns the process, not when it listens
+        sandbox = urlsplit(shared["KLAVIYO_BASE_URL"])
+        _wait_for(lambda: _listening(sandbox.hostname or "127.0.0.1", sandbox.port or 80),
+                  "the sandbox to listen", 60)
         added = command("accounts", "add", "acme", "--klaviyo-key", shared["KLAVIYO_API_KEY"])
         assert added.returncode == 0, added.stderr
         listed = command("accounts", "list", "--json")
