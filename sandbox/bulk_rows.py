@@ -44,9 +44,8 @@ def checked_row(row: Any, *, lowercase: bool, refused_domains: tuple[str, ...] =
         raise _invalid("Each profile must be an object with 'attributes'.", None)
     if len(orjson.dumps(row)) > MAX_PROFILE_BYTES:
         raise _invalid("A profile must be at most 100 KB", None)
-    attrs = {k: v for k, v in row["attributes"].items() if v is not None}
     clean, _partial = clean_attributes(
-        attrs, allow_kx=True, lowercase=lowercase, strict_phone=True
+        row["attributes"], allow_kx=True, lowercase=lowercase, strict_phone=True, drop_nulls=True
     )
     clean.pop("_kx", None)
     email = clean.get("email")
@@ -60,19 +59,26 @@ def checked_row(row: Any, *, lowercase: bool, refused_domains: tuple[str, ...] =
     return clean, profile_id if isinstance(profile_id, str) else None
 
 
-def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int,
-            refused_domains: tuple[str, ...] = ()) -> ApiError | None:
-    """The 400 refusing a job with bad rows (None when every row is fine).
+Checked = tuple[dict[str, Any], str | None]
+"""A row ready to upsert: ``checked_row``'s answer."""
 
-    One entry per bad row, in row order; only the first ``name_bad_rows`` when that is above
-    0 (whether Klaviyo names every bad row is unknown, so a client must resubmit until
-    accepted). Entries carry ``status`` as the string ``"400"``, as in a peer's recorded
-    bulk-import refusal, while code, title and pointer follow Klaviyo's envelope.
+
+def checked_rows(rows: list[Any], *, lowercase: bool, name_bad_rows: int,
+                 refused_domains: tuple[str, ...] = ()) -> tuple[list[Checked], ApiError | None]:
+    """Every row checked once: each row ready to upsert and None, or the 400 refusing the job.
+
+    The refusal has one entry per bad row, in row order; only the first ``name_bad_rows``
+    when that is above 0 (whether Klaviyo names every bad row is unknown, so a client must
+    resubmit until accepted). Entries carry ``status`` as the string ``"400"``, as in a peer's
+    recorded bulk-import refusal, while code, title and pointer follow Klaviyo's envelope.
+    An accepted job keeps the checked rows, so its processing does not check them again
+    (the check depends on the row and start-up settings only, not on the account).
     """
+    checked: list[Checked] = []
     entries: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         try:
-            checked_row(row, lowercase=lowercase, refused_domains=refused_domains)
+            checked.append(checked_row(row, lowercase=lowercase, refused_domains=refused_domains))
         except RowError as err:
             entry = error_object(
                 400, err.detail, code="invalid", title="Invalid input.",
@@ -83,7 +89,7 @@ def refusal(rows: list[Any], *, lowercase: bool, name_bad_rows: int,
             if name_bad_rows and len(entries) >= name_bad_rows:
                 break
     if not entries:
-        return None
+        return checked, None
     refused = ApiError(400, entries[0]["detail"])
     refused.body["errors"] = entries
-    return refused
+    return [], refused

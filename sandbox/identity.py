@@ -13,6 +13,7 @@ SCALARS = ("first_name", "last_name", "organization", "locale", "title", "image"
 OBJECTS = ("location", "properties")
 WRITABLE = frozenset(IDENTIFIERS + SCALARS + OBJECTS)
 IMPORT_ONLY = frozenset({"_kx"})
+_WITH_KX = WRITABLE | IMPORT_ONLY
 
 # The last label (top-level domain) has two characters or more: Klaviyo refuses
 # ``user@domain.c`` although email-validator accepts it (klaviyo-api.md §11.2).
@@ -62,22 +63,32 @@ def normalize_email(value: str, lowercase: bool = True) -> str:
 
 
 def clean_attributes(
-    attrs: Any, *, allow_kx: bool, lowercase: bool = True, strict_phone: bool = False
+    attrs: Any,
+    *,
+    allow_kx: bool,
+    lowercase: bool = True,
+    strict_phone: bool = False,
+    drop_nulls: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """Check types and formats; return the attributes and the partial failures.
 
     An invalid phone number is dropped (partial failure ``phone_number``) when another
     valid identifier is present, as Klaviyo's single-profile endpoints do; alone, or with
-    ``strict_phone`` (a bulk import row), it is an error.
+    ``strict_phone`` (a bulk import row), it is an error. ``drop_nulls`` (a bulk import
+    row, where a null is ignored): null fields are left out before any check, so even an
+    unknown field is no error when null.
     """
     if not isinstance(attrs, dict):
         raise RowError(
             "invalid", "Invalid input.", "The payload provided in the request is invalid.", ""
         )
+    allowed = _WITH_KX if allow_kx else WRITABLE
     out: dict[str, Any] = {}
     partial: list[str] = []
     for name, value in attrs.items():
-        if name not in WRITABLE and not (allow_kx and name in IMPORT_ONLY):
+        if value is None and drop_nulls:
+            continue
+        if name not in allowed:
             raise RowError(
                 "invalid",
                 "Invalid input.",
@@ -123,7 +134,8 @@ def clean_attributes(
 
 def has_identifier(attrs: dict[str, Any]) -> bool:
     """At least one non-null identifier."""
-    return any(attrs.get(name) for name in IDENTIFIERS)
+    get = attrs.get
+    return bool(get("email") or get("phone_number") or get("external_id"))
 
 
 def require_identifier(attrs: dict[str, Any]) -> None:
@@ -145,11 +157,12 @@ def match(account: Account, attrs: dict[str, Any], *, by_phone: bool = True) -> 
     B's email (klaviyo-api.md §11.4). Without it, only email and external_id match.
     """
     found: str | None = None
+    indexes = account.indexes
     for name in IDENTIFIERS:
         value = attrs.get(name)
         if not value or (name == "phone_number" and not by_phone):
             continue
-        pid = account.index_for(name).get(value)
+        pid = indexes[name].get(value)
         if pid is None:
             continue
         if found is None:
@@ -181,22 +194,18 @@ def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_cl
     ``nulls_clear``: a null clears the field (update/profile-import); otherwise nulls are
     ignored (bulk import). Properties and location merge per key.
     """
-    for name in IDENTIFIERS:
-        if name not in attrs:
-            continue
-        value = attrs[name]
-        if value is None and not nulls_clear:
-            continue
-        index = account.index_for(name)
+    indexes = account.indexes
+    for name in IDENTIFIERS:  # every conflict before any write
+        value = attrs.get(name)
         if value is not None:
-            owner = index.get(value)
+            owner = indexes[name].get(value)
             if owner is not None and owner != profile.id:
                 raise conflict(owner)
     for name, value in attrs.items():
         if value is None and not nulls_clear:
             continue
-        if name in IDENTIFIERS:
-            index = account.index_for(name)
+        if name in indexes:
+            index = indexes[name]
             old = getattr(profile, name)
             if old == value:
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sandbox.bulk_rows import refusal
+from sandbox.bulk_rows import Checked, checked_rows
 from sandbox.errors import invalid, not_found
 from sandbox.filters import check_allowed, parse_filter, values_of
 from sandbox.http import Reply, Request, Route, attributes_of, data_object, profile_rows
@@ -40,8 +40,9 @@ def bulk_import_profiles(req: Request) -> Reply:
     state = req.state
     strict = state.strictness
     list_ids = _list_ids(req.acct, data.get("relationships"), strict.one_list_per_job)
+    checked: list[Checked] | None = None
     if strict.bulk_validation == "sync":
-        refused = refusal(
+        checked, refused = checked_rows(
             rows, lowercase=state.config.lowercase_emails, name_bad_rows=strict.name_bad_rows,
             refused_domains=strict.refused_email_domains,
         )
@@ -53,6 +54,7 @@ def bulk_import_profiles(req: Request) -> Reply:
         created_at=created,
         total_count=len(rows),
         rows=rows,
+        checked=checked,
         list_ids=list_ids,
         expires_at=created + RETENTION,
     )

@@ -58,13 +58,13 @@ def process_all(state: SandboxState, account: Account, job: ImportJob) -> None:
 def cancel(job: ImportJob) -> None:
     """The job is ``cancelled``: rows not yet applied never will be; its counts stay."""
     job.status = "cancelled"
-    job.rows = []
+    job.drop_rows()
 
 
 def expire(job: ImportJob) -> None:
     """The job is gone: its GETs answer 404 and unapplied rows are dropped."""
     job.expires_at = now()
-    job.rows = []
+    job.drop_rows()
 
 
 def _options(state: SandboxState) -> dict[str, bool]:
@@ -80,7 +80,7 @@ def _start(job: ImportJob) -> None:
 
 
 def _finish(job: ImportJob) -> None:
-    job.rows = []
+    job.drop_rows()
     job.status = "complete"
     job.completed_at = now()
 
@@ -88,27 +88,33 @@ def _finish(job: ImportJob) -> None:
 def _process_rows(
     account: Account, job: ImportJob, start: int, end: int, *, lowercase: bool, by_phone: bool
 ) -> None:
-    """Upsert each row (nulls ignored); bad rows and identity conflicts become import-errors."""
+    """Upsert each row (nulls ignored); bad rows and identity conflicts become import-errors.
+
+    Rows the POST already checked (``job.checked``) are not checked again.
+    """
     stamp = now()
     targets = [account.lists[lid] for lid in job.list_ids if lid in account.lists]
     known = job.profile_set
-    for i in range(start, min(end, len(job.rows))):
-        row = job.rows[i]
+    rows, checked = job.rows, job.checked
+    for i in range(start, min(end, len(rows))):
         try:
-            attrs, profile_id = checked_row(row, lowercase=lowercase)
+            attrs, profile_id = (
+                checked[i] if checked is not None else checked_row(rows[i], lowercase=lowercase)
+            )
             profile, _created = upsert(
                 account, attrs, profile_id, nulls_clear=False, by_phone=by_phone
             )
         except RowError as err:
             job.failed_count += 1
-            job.errors.append(_import_error(i, row, err))
+            job.errors.append(_import_error(i, rows[i], err))
             continue
         job.completed_count += 1
-        if profile.id not in known:
-            known.add(profile.id)
-            job.profile_ids.append(profile.id)
+        pid = profile.id
+        if pid not in known:
+            known.add(pid)
+            job.profile_ids.append(pid)
         for rec in targets:
-            rec.add(profile.id, stamp)
+            rec.add(pid, stamp)
 
 
 def _import_error(i: int, row: Any, err: RowError) -> dict[str, Any]:

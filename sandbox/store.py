@@ -89,13 +89,18 @@ class ListRec:
 
 @dataclass(slots=True)
 class ImportJob:
-    """A profile bulk-import job; rows are kept until processing."""
+    """A profile bulk-import job; rows are kept until processing.
+
+    ``checked``: the rows as the POST's validation left them, ready to upsert (``sync``
+    validation), or None when processing checks each row (``async``).
+    """
 
     id: str
     created_at: datetime
     total_count: int
     rows: list[dict[str, Any]]
     list_ids: list[str]
+    checked: list[tuple[dict[str, Any], str | None]] | None = None
     status: str = "queued"
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -105,6 +110,11 @@ class ImportJob:
     profile_ids: list[str] = field(default_factory=list)
     profile_set: set[str] = field(default_factory=set)
     errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def drop_rows(self) -> None:
+        """Forget the rows not applied (done, cancelled or expired)."""
+        self.rows = []
+        self.checked = None
 
     def expired(self, at: datetime) -> bool:
         """Whether the job is gone (past ``expires_at``): its GET answers 404."""
@@ -139,17 +149,17 @@ class Account:
         self.by_email: dict[str, str] = {}
         self.by_phone: dict[str, str] = {}
         self.by_external: dict[str, str] = {}
+        self.indexes: dict[str, dict[str, str]] = {
+            "email": self.by_email, "phone_number": self.by_phone, "external_id": self.by_external
+        }
+        """The three indexes above by identifier name (one lookup in the upsert loops)."""
         self.lists: dict[str, ListRec] = {}
         self.import_jobs: dict[str, ImportJob] = {}
         self.suppress_jobs: dict[str, SuppressJob] = {}
 
     def index_for(self, name: str) -> dict[str, str]:
         """The identifier index of ``email``, ``phone_number`` or ``external_id``."""
-        if name == "email":
-            return self.by_email
-        if name == "phone_number":
-            return self.by_phone
-        return self.by_external
+        return self.indexes.get(name, self.by_external)
 
     def new_profile(self) -> Profile:
         """A new empty profile, registered in id order."""
