@@ -14,6 +14,9 @@ OBJECTS = ("location", "properties")
 WRITABLE = frozenset(IDENTIFIERS + SCALARS + OBJECTS)
 IMPORT_ONLY = frozenset({"_kx"})
 _WITH_KX = WRITABLE | IMPORT_ONLY
+_KINDS = {name: dict if name in OBJECTS else str for name in WRITABLE}
+_KINDS_WITH_KX = {name: dict if name in OBJECTS else str for name in _WITH_KX}
+"""The JSON type each writable field has when not null."""
 
 # The last label (top-level domain) has two characters or more: Klaviyo refuses
 # ``user@domain.c`` although email-validator accepts it (klaviyo-api.md §11.2).
@@ -83,26 +86,17 @@ def clean_attributes(
             "invalid", "Invalid input.", "The payload provided in the request is invalid.", ""
         )
     allowed = _WITH_KX if allow_kx else WRITABLE
+    kinds = _KINDS_WITH_KX if allow_kx else _KINDS
     out: dict[str, Any] = {}
     partial: list[str] = []
     for name, value in attrs.items():
-        if value is None and drop_nulls:
-            continue
-        if name not in allowed:
-            raise RowError(
-                "invalid",
-                "Invalid input.",
-                f"'{name}' is not a valid field for the resource 'profile'.",
-                name,
-            )
         if value is None:
-            out[name] = None
-            continue
-        if name in OBJECTS:
-            if not isinstance(value, dict):
-                raise RowError("invalid", "Invalid input.", f"'{name}' must be an object.", name)
-        elif not isinstance(value, str):
-            raise RowError("invalid", "Invalid input.", f"'{name}' must be a string.", name)
+            if drop_nulls:
+                continue
+            if name not in allowed:
+                raise _not_a_field(name)
+        elif kinds.get(name) is not type(value):  # one lookup for the common case
+            _check_field(name, value, allowed)
         out[name] = value
     email = out.get("email")
     if isinstance(email, str):
@@ -130,6 +124,24 @@ def clean_attributes(
     if isinstance(ext, str) and not ext.strip():
         raise RowError("invalid", "Invalid input.", "external_id must not be blank.", "external_id")
     return out, partial
+
+
+def _not_a_field(name: str) -> RowError:
+    return RowError(
+        "invalid", "Invalid input.", f"'{name}' is not a valid field for the resource 'profile'.",
+        name,
+    )
+
+
+def _check_field(name: str, value: Any, allowed: frozenset[str]) -> None:
+    """A non-null field not of its exact type: fine if a subclass, else its RowError."""
+    if name not in allowed:
+        raise _not_a_field(name)
+    if name in OBJECTS:
+        if not isinstance(value, dict):
+            raise RowError("invalid", "Invalid input.", f"'{name}' must be an object.", name)
+    elif not isinstance(value, str):
+        raise RowError("invalid", "Invalid input.", f"'{name}' must be a string.", name)
 
 
 def has_identifier(attrs: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.bulk_rows import Checked, checked_rows
 from sandbox.errors import invalid, not_found
 from sandbox.filters import check_allowed, parse_filter, values_of
+from sandbox.gc_pause import gc_paused
 from sandbox.http import Reply, Request, Route, attributes_of, data_object, profile_rows
 from sandbox.ids import job_id, now, ulid
 from sandbox.job_runner import process_all, process_later
@@ -31,6 +32,11 @@ def bulk_import_profiles(req: Request) -> Reply:
     Checked in this order: size, shape, row count, the list (a 400 about it names no row),
     then, with ``bulk_validation`` ``sync``, every row (one bad row refuses the whole job).
     """
+    with gc_paused():
+        return _bulk_import_profiles(req)
+
+
+def _bulk_import_profiles(req: Request) -> Reply:
     if req.too_large(MAX_BYTES):
         raise invalid("The payload exceeds the maximum size of 5 MB.", pointer="/data")
     data = data_object(req.json(), "profile-bulk-import-job")
@@ -44,7 +50,7 @@ def bulk_import_profiles(req: Request) -> Reply:
     if strict.bulk_validation == "sync":
         checked, refused = checked_rows(
             rows, lowercase=state.config.lowercase_emails, name_bad_rows=strict.name_bad_rows,
-            refused_domains=strict.refused_email_domains,
+            refused_domains=strict.refused_email_domains, passed=req.acct.passed_rows,
         )
         if refused is not None:
             raise refused

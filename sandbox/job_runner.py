@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from sandbox.bulk_rows import checked_row, row_pointer
+from sandbox.gc_pause import gc_paused
 from sandbox.identity import RowError, upsert
 from sandbox.ids import now, ulid
 from sandbox.state import SandboxState
@@ -92,6 +93,13 @@ def _process_rows(
 
     Rows the POST already checked (``job.checked``) are not checked again.
     """
+    with gc_paused():
+        _apply_rows(account, job, start, end, lowercase=lowercase, by_phone=by_phone)
+
+
+def _apply_rows(
+    account: Account, job: ImportJob, start: int, end: int, *, lowercase: bool, by_phone: bool
+) -> None:
     stamp = now()
     targets = [account.lists[lid] for lid in job.list_ids if lid in account.lists]
     known = job.profile_set

@@ -122,6 +122,21 @@ class ImportJob:
 
 
 @dataclass(slots=True)
+class PassedRows:
+    """The rows of the account's last refused bulk import job that passed the check, by their
+    JSON, with the settings they were checked under (``bulk_rows.checked_rows``)."""
+
+    settings: tuple[Any, ...] = ()
+    rows: dict[bytes, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
+
+    def take(self, settings: tuple[Any, ...]) -> dict[bytes, tuple[dict[str, Any], str | None]]:
+        """The rows checked under ``settings``, forgotten here: a POST uses them once."""
+        rows = self.rows if settings == self.settings else {}
+        self.rows = {}
+        return rows
+
+
+@dataclass(slots=True)
 class SuppressJob:
     """A suppression bulk-create job (processed at once)."""
 
@@ -156,6 +171,7 @@ class Account:
         self.lists: dict[str, ListRec] = {}
         self.import_jobs: dict[str, ImportJob] = {}
         self.suppress_jobs: dict[str, SuppressJob] = {}
+        self.passed_rows = PassedRows()
 
     def index_for(self, name: str) -> dict[str, str]:
         """The identifier index of ``email``, ``phone_number`` or ``external_id``."""
