@@ -64,13 +64,14 @@ def _checked_fields(row: dict[str, Any], lowercase: bool, refused_domains: tuple
         row["attributes"], allow_kx=True, lowercase=lowercase, strict_phone=True, drop_nulls=True
     )
     clean.pop("_kx", None)
-    email = clean.get("email")
-    if refused_domains and isinstance(email, str) and email.rpartition("@")[2] in refused_domains:
+    email = clean.get("email")  # a string or absent by now, as the other identifiers
+    if refused_domains and email is not None and email.rpartition("@")[2] in refused_domains:
         raise _invalid("Invalid email address", "email")
     external = clean.get("external_id")
-    if isinstance(external, str) and len(external) > MAX_EXTERNAL_ID:
+    if external is not None and len(external) > MAX_EXTERNAL_ID:
         raise _invalid(f"external_id must be at most {MAX_EXTERNAL_ID} characters", "external_id")
-    require_identifier(clean)
+    if not (email or external or clean.get("phone_number")):
+        require_identifier(clean)  # raises
     profile_id = row.get("id")
     return clean, profile_id if isinstance(profile_id, str) else None
 

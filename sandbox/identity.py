@@ -98,8 +98,9 @@ def clean_attributes(
         elif kinds.get(name) is not type(value):  # one lookup for the common case
             _check_field(name, value, allowed)
         out[name] = value
+    # the values are strings or None by now
     email = out.get("email")
-    if isinstance(email, str):
+    if email is not None:
         email = normalize_email(email, lowercase)
         if len(email) > 100 or not _EMAIL.match(email):
             raise RowError(
@@ -107,8 +108,11 @@ def clean_attributes(
             )
         out["email"] = email
     phone = out.get("phone_number")
-    if isinstance(phone, str) and not _PHONE.match(phone.strip()):
-        if not strict_phone and (out.get("email") or out.get("external_id")):
+    if phone is not None:
+        phone = phone.strip()
+        if _PHONE.match(phone):
+            out["phone_number"] = phone
+        elif not strict_phone and (out.get("email") or out.get("external_id")):
             del out["phone_number"]
             partial.append("phone_number")
         else:
@@ -118,10 +122,8 @@ def clean_attributes(
                 "Invalid phone number format (Example of a valid format: +12345678901)",
                 "phone_number",
             )
-    elif isinstance(phone, str):
-        out["phone_number"] = phone.strip()
     ext = out.get("external_id")
-    if isinstance(ext, str) and not ext.strip():
+    if ext is not None and not ext.strip():
         raise RowError("invalid", "Invalid input.", "external_id must not be blank.", "external_id")
     return out, partial
 
@@ -227,12 +229,11 @@ def apply(account: Account, profile: Profile, attrs: dict[str, Any], *, nulls_cl
                 index[value] = profile.id
             setattr(profile, name, value)
         elif name in OBJECTS and value is not None:
-            current = profile.fields.get(name) or {}
-            merged = dict(current)
-            for key, item in value.items():
-                if item is None and not nulls_clear:
-                    continue
-                merged[key] = item
+            merged = dict(profile.fields.get(name) or {})
+            if nulls_clear or None not in value.values():  # the common case, in C
+                merged.update(value)
+            else:
+                merged.update({key: item for key, item in value.items() if item is not None})
             profile.fields[name] = merged
         elif value is None:
             profile.fields.pop(name, None)
