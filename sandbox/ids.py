@@ -13,16 +13,6 @@ from datetime import UTC, datetime
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _counter = itertools.count()
 _rand = random.Random()
-
-
-def _b32(value: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
-
-
 _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
 """Every 10-bit value as its two Crockford characters."""
 
@@ -30,8 +20,9 @@ _PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
 def ulid() -> str:
     """A 26-char id that sorts in creation order within this process (time + counter).
 
-    10 characters of milliseconds, 8 of counter, 8 random: the characters ``_b32`` gives,
-    two at a time from ``_PAIRS`` (a bulk job makes 10,000 of them; 3x cheaper than ``_b32``).
+    10 characters of milliseconds, 8 of counter, 8 random (40 bits), each part its low bits
+    in Crockford base32, most significant first; two characters at a time from ``_PAIRS``
+    (a bulk job makes 10,000 ids: 3x cheaper than a character at a time).
     """
     t = int(time.time() * 1000)
     c = next(_counter)

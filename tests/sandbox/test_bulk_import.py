@@ -186,3 +186,20 @@ def test_instant_job_mode_completes_before_the_answer(
     job = klaviyo.Profiles.bulk_import_profiles(import_body([{"email": "now@example.com"}]))
     assert job.data.attributes.status == "complete"
     assert job.data.attributes.completed_count == 1
+
+
+def test_a_null_field_of_a_row_is_ignored_even_unknown_and_a_null_property_keeps_its_value(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
+    klaviyo.Profiles.create_profile(
+        profile_body(email="p@example.com", properties={"plan": "gold", "seats": 3})
+    )
+    rows: list[dict[str, object]] = [
+        {"email": "p@example.com", "nickname": None, "properties": {"plan": None, "seats": 4}}
+    ]
+    done = wait_complete(
+        klaviyo, klaviyo.Profiles.bulk_import_profiles(import_body(rows)).data.id
+    ).data.attributes
+    assert (done.completed_count, done.failed_count) == (1, 0)
+    [profile] = sandbox.profiles()
+    assert profile["properties"] == {"plan": "gold", "seats": 4}

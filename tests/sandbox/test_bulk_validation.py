@@ -199,3 +199,31 @@ def test_the_single_profile_endpoints_refuse_a_one_letter_top_level_domain(
         "Invalid email address",
         {"pointer": "/data/attributes/email"},
     )
+
+
+def test_a_resubmitted_row_is_checked_again_once_the_refused_domains_changed(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
+    rows: list[dict[str, object]] = [{"email": "a@first.example"}, {"email": "b@x"}]
+    [error] = _refused(klaviyo, import_body(rows))
+    assert error["source"] == {"pointer": f"{ROW.format(1)}/attributes/email"}
+    sandbox.set_strictness(refused_email_domains=["first.example"])
+    [again] = _refused(klaviyo, import_body(rows[:1]))
+    assert again["source"] == {"pointer": f"{ROW.format(0)}/attributes/email"}
+
+
+def test_a_resubmitted_job_is_applied_as_a_first_submission_would_be(
+    klaviyo: KlaviyoAPI, sandbox: SandboxClient
+) -> None:
+    rows: list[dict[str, object]] = [
+        {"email": " Same@Example.com ", "first_name": "One", "phone_number": " +14155550100"},
+        {"email": "bad@x"},
+        {"email": "same@example.com", "last_name": "Two", "properties": {"plan": None, "n": 1}},
+    ]
+    _refused(klaviyo, import_body(rows))
+    job = klaviyo.Profiles.bulk_import_profiles(import_body([rows[0], rows[2]]))
+    assert wait_complete(klaviyo, job.data.id).data.attributes.completed_count == 2
+    [profile] = sandbox.profiles()
+    assert (profile["email"], profile["phone_number"], profile["first_name"]) == (
+        "same@example.com", "+14155550100", "One")
+    assert (profile["last_name"], profile["properties"]) == ("Two", {"n": 1})
