@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,11 +26,14 @@ from shared.state.batch_details import REJECTED
 from shared.state.batch_records import ChunkStatus
 from shared.state.rejections import refusal_reason
 from shared.telemetry.metrics import record_rejections
-from workers.actors.common import hash_of
+from workers.actors.common import hash_of, record_details
 from workers.batch_planner import SyncedRecord
 
 CHUNK_COUNT = "c:"
 Row = dict[str, Any]
+Notes = tuple[dict[str, dict[str, str]], Counter[str]]
+"""Details and counts found about a chunk's rows after it was planned
+(:func:`workers.actors.plan_final.apply_late_findings`)."""
 
 
 def write_if_unchanged(client: redis.Redis, key: str, version: str,
@@ -154,9 +158,11 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
                     list_id: str, ok: list[Row],
                     refused: Mapping[int, tuple[Row, Mapping[str, str]]],
                     learnt: Mapping[str, tuple[str, bool]], unsubscribed: int,
-                    then: Mapping[str, Any], version: str) -> bool:
-    """Record what Klaviyo confirmed of the profile job, and move the chunk on to ``then``
-    (its phone stage, or ``committed``); False when another delivery did."""
+                    then: Mapping[str, Any], version: str, notes: Notes | None = None
+                    ) -> bool:
+    """Record what Klaviyo confirmed of the profile job (and the plan's ``notes`` on its
+    rows), and move the chunk on to ``then`` (its phone stage, or ``committed``); False
+    when another delivery did."""
     ids = [cid for row in ok for cid in row["contact_ids"]]
     previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
     before = dict(zip(ids, previous, strict=True))
@@ -197,8 +203,12 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
         for name, value in (("created", created), ("updated", updated),
                             ("unsubscribed", unsubscribed)):
             pipe.hincrby(key, CHUNK_COUNT + name, value)
+        if notes:
+            record_details(pipe, account, batch_id, notes[0])
+            for name, value in notes[1].items():
+                pipe.hincrby(key, CHUNK_COUNT + name, value)
         pipe.hset(key, mapping=dict(then))
-        pipe.hdel(key, "job_id", "submitted_at")
+        pipe.hdel(key, "job_id", "submitted_at", "complete_job")
 
     if not write_if_unchanged(client, key, version, write):
         return False
@@ -222,6 +232,6 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
             pipe.hset(keys.synced_contacts(account), mapping=synced)
         drop_phones(pipe, account, batch_id, key, refused)
         pipe.hset(key, "status", ChunkStatus.COMMITTED)
-        pipe.hdel(key, "job_id", "submitted_at")
+        pipe.hdel(key, "job_id", "submitted_at", "complete_job")
 
     return write_if_unchanged(client, key, version, write)
