@@ -148,7 +148,8 @@ class StreamPlanner:
             while self.cursor < self.size:
                 self._slice()
                 out_of_time = time.monotonic() >= deadline
-                if self.window.members >= self.commit_every or out_of_time:
+                full = self.streams and bool(self.window.chunks)  # to be posted at once
+                if self.window.members >= self.commit_every or out_of_time or full:
                     if not self._commit(final=False):
                         return "lost"
                     if out_of_time:
