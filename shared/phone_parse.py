@@ -112,7 +112,7 @@ def parse_international(text: str, region: str | None) -> PhoneNumber | None:
         return None
     found = _code(digits)
     if found is None:
-        if region is not None and PhoneMetadata.metadata_for_region(region.upper(), None):
+        if region is not None and PhoneMetadata.metadata_for_region(region.upper()) is not None:
             return None  # the library tries again without the +, reading the region's IDD
         raise NumberParseException(NumberParseException.INVALID_COUNTRY_CODE,
                                    "Could not interpret numbers after plus-sign.")

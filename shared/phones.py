@@ -91,15 +91,18 @@ def _normalise(raw: str, region: str | None) -> PhoneCheck:
     return read_phone(raw, region)
 
 
-def _parse(text: str, region: str | None) -> PhoneNumber:
-    """``phonenumbers.parse``, a phone written ``+`` and digits read by the fast path of
-    ``shared/phone_parse.py`` (the same number or error in a sixth of the time)."""
+Parse = Callable[[str, str | None], PhoneNumber]
+"""How a phone's text is read into a number: ``phonenumbers.parse`` or ``parse_phone``."""
+
+
+def parse_phone(text: str, region: str | None) -> PhoneNumber:
+    """``phonenumbers.parse(text, region)``; a phone written ``+`` and digits is read by the
+    fast path of ``shared/phone_parse.py`` (the same number or error, several times faster)."""
     number = parse_international(text, region)
     return phonenumbers.parse(text, region) if number is None else number
 
 
-def read_phone(raw: str, region: str | None,
-               parse: Callable[[str, str | None], PhoneNumber] = _parse) -> PhoneCheck:
+def read_phone(raw: str, region: str | None, parse: Parse = parse_phone) -> PhoneCheck:
     """``normalise_phone`` uncached, ``raw`` read with ``parse`` (the tests pass
     ``phonenumbers.parse`` to hold the fast path to the library's way)."""
     text = raw.strip()
