@@ -28,7 +28,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -37,11 +36,12 @@ import redis
 from cryptography.fernet import Fernet
 
 from shared import constants as keys
-from shared.events import Contact, MirroredContact
+from shared.events import Contact
 from shared.klaviyo.client import build_client
 from shared.klaviyo.rate_limiter import LIMITS
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
+from shared.state.contact_mirror import event_mirror
 from workers.actors.batch import sync_batch
 
 
@@ -114,12 +114,12 @@ def contact(i: int, refused_every: int = 0) -> Contact:
 def write_pending(client: Any, account: str, count: int, refused_every: int,
                   deleted: bool = False, start: float = 1_800_000_000.0) -> None:
     """The first ``count`` bench contacts changed (or ``deleted``) in the CRM, as the
-    collector stores them."""
+    collector stores them (the producers' compact mirror)."""
     pipe = client.pipeline(transaction=False)
     for i in range(count):
-        mirrored = MirroredContact(event_id=f"e{i}", occurred_at=datetime.fromtimestamp(
-            start + i, UTC), deleted=deleted, origin="webhook", contact=contact(i, refused_every))
-        pipe.set(keys.contact(account, f"C{i}"), mirrored.model_dump_json())
+        person = contact(i, refused_every).model_dump(mode="json")
+        pipe.set(keys.contact(account, f"C{i}"), event_mirror(
+            start + i, "contact.deleted" if deleted else "contact.updated", person, "webhook"))
         pipe.zadd(keys.pending(account), {f"C{i}": start + i})
         if i % 5000 == 4999:
             pipe.execute()

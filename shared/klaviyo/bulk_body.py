@@ -14,15 +14,25 @@ and dict answers are the client's (:mod:`shared.klaviyo.client`); errors are the
 
 The body must be JSON-ready and carry no ``None`` (the model would have dropped them):
 the planner's attributes never hold one.
+
+The client's ``sanitize_for_serialization`` then walks the body once more, node by node in
+Python, to turn models and dates into JSON types: on a body that holds only JSON types it
+returns an equal copy, at ~0.6 s of CPU per 10,000 profiles on a 2-core machine (a third of
+a chunk's submit). The body is therefore marked :class:`ReadyBody` and posted through a
+shallow copy of the account's ``ApiClient`` (same configuration, headers and HTTP pool)
+whose sanitizer hands a ``ReadyBody`` back as it is; everything else it sanitizes as the SDK
+does.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 from klaviyo_api import KlaviyoAPI
 from openapi_client.api.profiles_api import ProfilesApi
+from openapi_client.api_client import ApiClient
 
 _UNVALIDATED: Callable[..., Any] = ProfilesApi.bulk_import_profiles.__wrapped__  # type: ignore[attr-defined]
 
@@ -30,7 +40,7 @@ _UNVALIDATED: Callable[..., Any] = ProfilesApi.bulk_import_profiles.__wrapped__ 
 def bulk_import(api: KlaviyoAPI) -> Callable[[dict[str, Any]], Any]:
     """``body -> answer``: the SDK's ``bulk_import_profiles`` without body validation, for
     :meth:`shared.klaviyo.gateway.Gateway.call`."""
-    profiles = ProfilesApi(api.api_client)  # holds the client only: cheap to build
+    profiles = ProfilesApi(_trusting(api.api_client))  # holds the client only: cheap
 
     def post(body: dict[str, Any]) -> Any:
         return _UNVALIDATED(profiles, body)
@@ -38,11 +48,28 @@ def bulk_import(api: KlaviyoAPI) -> Callable[[dict[str, Any]], Any]:
     return post
 
 
-def job_body(payload: list[Any], list_id: str) -> dict[str, Any]:
+class ReadyBody(dict[str, Any]):
+    """A request body built of JSON types only (what :func:`job_body` returns)."""
+
+
+def _trusting(client: ApiClient) -> ApiClient:
+    """``client`` (a shallow copy: the same configuration and pool) that posts a
+    :class:`ReadyBody` without walking it again."""
+    clone = copy.copy(client)
+    sanitize: Callable[[Any], Any] = client.sanitize_for_serialization
+
+    def sanitize_unless_ready(obj: Any) -> Any:
+        return obj if type(obj) is ReadyBody else sanitize(obj)
+
+    clone.sanitize_for_serialization = sanitize_unless_ready  # type: ignore[method-assign]
+    return clone
+
+
+def job_body(payload: list[Any], list_id: str) -> ReadyBody:
     """The JSON:API body of a bulk import job of ``payload`` (profile resources), with the
     list when ``list_id`` is set."""
     data: dict[str, Any] = {"type": "profile-bulk-import-job",
                             "attributes": {"profiles": {"data": payload}}}
     if list_id:
         data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-    return {"data": data}
+    return ReadyBody(data=data)

@@ -108,6 +108,7 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "3")
     prepare_env(monkeypatch, redis_url, sandbox.url)
     import workers.actors  # noqa: F401  (the broker the planner's module builds)
+    from workers.actors import plan_final
     from workers.actors.plan_stream import StreamPlanner
 
     acct = PushAccount(r, sandbox)
@@ -128,9 +129,64 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     rows = [row for index in range(total)
             for row in json.loads(client.hget(chunk_key(acct.name, "b1", index),
                                               "rows"))]
+    plan_final.apply_late_findings(r, acct.name, "b1", rows)  # as the chunk's record does
     planned = sorted(cid for row in rows for cid in row["contact_ids"])
     assert planned == sorted(f"C{i}" for i in range(11))
     assert sorted(row["email"] for row in rows).count("dup@example.com") == 1
     assert int(client.hget(keys.batch(acct.name, "b1"), "n:contacts")) == 11
     assert info["status"] == "running"
     assert not r.exists(keys.batch_plan(acct.name, "b1"), keys.batch_plan_emails(acct.name, "b1"))
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_first_sync_posts_its_planned_chunks_while_later_slices_wait_to_be_planned(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    from workers.actors.plan_stream import StreamPlanner
+
+    acct = PushAccount(r, sandbox)
+    acct.change("C0", email="dup@example.com", first_name="Older")
+    for i in range(1, 9):
+        acct.change(f"C{i}")
+    acct.change("C9", email="DUP@example.com", first_name="Newest")  # planned first
+    assert start_batch(r, acct.name, "b1", time.time()) == 10
+    while not int(r.hget(keys.batch(acct.name, "b1"), "chunks_total") or 0):
+        assert StreamPlanner(r, acct.name, "b1").run(deadline=0) == "more"  # a slice a run
+    _wait_for(lambda: len(acct.profiles()) >= 3, "the first chunk in Klaviyo")
+    assert not r.hget(keys.batch(acct.name, "b1"), "planned")
+    assert batch_info(r, acct.name, "b1")["status"] == "running"  # recorded once planned
+    while StreamPlanner(r, acct.name, "b1").run(deadline=0) == "more":
+        pass
+    _wait_for(lambda: batch_info(r, acct.name, "b1")["status"] == "completed", "the batch")
+    info = batch_info(r, acct.name, "b1")
+    assert info["report"]["contacts"] == 10 and info["report"]["created"] == 9
+    profiles = acct.by_email()
+    assert len(profiles) == 9 and profiles["dup@example.com"]["first_name"] == "Newest"
+    synced = r.hmget(keys.synced_contacts(acct.name), ["C0", "C9"])
+    assert all(s and SyncedRecord.load(s).email == "dup@example.com" for s in synced)
+
+
+def test_a_later_sync_posts_nothing_before_its_plan_is_complete(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    from workers.actors.plan_stream import StreamPlanner
+
+    acct = PushAccount(r, sandbox)
+    acct.change("C0")
+    acct.sync()
+    posted = _imports(sandbox)
+    for i in range(1, 9):
+        acct.change(f"C{i}")
+    assert start_batch(r, acct.name, "b2", time.time()) == 8
+    assert StreamPlanner(r, acct.name, "b2").run(deadline=0) == "more"
+    time.sleep(1.0)  # time enough for a posted chunk to reach the sandbox
+    assert _imports(sandbox) == posted
+    assert len(acct.profiles()) == 1
+
+
+def _imports(sandbox: Any) -> int:
+    return sum(sandbox.calls().get("bulk_import_profiles", {}).values())

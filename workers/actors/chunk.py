@@ -49,6 +49,7 @@ from shared.state import account_health as health
 from shared.state.batch_records import FINISHED_CHUNK, BatchStatus, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
+from workers.actors import plan_final
 from workers.actors.common import (
     BatchRefused,
     Klaviyo,
@@ -68,6 +69,9 @@ from workers.reverse.echo import record_pushed
 PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
+PLAN_WAIT_S = 0.5
+"""How often a chunk posted while its batch is still planned looks whether the plan is
+complete, once its job is (no Klaviyo call: the complete job is kept in ``complete_job``)."""
 ROUNDS_PER_MESSAGE = 20
 """Refused rounds of one chunk in one message; more continue in a new message."""
 Row = dict[str, Any]
@@ -80,6 +84,12 @@ def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
 
 def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
     return client.hget(keys.batch(account, batch_id), "status") == BatchStatus.RUNNING
+
+
+def _planned(client: redis.Redis, account: str, batch_id: str) -> bool:
+    """Every member planned: what the plan found late is known (workers/actors/plan_final.py),
+    so a chunk's profile job may be recorded."""
+    return bool(client.hget(keys.batch(account, batch_id), "planned"))
 
 
 @dataclass
@@ -137,6 +147,9 @@ def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
 def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             fields: dict[str, str]) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
+    status, version = client.hmget(key, ["status", "version"])
+    if (status, version or "0") != (ChunkStatus.PLANNED, fields.get("version") or "0"):
+        return  # a second message for the chunk, and the first one took it on
     stage = fields.get("stage") or "profiles"
     rows: list[Row] = orjson.loads(fields["rows"])
     payload: list[Any] = orjson.loads(client.hget(key, "payload") or "[]")
@@ -146,6 +159,9 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     klaviyo = _klaviyo(client, account)
     for _ in range(ROUNDS_PER_MESSAGE):
         if not left.rows:
+            if not _planned(client, account, batch_id):
+                resend(upsert_chunk, (account, batch_id, chunk_id), PLAN_WAIT_S)
+                return
             _stage_done(client, account, batch_id, chunk_id, stage, [], {}, {}, 0,
                         left.list_id, left.version)
             return
@@ -288,13 +304,15 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     """The job is complete: read its import errors and record the stage."""
     job_id = fields["job_id"]
     rows: list[Row] = orjson.loads(fields["rows"])
+    stage = fields.get("stage") or "profiles"
+    notes = (plan_final.apply_late_findings(client, account, batch_id, rows)
+             if stage == "profiles" else None)
     errors = _pages(klaviyo, "get_errors_for_bulk_import_profiles_job",
                     klaviyo.api.Profiles.get_errors_for_bulk_import_profiles_job, job_id)
     failed = _row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
-    stage = fields.get("stage") or "profiles"
     version = fields.get("version") or "0"
-    if stage == "phones":
+    if notes is None:
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
         return
@@ -303,13 +321,13 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
-                fields.get("list_id") or "", version)
+                fields.get("list_id") or "", version, notes)
 
 
 def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str, stage: str,
                 ok: list[Row], failed: dict[int, tuple[Row, dict[str, str]]],
                 learnt: dict[str, tuple[str, bool]], unsubscribed: int, list_id: str,
-                version: str) -> None:
+                version: str, notes: records.Notes | None = None) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
     if stage == "phones":
         if records.commit_phones(client, account, batch_id, key, ok, failed, version):
@@ -318,7 +336,7 @@ def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     phones = records.phone_stage(ok)
     next_stage = phones or {"status": ChunkStatus.COMMITTED}
     if not records.commit_profiles(client, account, batch_id, key, list_id, ok, failed,
-                                   learnt, unsubscribed, next_stage, version):
+                                   learnt, unsubscribed, next_stage, version, notes):
         return
     if phones:
         upsert_chunk.send(account, batch_id, chunk_id)
@@ -355,6 +373,9 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
         return
     klaviyo = _klaviyo(client, account)
     args = (account, batch_id, chunk_id)
+    if "complete_job" in fields:  # seen complete while the batch was still planned
+        _record_when_planned(client, klaviyo, args, fields, orjson.loads(fields["complete_job"]))
+        return
     job_id = fields["job_id"]
     try:
         answer: Any = klaviyo.gateway.call(
@@ -377,6 +398,20 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     if status != "complete":
         polls = int(client.hincrby(key, "polls", 1))
         resend(poll_import_job, args, min(POLL_MAX_S, POLL_FIRST_S * POLL_FACTOR ** polls))
+        return
+    _record_when_planned(client, klaviyo, args, fields, job)
+
+
+def _record_when_planned(client: redis.Redis, klaviyo: Klaviyo, args: tuple[str, str, str],
+                         fields: dict[str, str], job: dict[str, Any]) -> None:
+    """Record the complete job -- once the batch is planned; until then keep the job's
+    answer and look again in :data:`PLAN_WAIT_S`."""
+    account, batch_id, chunk_id = args
+    if not _planned(client, account, batch_id):
+        if "complete_job" not in fields:
+            client.hset(keys.chunk(account, batch_id, chunk_id), "complete_job",
+                        orjson.dumps(job))
+        resend(poll_import_job, args, PLAN_WAIT_S)
         return
     try:
         with body_slot(get_settings().tuning):  # its records weigh as much as the body

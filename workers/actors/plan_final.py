@@ -1,17 +1,20 @@
-"""The last step of a streamed plan (:mod:`workers.actors.plan_stream`): fold what only the whole
-batch knows into the chunks already written, then mark the batch planned.
+"""What only the whole batch knows, applied to a chunk's rows when its profile job is
+recorded; and the last step of a streamed plan (:mod:`workers.actors.plan_stream`).
 
 Two things can only be known once every member was read: the members of a shared email
 that a later slice met (``plan:joins``: they join the claimed row's ``contact_ids``), and
 phones a row of an earlier slice claimed that another row then shared (``plan:phones``:
-that row's phone is not sent, the contacts are noted ``phone_shared``). Both are rare; when
-there are none the chunks are not read again. Otherwise each chunk is read once, patched
-and written in one MULTI with the patch cursor, so a redelivery patches nothing twice.
+that row's phone is not sent, the contacts are noted ``phone_shared``). Neither changes
+what a chunk posts in its profile job (the attributes), only what is recorded once Klaviyo
+answered and the phone stage after it. So the chunks are never rewritten:
+:func:`apply_late_findings` folds both into the rows in memory when the profile job is
+recorded (:mod:`workers.actors.chunk`), which waits for the plan to be complete. That is
+what lets a first sync post its chunks while later slices are still being planned.
+Both records stay until the batch ends (``_retire`` drops them); both are rare and small.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -19,8 +22,6 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.state.batch_records import chunk_key
-from workers.actors.common import COUNT_PREFIX, hash_of, record_details
 from workers.plan_claims import Join
 
 SEP = b"\x00"
@@ -70,61 +71,33 @@ def _patch_rows(rows: list[dict[str, Any]], joins: dict[str, list[list[Any]]],
     return details, counts
 
 
-def _patch(client: redis.Redis, account: str, batch_id: str, index: int) -> bool:
-    plan_key = keys.batch_plan(account, batch_id)
-    key = chunk_key(account, batch_id, index)
-    with client.pipeline(transaction=True) as pipe:
-        watched: Any = pipe
-        try:
-            watched.watch(plan_key)
-            if int(pipe.hget(plan_key, "final_cursor") or 0) != index:
-                return False
-            kind, raw = pipe.hmget(key, ["kind", "rows"])
-            details: dict[str, dict[str, str]] = {}
-            counts: Counter[str] = Counter()
-            rows: list[dict[str, Any]] = []
-            if kind == "import" and raw:
-                rows = orjson.loads(raw)
-                emails = [row["email"] for row in rows]
-                joined_key = keys.batch_plan_joined_emails(account, batch_id)
-                flags = pipe.smismember(joined_key, emails) if emails else []
-                joins = _joins_of(pipe, keys.batch_plan_joins(account, batch_id),
-                                  [e for e, f in zip(emails, flags, strict=True) if f])
-                phones = [row["phone"] for row in rows if row.get("phone")]
-                phone_flags = pipe.smismember(
-                    keys.batch_plan_shared_phones(account, batch_id), phones) if phones else []
-                shared = {p for p, f in zip(phones, phone_flags, strict=True) if f}
-                if joins or shared:
-                    details, counts = _patch_rows(rows, joins, shared)
-                else:
-                    rows = []
-            pipe.multi()
-            if rows:
-                pipe.hset(key, "rows", orjson.dumps(rows))
-            record_details(pipe, account, batch_id, details)
-            for name, value in counts.items():
-                pipe.hincrby(keys.batch(account, batch_id), COUNT_PREFIX + name, value)
-            pipe.hset(plan_key, "final_cursor", index + 1)
-            pipe.execute()
-            return True
-        except redis.WatchError:
-            return False
+def apply_late_findings(client: redis.Redis, account: str, batch_id: str,
+                        rows: list[dict[str, Any]]
+                        ) -> tuple[dict[str, dict[str, str]], Counter[str]]:
+    """Fold the batch's joins into ``rows`` and take its shared phones off them (in place,
+    idempotent); the details and counts to record with them."""
+    emails = [row["email"] for row in rows]
+    phones = [row["phone"] for row in rows if row.get("phone")]
+    if not rows:
+        return {}, Counter()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.smismember(keys.batch_plan_joined_emails(account, batch_id), emails)
+        if phones:
+            pipe.smismember(keys.batch_plan_shared_phones(account, batch_id), phones)
+        flags: list[Any] = pipe.execute()
+    joined = [e for e, f in zip(emails, flags[0], strict=True) if f]
+    shared = ({p for p, f in zip(phones, flags[1], strict=True) if f} if phones else set())
+    if not joined and not shared:
+        return {}, Counter()
+    joins = _joins_of(client, keys.batch_plan_joins(account, batch_id), joined)
+    return _patch_rows(rows, joins, shared)
 
 
-def finish(client: redis.Redis, account: str, batch_id: str, initial: bool,
-           deadline: float) -> str:
-    """Patch the chunks if needed, then mark the batch planned and drop the planning
-    records: ``done``, ``more`` (out of time: re-send) or ``lost`` (another delivery)."""
+def finish(client: redis.Redis, account: str, batch_id: str, initial: bool) -> str:
+    """Mark the batch planned and drop the claims of emails: ``done``, or ``lost`` (another
+    delivery did)."""
     plan_key = keys.batch_plan(account, batch_id)
-    progress = hash_of(client, plan_key)
-    chunks = int(progress.get("chunks", 0))
-    if client.exists(keys.batch_plan_joined_emails(account, batch_id),
-                     keys.batch_plan_shared_phones(account, batch_id)):
-        for index in range(int(progress.get("final_cursor", 0)), chunks):
-            if not _patch(client, account, batch_id, index):
-                return "lost"
-            if index + 1 < chunks and time.monotonic() >= deadline:
-                return "more"  # at least one chunk a run: every run moves the plan on
+    chunks, streams = client.hmget(plan_key, ["chunks", "streams"])
     batch_key = keys.batch(account, batch_id)
     with client.pipeline(transaction=True) as pipe:
         watched: Any = pipe
@@ -133,10 +106,11 @@ def finish(client: redis.Redis, account: str, batch_id: str, initial: bool,
             if pipe.hget(batch_key, "planned") or pipe.hget(plan_key, "stage") != "final":
                 return "lost"
             pipe.multi()
-            pipe.hset(batch_key, mapping={"planned": "1", "chunks_total": chunks,
-                                          "chunks_done": 0, "email_changes_done": 0,
-                                          "initial": int(initial)})
-            pipe.delete(*keys.batch_plan_keys(account, batch_id))
+            pipe.hset(batch_key, mapping={"planned": "1", "chunks_total": int(chunks or 0),
+                                          "email_changes_done": 0, "initial": int(initial),
+                                          "streamed": int(streams == b"1" or streams == "1")})
+            pipe.hsetnx(batch_key, "chunks_done", 0)
+            pipe.delete(plan_key, keys.batch_plan_emails(account, batch_id))
             pipe.execute()
         except redis.WatchError:
             return "lost"

@@ -16,6 +16,14 @@ Rules that span the batch hold across slices: the cap counts the bulk members le
 (:mod:`workers.actors.plan_final` folds them in once all members are read); a phone claimed by a row
 of an earlier slice and met again is shared, and no chunk of the batch sends it.
 
+A first sync (the account has no synced contact yet: no email can change, nothing synced
+can be deleted) posts its chunks as they are committed, while later slices are planned:
+``upsert_chunk`` is sent for each import chunk right after the commit that wrote it.
+What later slices may still find about a posted chunk's rows (a shared email's other
+members, a phone shared across slices) changes only what is recorded once Klaviyo answered,
+and that waits for the plan to be complete (:mod:`workers.actors.plan_final`). Other
+batches send their chunks once planned, after the email changes (``sync_batch``).
+
 Memory bound per worker, whatever the batch size: one slice of parsed mirrors (5,000 x
 ~5 KB), the encoded rows of at most :data:`COMMIT_MEMBERS` members (full chunks of
 <= 4.5 MB each, two partial ones) and their details: ~100 MB measured at the peak.
@@ -37,9 +45,10 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
-from shared.state.batch_records import chunk_key
+from shared.state.batch_records import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from workers.actors import plan_final
+from workers.actors.chunk import upsert_chunk
 from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
 from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
@@ -92,6 +101,7 @@ class StreamPlanner:
         self.initial = progress.get("initial") == "1"
         self.list_missing = progress.get("list_missing") == "1"
         self.stage = progress.get("stage", "")
+        self.streams = progress.get("streams") == "1"
         list_id = progress.get("list_id", "")
         tuning = get_settings().tuning
         max_profiles, max_bytes = limits(tuning)
@@ -110,6 +120,7 @@ class StreamPlanner:
         """The settings the whole plan uses, fixed when it starts (once: a delivery racing
         this one finds them written and uses them)."""
         initial = self.client.hget(keys.state(self.account), "completed_at") is None
+        streams = self.client.hlen(keys.synced_contacts(self.account)) == 0
         list_id = self.config.default_list_id or ""
         missing = bool(list_id) and health.missing_list(self.client, self.account) == list_id
         with self.client.pipeline(transaction=True) as pipe:
@@ -122,7 +133,8 @@ class StreamPlanner:
                     pipe.multi()
                     pipe.hset(self.plan_key, mapping={
                         "list_id": list_id, "initial": int(initial),
-                        "list_missing": int(missing), "cursor": 0})
+                        "list_missing": int(missing), "cursor": 0,
+                        "streams": int(streams)})
                     pipe.expire(self.plan_key, SCRATCH_TTL_S)
                     pipe.execute()
             except redis.WatchError:
@@ -136,15 +148,15 @@ class StreamPlanner:
             while self.cursor < self.size:
                 self._slice()
                 out_of_time = time.monotonic() >= deadline
-                if self.window.members >= self.commit_every or out_of_time:
+                full = self.streams and bool(self.window.chunks)  # to be posted at once
+                if self.window.members >= self.commit_every or out_of_time or full:
                     if not self._commit(final=False):
                         return "lost"
                     if out_of_time:
                         return "more"
             if not self._commit(final=True):
                 return "lost"
-        return plan_final.finish(self.client, self.account, self.batch_id, self.initial,
-                                 deadline)
+        return plan_final.finish(self.client, self.account, self.batch_id, self.initial)
 
     # --- one slice -----------------------------------------------------------------------
     def _slice(self) -> None:
@@ -284,6 +296,10 @@ class StreamPlanner:
                 pipe.execute()
             except redis.WatchError:
                 return False
+        if self.streams:  # a first sync: post them now (module docstring)
+            for index, chunk in enumerate(chunks, start=self.chunks):
+                if chunk["kind"] == "import":
+                    upsert_chunk.send(account, batch_id, chunk_id(index))
         self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
         self.window = _Window()
         return True

@@ -65,3 +65,14 @@ def test_an_unvalidated_job_still_waits_for_the_rate_limiter(
         gateway.call("bulk_import_profiles", bulk_import(api), job_body("ann@example.com"))
     assert not again.value.by_klaviyo
     assert sum(sandbox.calls(sandbox.key)["bulk_import_profiles"].values()) == 1
+
+
+def test_a_ready_body_reaches_the_wire_as_the_sdk_would_have_sanitized_it(
+        r: redis.Redis, sandbox: Any) -> None:
+    api = build_client(sandbox.key, sandbox.url)
+    sandbox.set_jobs("instant")
+    body = job_body("ann@example.com", list_id="")
+    assert api.api_client.sanitize_for_serialization(dict(body)) == body
+    Gateway(r, "acct").call("bulk_import_profiles", bulk_import(api), body)
+    profile = next(p for p in sandbox.profiles() if p["email"] == "ann@example.com")
+    assert profile["first_name"] == "Ann" and profile["properties"]["tier"] == 2
