@@ -6,18 +6,22 @@ A number written with a country code (a leading ``+``, or the international pref
 is read as it is; one without is read in the account's phone region (an ISO 3166 alpha-2
 code such as ``GB``), and without a region it cannot be read at all. A number that cannot
 be read is left off the profile with a reason; the contact still syncs by its email.
+A number written ``+`` and digits (most of them) is read by ``shared/phone_parse.py``,
+``phonenumbers.parse``'s answer several times faster; validity is ``shared/phone_validity.py``.
 
 Reasons never quote the number: they are counted and shown, and a phone is personal data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException
+from phonenumbers import NumberParseException, PhoneNumber
 
+from shared.phone_parse import parse_international
 from shared.phone_validity import is_valid_number
 
 NO_REGION = "phone has no country code and the account has no phone region"
@@ -86,6 +90,23 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneCheck:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _normalise(raw: str, region: str | None) -> PhoneCheck:
+    return read_phone(raw, region)
+
+
+Parse = Callable[[str, str | None], PhoneNumber]
+"""How a phone's text is read into a number: ``phonenumbers.parse`` or ``parse_phone``."""
+
+
+def parse_phone(text: str, region: str | None) -> PhoneNumber:
+    """``phonenumbers.parse(text, region)``; a phone written ``+`` and digits is read by the
+    fast path of ``shared/phone_parse.py`` (the same number or error, several times faster)."""
+    number = parse_international(text, region)
+    return phonenumbers.parse(text, region) if number is None else number
+
+
+def read_phone(raw: str, region: str | None, parse: Parse = parse_phone) -> PhoneCheck:
+    """``normalise_phone`` uncached, ``raw`` read with ``parse`` (the tests pass
+    ``phonenumbers.parse`` to hold the fast path to the library's way)."""
     text = raw.strip()
     if not text:
         return NO_PHONE
@@ -94,7 +115,7 @@ def _normalise(raw: str, region: str | None) -> PhoneCheck:
     try:
         # With a country code the region is ignored; junk is refused before the region
         # is looked at, so "n/a" is "not a phone number" with or without a region.
-        number = phonenumbers.parse(text, region)
+        number = parse(text, region)
     except NumberParseException as error:
         return PhoneCheck(None, _parse_reason(error, text, region))
     if not is_valid_number(number):
