@@ -82,7 +82,7 @@ def test_each_bad_row_gets_one_entry_naming_its_field_in_row_order(klaviyo: Klav
 def test_rows_just_within_the_limits_are_accepted(
     klaviyo: KlaviyoAPI, sandbox: SandboxClient
 ) -> None:
-    rows = [
+    rows: list[dict[str, object]] = [
         {"email": "a" * 88 + "@example.com"},  # 100 characters
         {"email": "user@domain.co", "phone_number": "+12345678901"},
         {"external_id": "x" * 255},
