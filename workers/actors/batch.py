@@ -121,12 +121,12 @@ def sync_batch(account: str, batch_id: str) -> None:
     if total == 0:
         finish_batch(client, account, batch_id)
         return
-    # A first sync posted its import chunks while it was planned: only what has not been
-    # taken up yet is sent (again: a second message for a chunk is a no-op).
-    streamed = fields.get("streamed") == "1"
-    for index in range(total):
+    # A first sync posted its chunks as they were planned (plan_stream.py): only those a
+    # crash kept from being sent are left.
+    first = int(fields.get("chunks_sent", 0)) if fields.get("streamed") == "1" else 0
+    for index in range(first, total):
         chunk_id = chunk_id_of(index)
         status = client.hget(keys.chunk(account, batch_id, chunk_id), "status")
-        if status != ChunkStatus.DONE and (status == ChunkStatus.PLANNED or not streamed):
+        if status != ChunkStatus.DONE:
             chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
     log.info("batch %s of %s: %d chunks sent", batch_id, account, total)

@@ -18,7 +18,8 @@ of an earlier slice and met again is shared, and no chunk of the batch sends it.
 
 A first sync (the account has no synced contact yet: no email can change, nothing synced
 can be deleted) posts its chunks as they are committed, while later slices are planned:
-``upsert_chunk`` is sent for each import chunk right after the commit that wrote it.
+``upsert_chunk`` is sent for each chunk right after the commit that wrote it (no chunk of
+deletes: nothing is synced), and the batch's ``chunks_sent`` says how far that went.
 What later slices may still find about a posted chunk's rows (a shared email's other
 members, a phone shared across slices) changes only what is recorded once Klaviyo answered,
 and that waits for the plan to be complete (:mod:`workers.actors.plan_final`). Other
@@ -297,9 +298,9 @@ class StreamPlanner:
             except redis.WatchError:
                 return False
         if self.streams:  # a first sync: post them now (module docstring)
-            for index, chunk in enumerate(chunks, start=self.chunks):
-                if chunk["kind"] == "import":
-                    upsert_chunk.send(account, batch_id, chunk_id(index))
+            for index in range(self.chunks, self.chunks + len(chunks)):
+                upsert_chunk.send(account, batch_id, chunk_id(index))
+            client.hset(keys.batch(account, batch_id), "chunks_sent", self.chunks + len(chunks))
         self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
         self.window = _Window()
         return True
