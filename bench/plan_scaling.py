@@ -20,8 +20,7 @@ import sys
 import time
 
 from bench.push_throughput import bench_stack, create_list, peak_rss_mb, write_pending
-from shared import constants as keys
-from shared.accounts import as_text
+from shared.state.batch_record import chunks_total
 
 
 def plan_once(contacts: int, profile: bool) -> None:
@@ -50,7 +49,7 @@ def plan_once(contacts: int, profile: bool) -> None:
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started
-        chunks = as_text(client.hget(keys.batch("bench", "plan-1"), "chunks_total") or "0")
+        chunks = chunks_total(client, "bench", "plan-1")
         print(f"{contacts:>9,} contacts: planned in {elapsed:6.1f} s = "
               f"{elapsed * 10_000 / contacts:.2f} s per 10,000 ({runs} runs, {chunks} chunks);"
               f" peak RSS {peak_rss_mb():,.0f} MB ({before:,.0f} MB before planning)",

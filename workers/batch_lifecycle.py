@@ -25,12 +25,12 @@ from shared.state import due_accounts
 from shared.state.batch_history import (  # the readers live in the state layer
     account_state,
     batch_info,
-    decode_batch,
     last_completed,
     recent_batches,
     request_sync_now,
     running_batch,
 )
+from shared.state.batch_record import chunks_total
 from shared.state.batch_records import BatchStatus, chunk_key
 from shared.telemetry.metrics import record_batch
 
@@ -116,7 +116,7 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
     """Drop what an ended batch no longer needs -- its chunk records (rows, job ids) and its
     planned email changes -- and the history beyond the newest ``keep`` batches, so that
     nothing an account accumulates grows with time."""
-    total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
+    total = chunks_total(client, account, batch_id)
     older: list[Any] = client.lrange(keys.batches(account), keep, -1)  # type: ignore[assignment]
     doomed = [chunk_key(account, batch_id, index) for index in range(total)]
     doomed += [keys.batch_email_changes(account, batch_id),
@@ -172,6 +172,6 @@ def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) 
     return True
 
 
-__all__ = ["BATCHES_KEPT", "account_state", "batch_info", "complete_batch", "decode_batch",
+__all__ = ["BATCHES_KEPT", "account_state", "batch_info", "complete_batch",
            "fail_batch", "last_completed", "mark_enqueued", "recent_batches",
            "request_sync_now", "running_batch", "start_batch"]

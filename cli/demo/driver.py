@@ -38,6 +38,7 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.redis_client import connect
 from shared.settings import Settings
+from shared.state.batch_record import read_batch
 from shared.state.batch_records import BatchStatus
 from workers import batch_lifecycle as lifecycle
 
@@ -179,9 +180,11 @@ class Driver:
     def status_line(self, interval: float) -> str:
         pending, running = self.outstanding()
         if running:
-            info = lifecycle.batch_info(self.redis, ACCOUNT, running)
-            chunks = f"chunks {info.get('chunks_done', 0)}/{info.get('chunks_total', '?')}"
-            return f"batch {running} running ({info.get('size', '?')} contacts, {chunks})"
+            batch = read_batch(self.redis, ACCOUNT, running)
+            if batch is None:
+                return f"batch {running} ending"
+            chunks = f"chunks {batch.chunks_done}/{batch.chunks_total or '?'}"
+            return f"batch {running} running ({batch.size} contacts, {chunks})"
         due = lifecycle.account_state(self.redis, ACCOUNT).get("next_due")
         if pending and due is not None and due > time.time():
             return (f"{pending} contacts pending; next batch in {due - time.time():.0f} s "

@@ -17,6 +17,7 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text
+from shared.state.batch_record import chunks_total
 from shared.state.batch_records import chunk_key
 
 DELETE_STEP = 1_000
@@ -33,7 +34,7 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
     """Every key of the account, its running batch's first (so its actors stop)."""
     batch_ids: list[Any] = client.lrange(keys.batches(account), 0, -1)  # type: ignore[assignment]
     for batch_id in (as_text(b) for b in batch_ids):
-        total = int(client.hget(keys.batch(account, batch_id), "chunks_total") or 0)
+        total = chunks_total(client, account, batch_id)
         yield keys.batch(account, batch_id)
         yield from (chunk_key(account, batch_id, i) for i in range(total))
         yield from (keys.batch_details(account, batch_id),

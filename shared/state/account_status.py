@@ -15,11 +15,8 @@ import redis
 from shared import constants as keys
 from shared.accounts import KEY_FIELD, OAUTH_FIELD, unsyncable_reason
 from shared.redis_text import as_text, as_texts, optional_float
-from shared.state.batch_history import decode_batch
+from shared.state.batch_record import Batch, batch_from_raw
 from shared.state.connection import PARKED_STATES
-
-NOT_PROGRESS = {"planned", "initial"}
-BATCH_FIELDS = {"batch_id", "status", "started_at", "completed_at", "size", "bulk", "report"}
 
 
 def known_accounts(client: redis.Redis) -> list[str]:
@@ -28,31 +25,12 @@ def known_accounts(client: redis.Redis) -> list[str]:
     return sorted(members | {"default"})
 
 
-def _progress(info: dict[str, Any]) -> dict[str, int]:
-    """The running batch's counters beyond the basics (what the batch actors record):
-    numbers only -- other fields (e.g. planned email changes) may hold personal data."""
-    progress: dict[str, int] = {}
-    for name, value in info.items():
-        if name in BATCH_FIELDS or name in NOT_PROGRESS:
-            continue
-        try:
-            progress[name] = int(value)
-        except (TypeError, ValueError):
-            continue
-    return progress
-
-
 STATUS_SLICE = 500
 """Accounts read per pipelined round trip."""
 
 
-def _batch(batch_id: str | None, raw: dict[Any, Any]) -> dict[str, Any]:
-    """The typed fields of a batch record (never its planned changes, which may hold
-    personal data such as the new email of an email change)."""
-    if not batch_id or not raw:
-        return {}
-    info = decode_batch(as_texts(raw))
-    return {"batch_id": batch_id, **{k: v for k, v in info.items() if k in BATCH_FIELDS}}
+def _batch(batch_id: str | None, raw: dict[Any, Any]) -> Batch | None:
+    return batch_from_raw(batch_id, raw) if batch_id else None
 
 
 def account_statuses(client: redis.Redis, accounts: list[str],
@@ -80,15 +58,16 @@ def account_statuses(client: redis.Redis, accounts: list[str],
                 batches.hgetall(keys.batch(account, state.get(field) or "-"))
         records = batches.execute()
         for i, (account, raw_state) in enumerate(zip(part, states, strict=True)):
-            running = _batch(raw_state.get("running"), records[2 * i])
-            if running:
-                running = {**running, "progress": _progress(as_texts(records[2 * i])),
+            batch = _batch(raw_state.get("running"), records[2 * i])
+            running: dict[str, Any] = {}
+            if batch:  # the record's declared fields only (a raw field may be personal)
+                running = {**batch.summary(), "progress": batch.progress(),
                            "enqueued_at": optional_float(raw_state.get("enqueued_at"))}
+            last = _batch(raw_state.get("last_batch"), records[2 * i + 1])
             counts = answers[width * i + 1:width * i + 5]
             configured, has_key, oauth = answers[width * i + 5:width * i + 8]
             found.append(_account_status(
-                account, raw_state, running, _batch(raw_state.get("last_batch"),
-                                                    records[2 * i + 1]),
+                account, raw_state, running, last.summary() if last else {},
                 [int(count) for count in counts], now,
                 unsyncable_reason(account, bool(configured), bool(has_key or oauth)),
                 bool(has_key), bool(oauth)))

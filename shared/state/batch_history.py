@@ -7,7 +7,6 @@ The batch life cycle itself (start, complete, fail, retire) is written by
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
@@ -15,6 +14,7 @@ import redis
 from shared import constants as keys
 from shared.redis_text import as_text, as_texts
 from shared.state import due_accounts
+from shared.state.batch_record import read_batch
 
 
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
@@ -28,27 +28,11 @@ def _field(client: redis.Redis, key: str, field: str) -> str | None:
     return None if value is None else as_text(value)
 
 
-def decode_batch(raw: dict[str, str]) -> dict[str, Any]:
-    """A batch hash with its numbers and report decoded."""
-    info: dict[str, Any] = dict(raw)
-    for field in ("size", "bulk"):
-        if field in info:
-            info[field] = int(info[field])
-    for field in ("started_at", "completed_at"):
-        if field in info:
-            info[field] = float(info[field])
-    if "report" in info:
-        info["report"] = json.loads(info["report"])
-    return info
-
-
 def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
-    """``{batch_id, status, started_at, size, bulk, completed_at?, report?}``; ``{}`` when
-    the batch is unknown."""
-    raw = hash_of(client, keys.batch(account, batch_id))
-    if not raw:
-        return {}
-    return {"batch_id": batch_id, **decode_batch(raw)}
+    """:meth:`Batch.summary` of the batch: ``{batch_id, status, started_at, size, bulk,
+    completed_at?, report?}``; ``{}`` when the batch is unknown."""
+    batch = read_batch(client, account, batch_id)
+    return batch.summary() if batch else {}
 
 
 def account_state(client: redis.Redis, account: str) -> dict[str, Any]:

@@ -19,15 +19,21 @@ from shared import constants as keys
 from shared import freed_memory
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.redis_text import as_text
+from shared.state.batch_record import (
+    Batch,
+    add_counts,
+    batch_status,
+    is_planned,
+    read_batch,
+    set_email_changes_done,
+)
 from shared.state.batch_records import BatchStatus, ChunkStatus
 from shared.state.batch_records import chunk_id as chunk_id_of
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
-    COUNT_PREFIX,
     Klaviyo,
     account_config,
     finish_batch,
-    hash_of,
     klaviyo_for,
     record_details,
     redis_for_actors,
@@ -71,17 +77,15 @@ def _apply_email_change(client: redis.Redis, klaviyo: Klaviyo, account: str,
     return None
 
 
-def _email_changes(client: redis.Redis, account: str, batch_id: str,
-                   fields: dict[str, str]) -> bool:
+def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
     """Apply pending email changes in order; False when rate-limited (re-sent later)."""
+    batch_id = batch.batch_id
     changes_key = keys.batch_email_changes(account, batch_id)
     total = int(client.llen(changes_key))  # type: ignore[arg-type]
-    done = int(fields.get("email_changes_done", 0))
-    if done >= total:
+    if batch.email_changes_done >= total:
         return True
     klaviyo = klaviyo_for(client, account_config(client, account))
-    batch_key = keys.batch(account, batch_id)
-    for index in range(done, total):
+    for index in range(batch.email_changes_done, total):
         change = EmailChange(**orjson.loads(client.lindex(changes_key, index) or "{}"))
         try:
             conflict = _apply_email_change(client, klaviyo, account, change)
@@ -92,8 +96,8 @@ def _email_changes(client: redis.Redis, account: str, batch_id: str,
             if conflict:
                 record_details(pipe, account, batch_id, {change.contact_id: {
                     "outcome": "conflict", "reason": conflict}})
-                pipe.hincrby(batch_key, COUNT_PREFIX + "conflicts", 1)
-            pipe.hset(batch_key, "email_changes_done", index + 1)
+                add_counts(pipe, account, batch_id, {"conflicts": 1})
+            set_email_changes_done(pipe, account, batch_id, index + 1)
             pipe.execute()
     return True
 
@@ -103,10 +107,9 @@ def _email_changes(client: redis.Redis, account: str, batch_id: str,
 def sync_batch(account: str, batch_id: str) -> None:
     """Plan the batch, apply email changes, send its chunks (or complete it at once)."""
     client = redis_for_actors()
-    batch_key = keys.batch(account, batch_id)
-    if client.hget(batch_key, "status") != BatchStatus.RUNNING:
+    if batch_status(client, account, batch_id) != BatchStatus.RUNNING:
         return  # completed or unknown: a late redelivery
-    if not client.hget(batch_key, "planned"):
+    if not is_planned(client, account, batch_id):
         outcome = StreamPlanner(client, account, batch_id).run(
             time.monotonic() + RUN_SECONDS)
         freed_memory.release()  # the run's slices: its thread's heap would keep them
@@ -114,19 +117,18 @@ def sync_batch(account: str, batch_id: str) -> None:
             sync_batch.send(account, batch_id)  # the plan goes on in a fresh message
         if outcome != "done":
             return
-    fields = hash_of(client, batch_key)
-    if not _email_changes(client, account, batch_id, fields):
+    batch = read_batch(client, account, batch_id)
+    if batch is None or not _email_changes(client, account, batch):
         return
-    total = int(fields.get("chunks_total", 0))
-    if total == 0:
+    if batch.chunks_total == 0:
         finish_batch(client, account, batch_id)
         return
     # A first sync posted its chunks as they were planned (plan_stream.py): only those a
     # crash kept from being sent are left.
-    first = int(fields.get("chunks_sent", 0)) if fields.get("streamed") == "1" else 0
-    for index in range(first, total):
+    first = batch.chunks_sent if batch.streamed else 0
+    for index in range(first, batch.chunks_total):
         chunk_id = chunk_id_of(index)
         status = client.hget(keys.chunk(account, batch_id, chunk_id), "status")
         if status != ChunkStatus.DONE:
             chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
-    log.info("batch %s of %s: %d chunks sent", batch_id, account, total)
+    log.info("batch %s of %s: %d chunks sent", batch_id, account, batch.chunks_total)

@@ -46,6 +46,7 @@ from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_record import batch_status, is_planned
 from shared.state.batch_records import FINISHED_CHUNK, BatchStatus, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
@@ -83,13 +84,13 @@ def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
 
 
 def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
-    return client.hget(keys.batch(account, batch_id), "status") == BatchStatus.RUNNING
+    return batch_status(client, account, batch_id) == BatchStatus.RUNNING
 
 
 def _planned(client: redis.Redis, account: str, batch_id: str) -> bool:
     """Every member planned: what the plan found late is known (workers/actors/plan_final.py),
     so a chunk's profile job may be recorded."""
-    return bool(client.hget(keys.batch(account, batch_id), "planned"))
+    return is_planned(client, account, batch_id)
 
 
 @dataclass

@@ -28,15 +28,10 @@ from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state.batch_details import record_details
 from shared.state.batch_history import hash_of
+from shared.state.batch_record import Batch, count_args, read_batch
 from workers.batch_lifecycle import complete_batch, fail_batch
 from workers.broker import current_redis_url
 
-REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter",
-                 "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
-                 "removed_from_lists", "unencodable", "phone_dropped", "phone_shared",
-                 "import_rounds")
-COUNT_PREFIX = "n:"
-"""Batch hash fields ``n:<count>`` hold the report counts while the batch runs."""
 P = ParamSpec("P")
 log = logging.getLogger(__name__)
 
@@ -147,26 +142,22 @@ def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
                counts: dict[str, int]) -> None:
     """Mark the chunk done and add its counts -- once, however often it is redelivered --
     then complete the batch if every chunk is done (the completion is idempotent too)."""
-    args: list[Any] = []
-    for name, value in counts.items():
-        args += [COUNT_PREFIX + name, int(value)]
     done, total = CHUNK_DONE(
         client,
         keys=[keys.chunk(account, batch_id, chunk_id), keys.batch(account, batch_id)],
-        args=args,
+        args=count_args(counts),
     )
     if int(done) >= int(total):
         finish_batch(client, account, batch_id)
 
 
 def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
-    fields = hash_of(client, keys.batch(account, batch_id))
-    report = {name: int(fields.get(COUNT_PREFIX + name, 0)) for name in REPORT_COUNTS}
-    if complete_batch(client, account, batch_id, report, time.time()):
+    batch = read_batch(client, account, batch_id) or Batch(batch_id, status=None)
+    if complete_batch(client, account, batch_id, batch.final_report(), time.time()):
         health.clear_refused(client, account)
 
 
-__all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "BatchRefused", "Klaviyo", "account_config",
+__all__ = ["BatchRefused", "Klaviyo", "account_config",
            "chunk_done", "finish_batch", "hash_of", "hash_without", "klaviyo_for",
            "record_details",
            "redis_for_actors", "resend", "stops_on_account_problems"]

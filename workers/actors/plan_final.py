@@ -22,6 +22,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.state.batch_record import is_planned, mark_planned
 from workers.plan_claims import Join
 
 SEP = b"\x00"
@@ -103,13 +104,12 @@ def finish(client: redis.Redis, account: str, batch_id: str, initial: bool) -> s
         watched: Any = pipe
         try:
             watched.watch(plan_key, batch_key)
-            if pipe.hget(batch_key, "planned") or pipe.hget(plan_key, "stage") != "final":
+            if (is_planned(pipe, account, batch_id)
+                    or pipe.hget(plan_key, "stage") != "final"):
                 return "lost"
             pipe.multi()
-            pipe.hset(batch_key, mapping={"planned": "1", "chunks_total": int(chunks or 0),
-                                          "email_changes_done": 0, "initial": int(initial),
-                                          "streamed": int(streams == b"1" or streams == "1")})
-            pipe.hsetnx(batch_key, "chunks_done", 0)
+            mark_planned(pipe, account, batch_id, chunks=int(chunks or 0), initial=initial,
+                         streamed=streams in (b"1", "1"))
             pipe.delete(plan_key, keys.batch_plan_emails(account, batch_id))
             pipe.execute()
         except redis.WatchError:

@@ -46,11 +46,12 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
 from shared.state.batch_records import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from workers.actors import plan_final
 from workers.actors.chunk import upsert_chunk
-from workers.actors.common import COUNT_PREFIX, account_config, hash_of, record_details
+from workers.actors.common import account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
 from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
 from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
@@ -129,8 +130,8 @@ class StreamPlanner:
             try:
                 batch_key = keys.batch(self.account, self.batch_id)
                 watched.watch(self.plan_key, batch_key)
-                if not pipe.hexists(self.plan_key, "list_id") and not pipe.hget(batch_key,
-                                                                                "planned"):
+                if (not pipe.hexists(self.plan_key, "list_id")
+                        and not is_planned(pipe, self.account, self.batch_id)):
                     pipe.multi()
                     pipe.hset(self.plan_key, mapping={
                         "list_id": list_id, "initial": int(initial),
@@ -277,7 +278,7 @@ class StreamPlanner:
             try:
                 watched.watch(self.plan_key, keys.batch(account, batch_id))
                 if (str(pipe.hget(self.plan_key, "cursor") or "0") != str(self.committed)
-                        or pipe.hget(keys.batch(account, batch_id), "planned")):
+                        or is_planned(pipe, account, batch_id)):
                     return False
                 pipe.multi()
                 for index, chunk in enumerate(chunks, start=self.chunks):
@@ -291,7 +292,7 @@ class StreamPlanner:
                 if final:
                     progress["stage"] = "final"
                 pipe.hset(self.plan_key, mapping=progress)
-                pipe.hset(keys.batch(account, batch_id), "chunks_total", self.chunks + len(chunks))
+                set_chunks_total(pipe, account, batch_id, self.chunks + len(chunks))
                 for key in keys.batch_plan_keys(account, batch_id):
                     pipe.expire(key, SCRATCH_TTL_S)
                 pipe.execute()
@@ -300,7 +301,7 @@ class StreamPlanner:
         if self.streams:  # a first sync: post them now (module docstring)
             for index in range(self.chunks, self.chunks + len(chunks)):
                 upsert_chunk.send(account, batch_id, chunk_id(index))
-            client.hset(keys.batch(account, batch_id), "chunks_sent", self.chunks + len(chunks))
+            set_chunks_sent(client, account, batch_id, self.chunks + len(chunks))
         self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
         self.window = _Window()
         return True
@@ -314,9 +315,7 @@ class StreamPlanner:
         if window.phone_claims:
             pipe.hset(keys.phone_owners(account), mapping=window.phone_claims)
         health.owe_list(pipe, account, window.owe_list)
-        for name, value in window.counts.items():
-            if value:
-                pipe.hincrby(keys.batch(account, batch_id), COUNT_PREFIX + name, value)
+        add_counts(pipe, account, batch_id, window.counts)
         if window.email_changes:
             pipe.rpush(keys.batch_email_changes(account, batch_id), *window.email_changes)
             pipe.expire(keys.batch_email_changes(account, batch_id), SCRATCH_TTL_S)
