@@ -1,4 +1,5 @@
-"""What operations add to a Dramatiq broker: dead-letter notes, Prometheus, Sentry, logs.
+"""What operations add to a Dramatiq broker: dead-letter notes, Prometheus, Sentry, logs,
+the garbage collector's settings.
 
 For ``workers/broker.py``::
 
@@ -37,9 +38,11 @@ def prepare_worker_telemetry(process_name: str = "worker") -> None:
 def ops_middleware() -> list[Middleware]:
     """The middleware to add to the broker, in order."""
     from workers.failed_batches import FailBatchOnDeadLetter
+    from workers.gc_tuning import TunedGarbageCollector
     from workers.queue_registry import RegisterQueues
 
-    added: list[Middleware] = [RegisterQueues(), DeadLetterNotes(), FailBatchOnDeadLetter()]
+    added: list[Middleware] = [RegisterQueues(), DeadLetterNotes(), FailBatchOnDeadLetter(),
+                               TunedGarbageCollector()]
     if get_settings().worker_metrics_port is not None:
         from dramatiq.middleware.prometheus import Prometheus
 
