@@ -2,6 +2,7 @@
 sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on a sample.
 
     python -m bench.push_throughput [--contacts 100000] [--sample 1000] [--threads 8]
+                                    [--processes 0|N]
                                     [--refused-share 0.01] [--default-list]
                                     [--deletes N [--delete-limits on|off|SCALE]]
 
@@ -173,30 +174,98 @@ def naive(url: str, count: int, key: str) -> tuple[float, int]:
 
 
 WORKER_CPU: dict[str, float] = {}
-"""Process CPU time (every worker thread) each batch took, by batch id."""
+"""CPU time of the worker(s) each batch took (every thread and process), by batch id."""
 
 
-def run_batch(client: Any, threads: int, batch_id: str) -> tuple[float, dict[str, Any]]:
-    """Start the bench account's batch ``batch_id`` and wait for it with an in-process
-    worker on the declared broker; (seconds, its report). Its CPU goes in WORKER_CPU."""
+class Workers:
+    """The Dramatiq worker(s) the bench runs: ``processes`` 0 is one worker in this process
+    (its CPU is this process's); 1 or more run ``dramatiq workers.dramatiq_app`` as
+    deployed (Procfile: 2 processes), measured from /proc."""
+
+    def __init__(self, processes: int, threads: int) -> None:
+        self.processes, self.threads = processes, threads
+        self._worker: dramatiq.Worker | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Workers:
+        if not self.processes:
+            self._worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=self.threads,
+                                           worker_timeout=20)
+            self._worker.start()
+            return self
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "workers.dramatiq_app", "--processes",
+             str(self.processes), "--threads", str(self.threads)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = connect(os.environ["REDIS_URL"])
+        deadline = time.monotonic() + 60
+        while client.zcard(keys.dramatiq_heartbeats()) < self.processes:  # each consumes
+            if time.monotonic() > deadline or self._proc.poll() is not None:
+                raise SystemExit("the dramatiq worker processes did not start")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(60)
+
+    def _pids(self) -> list[int]:
+        assert self._proc is not None
+        return [self._proc.pid, *children_of(self._proc.pid)]
+
+    def cpu_seconds(self) -> float:
+        if self._proc is None:
+            return time.process_time()
+        return sum(process_cpu_seconds(pid) for pid in self._pids())
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident set of a process running actors."""
+        if self._proc is None:
+            return peak_rss_mb()
+        return max(peak_rss_mb(pid) for pid in self._pids())
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (dramatiq's worker processes)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_batch(client: Any, workers: Workers, batch_id: str) -> tuple[float, dict[str, Any]]:
+    """Start the bench account's batch ``batch_id`` and wait for ``workers`` to complete it;
+    (seconds, its report). Their CPU goes in WORKER_CPU."""
     from workers.batch_lifecycle import batch_info, start_batch
 
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=20)
-    worker.start()
-    try:
-        start_batch(client, "bench", batch_id, time.time())
-        started, cpu = time.perf_counter(), time.process_time()
-        sync_batch.send("bench", batch_id)
-        while batch_info(client, "bench", batch_id).get("status") != "completed":
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
-        WORKER_CPU[batch_id] = time.process_time() - cpu
-    finally:
-        worker.stop()
+    start_batch(client, "bench", batch_id, time.time())
+    started, cpu = time.perf_counter(), workers.cpu_seconds()
+    sync_batch.send("bench", batch_id)
+    while batch_info(client, "bench", batch_id).get("status") != "completed":
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    WORKER_CPU[batch_id] = workers.cpu_seconds() - cpu
     return elapsed, batch_info(client, "bench", batch_id)["report"]
 
 
-def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
+def bench_deletes(client: Any, url: str, key: str, count: int, workers: Workers,
                   limits: str) -> None:
     """``--deletes``: a second batch of ``count`` CRM deletes of synced contacts; prints
     its time, its Klaviyo calls and what is left in the lists."""
@@ -209,7 +278,7 @@ def bench_deletes(client: Any, url: str, key: str, count: int, threads: int,
         sandbox.set_limits("on", scale=float(limits))
     before = calls_of(url, key)
     write_pending(client, "bench", count, 0, deleted=True, start=1_900_000_000.0)
-    elapsed, report = run_batch(client, threads, "bench-deletes")
+    elapsed, report = run_batch(client, workers, "bench-deletes")
     calls = calls_of(url, key) - before
     throttled = sum(int(by_status.get("429", 0)) for by_status in sandbox.calls(key).values())
     sandbox.set_limits("off")
@@ -227,6 +296,9 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="worker processes (dramatiq workers.dramatiq_app, as deployed); "
+                             "0 = one worker inside the bench process")
     parser.add_argument("--default-list", action="store_true",
                         help="first-time contacts join a default list (one per job)")
     parser.add_argument("--refused-share", type=float, default=0.01,
@@ -250,14 +322,15 @@ def main() -> None:
             store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", args.contacts, refused_every)
         setup_broker(redis_url)
-        elapsed, report = run_batch(client, args.threads, "bench-1")
-        worker_rss = peak_rss_mb()  # before the bench's own checks read big answers
-        calls = calls_of(url, key)
-        in_list = list_members(url, key) if args.default_list else None
-        naive_seconds, naive_count = naive(url, args.sample, "naive-key")
-        naive_calls = calls_of(url, "naive-key")
-        if args.deletes:
-            bench_deletes(client, url, key, args.deletes, args.threads, args.delete_limits)
+        with Workers(args.processes, args.threads) as workers:
+            elapsed, report = run_batch(client, workers, "bench-1")
+            worker_rss = workers.peak_rss_mb()  # before the bench reads big answers itself
+            calls = calls_of(url, key)
+            in_list = list_members(url, key) if args.default_list else None
+            naive_seconds, naive_count = naive(url, args.sample, "naive-key")
+            naive_calls = calls_of(url, "naive-key")
+            if args.deletes:
+                bench_deletes(client, url, key, args.deletes, workers, args.delete_limits)
 
     total_calls = sum(calls.values())
     per_10k = total_calls * 10_000 / args.contacts
@@ -279,9 +352,13 @@ def main() -> None:
     if in_list:
         print(f"default list: {in_list[0]:,} members, {in_list[1]:,} distinct (every created "
               f"contact once: {in_list[0] == in_list[1] == report['created']})")
-    print(f"worker peak RSS (VmHWM of the process running the worker): {worker_rss:,.0f} MB")
+    where = (f"{args.processes} dramatiq processes x {args.threads} threads" if args.processes
+             else f"one worker of {args.threads} threads in the bench process")
+    print(f"workers: {where}")
+    print(f"worker peak RSS (VmHWM of the largest process running actors): "
+          f"{worker_rss:,.0f} MB")
     cpu = WORKER_CPU["bench-1"]
-    print(f"worker CPU for the batch (process time, all threads): {cpu:.1f} s = "
+    print(f"worker CPU for the batch (every thread and process): {cpu:.1f} s = "
           f"{cpu / args.contacts * 1e6:.0f} us a contact")
     print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
 

@@ -22,6 +22,14 @@ a chunk's submit). The body is therefore marked :class:`ReadyBody` and posted th
 shallow copy of the account's ``ApiClient`` (same configuration, headers and HTTP pool)
 whose sanitizer hands a ``ReadyBody`` back as it is; everything else it sanitizes as the SDK
 does.
+
+Last, the SDK's REST client encodes a JSON body with the standard library's ``json.dumps``
+(ASCII escapes, ``", "`` separators): ~75 ms per 10,000 profiles, and a body larger than the
+compact JSON the chunks are cut by (:func:`workers.chunking.split` counts orjson's bytes
+against Klaviyo's size limit). The copy's REST client (:class:`_CompactBodies`) encodes a
+``ReadyBody`` with orjson -- the same JSON value, compact, UTF-8 -- and sends it as the
+SDK's own JSON branch would (same pool, headers, preload and answer type); any other
+request goes through the SDK's client unchanged.
 """
 
 from __future__ import annotations
@@ -30,9 +38,13 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+import urllib3
 from klaviyo_api import KlaviyoAPI
 from openapi_client.api.profiles_api import ProfilesApi
 from openapi_client.api_client import ApiClient
+from openapi_client.exceptions import ApiException
+from openapi_client.rest import RESTClientObject, RESTResponse
 
 _UNVALIDATED: Callable[..., Any] = ProfilesApi.bulk_import_profiles.__wrapped__  # type: ignore[attr-defined]
 
@@ -62,7 +74,34 @@ def _trusting(client: ApiClient) -> ApiClient:
         return obj if type(obj) is ReadyBody else sanitize(obj)
 
     clone.sanitize_for_serialization = sanitize_unless_ready  # type: ignore[method-assign]
+    clone.rest_client = _CompactBodies(client.rest_client)  # type: ignore[assignment]
     return clone
+
+
+class _CompactBodies:
+    """The account's REST client, except that a :class:`ReadyBody` is encoded by orjson."""
+
+    def __init__(self, rest: RESTClientObject) -> None:
+        self._rest = rest
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rest, name)
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None,
+                body: Any = None, post_params: Any = None,
+                _request_timeout: Any = None) -> RESTResponse:
+        if type(body) is not ReadyBody or post_params or _request_timeout is not None:
+            sent: RESTResponse = self._rest.request(  # type: ignore[no-untyped-call]
+                method, url, headers=headers, body=body, post_params=post_params,
+                _request_timeout=_request_timeout)
+            return sent
+        try:  # as RESTClientObject.request's JSON branch, with the body already encoded
+            answer = self._rest.pool_manager.request(
+                method.upper(), url, body=orjson.dumps(body), timeout=None,
+                headers=headers or {}, preload_content=False)
+        except urllib3.exceptions.SSLError as error:
+            raise ApiException(status=0, reason=f"{type(error).__name__}\n{error}") from None
+        return RESTResponse(answer)
 
 
 def job_body(payload: list[Any], list_id: str) -> ReadyBody:

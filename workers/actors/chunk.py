@@ -304,7 +304,8 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
                 chunk_id: str, fields: dict[str, str], job: dict[str, Any]) -> None:
     """The job is complete: read its import errors and record the stage."""
     job_id = fields["job_id"]
-    rows: list[Row] = orjson.loads(fields["rows"])
+    rows: list[Row] = orjson.loads(client.hget(keys.chunk(account, batch_id, chunk_id), "rows")
+                                   or "[]")  # unchanged while the job runs: read once, here
     stage = fields.get("stage") or "profiles"
     notes = (plan_final.apply_late_findings(client, account, batch_id, rows)
              if stage == "profiles" else None)
@@ -367,7 +368,7 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     """Look at the chunk's import job once; re-sent with a growing delay until complete."""
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = hash_without(client, key, "payload")
+    fields = hash_without(client, key, "payload", "rows")  # a poll needs neither (MBs each)
     if not _running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
         if fields.get("status") in FINISHED_CHUNK:
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))

@@ -3,8 +3,11 @@ same answers and errors, through the gateway."""
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 import pytest
 import redis
 from openapi_client.models.profile_import_job_create_query import ProfileImportJobCreateQuery
@@ -76,3 +79,40 @@ def test_a_ready_body_reaches_the_wire_as_the_sdk_would_have_sanitized_it(
     Gateway(r, "acct").call("bulk_import_profiles", bulk_import(api), body)
     profile = next(p for p in sandbox.profiles() if p["email"] == "ann@example.com")
     assert profile["first_name"] == "Ann" and profile["properties"]["tier"] == 2
+
+
+def test_a_ready_body_goes_out_as_compact_utf8_json_with_the_sdks_headers() -> None:
+    """Compact, as the chunks are cut by (workers/chunking.py counts orjson's bytes against
+    Klaviyo's size limit), and not ASCII-escaped: the stdlib's json.dumps would send more."""
+    seen: dict[str, Any] = {}
+
+    class Capture(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen["body"] = self.rfile.read(int(self.headers["Content-Length"]))
+            seen["headers"] = dict(self.headers)
+            answer = b'{"data": {"type": "profile-bulk-import-job", "id": "j1"}}'
+            self.send_response(202)
+            self.send_header("Content-Type", "application/vnd.api+json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = build_client("pk-any", f"http://127.0.0.1:{server.server_address[1]}")
+        body = build_body([{"type": "profile", "attributes": {
+            "email": "zoe@example.com", "first_name": "Zoë", "properties": {"tier": 2}}}],
+            "Y6nRLr")
+        answer: Any = bulk_import(api)(body)
+    finally:
+        server.shutdown()
+    assert answer["data"]["id"] == "j1"
+    assert seen["body"] == orjson.dumps(body)  # compact; "Zoë" as UTF-8, not \u00eb
+    assert "Zoë".encode() in seen["body"]
+    assert "json" in seen["headers"]["Content-Type"]
+    assert seen["headers"]["Authorization"] == "Klaviyo-API-Key pk-any"
+    assert seen["headers"]["revision"]
