@@ -5,7 +5,8 @@ retries idempotent requests that carry Retry-After, invisibly (klaviyo-api.md 8.
 are switched off here: ``max_retries=1`` (one attempt) and the pool manager's ``retries``
 set to ``False``. Waiting is our rate limiter's and Dramatiq's job, never a worker thread's.
 Responses are plain dicts (``USE_DICTIONARY_FOR_RESPONSE_DATA``): cheaper than models
-for 10,000-profile payloads.
+for 10,000-profile payloads. Importing this module removes the reference cycle every SDK
+call makes (:mod:`shared.klaviyo.sdk_frames`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import urllib3
 from klaviyo_api import KlaviyoAPI
 
 from shared.accounts import AccountConfig
+from shared.klaviyo import sdk_frames
 from shared.settings import KLAVIYO_PRODUCTION_URL, KLAVIYO_READ_TIMEOUT
+
+sdk_frames.install()
 
 SANDBOX_KEY = "sandbox-key"
 """The key used for the ``default`` account when none is configured (the sandbox)."""
