@@ -17,6 +17,7 @@ from shared.state.batch_records import chunk_key
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.batch_lifecycle import batch_info, start_batch
 from workers.batch_planner import SyncedRecord
+from workers.broker import setup_broker
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     monkeypatch.setenv("SYNC_PLAN_COMMIT_MEMBERS", "4")
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "3")
     prepare_env(monkeypatch, redis_url, sandbox.url)
-    import workers.actors  # noqa: F401  (the broker the planner's module builds)
+    setup_broker(redis_url)  # a first sync sends each chunk as it is committed
     from workers.actors import plan_final
     from workers.actors.plan_stream import StreamPlanner
 
