@@ -128,8 +128,8 @@ def write_pending(client: Any, account: str, count: int, refused_every: int,
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
-    """The peak resident set (VmHWM) of a process, in MB: here the bench process, which
-    runs the Dramatiq worker (planning and every chunk) in its threads."""
+    """The peak resident set (VmHWM) of a process, in MB (by default the bench process,
+    which runs the in-process worker's threads)."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
@@ -228,25 +228,29 @@ class Workers:
         return max(peak_rss_mb(pid) for pid in self._pids())
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name: state, ppid, ... (proc(5), from field 3)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (dramatiq's worker processes)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                parent = int(_stat_fields(entry)[1])
             except OSError:
                 continue
-            if int(fields[1]) == pid:
+            if parent == pid:
                 found.append(int(entry))
     return found
 
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

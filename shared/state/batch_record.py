@@ -115,10 +115,6 @@ class Batch:
             report=json.loads(report) if report else None,
         )
 
-    @property
-    def running(self) -> bool:
-        return self.status == BatchStatus.RUNNING
-
     def final_report(self) -> dict[str, int]:
         """The counts a completed batch reports: every one of :data:`REPORT_COUNTS`."""
         return {name: self.counts.get(name, 0) for name in REPORT_COUNTS}
@@ -159,6 +155,11 @@ def batch_status(client: Any, account: str, batch_id: str) -> BatchStatus | None
     """The batch's status alone (``client`` may be a watching pipeline)."""
     value = client.hget(keys.batch(account, batch_id), BatchField.STATUS)
     return BatchStatus(as_text(value)) if value else None
+
+
+def is_running(client: Any, account: str, batch_id: str) -> bool:
+    """The batch runs (not completed, failed or unknown: a late redelivery has nothing to do)."""
+    return batch_status(client, account, batch_id) == BatchStatus.RUNNING
 
 
 def is_planned(client: Any, account: str, batch_id: str) -> bool:
@@ -212,5 +213,6 @@ def mark_planned(pipe: Any, account: str, batch_id: str, *, chunks: int, initial
 
 __all__ = ["COUNT_PREFIX", "REPORT_COUNTS", "Batch", "BatchField", "add_counts",
            "batch_from_raw", "batch_status", "chunks_total", "count_args", "is_planned",
+           "is_running",
            "mark_planned", "read_batch", "set_chunks_sent", "set_chunks_total",
            "set_email_changes_done"]

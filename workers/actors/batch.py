@@ -22,12 +22,12 @@ from shared.redis_text import as_text
 from shared.state.batch_record import (
     Batch,
     add_counts,
-    batch_status,
     is_planned,
+    is_running,
     read_batch,
     set_email_changes_done,
 )
-from shared.state.batch_records import BatchStatus, ChunkStatus
+from shared.state.batch_records import ChunkStatus
 from shared.state.batch_records import chunk_id as chunk_id_of
 from workers.actors import chunk as chunk_actors
 from workers.actors.common import (
@@ -107,7 +107,7 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
 def sync_batch(account: str, batch_id: str) -> None:
     """Plan the batch, apply email changes, send its chunks (or complete it at once)."""
     client = redis_for_actors()
-    if batch_status(client, account, batch_id) != BatchStatus.RUNNING:
+    if not is_running(client, account, batch_id):
         return  # completed or unknown: a late redelivery
     if not is_planned(client, account, batch_id):
         outcome = StreamPlanner(client, account, batch_id).run(

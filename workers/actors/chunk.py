@@ -46,8 +46,8 @@ from shared.klaviyo.bulk_body import bulk_import, job_body
 from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from shared.state import account_health as health
-from shared.state.batch_record import batch_status, is_planned
-from shared.state.batch_records import FINISHED_CHUNK, BatchStatus, ChunkStatus
+from shared.state.batch_record import is_planned, is_running
+from shared.state.batch_records import FINISHED_CHUNK, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
 from workers.actors import plan_final
@@ -81,16 +81,6 @@ log = logging.getLogger(__name__)
 
 def _klaviyo(client: redis.Redis, account: str) -> Klaviyo:
     return klaviyo_for(client, account_config(client, account))
-
-
-def _running(client: redis.Redis, account: str, batch_id: str) -> bool:
-    return batch_status(client, account, batch_id) == BatchStatus.RUNNING
-
-
-def _planned(client: redis.Redis, account: str, batch_id: str) -> bool:
-    """Every member planned: what the plan found late is known (workers/actors/plan_final.py),
-    so a chunk's profile job may be recorded."""
-    return is_planned(client, account, batch_id)
 
 
 @dataclass
@@ -160,7 +150,7 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
     klaviyo = _klaviyo(client, account)
     for _ in range(ROUNDS_PER_MESSAGE):
         if not left.rows:
-            if not _planned(client, account, batch_id):
+            if not is_planned(client, account, batch_id):
                 resend(upsert_chunk, (account, batch_id, chunk_id), PLAN_WAIT_S)
                 return
             _stage_done(client, account, batch_id, chunk_id, stage, [], {}, {}, 0,
@@ -206,7 +196,7 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     """Send one chunk: a bulk import job (or its phone stage), or the removals of deleted
     contacts."""
     client = redis_for_actors()
-    if not _running(client, account, batch_id):
+    if not is_running(client, account, batch_id):
         return
     key = keys.chunk(account, batch_id, chunk_id)
     fields = hash_without(client, key, "payload")  # read in the body slot (_submit)
@@ -369,7 +359,7 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
     fields = hash_without(client, key, "payload", "rows")  # a poll needs neither (MBs each)
-    if not _running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
+    if not is_running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
         if fields.get("status") in FINISHED_CHUNK:
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
         return
@@ -409,7 +399,8 @@ def _record_when_planned(client: redis.Redis, klaviyo: Klaviyo, args: tuple[str,
     """Record the complete job -- once the batch is planned; until then keep the job's
     answer and look again in :data:`PLAN_WAIT_S`."""
     account, batch_id, chunk_id = args
-    if not _planned(client, account, batch_id):
+    # Only a planned batch knows what its later slices found (workers/actors/plan_final.py).
+    if not is_planned(client, account, batch_id):
         if "complete_job" not in fields:
             client.hset(keys.chunk(account, batch_id, chunk_id), "complete_job",
                         orjson.dumps(job))

@@ -22,10 +22,12 @@ def test_a_started_batch_reads_as_running_and_not_planned(r: redis.Redis) -> Non
     _running_batch(r)
     batch = record.read_batch(r, "acme", "b1")
     assert batch is not None
-    assert (batch.status, batch.running, batch.planned) == (BatchStatus.RUNNING, True, False)
+    assert (batch.status, batch.planned) == (BatchStatus.RUNNING, False)
+    assert record.is_running(r, "acme", "b1")
     assert (batch.size, batch.started_at, batch.chunks_total) == (2, 100.0, 0)
     assert record.batch_status(r, "acme", "b1") == BatchStatus.RUNNING
     assert record.read_batch(r, "acme", "b-unknown") is None
+    assert not record.is_running(r, "acme", "b-unknown")
 
 
 def test_the_planners_writes_show_as_progress(r: redis.Redis) -> None:
