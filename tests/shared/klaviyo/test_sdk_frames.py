@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import inspect
+import subprocess
+import sys
 import weakref
 from typing import Any
 
@@ -55,3 +57,21 @@ def test_a_method_reads_the_same_arguments_as_from_its_frame() -> None:
 
 def test_installing_twice_changes_nothing_more() -> None:
     assert sdk_frames.install() == 0  # done when shared.klaviyo.client was imported
+
+
+LAZY = """
+import sys
+import shared.klaviyo.client as client
+from shared.klaviyo import sdk_frames
+early = sorted(m for m in sys.modules if m.startswith(sdk_frames.PREFIX))
+client.build_client("pk-any", "http://127.0.0.1:9").Profiles
+import openapi_client.api.profiles_api as profiles_api
+print(early, profiles_api.inspect is sdk_frames.FRAMELESS_INSPECT)
+"""
+
+
+def test_an_api_module_is_changed_when_the_sdk_first_imports_it_and_none_is_imported_early(
+        ) -> None:
+    done = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split() == ["[]", "True"]  # importing our client loads no API module
