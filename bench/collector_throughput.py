@@ -7,7 +7,7 @@ and acknowledges the same entries.
 Runs an embedded redis-server (or ``--redis-url``) and fills the events stream with
 ``--events`` events (the contract's example shape) for ``--contacts`` contacts of 50
 accounts, written the way the producers write them. The clock runs while one in-process
-:class:`workers.collector.Collector` (``--count`` entries a read, the collector process's
+:class:`workers.intake.collector.Collector` (``--count`` entries a read, the collector process's
 default) drains the stream; every contact must then be pending. The baseline, in the same
 run on the same Redis and the same entries: ``XREADGROUP`` + ``XACK`` of the same batch size,
 nothing parsed or applied. Prints both rates and their ratio.
@@ -28,7 +28,7 @@ from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
 from shared.redis_server import EmbeddedRedis
-from workers.collector import Collector
+from workers.intake.collector import Collector
 
 ACCOUNTS = 50
 BASELINE_GROUP = "bench-baseline"

@@ -5,7 +5,7 @@
 Runs an embedded redis-server, the sandbox in its own process (rate limits off) and an
 in-process Dramatiq worker. ``--contacts`` contact events (the contract's example shape,
 each with its own valid phone) are appended to the events stream as the webhook does,
-applied by a real :class:`workers.collector.Collector`, and synced into the sandbox, one
+applied by a real :class:`workers.intake.collector.Collector`, and synced into the sandbox, one
 batch per account. The stream is then trimmed (what ops do; it is not per-contact state)
 and every key's ``MEMORY USAGE`` is summed by family (the key with its ids replaced by
 ``*``). The baseline in the same run: the bytes of the contacts' JSON as the CRM sent it.
@@ -26,7 +26,7 @@ from bench.push_throughput import bench_stack
 from producers.event_stream import append_events
 from shared import constants as keys
 from shared.events import ContactEvent
-from workers.actors.batch import sync_batch
+from workers.push.batch import sync_batch
 
 IDS = re.compile(r"\{[^}]*\}|(?<=:)[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*")
 
@@ -71,9 +71,9 @@ def main() -> None:
     with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.batch_lifecycle import batch_info, start_batch
-        from workers.broker import setup_broker
-        from workers.collector import Collector
+        from workers.intake.collector import Collector
+        from workers.push.lifecycle import batch_info, start_batch
+        from workers.runtime.broker import setup_broker
 
         store = AccountStore(client, get_settings())
         names = [f"acct-{i}" for i in range(args.accounts)]

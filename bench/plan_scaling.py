@@ -6,7 +6,7 @@ process's peak RSS, to show that planning is linear and its memory bounded.
 Each size runs in a fresh process (so its VmHWM is its own) on the stack of
 :func:`bench.push_throughput.bench_stack`: first-time contacts of one account with a
 default list, written as pending, one batch started and planned by
-:class:`workers.actors.plan_stream.StreamPlanner` run after run until done, nothing sent.
+:class:`workers.push.plan.stream.StreamPlanner` run after run until done, nothing sent.
 ``--profile N`` plans N contacts under cProfile and prints where the time goes.
 """
 
@@ -27,15 +27,15 @@ def plan_once(contacts: int, profile: bool) -> None:
     with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.batch_lifecycle import start_batch
-        from workers.broker import setup_broker
+        from workers.push.lifecycle import start_batch
+        from workers.runtime.broker import setup_broker
 
         store = AccountStore(client, get_settings())
         store.add("bench", key, klaviyo_base_url=url)
         store.set("bench", default_list_id=create_list(key, url))
         write_pending(client, "bench", contacts, 100)
         setup_broker(redis_url)
-        from workers.actors.plan_stream import StreamPlanner
+        from workers.push.plan.stream import StreamPlanner
 
         start_batch(client, "bench", "plan-1", time.time())
         before = peak_rss_mb()

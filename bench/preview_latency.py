@@ -50,7 +50,7 @@ def main() -> None:
         from shared.account_service.preview import preview_counts
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.collector import Collector
+        from workers.intake.collector import Collector
 
         settings = get_settings()
         AccountStore(client, settings).add(ACCOUNT, key, klaviyo_base_url=url)

@@ -28,7 +28,7 @@ import redis
 from producers.event_stream import append_wire_events
 from shared.redis_server import EmbeddedRedis
 from shared.wire_events import wire_event
-from workers.collector import Collector
+from workers.intake.collector import Collector
 
 ACCOUNT = "default"
 ROLES = ["Decision Maker", "Buyer", "Intern", "Finance", "IT", " buyer ", "Owner"]

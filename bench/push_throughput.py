@@ -43,7 +43,7 @@ from shared.klaviyo.rate_limiter import LIMITS
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from shared.state.contact_mirror import event_mirror
-from workers.actors.batch import sync_batch
+from workers.push.batch import sync_batch
 
 
 def free_port() -> int:
@@ -257,7 +257,7 @@ def process_cpu_seconds(pid: int) -> float:
 def run_batch(client: Any, workers: Workers, batch_id: str) -> tuple[float, dict[str, Any]]:
     """Start the bench account's batch ``batch_id`` and wait for ``workers`` to complete it;
     (seconds, its report). Their CPU goes in WORKER_CPU."""
-    from workers.batch_lifecycle import batch_info, start_batch
+    from workers.push.lifecycle import batch_info, start_batch
 
     start_batch(client, "bench", batch_id, time.time())
     started, cpu = time.perf_counter(), workers.cpu_seconds()
@@ -318,7 +318,7 @@ def main() -> None:
     with bench_stack() as (client, redis_url, url, key):
         from shared.accounts import AccountStore
         from shared.settings import get_settings
-        from workers.broker import setup_broker
+        from workers.runtime.broker import setup_broker
 
         store = AccountStore(client, get_settings())
         store.add("bench", key, klaviyo_base_url=url)

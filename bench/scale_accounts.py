@@ -88,10 +88,10 @@ def main() -> None:
         from shared.accounts import AccountStore
         from shared.redis_client import connect
         from shared.settings import get_settings
+        from shared.state.status_report import build_status
         from shared.telemetry.exposition import render_metrics
         from workers.reverse.schedule import ReverseSchedule
         from workers.scheduler import Scheduler
-        from workers.status_report import build_status
 
         get_settings.cache_clear()
         client = connect(server.url)

@@ -22,10 +22,10 @@ from shared.accounts import AccountError, AccountStore
 from shared.klaviyo.errors import KlaviyoError
 from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
-from workers.actors.common import account_config, klaviyo_for
 from workers.reverse.discovery import discover
 from workers.reverse.schedule import ReverseSchedule
 from workers.reverse.state import known_lists, list_cursor
+from workers.runtime.actor_context import account_config, klaviyo_for
 
 lists_app = typer.Typer(help="Klaviyo lists the reverse sync knows; discover new ones.")
 

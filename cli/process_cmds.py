@@ -7,7 +7,6 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
 from typing import Annotated
 
 import redis
@@ -18,9 +17,8 @@ from shared.account_service.syncs import sync_now as sync_now_of
 from shared.accounts import AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
-from workers.actors.batch import sync_batch
-from workers.broker import setup_broker
-from workers.collector import Collector, default_consumer_name
+from workers.intake.collector import Collector, default_consumer_name
+from workers.runtime.broker import setup_broker
 from workers.scheduler import Scheduler, scheduler_alive
 
 log = logging.getLogger(__name__)
@@ -98,16 +96,6 @@ def collector(
     worker.run_forever(stop_on_signals())
 
 
-def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
-    """Enqueue through the Dramatiq broker on ``redis_url`` to the batch actor."""
-    setup_broker(redis_url)
-
-    def enqueue(account: str, batch_id: str) -> None:
-        sync_batch.send(account, batch_id)
-
-    return enqueue
-
-
 def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
@@ -116,7 +104,8 @@ def scheduler(
     client = open_redis(settings)
     _telemetry(settings, "scheduler")
     assert settings.redis_url is not None
-    runner = Scheduler(client, AccountStore(client, settings), real_enqueue(settings.redis_url))
+    setup_broker(settings.redis_url)  # the scheduler hands batches to sync_batch through it
+    runner = Scheduler(client, AccountStore(client, settings))
     runner.run_forever(stop_on_signals(), tick_seconds=tick)
 
 

@@ -17,8 +17,8 @@ from rich.text import Text
 
 from cli.process_cmds import open_redis
 from shared.settings import get_settings
-from shared.state.batch_records import BatchStatus
-from workers.status_report import account_statuses, build_status, known_accounts
+from shared.state.batch_record import BatchStatus
+from shared.state.status_report import account_statuses, build_status, known_accounts
 
 
 def _when(epoch: float | None, now: float) -> str:

@@ -6,7 +6,7 @@
   turns bytes into events with errors per event index and field (on the webhook as dicts,
   by :mod:`shared.wire_events`, the models' rules at half the cost).
 * :mod:`producers.importer` -- CRM exports (CSV, JSONL), for ``contact-sync import``.
-* :mod:`producers.publish` -- ``publish()`` for Python code inside the CRM.
+* :mod:`producers.python_intake` -- ``publish()`` for Python code inside the CRM.
 * :mod:`producers.event_stream` -- ``append_events()`` / ``append_wire_events()``, the one
   writer of the events stream that the collector (workers) reads.
 """

@@ -28,8 +28,9 @@ DRAMATIQ_NAMESPACE = "dramatiq"
 HEARTBEATS = f"{PREFIX}:heartbeats"
 """Sorted set: ``<kind>:<host>:<pid>`` -> the time of that process's last heartbeat."""
 QUEUES = f"{PREFIX}:queues"
-"""Set: the Dramatiq queues any process declared (workers.queue_registry), so operator
-tools list queues without scanning the keyspace."""
+"""Set: the Dramatiq queues any process declared
+(workers.runtime.middleware.register_queues), so operator tools list queues without
+scanning the keyspace."""
 REJECTING_ACCOUNTS = f"{PREFIX}:rejecting"
 """Set: accounts that have (or had) contacts Klaviyo refused; ``/metrics`` reads the
 rejected count of these only."""

@@ -1,4 +1,4 @@
-"""Steps 2-4 of a batch plan (:mod:`workers.batch_planner`): which members the filters
+"""Steps 2-4 of a batch plan (:mod:`workers.push.plan.planner`): which members the filters
 let through, which have no valid email, which the bulk-export cap holds back.
 
 Here, in the shared layer, because a batch, ``contact-sync preview`` and the account API's
@@ -48,7 +48,7 @@ def screen(account: AccountConfig, members: Iterable[Member],
            contacts: Mapping[str, MirroredContact], initial: bool, taken: int = 0
            ) -> Screened:
     """Steps 2-4 over the members that are not deleted; ``taken`` places of the cap went
-    to earlier slices of the batch (newer members: workers/actors/plan_stream.py)."""
+    to earlier slices of the batch (newer members: workers/push/plan/stream.py)."""
     out = Screened([], [], {}, [])
     capped: list[tuple[Member, MirroredContact, str]] = []
     for member in members:

@@ -73,7 +73,7 @@ class Tuning(BaseSettings):
     """CRM deletes per delete chunk; ``None``: 1,000, one list-removal call (never more)."""
     chunk_bodies_at_once: int = Field(default=1, alias="SYNC_CHUNK_BODIES_AT_ONCE", ge=1)
     """Chunk request bodies a worker process builds and posts at the same time (each
-    ~150 MB for 10,000 profiles; workers/chunking.py)."""
+    ~150 MB for 10,000 profiles; workers/push/plan/chunking.py)."""
     plan_slice: int | None = Field(default=None, alias="SYNC_PLAN_SLICE", ge=1)
     """Batch members planned at once; ``None``: 5,000 (never more)."""
     plan_commit_members: int | None = Field(default=None, alias="SYNC_PLAN_COMMIT_MEMBERS",

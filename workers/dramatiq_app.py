@@ -4,17 +4,17 @@ actor of contact-sync (Procfile, docker-compose.yml, ``contact-sync run``).
 It is the one module whose import sets up a broker: the worker's logging and Sentry
 first (Sentry patches the broker), then the Redis broker on ``REDIS_URL`` (required: a
 worker cannot embed its own Redis), then every actor module. When
-:func:`workers.broker.setup_broker` already ran in this process (tests, benchmarks), that
+:func:`workers.runtime.broker.setup_broker` already ran in this process (tests, benchmarks), that
 broker is kept. Everything else imports the actor modules freely: they are declared on a
 placeholder that connects to nothing until ``setup_broker`` runs (see
-:func:`workers.broker.declaring_broker`).
+:func:`workers.runtime.broker.declaring_broker`).
 """
 
 from __future__ import annotations
 
 from shared.settings import get_settings
-from workers.broker import current_broker, setup_broker
-from workers.ops_middleware import prepare_worker_telemetry
+from workers.runtime.broker import current_broker, setup_broker
+from workers.runtime.startup import prepare_worker_telemetry
 
 if current_broker() is None:
     _url = get_settings().redis_url
@@ -27,6 +27,8 @@ if current_broker() is None:
     setup_broker(_url)
 
 # After the broker, on purpose (the actors then declare straight onto it).
-from workers.actors import batch, chunk, lists
+from workers.push import batch
+from workers.push.deliver import chunk
+from workers.reverse import actors, crm_delivery
 
-__all__ = ["batch", "chunk", "lists"]
+__all__ = ["actors", "batch", "chunk", "crm_delivery"]

@@ -34,9 +34,10 @@ from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import account_health as health
 from shared.state import due_accounts
-from shared.state.batch_records import new_batch_id
+from shared.state.batch_record import new_batch_id
 from shared.state.heartbeats import Heart
-from workers import batch_lifecycle as lifecycle
+from workers.push import lifecycle
+from workers.push.batch import send_batch
 from workers.reverse.schedule import ReverseSchedule
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Scheduler:
         self,
         redis_client: redis.Redis,
         accounts: AccountStore,
-        enqueue: Enqueue,
+        enqueue: Enqueue = send_batch,
         clock: Callable[[], float] = time.time,
         *,
         lock_ms: int = 15_000,

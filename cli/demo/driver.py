@@ -38,9 +38,8 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.redis_client import connect
 from shared.settings import Settings
-from shared.state.batch_record import read_batch
-from shared.state.batch_records import BatchStatus
-from workers import batch_lifecycle as lifecycle
+from shared.state.batch_record import BatchStatus, read_batch
+from workers.push import lifecycle
 
 REQUEST_EVENTS = 1000
 """Events per webhook request (the contract's maximum)."""

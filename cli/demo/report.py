@@ -14,7 +14,7 @@ from rich.table import Table
 
 from cli.demo.expectations import Expected
 from cli.demo.klaviyo_state import KlaviyoProfile, KlaviyoState
-from shared.state.batch_records import BatchStatus
+from shared.state.batch_record import BatchStatus
 
 INTERVAL_SLACK = 0.001
 """Seconds of float rounding allowed when comparing a batch's start with its due time."""

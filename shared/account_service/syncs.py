@@ -12,11 +12,11 @@ from shared.account_service.accounts import existing
 from shared.account_service.errors import Conflict, NotFound, invalid_field
 from shared.account_service.models import ContactOutcome, SyncDetail, SyncRequested, SyncSummary
 from shared.settings import Settings
-from shared.state import batch_history
+from shared.state import account_state, batch_history
 from shared.state.batch_details import read_details
 
 HISTORY_KEPT = 100
-"""Batches kept per account (:data:`workers.batch_lifecycle.BATCHES_KEPT`)."""
+"""Batches kept per account (:data:`workers.push.lifecycle.BATCHES_KEPT`)."""
 DEFAULT_LIMIT = 20
 
 
@@ -75,6 +75,6 @@ def sync_now(client: redis.Redis, settings: Settings, name: str) -> SyncRequeste
     else:
         detail = "nothing pending; no batch to start"
     if running or pending:
-        batch_history.request_sync_now(client, name)
+        account_state.request_sync_now(client, name)
     return SyncRequested(account=name, requested=bool(running or pending), pending=pending,
                          running_batch=running, detail=detail)

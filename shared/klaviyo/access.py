@@ -1,6 +1,6 @@
 """One account's way to Klaviyo for a one-off call (a check, the lists drop-down): the SDK
 client and a gateway that, for an OAuth account, puts its Bearer token on the client. The
-workers keep their clients per account (``workers.actors.common.klaviyo_for``)."""
+workers keep their clients per account (``workers.runtime.actor_context.klaviyo_for``)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ profile dict body is first turned into ``ProfileImportJobCreateQuery`` (30,000 m
 then dumped back into a dict and walked again before ``json.dumps``; that was ~0.4-1.0 s
 of a worker's CPU per 10,000 profiles, against ~0.03 s for encoding the same 3.5 MB body
 (docs/PERFORMANCE.md, "The bulk import body"). Our body is built from validated parts
-(:mod:`workers.chunking`) and Klaviyo checks every row anyway (docs/KLAVIYO.md section 1),
+(:mod:`workers.push.plan.chunking`) and Klaviyo checks every row anyway (docs/KLAVIYO.md section 1),
 so the SDK's generated method is called as written minus that wrapper: the function
 ``validate_call`` wraps (``__wrapped__``, kept by ``functools.wraps``) on a ``ProfilesApi``
 of the account's own ``ApiClient``. Host, key, revision header, the one-attempt HTTP pool
@@ -25,7 +25,7 @@ does.
 
 Last, the SDK's REST client encodes a JSON body with the standard library's ``json.dumps``
 (ASCII escapes, ``", "`` separators): ~75 ms per 10,000 profiles, and a body larger than the
-compact JSON the chunks are cut by (:func:`workers.chunking.split` counts orjson's bytes
+compact JSON the chunks are cut by (:func:`workers.push.plan.chunking.split` counts orjson's bytes
 against Klaviyo's size limit). The copy's REST client (:class:`_CompactBodies`) encodes a
 ``ReadyBody`` with orjson -- the same JSON value, compact, UTF-8 -- and sends it as the
 SDK's own JSON branch would (same pool, headers, preload and answer type); any other

@@ -11,7 +11,8 @@ The local ``frame`` is the frame itself: a cycle, which Python's documentation w
 call also keeps its caller's frame, and that one its caller's, so each SDK call kept the
 whole stack above it alive -- a chunk's 10,000 rows, its 3 MB request body, the parsed
 answer -- until the cycle collector came by. A worker runs that collector rarely
-(:mod:`workers.gc_tuning`), and a million-contact batch peaked at 725 MB instead of ~450.
+(:mod:`workers.runtime.middleware.tuned_garbage_collector`), and a million-contact batch
+peaked at 725 MB instead of ~450.
 
 :func:`install` gives each of those modules an ``inspect`` whose ``currentframe`` hands the
 method a copy of its arguments rather than the frame; ``getargvalues`` reads that copy the

@@ -18,7 +18,7 @@ import redis
 from shared import constants as keys
 from shared.redis_text import as_text
 from shared.state.batch_record import chunks_total
-from shared.state.batch_records import chunk_key
+from shared.state.chunk_record import chunk_key
 
 DELETE_STEP = 1_000
 

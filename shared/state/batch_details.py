@@ -4,7 +4,7 @@ phone, and those Klaviyo refused, each with its outcome and reason. Contact ids 
 never an email or a phone.
 
 Hash :func:`shared.constants.batch_details`; it lives and dies with the batch's history
-(:func:`workers.batch_lifecycle._retire` deletes it with the batch beyond the newest 100).
+(:func:`workers.push.lifecycle._retire` deletes it with the batch beyond the newest 100).
 A bulk export of a million contacts must not leave a million-field hash per batch, so at
 most :data:`DETAILS_KEPT_PER_OUTCOME` contacts per outcome are written per call (the counts
 of the report stay exact; the detail names the first ones).

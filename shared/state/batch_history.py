@@ -1,8 +1,8 @@
 """Reading an account's batches: its scheduling state, the running batch, the history
-(newest first, :data:`workers.batch_lifecycle.BATCHES_KEPT` kept) and ``sync-now``.
+(newest first, :data:`workers.push.lifecycle.BATCHES_KEPT` kept).
 
 The batch life cycle itself (start, complete, fail, retire) is written by
-:mod:`workers.batch_lifecycle`; the CLI and the account API read it here.
+:mod:`workers.push.lifecycle`; the CLI and the account API read it here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text, as_texts
-from shared.state import due_accounts
 from shared.state.batch_record import read_batch
 
 
@@ -60,9 +59,3 @@ def recent_batches(client: redis.Redis, account: str, limit: int = 10) -> list[d
     ids: list[Any] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
     return [info for info in (batch_info(client, account, as_text(i)) for i in ids) if info]
 
-
-def request_sync_now(client: redis.Redis, account: str) -> None:
-    """Make the account due at the scheduler's next tick, interval or not (``sync-now``);
-    still never while a batch of it runs."""
-    client.hset(keys.state(account), "force", "1")
-    due_accounts.look_at(client, account, due_accounts.ASAP)

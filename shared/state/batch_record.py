@@ -3,13 +3,13 @@ the writes Python makes to it.
 
 Who writes what, in the order a batch lives:
 
-- ``workers/start_batch.lua`` creates it: ``status`` running, ``started_at``, ``size``
+- ``workers/push/start_batch.lua`` creates it: ``status`` running, ``started_at``, ``size``
   (members), ``bulk`` (members of a bulk import);
-- the planner (``workers/actors/plan_stream.py``, ``plan_final.py``) through
+- the planner (``workers/push/plan/stream.py``, ``final.py``) through
   :func:`add_counts`, :func:`set_chunks_total`, :func:`set_chunks_sent` and
   :func:`mark_planned`; ``sync_batch`` through :func:`set_email_changes_done`;
-- ``workers/actors/chunk_done.lua`` adds a finished chunk's counts and ``chunks_done``;
-- ``workers/complete_batch.lua`` ends it: ``status`` completed or failed,
+- ``workers/push/chunk_done.lua`` adds a finished chunk's counts and ``chunks_done``;
+- ``workers/push/complete_batch.lua`` ends it: ``status`` completed or failed,
   ``completed_at``, ``report`` (JSON: the counts, or ``{"error": reason}``).
 
 Everything reads it as a :class:`Batch` (:func:`read_batch`, :meth:`Batch.from_hash`), so
@@ -19,6 +19,8 @@ no reader walks the raw hash: a field the record does not declare is never shown
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,7 +30,6 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text, as_texts
-from shared.state.batch_records import BatchStatus
 
 COUNT_PREFIX = "n:"
 """Fields ``n:<count>`` hold the report counts while the batch runs."""
@@ -38,6 +39,20 @@ REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter
                  "removed_from_lists", "unencodable", "phone_dropped", "phone_shared",
                  "import_rounds")
 """The counts of a completed batch's report, in the order they are shown."""
+
+
+class BatchStatus(StrEnum):
+    """A batch is ``running`` from ``start_batch.lua`` until ``complete_batch.lua`` marks it
+    ``completed`` or ``failed``."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def new_batch_id(now: float) -> str:
+    """Readable, sortable and unique: ``20261122T174000-3f9c2a1b``."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}"
 
 
 class BatchField(StrEnum):

@@ -4,7 +4,7 @@
 ``SYNC_LOG_FORMAT=json`` each record is one JSON object on one line::
 
     {"time": "2026-11-22T10:00:00.123Z", "level": "INFO", "process": "worker",
-     "logger": "workers.actors.batch", "message": "batch done", "account": "acme",
+     "logger": "workers.push.batch", "message": "batch done", "account": "acme",
      "batch_id": "b-1"}
 
 ``account``, ``batch_id`` (and ``chunk_id``, ``event_id``, ``contact_id``) come from
@@ -137,7 +137,7 @@ class BrokerOutageFilter(logging.Filter):
         super().__init__()
         self.redis_url = redis_url
         self.outage = RedisOutage(process_name, redis_address(redis_url) if redis_url else "?",
-                                  logging.getLogger("workers.broker"))
+                                  logging.getLogger("workers.runtime.broker"))
         self._probe: threading.Thread | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -15,7 +15,7 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers.dead_letters import DeadLetters
+from workers.runtime.dead_letters import DeadLetters
 
 runner = CliRunner()
 

@@ -13,8 +13,8 @@ import redis
 from typer.testing import CliRunner
 
 from cli.main import app
-from producers.publish import publish
-from workers.collector import Collector
+from producers.python_intake import publish
+from workers.intake.collector import Collector
 
 runner = CliRunner()
 

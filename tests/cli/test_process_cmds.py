@@ -20,7 +20,7 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import Settings
 from tests.workers.collector_helpers import event, publish
-from workers import batch_lifecycle as lifecycle
+from workers.push import lifecycle
 from workers.scheduler import Scheduler
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))

@@ -14,13 +14,13 @@ from shared import constants as keys
 from shared.klaviyo.rate_limiter import RateLimiter
 from shared.state.heartbeats import Heart
 from shared.state.rejections import record_rejection
+from shared.state.status_report import build_status
 from shared.telemetry.metrics import record_klaviyo_call
 from tests.workers.dramatiq_harness import (
     dead_lettered,
 )
-from workers import batch_lifecycle as lifecycle
-from workers.collector import Collector
-from workers.status_report import build_status
+from workers.intake.collector import Collector
+from workers.push import lifecycle
 
 runner = CliRunner()
 

@@ -29,7 +29,7 @@ from shared import constants as keys
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
-from workers.batch_lifecycle import batch_info, recent_batches
+from workers.push.lifecycle import batch_info, recent_batches
 
 PROCESSES = ("web", "collector", "scheduler", "worker")
 SETTLE_TIMEOUT_S = 90.0

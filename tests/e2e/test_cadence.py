@@ -8,7 +8,7 @@ from __future__ import annotations
 from sandbox.inspect_client import SandboxClient
 from tests.e2e.pipeline import Account, Pipeline, start_all
 from tests.support.process_stack import ProcessStack, wait_until
-from workers.batch_lifecycle import running_batch
+from workers.push.lifecycle import running_batch
 
 INTERVAL_S = 5
 JOB_DELAY_MS = 3000

@@ -14,7 +14,7 @@ from typing import Any
 from sandbox.inspect_client import SandboxClient
 from tests.e2e.pipeline import Account, Pipeline
 from tests.support.process_stack import ProcessStack, wait_until
-from workers.batch_lifecycle import recent_batches
+from workers.push.lifecycle import recent_batches
 
 ACCOUNTS, CONTACTS, WAVES, CLIENTS = 5, 30, 4, 3
 SHARED_EVERY = 5

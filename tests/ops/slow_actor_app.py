@@ -11,7 +11,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.ops_middleware import ops_middleware
+from workers.runtime.middleware import ops_middleware
 
 REDIS_URL = os.environ["REDIS_URL"]
 QUEUE = os.environ.get("SLOW_QUEUE", "slow")

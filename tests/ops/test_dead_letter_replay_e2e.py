@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from cli.main import app
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-from workers.batch_lifecycle import batch_info, start_batch
-from workers.broker import setup_broker
-from workers.dead_letters import DeadLetters
+from workers.push.lifecycle import batch_info, start_batch
+from workers.runtime.broker import setup_broker
+from workers.runtime.dead_letters import DeadLetters
 
 runner = CliRunner()
 
@@ -41,7 +41,7 @@ def test_a_dead_lettered_chunk_fails_its_batch_and_the_next_batch_delivers_its_c
     broker.add_middleware(no_retries)
     try:
         with push_worker(redis_url):
-            from workers.actors.batch import sync_batch
+            from workers.push.batch import sync_batch
 
             acct = PushAccount(r, sandbox)
             for contact_id in ("C1", "C2", "C3"):

@@ -127,8 +127,8 @@ def _healthcheck(compose: dict[str, Any], name: str, env: dict[str, str],
 def _command_missing(command: str) -> str | None:
     """Why the process cannot start yet in this tree (another area not landed), or None."""
     # The worker runs the actors; the scheduler enqueues to the batch actor.
-    needs = {"dramatiq ": ["workers/broker.py", "workers/dramatiq_app.py"],
-             "contact-sync scheduler": ["workers/broker.py", "workers/actors/batch.py"]}
+    needs = {"dramatiq ": ["workers/runtime/broker.py", "workers/dramatiq_app.py"],
+             "contact-sync scheduler": ["workers/runtime/broker.py", "workers/push/batch.py"]}
     for prefix, paths in needs.items():
         for path in paths:
             if command.startswith(prefix) and not (PROJECT_ROOT / path).exists():

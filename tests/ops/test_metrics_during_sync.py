@@ -22,8 +22,8 @@ from producers.signature import sign
 from shared.redis_server import free_port
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-from workers.actors.batch import sync_batch
-from workers.batch_lifecycle import batch_info, start_batch
+from workers.push.batch import sync_batch
+from workers.push.lifecycle import batch_info, start_batch
 
 SECRET = "metrics-test-secret"
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]

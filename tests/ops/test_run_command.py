@@ -23,7 +23,7 @@ from sandbox.inspect_client import SandboxClient
 from shared.redis_client import connect
 from shared.redis_server import free_port
 from tests.workers.dramatiq_harness import wait_for
-from workers.batch_lifecycle import last_completed
+from workers.push.lifecycle import last_completed
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 ENV_KEYS = ("REDIS_URL", "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "SYNC_WEBHOOK_SECRET", "PORT")
@@ -31,7 +31,7 @@ ENV_KEYS = ("REDIS_URL", "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "SYNC_WEBHOOK_SE
 
 def _missing() -> str | None:
     if not (PROJECT_ROOT / "workers" / "broker.py").exists():
-        return "workers/broker.py (H5) has not landed yet"
+        return "workers/runtime/broker.py (H5) has not landed yet"
     done = subprocess.run([COMMAND, "sandbox", "--help"], capture_output=True, timeout=60)
     if done.returncode != 0:
         return "`contact-sync sandbox` (H1) does not exist yet"

@@ -20,9 +20,9 @@ from cli.procfile import PROJECT_ROOT
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env
-from workers.actors.batch import sync_batch
-from workers.batch_lifecycle import batch_info, start_batch
-from workers.broker import setup_broker
+from workers.push.batch import sync_batch
+from workers.push.lifecycle import batch_info, start_batch
+from workers.runtime.broker import setup_broker
 
 DRAMATIQ = str(Path(sys.executable).with_name("dramatiq"))
 ACCOUNTS, CONTACTS, THREADS = 12, 200, 2

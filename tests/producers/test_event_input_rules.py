@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producers.importer import import_file
-from producers.publish import PublishError, publish
+from producers.python_intake import PublishError, publish
 from producers.validation import duplicate_keys
 from shared import constants as keys
 from tests.producers.helpers import Webhook, event, running_webhook

@@ -11,7 +11,7 @@ from shared import constants as keys
 from shared.events import ContactEvent
 from shared.state.contact_mirror import MIRROR_FIELD
 from tests.producers.helpers import event, stream_entries
-from workers.collector import parse_entry
+from workers.intake.collector import parse_entry
 
 
 def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from producers.publish import Publisher, PublishError, publish
+from producers.python_intake import Publisher, PublishError, publish
 from shared import constants as keys
 from shared.events import ContactEvent
 from shared.redis_client import RedisNotConfigured

@@ -19,7 +19,7 @@ import redis
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
-from workers import batch_lifecycle as lifecycle
+from workers.push import lifecycle
 
 ACCOUNT = "default"
 POST_SIZE = 100

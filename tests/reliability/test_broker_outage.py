@@ -1,6 +1,6 @@
 """The broker after a Redis outage: a message a surviving worker had fetched, but forgot
 when its connection broke, comes back (the bug tests/reliability/test_redis_restart.py
-found; see workers/broker.py, "Redis outages")."""
+found; see workers/runtime/broker.py, "Redis outages")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dramatiq import Message
 
 from shared.redis_server import EmbeddedRedis
 from tests.support.process_stack import wait_until
-from workers.broker import RecoveringRedisBroker
+from workers.runtime.broker import RecoveringRedisBroker
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from tests.reliability.ledger import (
     wait_synced,
 )
 from tests.support.process_stack import ProcessStack, wait_until
-from workers.batch_lifecycle import running_batch
+from workers.push.lifecycle import running_batch
 
 WAVE = 300
 AOF_WINDOW_S = 2.5

@@ -4,7 +4,7 @@ every contact ends in Klaviyo exactly once, and the batch completes.
 
 Time to recover: from the last kill to the batch's completion. The dead worker's messages
 come back only after its Dramatiq heartbeat expired and a maintenance pass ran (the bound
-in workers/broker.py), so that time is what this test measures.
+in workers/runtime/broker.py), so that time is what this test measures.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.reliability.ledger import (
     wait_synced,
 )
 from tests.support.process_stack import HEARTBEATS, ProcessStack, wait_until
-from workers.broker import HEARTBEAT_TIMEOUT_MS, RECOVERY_BOUND_S
+from workers.runtime.broker import HEARTBEAT_TIMEOUT_MS, RECOVERY_BOUND_S
 
 CONTACTS = 300
 RANDOM_KILLS = 2

@@ -145,7 +145,7 @@ def test_filters_changed_compares_roles_and_company_types_only(r: redis.Redis) -
 
 def test_a_filter_change_requeues_every_mirrored_contact_as_bulk(r: redis.Redis) -> None:
     from tests.workers.collector_helpers import event, publish
-    from workers.collector import Collector
+    from workers.intake.collector import Collector
 
     store = AccountStore(r, settings())
     store.add("acme", KEY, contact_roles="Buyer")

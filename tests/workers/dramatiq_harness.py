@@ -14,8 +14,9 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import default_middleware
 
 from tests.support.process_stack import wait_until
-from workers.dead_letters import DeadLetterNotes, DeadLetters
-from workers.queue_registry import RegisterQueues
+from workers.runtime.dead_letters import DeadLetters
+from workers.runtime.middleware.dead_letter_notes import DeadLetterNotes
+from workers.runtime.middleware.register_queues import RegisterQueues
 
 FAIL_FLAG = "test:fail"
 DONE = "test:done"

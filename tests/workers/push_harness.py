@@ -20,10 +20,11 @@ from shared.events import Contact, MirroredContact
 from shared.klaviyo.client import build_client
 from shared.settings import get_settings
 from tests.workers.dramatiq_harness import wait_for
-from workers.actors import chunk, lists  # noqa: F401  (every actor declared, as in a worker)
-from workers.actors.batch import sync_batch
-from workers.batch_lifecycle import batch_info, start_batch
-from workers.broker import setup_broker
+from workers.push.batch import sync_batch
+from workers.push.deliver import chunk  # noqa: F401  (every actor declared, as in a worker)
+from workers.push.lifecycle import batch_info, start_batch
+from workers.reverse import actors, crm_delivery  # noqa: F401
+from workers.runtime.broker import setup_broker
 
 BULK = ("import", "resync")
 

@@ -15,12 +15,12 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.settings import get_settings
 from shared.state.account_health import REFUSED_RETRY_S, connection
+from shared.state.status_report import build_status
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.actors.batch import sync_batch
-from workers.batch_lifecycle import batch_info, start_batch
+from workers.push.batch import sync_batch
+from workers.push.lifecycle import batch_info, start_batch
 from workers.scheduler import Scheduler
-from workers.status_report import build_status
 
 
 def _refused_batch(r: redis.Redis, acct: PushAccount, batch_id: str) -> dict[str, Any]:

@@ -18,10 +18,10 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_actors_import_without_redis_and_refuse_to_send_until_a_broker_is_set_up() -> None:
     done = _python(
-        "import dramatiq.broker, workers.actors.batch, workers.actors.lists, workers.scheduler, "
+        "import dramatiq.broker, workers.push.batch, workers.reverse.actors, workers.scheduler, "
         "cli.main\n"
         "print(type(dramatiq.broker.global_broker).__name__)\n"
-        "workers.actors.batch.sync_batch.send('acme', 'b-1')\n")
+        "workers.push.batch.sync_batch.send('acme', 'b-1')\n")
     assert done.stdout.strip() == "NoBrokerYet"
     assert "no Dramatiq broker is set up in this process" in done.stderr
     assert "workers.dramatiq_app" in done.stderr
@@ -35,10 +35,10 @@ def test_the_dramatiq_entry_module_needs_redis_url_and_says_so() -> None:
 
 def test_setting_up_the_broker_moves_the_declared_actors_onto_it(redis_url: str) -> None:
     done = _python(
-        "import dramatiq, workers.actors.batch\n"
+        "import dramatiq, workers.push.batch\n"
         "import workers.dramatiq_app\n"
         "broker = dramatiq.get_broker()\n"
-        "print(type(broker).__name__, workers.actors.batch.sync_batch.broker is broker,\n"
+        "print(type(broker).__name__, workers.push.batch.sync_batch.broker is broker,\n"
         "      sorted(broker.get_declared_actors()))\n", REDIS_URL=redis_url)
     assert done.returncode == 0, done.stderr
     kind, same, *actors = done.stdout.split()

@@ -7,7 +7,7 @@ import redis
 
 from shared import constants as keys
 from shared.telemetry import metrics
-from workers import batch_lifecycle as lifecycle
+from workers.push import lifecycle
 
 
 def pend(r: redis.Redis, account: str, ids: dict[str, float], bulk: bool = False) -> None:

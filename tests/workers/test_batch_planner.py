@@ -5,7 +5,7 @@ from typing import Any
 
 from shared.accounts import AccountConfig
 from shared.events import Contact, MirroredContact
-from workers.batch_planner import (
+from workers.push.plan.planner import (
     Member,
     SyncedRecord,
     fingerprint,

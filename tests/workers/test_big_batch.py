@@ -17,8 +17,8 @@ from shared import constants as keys
 from shared.klaviyo.client import build_client
 from shared.wire_events import WireEvent, wire_event
 from tests.support.process_stack import ProcessStack, wait_until
-from workers.batch_lifecycle import last_completed
-from workers.batch_planner import SyncedRecord
+from workers.push.lifecycle import last_completed
+from workers.push.plan.planner import SyncedRecord
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("big_batch"),
               pytest.mark.timeout(1800)]

@@ -11,8 +11,8 @@ from shared import constants as keys
 from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.actors.batch import sync_batch
-from workers.batch_lifecycle import batch_info, start_batch
+from workers.push.batch import sync_batch
+from workers.push.lifecycle import batch_info, start_batch
 
 
 def test_a_batch_over_the_chunk_size_goes_in_several_jobs_and_completes_once_all_are_done(

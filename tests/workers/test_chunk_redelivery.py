@@ -13,10 +13,9 @@ from shared import constants as keys
 from tests.conftest import Setting
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.actors.batch import sync_batch
-from workers.actors.chunk import poll_import_job, upsert_chunk
-from workers.actors.common import chunk_done
-from workers.batch_lifecycle import batch_info, start_batch
+from workers.push.batch import sync_batch
+from workers.push.deliver.chunk import poll_import_job, upsert_chunk
+from workers.push.lifecycle import batch_info, chunk_done, start_batch
 
 
 def test_a_chunk_marked_done_twice_is_counted_once(r: redis.Redis, sandbox: Any,

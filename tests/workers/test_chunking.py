@@ -1,6 +1,6 @@
 import orjson
 
-from workers.chunking import ENVELOPE_BYTES, profile_resource, split
+from workers.push.plan.chunking import ENVELOPE_BYTES, profile_resource, split
 
 
 def resources(count: int, size: int = 10) -> list[dict[str, object]]:

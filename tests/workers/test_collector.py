@@ -13,7 +13,7 @@ from shared.events import ContactEvent, MirroredContact
 from shared.redis_client import connect
 from shared.state.contact_mirror import decode_mirror
 from tests.workers.collector_helpers import event, publish
-from workers.collector import Collector
+from workers.intake.collector import Collector
 
 
 def drain(collector: Collector) -> int:

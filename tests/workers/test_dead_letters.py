@@ -20,7 +20,7 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers.dead_letters import DeadLetters
+from workers.runtime.dead_letters import DeadLetters
 
 
 def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(r, redis_url):

@@ -9,7 +9,7 @@ import redis
 from shared import constants as keys
 from shared.state import due_accounts
 from tests.workers.test_scheduler import Clock, change, store
-from workers import batch_lifecycle as lifecycle
+from workers.push import lifecycle
 from workers.reverse.schedule import ReverseSchedule
 from workers.scheduler import Scheduler
 

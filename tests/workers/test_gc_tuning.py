@@ -1,6 +1,7 @@
-"""A worker process tunes Python's garbage collector when it boots (workers/gc_tuning.py):
-what it imported is frozen out of the collector's sight and the young generation runs far
-less often. Checked in a fresh process, so the test process keeps CPython's defaults."""
+"""A worker process tunes Python's garbage collector when it boots
+(workers/runtime/middleware/tuned_garbage_collector.py): what it imported is frozen out of
+the collector's sight and the young generation runs far less often. Checked in a fresh
+process, so the test process keeps CPython's defaults."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import json
 import subprocess
 import sys
 
-from workers.gc_tuning import OLDER_THRESHOLDS, YOUNG_THRESHOLD
+from workers.runtime.middleware.tuned_garbage_collector import OLDER_THRESHOLDS, YOUNG_THRESHOLD
 
 BOOT = """
 import gc, json, sys
 import dramatiq
-from workers.broker import setup_broker
+from workers.runtime.broker import setup_broker
 before = gc.get_threshold()
 worker = dramatiq.Worker(setup_broker(sys.argv[1]), worker_threads=1, worker_timeout=100)
 worker.start()

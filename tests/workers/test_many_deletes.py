@@ -12,7 +12,7 @@ import redis
 
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.batch_lifecycle import batch_info, start_batch
+from workers.push.lifecycle import batch_info, start_batch
 
 CONTACTS = 3000
 
@@ -78,7 +78,7 @@ def test_deleted_contacts_of_a_list_deleted_in_klaviyo_still_complete_the_batch(
 
 def test_a_delivery_that_failed_after_its_lookups_resumes_with_the_removals_only(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.batch import sync_batch
+    from workers.push.batch import sync_batch
 
     acct = PushAccount(r, sandbox)
     synced_in_a_list(acct, 1000)

@@ -12,8 +12,8 @@ import redis
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount
-from workers.actors.chunk import upsert_chunk
-from workers.batch_lifecycle import account_state, batch_info, start_batch
+from workers.push.deliver.chunk import upsert_chunk
+from workers.push.lifecycle import account_state, batch_info, start_batch
 
 
 def test_a_contact_stored_with_an_integer_beyond_64_bits_is_excluded_and_the_rest_sync(

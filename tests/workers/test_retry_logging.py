@@ -15,7 +15,7 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers import retry_logging
+from workers.runtime import retry_logging
 
 
 def test_a_message_failing_three_times_logs_one_traceback_and_two_one_line_retries(

@@ -14,8 +14,8 @@ from shared.accounts import AccountStore
 from shared.redis_client import connect
 from shared.settings import Settings
 from tests.workers.collector_helpers import event, publish
-from workers import batch_lifecycle as lifecycle
-from workers.collector import Collector
+from workers.intake.collector import Collector
+from workers.push import lifecycle
 from workers.scheduler import Scheduler
 
 

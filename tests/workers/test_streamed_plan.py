@@ -13,11 +13,11 @@ import pytest
 import redis
 
 from shared import constants as keys
-from shared.state.batch_records import chunk_key
+from shared.state.chunk_record import chunk_key
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
-from workers.batch_lifecycle import batch_info, start_batch
-from workers.batch_planner import SyncedRecord
-from workers.broker import setup_broker
+from workers.push.lifecycle import batch_info, start_batch
+from workers.push.plan.planner import SyncedRecord
+from workers.runtime.broker import setup_broker
 
 
 @pytest.fixture
@@ -109,8 +109,8 @@ def test_a_plan_cut_short_and_redelivered_twice_plans_each_contact_once(
     monkeypatch.setenv("SYNC_CHUNK_MAX_PROFILES", "3")
     prepare_env(monkeypatch, redis_url, sandbox.url)
     setup_broker(redis_url)  # a first sync sends each chunk as it is committed
-    from workers.actors import plan_final
-    from workers.actors.plan_stream import StreamPlanner
+    from workers.push.plan import final as plan_final
+    from workers.push.plan.stream import StreamPlanner
 
     acct = PushAccount(r, sandbox)
     for i in range(11):
@@ -148,7 +148,7 @@ def _wait_for(condition: Any, what: str, timeout: float = 30) -> None:
 
 def test_a_first_sync_posts_its_planned_chunks_while_later_slices_wait_to_be_planned(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.plan_stream import StreamPlanner
+    from workers.push.plan.stream import StreamPlanner
 
     acct = PushAccount(r, sandbox)
     acct.change("C0", email="dup@example.com", first_name="Older")
@@ -174,7 +174,7 @@ def test_a_first_sync_posts_its_planned_chunks_while_later_slices_wait_to_be_pla
 
 def test_a_later_sync_posts_nothing_before_its_plan_is_complete(
         r: redis.Redis, sandbox: Any, worker: None) -> None:
-    from workers.actors.plan_stream import StreamPlanner
+    from workers.push.plan.stream import StreamPlanner
 
     acct = PushAccount(r, sandbox)
     acct.change("C0")

@@ -1,4 +1,5 @@
-"""POSTing one published stream entry to the CRM, signed like the inbound webhook.
+"""``deliver_to_crm``: POSTing one entry of the CRM's outbox to the CRM, signed like the
+inbound webhook.
 
 ``X-Sync-Signature: t=<unix s>,v1=<HMAC-SHA256 of "<t>." + body>`` under
 ``SYNC_CRM_WEBHOOK_SECRET``. Anything but a 2xx, and no answer within
@@ -15,9 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
+import dramatiq
 import httpx
 import redis
+from dramatiq.middleware import CurrentMessage
 
 from shared.settings import (
     CRM_MAX_BACKOFF_MS,
@@ -26,10 +30,12 @@ from shared.settings import (
     CRM_MIN_BACKOFF_MS,
     CRM_TIMEOUT_MS,
     Tuning,
+    get_settings,
 )
 from shared.signing import HEADER, sign
 from workers.reverse.crm_order import KEEP_S, MemberOrder
-from workers.reverse.publish import crm_body, entry_fields
+from workers.reverse.crm_outbox import crm_body, entry_fields
+from workers.runtime.actor_context import redis_for_actors
 
 MAX_TIMEOUT_MS = CRM_MAX_TIMEOUT_MS
 """The longest ``SYNC_CRM_TIMEOUT_MS`` accepted (the actor's time limit leaves room for it)."""
@@ -134,3 +140,35 @@ def deliver(client: redis.Redis, http: httpx.Client, account: str, entry_id: str
         raise
     settle(accepted=True)
     return "delivered"
+
+
+@cache
+def _http() -> httpx.Client:
+    return httpx.Client()
+
+
+def _last_try() -> bool:
+    """True when the running message's failure would dead-letter it (retries spent)."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return False
+    limit = message.options.get("max_retries", RetryPolicy().max_retries)
+    return limit is not None and int(message.options.get("retries", 0)) >= int(limit)
+
+
+@dramatiq.actor(max_retries=RetryPolicy().max_retries, time_limit=MAX_TIMEOUT_MS + 60_000)
+def deliver_to_crm(account: str, entry_id: str) -> None:
+    """POST one ``sync:{account}:subscribers`` entry to ``SYNC_CRM_WEBHOOK_URL``, in its
+    member's order (:mod:`workers.reverse.crm_order`)."""
+    settings = get_settings()  # no URL any more: retried, then dead-lettered (replayable)
+    delivery = Delivery(settings.crm_webhook_url, settings.crm_webhook_secret,
+                        timeout_s=settings.tuning.crm_timeout_ms / 1000, last_try=_last_try())
+    deliver(redis_for_actors(), _http(), account, entry_id, delivery, enqueue_delivery)
+
+
+def enqueue_delivery(account: str, entry_id: str) -> None:
+    """Send one ``deliver_to_crm`` message with the configured retry policy."""
+    policy = RetryPolicy.of(get_settings().tuning)
+    deliver_to_crm.send_with_options(args=(account, entry_id), max_retries=policy.max_retries,
+                                     min_backoff=policy.min_backoff,
+                                     max_backoff=policy.max_backoff)

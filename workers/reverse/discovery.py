@@ -12,8 +12,8 @@ import redis
 
 from shared import constants as keys
 from shared.klaviyo.lists import all_lists
-from workers.actors.common import Klaviyo
 from workers.reverse.state import KnownList, known_lists, save_lists
+from workers.runtime.actor_context import Klaviyo
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text, optional_float
-from workers.actors.common import Klaviyo
-from workers.reverse.echo import pushed_flags
-from workers.reverse.publish import Member, Publisher
+from shared.state.list_echo import pushed_flags
+from workers.reverse.crm_outbox import Member, Publisher
 from workers.reverse.state import iso_seconds, list_cursor
+from workers.runtime.actor_context import Klaviyo
 
 MEMBERS_PAGE = 100
 LOOKBACK_S = 600.0

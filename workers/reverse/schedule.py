@@ -29,7 +29,7 @@ from shared.accounts import AccountError, AccountStore
 from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
 from shared.state import due_accounts
-from workers.actors.lists import discover_lists, pull_list_members
+from workers.reverse.actors import discover_lists, pull_list_members
 from workers.reverse.state import pull_state, utc_day
 
 STALE_PULL_S = 3600.0

@@ -82,8 +82,9 @@ def test_a_ready_body_reaches_the_wire_as_the_sdk_would_have_sanitized_it(
 
 
 def test_a_ready_body_goes_out_as_compact_utf8_json_with_the_sdks_headers() -> None:
-    """Compact, as the chunks are cut by (workers/chunking.py counts orjson's bytes against
-    Klaviyo's size limit), and not ASCII-escaped: the stdlib's json.dumps would send more."""
+    """Compact, as the chunks are cut by (workers/push/plan/chunking.py counts orjson's
+    bytes against Klaviyo's size limit), and not ASCII-escaped: the stdlib's json.dumps
+    would send more."""
     seen: dict[str, Any] = {}
 
     class Capture(BaseHTTPRequestHandler):

@@ -8,9 +8,10 @@ import redis
 
 from shared import constants as keys
 from shared.state import batch_record as record
-from shared.state.batch_records import BatchStatus, chunk_key
-from workers import batch_lifecycle as lifecycle
-from workers.actors.common import chunk_done
+from shared.state.batch_record import BatchStatus
+from shared.state.chunk_record import chunk_key
+from workers.push import lifecycle
+from workers.push.lifecycle import chunk_done
 
 
 def _running_batch(r: redis.Redis) -> None:

@@ -22,7 +22,7 @@ from shared.telemetry.exposition import (
 from tests.workers.dramatiq_harness import (
     dead_lettered,
 )
-from workers.batch_lifecycle import start_batch
+from workers.push.lifecycle import start_batch
 
 
 def scrape(redis_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

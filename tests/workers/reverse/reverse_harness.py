@@ -11,11 +11,11 @@ import redis
 
 from shared import constants as keys
 from tests.workers.push_harness import PushAccount
-from workers.actors.common import Klaviyo, account_config, klaviyo_for
+from workers.reverse.crm_outbox import Publisher
 from workers.reverse.discovery import Discovery, discover
 from workers.reverse.members import LOOKBACK_S, PullResult, find_removals, pull_list
-from workers.reverse.publish import Publisher
 from workers.reverse.state import known_lists
+from workers.runtime.actor_context import Klaviyo, account_config, klaviyo_for
 
 
 class ReverseAccount(PushAccount):

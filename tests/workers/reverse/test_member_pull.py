@@ -7,8 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from shared import constants as keys
+from shared.state.list_echo import record_pushed
 from tests.workers.reverse.reverse_harness import ReverseAccount
-from workers.reverse.echo import record_pushed
 
 T0 = 1_800_000_000.0
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from workers.reverse.outbox import hand_over
-from workers.reverse.publish import Member, Publisher
+from workers.reverse.crm_handover import hand_over
+from workers.reverse.crm_outbox import Member, Publisher
 
 
 def publish(r: redis.Redis, count: int, first: int = 0) -> list[str]:

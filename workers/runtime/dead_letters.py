@@ -1,4 +1,4 @@
-"""Dead letters of the Dramatiq Redis broker: list, inspect, replay, purge.
+"""Dead letters of the Dramatiq Redis broker: list, inspect, replay, purge (``contact-sync dlq``).
 
 Dramatiq's ``nack`` moves a message that failed for good from ``<ns>:<queue>.msgs`` into
 ``<ns>:<queue>.XQ`` (a sorted set of message ids scored by the time in ms) and
@@ -9,10 +9,8 @@ A replay is one Lua script (``dlq_replay.lua``): removed from the dead set and p
 live queue in the same step. The replayed message is young again (``message_timestamp`` =
 now, so ``AgeLimit`` does not kill it) and has its retry count and old error cleared.
 
-:class:`DeadLetterNotes` is a broker middleware that writes the final failure's error and
-retry count onto the message as it becomes a dead letter (Dramatiq stores the message as
-last enqueued, so a message that failed on its first attempt would otherwise carry no
-error at all).
+The error each one shows was written onto it as it died, by the broker's
+:class:`workers.runtime.middleware.dead_letter_notes.DeadLetterNotes`.
 """
 
 from __future__ import annotations
@@ -25,23 +23,18 @@ from typing import Any
 
 import redis
 from dramatiq import Message
-from dramatiq.broker import Broker
-from dramatiq.middleware import Middleware
 
 from shared import constants as keys
 from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
-from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
 
 DELAY_SUFFIX = ".DQ"
-SKIPPED = "SkipMessage: not run (its age limit was exceeded, or a middleware skipped it)"
 CLEARED_OPTIONS = ("retries", "traceback", "requeue_timestamp", "eta", "skipped")
 """Options dropped on replay: a replayed message starts over."""
 
 
 DLQ_REPLAY = lua_script(__file__, "dlq_replay.lua")
-DLQ_NOTE = lua_script(__file__, "dlq_note.lua")
 
 
 def canonical_queue(queue: str) -> str:
@@ -209,39 +202,3 @@ class DeadLetters:
             name: int(self.client.zcard(keys.dramatiq_dead(name, self.namespace)))
             for name in self.queues()
         }
-
-
-class DeadLetterNotes(Middleware):
-    """Writes the final error (masked) and retry count onto each message about to become a
-    dead letter, and counts it (``contact_sync_dead_lettered_total``).
-
-    The note is written in ``before_nack``, onto the live copy of the message that the
-    broker's nack then moves into the dead set in one script: a dead letter is never visible
-    without its error (written after the nack, a reader could see it in between).
-    """
-
-    def after_skip_message(self, broker: Broker, message: Any) -> None:
-        if message.failed:  # AgeLimit fails the message, then skips it: it dies unrun
-            message.options["skipped"] = SKIPPED
-
-    def before_nack(self, broker: Broker, message: Any) -> None:
-        client = getattr(broker, "client", None)
-        letter_id = message.options.get("redis_message_id")
-        if client is None or letter_id is None:
-            return
-        options = dict(message.options)
-        if options.get("traceback"):
-            options["traceback"] = scrub_text(str(options["traceback"]))
-        noted: Message[Any] = Message(**{**message.asdict(), "options": options})
-        queue = canonical_queue(message.queue_name)
-        DLQ_NOTE(client, keys=[keys.dramatiq_queue_messages(queue, _namespace(broker))],
-               args=[letter_id, noted.encode()])
-
-    def after_nack(self, broker: Broker, message: Any) -> None:
-        client = getattr(broker, "client", None)
-        if client is not None:
-            record_dead_letter(client, canonical_queue(message.queue_name), message.actor_name)
-
-
-def _namespace(broker: Broker) -> str:
-    return str(getattr(broker, "namespace", keys.DRAMATIQ_NAMESPACE))

@@ -1,5 +1,5 @@
 """What only the whole batch knows, applied to a chunk's rows when its profile job is
-recorded; and the last step of a streamed plan (:mod:`workers.actors.plan_stream`).
+recorded; and the last step of a streamed plan (:mod:`workers.push.plan.stream`).
 
 Two things can only be known once every member was read: the members of a shared email
 that a later slice met (``plan:joins``: they join the claimed row's ``contact_ids``), and
@@ -8,7 +8,7 @@ that row's phone is not sent, the contacts are noted ``phone_shared``). Neither 
 what a chunk posts in its profile job (the attributes), only what is recorded once Klaviyo
 answered and the phone stage after it. So the chunks are never rewritten:
 :func:`apply_late_findings` folds both into the rows in memory when the profile job is
-recorded (:mod:`workers.actors.chunk`), which waits for the plan to be complete. That is
+recorded (:mod:`workers.push.deliver.chunk`), which waits for the plan to be complete. That is
 what lets a first sync post its chunks while later slices are still being planned.
 Both records stay until the batch ends (``_retire`` drops them); both are rare and small.
 """
@@ -23,7 +23,7 @@ import redis
 
 from shared import constants as keys
 from shared.state.batch_record import is_planned, mark_planned
-from workers.plan_claims import Join
+from workers.push.plan.claims import Join
 
 SEP = b"\x00"
 

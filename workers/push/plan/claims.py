@@ -1,4 +1,4 @@
-"""What one slice of a streamed plan tells the slices after it (workers/actors/plan_stream.py):
+"""What one slice of a streamed plan tells the slices after it (workers/push/plan/stream.py):
 who took a shared email, and who joins that row later."""
 
 from __future__ import annotations

@@ -21,19 +21,20 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
+from shared.redis_text import as_text
 from shared.state.account_health import owe_list
-from shared.state.batch_details import REJECTED
-from shared.state.batch_records import ChunkStatus
+from shared.state.batch_details import REJECTED, record_details
+from shared.state.batch_history import hash_of
+from shared.state.chunk_record import ChunkStatus
 from shared.state.rejections import refusal_reason
 from shared.telemetry.metrics import record_rejections
-from workers.actors.common import hash_of, record_details
-from workers.batch_planner import SyncedRecord
+from workers.push.plan.planner import SyncedRecord
 
 CHUNK_COUNT = "c:"
 Row = dict[str, Any]
 Notes = tuple[dict[str, dict[str, str]], Counter[str]]
 """Details and counts found about a chunk's rows after it was planned
-(:func:`workers.actors.plan_final.apply_late_findings`)."""
+(:func:`workers.push.plan.final.apply_late_findings`)."""
 
 
 def write_if_unchanged(client: redis.Redis, key: str, version: str,
@@ -53,6 +54,15 @@ def write_if_unchanged(client: redis.Redis, key: str, version: str,
             return True
         except redis.WatchError:
             return False
+
+
+def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str]:
+    """:func:`hash_of` without the fields ``left_out``: a chunk's ``payload`` is megabytes,
+    and only the thread building its request body should hold it."""
+    every: list[Any] = client.hkeys(key)  # type: ignore[assignment]
+    names = [name for name in map(as_text, every) if name not in left_out]
+    values: list[Any] = client.hmget(key, names) if names else []  # type: ignore[assignment]
+    return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
 
 
 def chunk_counts(client: redis.Redis, key: str) -> dict[str, int]:

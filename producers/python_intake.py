@@ -1,6 +1,6 @@
 """``publish()``: contact changes from Python code inside the CRM, without HTTP.
 
-    from producers.publish import publish
+    from producers.python_intake import publish
     publish([{"event_id": "evt-1", "account_id": "acme", "type": "contact.upserted",
               "occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1"}}])
 

@@ -1,8 +1,15 @@
 """The life of a batch in Redis: pending -> running -> completed (or failed).
 
-Starting and completing are single Lua scripts (``start_batch.lua``, ``complete_batch.lua``
-beside this module), so a crash between steps can neither lose nor double a change, and at
-most one batch per account runs, whatever number of schedulers and workers there are.
+Each step is one Lua script beside this module, so a crash between steps can neither lose
+nor double a change, and at most one batch per account runs, whatever number of schedulers
+and workers there are:
+
+* :func:`start_batch` (``start_batch.lua``, the scheduler): pending -> a new running batch;
+* :func:`chunk_done` (``chunk_done.lua``, ``upsert_chunk``): a chunk counted once; the last
+  one completes the batch (:func:`finish_batch`, also ``sync_batch``'s for a batch with no
+  chunk);
+* :func:`complete_batch` / :func:`fail_batch` (``complete_batch.lua``): the batch ends, its
+  report is kept, the account's next batch is due an interval later.
 
 State of an account (hash :func:`shared.constants.state`): ``running`` (batch id or absent),
 ``started_at``, ``enqueued_at`` (the scheduler handed it to Dramatiq), ``completed_at``,
@@ -12,6 +19,7 @@ State of an account (hash :func:`shared.constants.state`): ``running`` (batch id
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -21,17 +29,18 @@ from shared.accounts import AccountError, AccountStore
 from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
 from shared.settings import get_settings
+from shared.state import account_health as health
 from shared.state import due_accounts
+from shared.state.account_state import request_sync_now
 from shared.state.batch_history import (  # the readers live in the state layer
     account_state,
     batch_info,
     last_completed,
     recent_batches,
-    request_sync_now,
     running_batch,
 )
-from shared.state.batch_record import chunks_total
-from shared.state.batch_records import BatchStatus, chunk_key
+from shared.state.batch_record import Batch, BatchStatus, chunks_total, count_args, read_batch
+from shared.state.chunk_record import chunk_key
 from shared.telemetry.metrics import record_batch
 
 BATCHES_KEPT = 100
@@ -49,6 +58,7 @@ an hour for inspection."""
 
 START_BATCH = lua_script(__file__, "start_batch.lua")
 COMPLETE_BATCH = lua_script(__file__, "complete_batch.lua")
+CHUNK_DONE = lua_script(__file__, "chunk_done.lua")
 
 
 def start_batch(client: redis.Redis, account: str, batch_id: str, now: float) -> int:
@@ -163,6 +173,27 @@ def fail_batch(
     return _finish(client, account, batch_id, {"error": reason}, now, interval, BatchStatus.FAILED)
 
 
+def chunk_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
+               counts: dict[str, int]) -> None:
+    """Mark the chunk done and add its counts -- once, however often it is redelivered --
+    then complete the batch if every chunk is done (the completion is idempotent too)."""
+    done, total = CHUNK_DONE(
+        client,
+        keys=[keys.chunk(account, batch_id, chunk_id), keys.batch(account, batch_id)],
+        args=count_args(counts),
+    )
+    if int(done) >= int(total):
+        finish_batch(client, account, batch_id)
+
+
+def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
+    """Complete the batch with the report of its counts (and clear a refusal of its
+    account); nothing when it is not running any more."""
+    batch = read_batch(client, account, batch_id) or Batch(batch_id, status=None)
+    if complete_batch(client, account, batch_id, batch.final_report(), time.time()):
+        health.clear_refused(client, account)
+
+
 def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) -> bool:
     """Record that the running batch was handed to the batch actor (crash recovery)."""
     state_key = keys.state(account)
@@ -172,6 +203,6 @@ def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) 
     return True
 
 
-__all__ = ["BATCHES_KEPT", "account_state", "batch_info", "complete_batch",
-           "fail_batch", "last_completed", "mark_enqueued", "recent_batches",
+__all__ = ["BATCHES_KEPT", "account_state", "batch_info", "chunk_done", "complete_batch",
+           "fail_batch", "finish_batch", "last_completed", "mark_enqueued", "recent_batches",
            "request_sync_now", "running_batch", "start_batch"]

@@ -2,9 +2,10 @@
 them in. A Klaviyo profile is never deleted; the synced record is kept (lists emptied,
 marked deleted) so a contact that comes back is not treated as new.
 
-A batch's deletes are spread over chunks of at most :data:`MAX_DELETES` contacts
-(:func:`delete_chunks`; ``SYNC_CHUNK_MAX_DELETES`` lowers it), so that one list removal
-call (Klaviyo takes 1,000 profiles per call) serves a chunk's members of a list. Only
+A batch's deletes are spread over chunks of at most
+:data:`workers.push.plan.chunking.MAX_DELETES` contacts (``SYNC_CHUNK_MAX_DELETES`` lowers
+it), so that one list removal call (Klaviyo takes 1,000 profiles per call) serves a chunk's
+members of a list. Only
 contacts the sync put in a list need Klaviyo at all. Each step keeps its progress in the
 chunk hash, so a rate limit or a killed worker resumes where it stopped, never from zero:
 
@@ -21,7 +22,6 @@ chunk hash, so a rate limit or a killed worker resumes where it stopped, never f
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -30,25 +30,14 @@ import redis
 from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
-from shared.settings import get_settings
-from shared.state.batch_records import ChunkStatus
-from workers.actors import chunk_records as chunks
-from workers.actors.common import Klaviyo
-from workers.actors.identity_ops import PAGE, lookup_page
-from workers.batch_planner import SyncedRecord
+from shared.state.chunk_record import ChunkStatus
+from workers.push.deliver import chunk_records as chunks
+from workers.push.deliver.identity_ops import PAGE, lookup_page
+from workers.push.plan.planner import SyncedRecord
+from workers.runtime.actor_context import Klaviyo
 
-MAX_DELETES = 1000
-"""Contacts per delete chunk (``SYNC_CHUNK_MAX_DELETES`` lowers it)."""
 LIST_CALL_MAX = 1000
 log = logging.getLogger(__name__)
-
-
-def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
-    size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
-    for start in range(0, len(contact_ids), size):
-        yield {"kind": "delete", "status": ChunkStatus.PLANNED, "list_id": "",
-               "rows": orjson.dumps(list(contact_ids[start:start + size]))}
 
 
 def _records(client: redis.Redis, account: str, contact_ids: list[str]

@@ -7,12 +7,12 @@ posted once Klaviyo accepted the first, so each email already owns its profile a
 can never pick another one (docs/KLAVIYO.md, "phones never merge people").
 
 Each stage: ``planned`` -> ``submitted`` (``job_id``) -> the job complete, recorded
-(:mod:`workers.actors.chunk_records`) -> the next stage, or ``committed`` -> ``done``. A
+(:mod:`workers.push.deliver.chunk_records`) -> the next stage, or ``committed`` -> ``done``. A
 message redelivered at any point resumes from the recorded status. A crash between the POST
 and recording ``submitted`` posts the same rows again: harmless, a bulk import is an upsert
 by email and never creates a second profile for one.
 
-Klaviyo refuses a whole job for one bad row (:mod:`workers.actors.import_refusals`): the
+Klaviyo refuses a whole job for one bad row (:mod:`workers.push.deliver.import_refusals`): the
 named rows are recorded (rejected, or for phones: phone dropped) and the rest posted again
 at once, round after round; each round removes a row or the list, so it ends. A refused
 default list sends the chunk without it and flags the account.
@@ -47,27 +47,25 @@ from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state.batch_record import is_planned, is_running
-from shared.state.batch_records import FINISHED_CHUNK, ChunkStatus
+from shared.state.chunk_record import FINISHED_CHUNK, ChunkStatus
+from shared.state.list_echo import record_pushed
 from shared.telemetry.metrics import record_rejections
-from workers.actors import chunk_records as records
-from workers.actors import plan_final
-from workers.actors.common import (
-    BatchRefused,
+from workers.push.deliver import chunk_records as records
+from workers.push.deliver import job_answers as answers
+from workers.push.deliver.body_slot import body_slot
+from workers.push.deliver.deletes import remove_deleted
+from workers.push.deliver.import_refusals import read_refusal
+from workers.push.failures import BatchRefused, stops_on_account_problems
+from workers.push.lifecycle import chunk_done
+from workers.push.plan import final as plan_final
+from workers.runtime.actor_context import (
     Klaviyo,
     account_config,
-    chunk_done,
-    hash_without,
     klaviyo_for,
     redis_for_actors,
     resend,
-    stops_on_account_problems,
 )
-from workers.actors.deletes import remove_deleted
-from workers.actors.import_refusals import ROW_POINTER, read_refusal
-from workers.chunking import body_slot
-from workers.reverse.echo import record_pushed
 
-PAGE = 100
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
 PLAN_WAIT_S = 0.5
@@ -199,7 +197,7 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     if not is_running(client, account, batch_id):
         return
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = hash_without(client, key, "payload")  # read in the body slot (_submit)
+    fields = records.hash_without(client, key, "payload")  # read in the body slot (_submit)
     status = fields.get("status")
     if status in FINISHED_CHUNK:
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
@@ -211,51 +209,10 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
             return
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
     elif status == ChunkStatus.PLANNED:
-        with body_slot(get_settings().tuning):  # bounds the memory (workers/chunking.py)
+        with body_slot(get_settings().tuning):  # bounds the memory (body_slot.py)
             _submit(client, account, batch_id, chunk_id, fields)
     elif status == ChunkStatus.SUBMITTED:
         poll_import_job.send(account, batch_id, chunk_id)
-
-
-def _pages(klaviyo: Klaviyo, operation: str, fn: Any, job_id: str, **kwargs: Any
-           ) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        answer: Any = klaviyo.gateway.call(operation, fn, job_id, page_size=PAGE,
-                                           page_cursor=cursor, **kwargs)
-        items += (answer or {}).get("data") or []
-        cursor = ((answer or {}).get("links") or {}).get("next")
-        if not cursor:
-            return items
-
-
-def _row_errors(errors: list[dict[str, Any]], rows: list[Row]
-                ) -> dict[int, tuple[Row, dict[str, str]]]:
-    """Row index -> (row, Klaviyo's error), by pointer or by the payload's email."""
-    by_email = {row["email"]: index for index, row in enumerate(rows)}
-    found: dict[int, tuple[Row, dict[str, str]]] = {}
-    for error in errors:
-        attrs = error.get("attributes") or {}
-        pointer = str((attrs.get("source") or {}).get("pointer") or "")
-        match = ROW_POINTER.search(pointer)
-        index: int | None = int(match.group(1)) if match else None
-        if index is None or index >= len(rows):
-            original = attrs.get("original_payload") or {}
-            email = str(original.get("email") or "").strip().lower()
-            index = by_email.get(email)
-        if index is not None:
-            reason = {k: str(attrs.get(k) or "") for k in ("code", "title", "detail")}
-            reason["field"] = (match.group(2) or "") if match else ""
-            found[index] = (rows[index], reason)
-    return found
-
-
-def _parse_time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
 
 
 def _unsubscribe(client: redis.Redis, klaviyo: Klaviyo, key: str, emails: list[str],
@@ -273,23 +230,6 @@ def _unsubscribe(client: redis.Redis, klaviyo: Klaviyo, key: str, emails: list[s
         client.hset(key, "unsub_done", offset + len(part))
 
 
-def _learn(klaviyo: Klaviyo, job_id: str, job: dict[str, Any], rows: int
-           ) -> dict[str, tuple[str, bool]]:
-    """email -> (profile id, created by this job), for jobs small enough to read."""
-    learnt: dict[str, tuple[str, bool]] = {}
-    if rows > get_settings().tuning.job_profile_pages * PAGE:
-        return learnt
-    started = _parse_time((job.get("attributes") or {}).get("created_at"))
-    for profile in _pages(klaviyo, "get_profiles_for_bulk_import_profiles_job",
-                          klaviyo.api.Profiles.get_profiles_for_bulk_import_profiles_job,
-                          job_id, fields_profile=["email", "created"]):
-        attrs = profile.get("attributes") or {}
-        created = _parse_time(attrs.get("created"))
-        email = str(attrs.get("email") or "").strip().lower()
-        learnt[email] = (str(profile["id"]), bool(created and started and created >= started))
-    return learnt
-
-
 def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: str,
                 chunk_id: str, fields: dict[str, str], job: dict[str, Any]) -> None:
     """The job is complete: read its import errors and record the stage."""
@@ -299,16 +239,16 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     stage = fields.get("stage") or "profiles"
     notes = (plan_final.apply_late_findings(client, account, batch_id, rows)
              if stage == "profiles" else None)
-    errors = _pages(klaviyo, "get_errors_for_bulk_import_profiles_job",
+    errors = answers.job_pages(klaviyo, "get_errors_for_bulk_import_profiles_job",
                     klaviyo.api.Profiles.get_errors_for_bulk_import_profiles_job, job_id)
-    failed = _row_errors(errors, rows)
+    failed = answers.row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
     version = fields.get("version") or "0"
     if notes is None:
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
         return
-    learnt = _learn(klaviyo, job_id, job, len(rows))
+    learnt = answers.learn_profiles(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
@@ -337,7 +277,7 @@ def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
 
 
 def _expired(job: dict[str, Any]) -> bool:
-    expires = _parse_time((job.get("attributes") or {}).get("expires_at"))
+    expires = answers.parse_time((job.get("attributes") or {}).get("expires_at"))
     return expires is not None and expires.tzinfo is not None and expires <= datetime.now(UTC)
 
 
@@ -358,7 +298,7 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     """Look at the chunk's import job once; re-sent with a growing delay until complete."""
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = hash_without(client, key, "payload", "rows")  # a poll needs neither (MBs each)
+    fields = records.hash_without(client, key, "payload", "rows")  # a poll needs neither (MBs each)
     if not is_running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
         if fields.get("status") in FINISHED_CHUNK:
             chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
@@ -399,7 +339,7 @@ def _record_when_planned(client: redis.Redis, klaviyo: Klaviyo, args: tuple[str,
     """Record the complete job -- once the batch is planned; until then keep the job's
     answer and look again in :data:`PLAN_WAIT_S`."""
     account, batch_id, chunk_id = args
-    # Only a planned batch knows what its later slices found (workers/actors/plan_final.py).
+    # Only a planned batch knows what its later slices found (workers/push/plan/final.py).
     if not is_planned(client, account, batch_id):
         if "complete_job" not in fields:
             client.hset(keys.chunk(account, batch_id, chunk_id), "complete_job",

@@ -39,7 +39,7 @@ are requeued like a dead worker's. A message that was still in hand then runs a 
 time, which the actors tolerate (batches and chunks resume from recorded progress).
 
 Retries: an actor that raises is retried with exponential backoff (1 s .. 5 min, at most
-:data:`MAX_RETRIES` times), then dead-lettered (see :mod:`workers.dead_letters`). Actors
+:data:`MAX_RETRIES` times), then dead-lettered (see :mod:`workers.runtime.dead_letters`). Actors
 re-send themselves with a delay for rate limits and job polling instead of raising, so
 those waits never use up retries.
 """
@@ -68,7 +68,7 @@ from dramatiq.middleware import (
 )
 
 from shared.constants import DRAMATIQ_NAMESPACE
-from workers.ops_middleware import ops_middleware
+from workers.runtime.middleware import ops_middleware
 
 HEARTBEAT_TIMEOUT_MS = 15_000
 MAINTENANCE_CHANCE = 250_000
@@ -127,8 +127,8 @@ class NoBrokerYet(dramatiq.Broker):
 
     def _refuse(self) -> RuntimeError:
         return RuntimeError("no Dramatiq broker is set up in this process: call "
-                            "workers.broker.setup_broker(redis_url) first (the dramatiq CLI "
-                            "runs workers.dramatiq_app, which does)")
+                            "workers.runtime.broker.setup_broker(redis_url) first (the "
+                            "dramatiq CLI runs workers.dramatiq_app, which does)")
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 30000) -> Consumer:
         raise self._refuse()

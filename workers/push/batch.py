@@ -1,7 +1,7 @@
 """``sync_batch``: plan a started batch, apply email changes, hand chunks to ``upsert_chunk``.
 
 Resumable: the plan is written a slice at a time with its progress
-(:mod:`workers.actors.plan_stream`), over as many runs as it takes (each re-sends the message),
+(:mod:`workers.push.plan.stream`), over as many runs as it takes (each re-sends the message),
 then the ``planned`` flag is set; email changes record their progress; a redelivered
 message picks up where the last one stopped. Messages carry ids only.
 """
@@ -19,6 +19,7 @@ from shared import constants as keys
 from shared import freed_memory
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.redis_text import as_text
+from shared.state.batch_details import record_details
 from shared.state.batch_record import (
     Batch,
     add_counts,
@@ -27,22 +28,21 @@ from shared.state.batch_record import (
     read_batch,
     set_email_changes_done,
 )
-from shared.state.batch_records import ChunkStatus
-from shared.state.batch_records import chunk_id as chunk_id_of
-from workers.actors import chunk as chunk_actors
-from workers.actors.common import (
+from shared.state.chunk_record import ChunkStatus
+from shared.state.chunk_record import chunk_id as chunk_id_of
+from workers.push.deliver import chunk as chunk_actors
+from workers.push.deliver.identity_ops import lookup_profiles
+from workers.push.failures import stops_on_account_problems
+from workers.push.lifecycle import finish_batch
+from workers.push.plan.planner import EmailChange
+from workers.push.plan.stream import RUN_SECONDS, StreamPlanner
+from workers.runtime.actor_context import (
     Klaviyo,
     account_config,
-    finish_batch,
     klaviyo_for,
-    record_details,
     redis_for_actors,
     resend,
-    stops_on_account_problems,
 )
-from workers.actors.identity_ops import lookup_profiles
-from workers.actors.plan_stream import RUN_SECONDS, StreamPlanner
-from workers.batch_planner import EmailChange
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,19 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
     return True
 
 
+def post_chunks(account: str, batch_id: str, chunk_ids: list[str]) -> None:
+    """Hand planned chunks to ``upsert_chunk``, one message each: the one place a chunk's
+    first message is sent (the planner calls it as it commits a first sync's chunks)."""
+    for chunk_id in chunk_ids:
+        chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
+
+
+def send_batch(account: str, batch_id: str) -> None:
+    """Hand a started batch to :func:`sync_batch` (the scheduler's enqueue; the broker must
+    be set up: :func:`workers.runtime.broker.setup_broker`)."""
+    sync_batch.send(account, batch_id)
+
+
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
 @stops_on_account_problems
 def sync_batch(account: str, batch_id: str) -> None:
@@ -110,7 +123,7 @@ def sync_batch(account: str, batch_id: str) -> None:
     if not is_running(client, account, batch_id):
         return  # completed or unknown: a late redelivery
     if not is_planned(client, account, batch_id):
-        outcome = StreamPlanner(client, account, batch_id).run(
+        outcome = StreamPlanner(client, account, batch_id, post=post_chunks).run(
             time.monotonic() + RUN_SECONDS)
         freed_memory.release()  # the run's slices: its thread's heap would keep them
         if outcome == "more":
@@ -126,9 +139,7 @@ def sync_batch(account: str, batch_id: str) -> None:
     # A first sync posted its chunks as they were planned (plan_stream.py): only those a
     # crash kept from being sent are left.
     first = batch.chunks_sent if batch.streamed else 0
-    for index in range(first, batch.chunks_total):
-        chunk_id = chunk_id_of(index)
-        status = client.hget(keys.chunk(account, batch_id, chunk_id), "status")
-        if status != ChunkStatus.DONE:
-            chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
+    ids = [chunk_id_of(index) for index in range(first, batch.chunks_total)]
+    post_chunks(account, batch_id, [chunk_id for chunk_id in ids if client.hget(
+        keys.chunk(account, batch_id, chunk_id), "status") != ChunkStatus.DONE])
     log.info("batch %s of %s: %d chunks sent", batch_id, account, batch.chunks_total)

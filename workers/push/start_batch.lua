@@ -2,7 +2,7 @@
 -- KEYS: 1 state, 2 pending, 3 pending_bulk, 4 batch_members, 5 batch_members_bulk,
 --       6 batch (hash), 7 batches (list)
 -- ARGV: 1 batch_id, 2 now (epoch s)
--- (The history list is trimmed when a batch ends: workers/batch_lifecycle.py _retire.)
+-- (The history list is trimmed when a batch ends: workers/push/lifecycle.py _retire.)
 -- Returns the number of contacts in the batch; 0 = nothing started.
 local running = redis.call('HGET', KEYS[1], 'running')
 if running and running ~= '' then

@@ -1,8 +1,9 @@
 """Publishing list sign-ups and departures onto ``sync:{account}:subscribers``.
 
 Each change is one stream entry (flat string fields, schema in docs/REVERSE_SYNC.md); the
-CRM delivery picks entries up through the stream's outbox group (:mod:`workers.reverse.outbox`)
-and reads the email and phone from the entry (its messages carry ids only).
+CRM delivery picks entries up through the stream's outbox group
+(:mod:`workers.reverse.crm_handover`) and reads the email and phone from the entry (its
+messages carry ids only).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _text_or_none(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-PUBLISH_CHANGE = lua_script(__file__, "publish_change.lua")
+PUBLISH_CHANGE = lua_script(__file__, "crm_outbox_append.lua")
 
 
 class Publisher:

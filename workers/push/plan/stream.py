@@ -1,8 +1,9 @@
 """Plan a batch a slice at a time, so that a worker's memory is bounded whatever its size.
 
 The members are read newest first (``ZRANGE ... REV`` by ``occurred_at``), :data:`SLICE` at
-a time, planned by :func:`workers.batch_planner.plan_batch`, and their rows encoded into
-two chunk builders (with the default list, without it; :class:`workers.chunking.ChunkBuilder`).
+a time, planned by :func:`workers.push.plan.planner.plan_batch`, and their rows encoded into
+two chunk builders (with the default list, without it;
+:class:`workers.push.plan.chunking.ChunkBuilder`).
 Every :data:`COMMIT_MEMBERS` members, and when the run's time is up, one MULTI writes what
 the slices decided -- the full chunks, details, counts, claims of emails, the partly
 filled chunks (carried in the plan hash) and the member cursor -- only if the cursor is
@@ -13,16 +14,17 @@ plans nothing twice: the next delivery resumes from the last commit. A run stops
 Rules that span the batch hold across slices: the cap counts the bulk members let through
 (newest first, so the most recently changed win); a normalised email is claimed by its first
 (newest) contact in ``plan:emails`` and later contacts of it join that row
-(:mod:`workers.actors.plan_final` folds them in once all members are read); a phone claimed by a row
+(:mod:`workers.push.plan.final` folds them in once all members are read); a phone claimed by a row
 of an earlier slice and met again is shared, and no chunk of the batch sends it.
 
 A first sync (the account has no synced contact yet: no email can change, nothing synced
 can be deleted) posts its chunks as they are committed, while later slices are planned:
-``upsert_chunk`` is sent for each chunk right after the commit that wrote it (no chunk of
-deletes: nothing is synced), and the batch's ``chunks_sent`` says how far that went.
+each chunk goes to ``post`` right after the commit that wrote it (``sync_batch`` gives
+:func:`workers.push.batch.post_chunks`, which sends ``upsert_chunk``; no chunk of deletes:
+nothing is synced), and the batch's ``chunks_sent`` says how far that went.
 What later slices may still find about a posted chunk's rows (a shared email's other
 members, a phone shared across slices) changes only what is recorded once Klaviyo answered,
-and that waits for the plan to be complete (:mod:`workers.actors.plan_final`). Other
+and that waits for the plan to be complete (:mod:`workers.push.plan.final`). Other
 batches send their chunks once planned, after the email changes (``sync_batch``).
 
 Memory bound per worker, whatever the batch size: one slice of parsed mirrors (5,000 x
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,17 +49,27 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.batch_details import record_details
+from shared.state.batch_history import hash_of
 from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
-from shared.state.batch_records import chunk_id, chunk_key
+from shared.state.chunk_record import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
-from workers.actors import plan_final
-from workers.actors.chunk import upsert_chunk
-from workers.actors.common import account_config, hash_of, record_details
-from workers.actors.deletes import delete_chunks
-from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
-from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
-from workers.plan_claims import Claim, Join
+from workers.push.plan import final as plan_final
+from workers.push.plan.chunking import (
+    ChunkBuilder,
+    delete_chunks,
+    join_json,
+    limits,
+    profile_resource,
+    split_json,
+)
+from workers.push.plan.claims import Claim, Join
+from workers.push.plan.planner import Context, Member, Plan, SyncedRecord, plan_batch
+from workers.runtime.actor_context import account_config
 
+Post = Callable[[str, str, list[str]], None]
+"""``post(account, batch_id, chunk_ids)``: hands committed chunks to their delivery
+(``sync_batch`` gives its own; without one, ``sync_batch`` sends them once planned)."""
 SLICE = 5_000
 """Members read, parsed and planned at once (``SYNC_PLAN_SLICE`` lowers it: tests)."""
 COMMIT_MEMBERS = 50_000
@@ -89,8 +102,10 @@ class _Window:
 class StreamPlanner:
     """One run of planning one batch (see the module docstring)."""
 
-    def __init__(self, client: redis.Redis, account: str, batch_id: str) -> None:
+    def __init__(self, client: redis.Redis, account: str, batch_id: str,
+                 post: Post | None = None) -> None:
         self.client, self.account, self.batch_id = client, account, batch_id
+        self.post = post
         self.config: AccountConfig = account_config(client, account)
         self.plan_key = keys.batch_plan(account, batch_id)
         progress = hash_of(client, self.plan_key)
@@ -298,9 +313,9 @@ class StreamPlanner:
                 pipe.execute()
             except redis.WatchError:
                 return False
-        if self.streams:  # a first sync: post them now (module docstring)
-            for index in range(self.chunks, self.chunks + len(chunks)):
-                upsert_chunk.send(account, batch_id, chunk_id(index))
+        if self.streams and self.post is not None:  # a first sync: post them now
+            self.post(account, batch_id,
+                      [chunk_id(index) for index in range(self.chunks, self.chunks + len(chunks))])
             set_chunks_sent(client, account, batch_id, self.chunks + len(chunks))
         self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
         self.window = _Window()

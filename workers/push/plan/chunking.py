@@ -1,4 +1,5 @@
-"""Split profile rows into bulk-import chunks within Klaviyo's limits.
+"""Split profile rows into bulk-import chunks within Klaviyo's limits, and a batch's deleted
+contacts into delete chunks.
 
 A bulk import job takes at most 10,000 profiles and 5 MB (docs/KLAVIYO.md). Whether 5 MB
 means 5,000,000 or 5,242,880 bytes is not known, so chunks stay under 4,500,000 bytes of
@@ -10,48 +11,21 @@ the limits (tests, benchmarks).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
-from shared import freed_memory
-from shared.settings import Tuning
-from shared.state.batch_records import ChunkStatus
+from shared.settings import Tuning, get_settings
+from shared.state.chunk_record import ChunkStatus
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
 ENVELOPE_BYTES = 512
 """Room for ``{"data": {"type": ..., "attributes": {"profiles": {"data": [...]}}, ...}}``."""
-
-
-_bodies: list[threading.BoundedSemaphore] = []
-_bodies_lock = threading.Lock()
-
-
-@contextmanager
-def body_slot(tuning: Tuning) -> Iterator[None]:
-    """Hold while a chunk's request body exists, or while a finished job's rows are
-    recorded (``with body_slot(tuning): ...``): at most ``SYNC_CHUNK_BODIES_AT_ONCE`` (1)
-    per worker process. A 10,000-profile chunk weighs ~150 MB while its rows are parsed,
-    the body built and posted, or its synced records written in one MULTI: with
-    Dramatiq's 8 threads all doing that at once a process peaked at ~900 MB at 100,000
-    contacts, with two at once at ~750 MB at 1,000,000. Building a body is CPU work under
-    the GIL, so more at once is hardly faster; polls and other messages are not held.
-
-    On leaving, the memory the chunk freed is handed back to the OS
-    (:mod:`shared.freed_memory`): otherwise each of the 8 threads' heaps keeps one chunk's
-    peak (712 MB instead of ~370 MB at 100,000 contacts)."""
-    with _bodies_lock:
-        if not _bodies:
-            _bodies.append(threading.BoundedSemaphore(tuning.chunk_bodies_at_once))
-    with _bodies[0]:
-        try:
-            yield
-        finally:  # before the next chunk may start: the peak is one chunk's
-            freed_memory.release()
+MAX_DELETES = 1000
+"""Contacts per delete chunk (``SYNC_CHUNK_MAX_DELETES`` lowers it): one list-removal call
+(Klaviyo takes 1,000 profiles a call) serves a chunk's members of a list."""
 
 
 def limits(tuning: Tuning) -> tuple[int, int]:
@@ -125,3 +99,11 @@ def split_json(array: bytes | str | None) -> list[bytes]:
     """The items of a JSON array, each encoded again on its own (inverse of
     :func:`join_json`)."""
     return [orjson.dumps(item) for item in orjson.loads(array)] if array else []
+
+
+def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
+    size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
+    for start in range(0, len(contact_ids), size):
+        yield {"kind": "delete", "status": ChunkStatus.PLANNED, "list_id": "",
+               "rows": orjson.dumps(list(contact_ids[start:start + size]))}

@@ -1,7 +1,7 @@
 """The reverse-sync actors: ``discover_lists``, ``pull_list_members``, ``deliver_to_crm``.
 
 Messages carry ids only (account, stream entry id); entries reach ``deliver_to_crm``
-through the stream's outbox group (:mod:`workers.reverse.outbox`). Rate limits re-send the
+through the stream's outbox group (:mod:`workers.reverse.crm_handover`). Rate limits re-send the
 same message after the wait (nothing sleeps); other failures raise and Dramatiq retries.
 """
 
@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import cache
 
 import dramatiq
-import httpx
-from dramatiq.middleware import CurrentMessage
 
 from shared import constants as keys
 from shared.klaviyo.errors import RateLimited, Rejected
 from shared.settings import get_settings
-from workers.actors.common import account_config, klaviyo_for, redis_for_actors, resend
-from workers.reverse.crm_delivery import MAX_TIMEOUT_MS, Delivery, RetryPolicy, deliver
+from workers.reverse.crm_delivery import enqueue_delivery
+from workers.reverse.crm_handover import hand_over
+from workers.reverse.crm_outbox import Publisher
 from workers.reverse.discovery import discover
 from workers.reverse.members import find_removals, pull_list
-from workers.reverse.outbox import hand_over
-from workers.reverse.publish import Publisher
 from workers.reverse.state import end_pull, known_lists, pull_state, utc_day
+from workers.runtime.actor_context import account_config, klaviyo_for, redis_for_actors, resend
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +37,6 @@ def discover_lists(account: str) -> None:
         resend(discover_lists, (account,), limited.retry_in)
     except Rejected as refused:  # e.g. a key without lists:read: retrying will not help
         log.warning("discovery of %s refused by Klaviyo: %s", account, refused)
-
-
-def enqueue_delivery(account: str, entry_id: str) -> None:
-    """Send one ``deliver_to_crm`` message with the configured retry policy."""
-    policy = RetryPolicy.of(get_settings().tuning)
-    deliver_to_crm.send_with_options(args=(account, entry_id), max_retries=policy.max_retries,
-                                     min_backoff=policy.min_backoff,
-                                     max_backoff=policy.max_backoff)
 
 
 @dramatiq.actor(max_retries=5, time_limit=30 * 60_000)
@@ -89,27 +78,3 @@ def pull_list_members(account: str) -> None:
             hand_over(client, account, enqueue_delivery)
     end_pull(client, account, time.time(), get_settings().list_pull_interval,
              today if full_pass else None)
-
-
-@cache
-def _http() -> httpx.Client:
-    return httpx.Client()
-
-
-def _last_try() -> bool:
-    """True when the running message's failure would dead-letter it (retries spent)."""
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return False
-    limit = message.options.get("max_retries", RetryPolicy().max_retries)
-    return limit is not None and int(message.options.get("retries", 0)) >= int(limit)
-
-
-@dramatiq.actor(max_retries=RetryPolicy().max_retries, time_limit=MAX_TIMEOUT_MS + 60_000)
-def deliver_to_crm(account: str, entry_id: str) -> None:
-    """POST one ``sync:{account}:subscribers`` entry to ``SYNC_CRM_WEBHOOK_URL``, in its
-    member's order (:mod:`workers.reverse.crm_order`)."""
-    settings = get_settings()  # no URL any more: retried, then dead-lettered (replayable)
-    delivery = Delivery(settings.crm_webhook_url, settings.crm_webhook_secret,
-                        timeout_s=settings.tuning.crm_timeout_ms / 1000, last_try=_last_try())
-    deliver(redis_for_actors(), _http(), account, entry_id, delivery, enqueue_delivery)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from workers.actors.common import Klaviyo
+from workers.runtime.actor_context import Klaviyo
 
 PAGE = 100
 

@@ -11,7 +11,7 @@ Per member, in this order (each contact lands in exactly one outcome):
    the first N go on, the rest are ``held_back``; one-by-one changes are never capped;
 5. contacts sharing a normalised email become ONE profile row: the newest ``occurred_at``
    state is sent, every contact of the group maps to the profile. A batch is planned a
-   slice at a time, newest members first (:mod:`workers.actors.plan_stream`): an email first seen
+   slice at a time, newest members first (:mod:`workers.push.plan.stream`): an email first seen
    in an earlier slice is a :class:`Claim`, and a later contact of it a :class:`Join`;
 6. a contact whose profile cannot be sent (not encodable as JSON, over Klaviyo's 100 KB per
    profile) -> ``unencodable`` with the reason;
@@ -42,7 +42,7 @@ from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
-from workers.plan_claims import Claim, Join
+from workers.push.plan.claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""

@@ -1,0 +1,2 @@
+"""What a batch will do, decided from Redis state alone (no Klaviyo call), written a slice
+at a time as chunks: :mod:`workers.push.plan.stream` runs it."""

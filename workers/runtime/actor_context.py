@@ -1,0 +1,69 @@
+"""What every actor runs with: the state Redis (the broker's), an account's config and
+its Klaviyo (SDK client and gateway), and delayed re-sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import dramatiq
+import redis
+from klaviyo_api import KlaviyoAPI
+
+from shared.accounts import AccountConfig, AccountStore
+from shared.klaviyo.client import client_for, klaviyo_account_id
+from shared.klaviyo.gateway import Gateway
+from shared.klaviyo.oauth_session import session_for
+from shared.redis_client import connect
+from shared.settings import get_settings
+from workers.runtime.broker import current_redis_url
+
+
+@cache
+def state_redis(url: str) -> redis.Redis:
+    return connect(url)
+
+
+def redis_for_actors() -> redis.Redis:
+    """A decoded client on the broker's Redis (all state lives there)."""
+    url = current_redis_url() or get_settings().redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set")
+    return state_redis(url)
+
+
+@dataclass
+class Klaviyo:
+    """One account's Klaviyo: the SDK client and the gateway all calls go through."""
+
+    account: AccountConfig
+    api: KlaviyoAPI
+    gateway: Gateway
+
+
+_clients: dict[tuple[str, str], KlaviyoAPI] = {}
+
+
+def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
+    """SDK clients are kept per (base URL, key) so their HTTP pools are reused; an OAuth
+    account's gateway puts a fresh access token on its client before each call."""
+    ident = klaviyo_account_id(account)
+    cache_key = (account.klaviyo_base_url, ident)
+    if cache_key not in _clients:
+        _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
+    api = _clients[cache_key]
+    auth = session_for(client, get_settings(), account, api)
+    return Klaviyo(account, api, Gateway(client, ident, auth=auth))
+
+
+def account_config(client: redis.Redis, account: str) -> AccountConfig:
+    return AccountStore(client, get_settings()).get(account)
+
+
+def resend(actor: dramatiq.Actor[Any, Any], args: tuple[str, ...], delay_s: float) -> None:
+    """The same message again after ``delay_s`` (instead of sleeping in this thread)."""
+    actor.send_with_options(args=args, delay=max(1, int(delay_s * 1000)))
+
+
+__all__ = ["Klaviyo", "account_config", "klaviyo_for", "redis_for_actors", "resend"]
