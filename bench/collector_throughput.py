@@ -50,7 +50,7 @@ def fill_stream(client: redis.Redis, events: int, contacts: int) -> None:
 
 def commands_run(client: redis.Redis) -> int:
     """Commands Redis ran since its counters were reset, those inside scripts included."""
-    stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
+    stats: dict[str, Any] = client.info("commandstats")
     return sum(int(s["calls"]) for s in stats.values())
 
 
@@ -75,9 +75,12 @@ def through_collector(client: redis.Redis, count: int, sequential: bool
 def through_bare_consumer(client: redis.Redis, count: int) -> tuple[float, float]:
     client.xgroup_create(keys.EVENTS_STREAM, BASELINE_GROUP, id="0")
     started, cpu = time.perf_counter(), time.process_time()
-    while answer := client.xreadgroup(BASELINE_GROUP, "bench", {keys.EVENTS_STREAM: ">"},
-                                      count=count):
-        entries = answer[0][1]  # type: ignore[index]
+    while True:
+        answer: Any = client.xreadgroup(BASELINE_GROUP, "bench", {keys.EVENTS_STREAM: ">"},
+                                        count=count)
+        if not answer:
+            break
+        entries = answer[0][1]
         client.xack(keys.EVENTS_STREAM, BASELINE_GROUP, *[entry_id for entry_id, _ in entries])
     return time.perf_counter() - started, time.process_time() - cpu
 
@@ -101,7 +104,7 @@ def main() -> None:
         bare_s, bare_cpu = through_bare_consumer(client, args.count)  # before the trim
         collector_s, collector_cpu, commands = through_collector(client, args.count,
                                                                  args.sequential)
-        pending = sum(int(client.zcard(keys.pending(f"acct-{a}")))  # type: ignore[arg-type]
+        pending = sum(int(client.zcard(keys.pending(f"acct-{a}")))
                       for a in range(ACCOUNTS))
         assert pending == args.contacts, f"{pending} of {args.contacts} contacts pending"
         client.flushdb()

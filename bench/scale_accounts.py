@@ -70,7 +70,7 @@ def fill(client: redis.Redis, accounts: int, contacts: int) -> list[str]:
 def full_pass(client: redis.Redis) -> None:
     names = client.smembers(keys.ACCOUNTS_SET)
     pipe = client.pipeline(transaction=False)
-    for name in names:  # type: ignore[union-attr]
+    for name in names:
         pipe.hgetall(keys.state(str(name)))
     pipe.execute()
 

@@ -6,6 +6,20 @@ from typing import Annotated, Any
 import redis
 import typer
 
+from cli.accounts_cmd import accounts_app
+from cli.demo_cmd import demo
+from cli.dlq_cmd import dlq_app
+from cli.healthcheck_cmd import healthcheck
+from cli.import_cmd import import_file_cmd
+from cli.lists_cmd import lists_app
+from cli.oauth_cmd import register as register_oauth
+from cli.preview_cmd import preview_cmd
+from cli.process_cmds import collector, scheduler, sync_now
+from cli.rejected_cmd import rejected_app
+from cli.run_cmd import run
+from cli.sandbox_cmd import sandbox
+from cli.status_cmd import status
+from cli.web_cmd import web
 from shared.redis_client import RedisUrlError, describe_redis_error
 from shared.settings import get_settings
 
@@ -38,7 +52,6 @@ app = ContactSyncApp(
 )
 
 
-
 def _print_version(wanted: bool) -> None:
     if wanted:
         try:
@@ -57,52 +70,19 @@ def _options(show_version: Annotated[bool, typer.Option(
     get_settings.cache_clear()  # each command reads the environment once, as it starts
 
 
-from cli.accounts_cmd import accounts_app  # noqa: E402
-from cli.healthcheck_cmd import healthcheck  # noqa: E402
-from cli.oauth_cmd import register as register_oauth  # noqa: E402
-from cli.process_cmds import collector, scheduler, sync_now  # noqa: E402
-
 register_oauth(accounts_app)
 app.add_typer(accounts_app, name="accounts")
 app.command("collector")(collector)
 app.command("scheduler")(scheduler)
 app.command("sync-now")(sync_now)
 app.command("healthcheck")(healthcheck)
-
-from cli.run_cmd import run  # noqa: E402
-
 app.command("run")(run)
-
-from cli.dlq_cmd import dlq_app  # noqa: E402
-
 app.add_typer(dlq_app, name="dlq")
-
-from cli.rejected_cmd import rejected_app  # noqa: E402
-
 app.add_typer(rejected_app, name="rejected")
-
-from cli.status_cmd import status  # noqa: E402
-
 app.command("status")(status)
-
-from cli.import_cmd import import_file_cmd  # noqa: E402
-from cli.web_cmd import web  # noqa: E402
-
 app.command("web")(web)
 app.command("import")(import_file_cmd)
-
-from cli.sandbox_cmd import sandbox  # noqa: E402
-
 app.command("sandbox")(sandbox)
-
-from cli.preview_cmd import preview_cmd  # noqa: E402
-
 app.command("preview")(preview_cmd)
-
-from cli.demo_cmd import demo  # noqa: E402
-
 app.command("demo")(demo)
-
-from cli.lists_cmd import lists_app  # noqa: E402
-
 app.add_typer(lists_app, name="lists")

@@ -134,7 +134,7 @@ class LocalStack:
         self.stop()
 
 
-class LeaderSignals(ProcessManager):  # type: ignore[misc]
+class LeaderSignals(ProcessManager):
     """SIGTERM to each process itself, not to its whole process group (honcho's default).
 
     Dramatiq's main process forwards SIGTERM to its worker processes; a worker process that

@@ -70,4 +70,4 @@ def _append(client: redis.Redis, args: list[str | bytes], origin: Origin) -> int
         return 0
     stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
                            args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
-    return int(stored)  # type: ignore[arg-type]
+    return int(stored)

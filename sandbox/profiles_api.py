@@ -215,7 +215,7 @@ def get_profiles(req: Request) -> Reply:
         if name not in PROFILE_SORTS:
             raise invalid(f"'{sort}' is not a valid sort for profiles.", parameter="sort")
         if name in ("updated", "email"):
-            ids = sorted(ids, key=lambda pid: (getattr(account.profiles[pid], name) or "", pid))  # type: ignore[no-any-return]
+            ids = sorted(ids, key=lambda pid: (getattr(account.profiles[pid], name) or "", pid))
         if sort.startswith("-"):
             ids = list(reversed(ids))
     page, links = paginate(ids, req.query, req.base, "/api/profiles")

@@ -224,7 +224,7 @@ class AccountStore:
     # --- reading -------------------------------------------------------------------------
     def names(self) -> list[str]:
         """``default`` and every account stored or seen in events, sorted."""
-        members: set[Any] = self.redis.smembers(keys.ACCOUNTS_SET)  # type: ignore[assignment]
+        members: set[Any] = self.redis.smembers(keys.ACCOUNTS_SET)
         return sorted({as_text(name) for name in members} | {DEFAULT_ACCOUNT})
 
     def _base(self, name: str) -> dict[str, Any]:
@@ -247,7 +247,7 @@ class AccountStore:
 
     def _stored(self, name: str) -> dict[str, Any]:
         """The stored fields of an account, decoded (the key decrypted)."""
-        raw: dict[Any, Any] = self.redis.hgetall(keys.account_config(name))  # type: ignore[assignment]
+        raw: dict[Any, Any] = self.redis.hgetall(keys.account_config(name))
         stored: dict[str, Any] = {}
         for field, value in ((as_text(f), as_text(v)) for f, v in raw.items()):
             if field == KEY_FIELD:
@@ -274,7 +274,7 @@ class AccountStore:
 
     def change_log(self, name: str) -> list[dict[str, Any]]:
         """Every stored change of the account, oldest first."""
-        lines: list[Any] = self.redis.lrange(keys.account_config_log(name), 0, -1)  # type: ignore[assignment]
+        lines: list[Any] = self.redis.lrange(keys.account_config_log(name), 0, -1)
         return [json.loads(line) for line in lines]
 
     # --- changing ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ class IdentityMap:
     def _get(self, key: str, fields: list[str]) -> dict[str, str]:
         if not fields:
             return {}
-        values: list[Any] = self.redis.hmget(key, fields)  # type: ignore[assignment]
+        values: list[Any] = self.redis.hmget(key, fields)
         return {f: as_text(v) for f, v in zip(fields, values, strict=True) if v is not None}
 
     def profiles_of_contacts(self, contact_ids: Iterable[str]) -> dict[str, str]:

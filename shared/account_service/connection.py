@@ -37,11 +37,11 @@ def connection_of(client: redis.Redis, config: AccountConfig) -> Connection:
     seen = account_health.connection(client, config.name)
     if seen.state in ("refused", "reconnect_needed"):
         since = datetime.fromtimestamp(seen.since, UTC) if seen.since else None
-        return Connection(kind=kind, state=seen.state,  # type: ignore[arg-type]
+        return Connection(kind=kind, state=seen.state,
                           since=since,
                           detail=seen.detail or None, code=seen.code or None)
     detail = None if kind != "none" else "no Klaviyo key yet: PUT .../klaviyo-key"
-    return Connection(kind=kind, state="ok", detail=detail)  # type: ignore[arg-type]
+    return Connection(kind=kind, state="ok", detail=detail)
 
 
 def set_klaviyo_key(client: redis.Redis, settings: Settings, name: str,

@@ -56,7 +56,7 @@ def preview_counts(client: redis.Redis, settings: Settings, account: str,
         config = with_proposal(config, proposed)
     kept = facets.preview_counts(client, account, config.contact_roles, config.company_types,
                                  config.max_bulk_export)
-    known = int(client.zcard(keys.contact_times(account)))  # type: ignore[arg-type]
+    known = int(client.zcard(keys.contact_times(account)))
     return PreviewCounts(
         matching=kept.matching, matching_unsubscribed=kept.matching_unsubscribed,
         excluded=Excluded(invalid_email=kept.excluded_invalid_email,

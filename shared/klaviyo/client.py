@@ -58,8 +58,8 @@ def build_client(api_key: str | None, base_url: str = KLAVIYO_PRODUCTION_URL,
     base = base_url.rstrip("/")
     test_host = "" if base == KLAVIYO_PRODUCTION_URL else base
     api = KlaviyoAPI(
-        api_key,  # type: ignore[arg-type]  # the SDK takes None with access_token
-        access_token=access_token,  # type: ignore[arg-type]
+        api_key,  # the SDK takes None with access_token
+        access_token=access_token,
         max_delay=0.1,
         max_retries=1,
         test_host=test_host,

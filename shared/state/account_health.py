@@ -101,7 +101,7 @@ def owed(client: redis.Redis, account: str, contact_ids: list[str]) -> set[str]:
     """Those of ``contact_ids`` that are owed the default list."""
     if not contact_ids or not client.exists(keys.list_owed(account)):
         return set()
-    flags = client.smismember(keys.list_owed(account), contact_ids)  # type: ignore[arg-type]
+    flags = client.smismember(keys.list_owed(account), contact_ids)
     return {cid for cid, flag in zip(contact_ids, flags, strict=True) if flag}
 
 

@@ -32,7 +32,7 @@ def _members(client: redis.Redis, key: str, kind: str) -> Iterator[str]:
 
 def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
     """Every key of the account, its running batch's first (so its actors stop)."""
-    batch_ids: list[Any] = client.lrange(keys.batches(account), 0, -1)  # type: ignore[assignment]
+    batch_ids: list[Any] = client.lrange(keys.batches(account), 0, -1)
     for batch_id in (as_text(b) for b in batch_ids):
         total = chunks_total(client, account, batch_id)
         yield keys.batch(account, batch_id)

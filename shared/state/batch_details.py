@@ -58,7 +58,7 @@ def record_details(pipe: Any, account: str, batch_id: str,
 
 def read_details(client: redis.Redis, account: str, batch_id: str) -> list[ContactOutcome]:
     """The batch's recorded contacts, by outcome then contact id."""
-    raw: dict[Any, Any] = client.hgetall(keys.batch_details(account, batch_id))  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(keys.batch_details(account, batch_id))
     found = []
     for cid, value in raw.items():
         try:

@@ -18,7 +18,7 @@ from shared.state.batch_record import read_batch
 
 def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     """A whole hash as text (absent: ``{}``)."""
-    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(key)
     return as_texts(raw)
 
 
@@ -56,6 +56,6 @@ def last_completed(client: redis.Redis, account: str) -> dict[str, Any] | None:
 
 def recent_batches(client: redis.Redis, account: str, limit: int = 10) -> list[dict[str, Any]]:
     """:func:`batch_info` of the account's newest batches, newest first."""
-    ids: list[Any] = client.lrange(keys.batches(account), 0, limit - 1)  # type: ignore[assignment]
+    ids: list[Any] = client.lrange(keys.batches(account), 0, limit - 1)
     return [info for info in (batch_info(client, account, as_text(i)) for i in ids) if info]
 

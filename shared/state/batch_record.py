@@ -162,7 +162,7 @@ def batch_from_raw(batch_id: str, raw: Mapping[Any, Any]) -> Batch | None:
 
 def read_batch(client: redis.Redis, account: str, batch_id: str) -> Batch | None:
     """The batch, or None when it is unknown (never started, or past the history kept)."""
-    raw: dict[Any, Any] = client.hgetall(keys.batch(account, batch_id))  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(keys.batch(account, batch_id))
     return batch_from_raw(batch_id, raw)
 
 

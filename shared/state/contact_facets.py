@@ -123,10 +123,10 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
     """The preview of a bulk export of ``account`` under these filters and cap (``None`` =
     all), from the kept counts: one HGETALL of the facets hash (after counting the old
     mirrors once, if the account has not been counted yet)."""
-    raw: dict[Any, Any] = client.hgetall(keys.contact_facets(account))  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(keys.contact_facets(account))
     if not raw or (READY not in raw and READY.encode() not in raw):
         count_old_mirrors(client, account)
-        raw = client.hgetall(keys.contact_facets(account))  # type: ignore[assignment]
+        raw = client.hgetall(keys.contact_facets(account))
     roles, types = _allowed(contact_roles), _allowed(company_types)
     matching = unsubscribed = invalid = alive = 0
     for field, value in raw.items():

@@ -193,7 +193,7 @@ def mirrored_ids(client: redis.Redis, account: str) -> Iterator[str]:
     start = 0
     while True:
         page: list[Any] = client.zrange(keys.contact_times(account), start,
-                                        start + READ_STEP - 1)  # type: ignore[assignment]
+                                        start + READ_STEP - 1)
         for cid in page:
             yield as_text(cid)
         if len(page) < READ_STEP:

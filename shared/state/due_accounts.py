@@ -54,7 +54,7 @@ def look_at(pipe: Any, account: str, at: float, *, sooner_only: bool = False) ->
 
 def due(client: redis.Redis, key: str, now: float, limit: int = DUE_PER_TICK) -> list[str]:
     """Accounts of the index ``key`` to look at by ``now``, most overdue first."""
-    found: list[Any] = client.zrangebyscore(key, "-inf", now, start=0, num=limit)  # type: ignore[assignment]
+    found: list[Any] = client.zrangebyscore(key, "-inf", now, start=0, num=limit)
     return [as_text(account) for account in found]
 
 

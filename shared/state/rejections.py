@@ -80,7 +80,7 @@ def record_rejection(
 
 def list_rejections(client: redis.Redis, account: str) -> list[Rejection]:
     """Every rejected contact of the account, newest refusal first."""
-    raw: dict[Any, Any] = client.hgetall(keys.rejected(account))  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(keys.rejected(account))
     found = [Rejection.parse(as_text(cid), as_text(data)) for cid, data in raw.items()]
     return sorted(found, key=lambda item: (-item.at, item.contact_id))
 

@@ -28,7 +28,7 @@ RECENT_SECONDS = 3600
 def _blocked(client: redis.Redis) -> list[dict[str, Any]]:
     """Klaviyo (account, operation) pairs waiting out a 429's Retry-After right now."""
     now = time.time()
-    found: list[Any] = client.zrangebyscore(  # type: ignore[assignment]
+    found: list[Any] = client.zrangebyscore(
         keys.RATE_LIMIT_BLOCKS, now, "+inf", withscores=True)
     blocked = []
     for member, until in found:

@@ -39,7 +39,7 @@ def queue_names(client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -
     """Every Dramatiq queue some process declared
     (:mod:`workers.runtime.middleware.register_queues`), and ``default``; read from one set,
     never by scanning keys."""
-    declared: set[Any] = client.smembers(keys.QUEUES)  # type: ignore[assignment]
+    declared: set[Any] = client.smembers(keys.QUEUES)
     names = {as_text(name) for name in declared} | {DEFAULT_QUEUE}
     return sorted(name[: -len(DELAY_SUFFIX)] if name.endswith(DELAY_SUFFIX) else name
                   for name in names)

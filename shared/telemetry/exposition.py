@@ -72,7 +72,7 @@ class RedisStateCollector(Collector):
         yield GaugeMetricFamily(m.REDIS_UP.name, m.REDIS_UP.help, value=1)
 
     def _recorded(self, client: redis.Redis) -> list[Metric]:
-        raw: dict[Any, Any] = client.hgetall(keys.METRICS)  # type: ignore[assignment]
+        raw: dict[Any, Any] = client.hgetall(keys.METRICS)
         series: dict[str, dict[tuple[tuple[str, str], ...], dict[str, float]]] = defaultdict(
             lambda: defaultdict(dict))
         for name_labels, value in raw.items():

@@ -150,7 +150,7 @@ def record_klaviyo_call(
 
 def recent_throttles(client: redis.Redis, since: float) -> list[dict[str, object]]:
     """The logged 429s since ``since`` (epoch s), newest first."""
-    raw: list[str | bytes] = client.lrange(keys.THROTTLE_LOG, 0, -1)  # type: ignore[assignment]
+    raw: list[str | bytes] = client.lrange(keys.THROTTLE_LOG, 0, -1)
     entries = [json.loads(item) for item in raw]
     return [entry for entry in entries if float(entry.get("at", 0)) >= since]
 

@@ -13,7 +13,7 @@ import redis
 
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
-from shared.klaviyo.oauth_tokens import OAUTH_FIELD
+from shared.accounts import OAUTH_FIELD
 from tests.producers.helpers import Webhook, running_webhook
 from tests.support.oauth import (
     CRM_ORIGIN,

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import redis
-from click.testing import Result
 from cryptography.fernet import Fernet
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from shared import constants as keys

@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 
 import redis
-from click.testing import Result
 from klaviyo_api import KlaviyoAPI
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
+from shared.accounts import OAUTH_FIELD
 from shared.klaviyo.oauth_flow import finish
-from shared.klaviyo.oauth_tokens import OAUTH_FIELD
 from shared.settings import Settings
 from tests.support.oauth import consent_callback, oauth_env, query_of
 

@@ -79,7 +79,7 @@ def test_sync_now_marks_an_account_with_pending_changes_due(r: redis.Redis, redi
 def test_sync_now_is_started_by_the_next_tick_of_a_running_scheduler(
     r: redis.Redis, redis_url: str,
 ) -> None:
-    settings = Settings(REDIS_URL=redis_url, SYNC_INTERVAL=900)  # type: ignore[call-arg]
+    settings = Settings(REDIS_URL=redis_url, SYNC_INTERVAL=900)
     sent: list[tuple[str, str]] = []
     scheduler = Scheduler(r, AccountStore(r, settings), lambda a, b: sent.append((a, b)))
     r.zadd(keys.pending("default"), {"C-1": 1.0})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
+import redis
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 from shared import constants as keys
@@ -13,17 +14,18 @@ from shared.state.rejections import record_rejection
 runner = CliRunner()
 
 
-def invoke(redis_url: str, *args: str):
+def invoke(redis_url: str, *args: str) -> Result:
     return runner.invoke(app, ["rejected", *args], env={"REDIS_URL": redis_url})
 
 
-def _reject(r, contact_id: str) -> None:
+def _reject(r: redis.Redis, contact_id: str) -> None:
     r.sadd(keys.ACCOUNTS_SET, "acme")  # the account exists (its events arrived)
     record_rejection(r, "acme", contact_id, code="invalid", title="Invalid input.",
                      detail="Invalid email address 'ann@@example.com'", batch_id="b-7")
 
 
-def test_rejected_list_shows_contact_id_and_klaviyos_reason_without_the_email(r, redis_url):
+def test_rejected_list_shows_contact_id_and_klaviyos_reason_without_the_email(
+        r: redis.Redis, redis_url: str) -> None:
     _reject(r, "C-1001")
     result = invoke(redis_url, "list", "--account", "acme")
     assert result.exit_code == 0, result.output
@@ -38,7 +40,7 @@ def test_rejected_list_shows_contact_id_and_klaviyos_reason_without_the_email(r,
     assert unknown.exit_code == 1 and "unknown account 'initech'" in unknown.output
 
 
-def test_rejected_replay_puts_contacts_back_into_pending(r, redis_url):
+def test_rejected_replay_puts_contacts_back_into_pending(r: redis.Redis, redis_url: str) -> None:
     for contact_id in ("C-1", "C-2", "C-3"):
         _reject(r, contact_id)
     one = invoke(redis_url, "replay", "--account", "acme", "C-1", "C-404")
@@ -50,6 +52,6 @@ def test_rejected_replay_puts_contacts_back_into_pending(r, redis_url):
     assert r.hlen(keys.rejected("acme")) == 0
 
 
-def test_rejected_replay_needs_ids_or_all(redis_url):
+def test_rejected_replay_needs_ids_or_all(redis_url: str) -> None:
     result = invoke(redis_url, "replay", "--account", "acme")
     assert result.exit_code == 2 and "--all" in result.output

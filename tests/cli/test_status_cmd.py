@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -25,7 +26,7 @@ from workers.push import lifecycle
 runner = CliRunner()
 
 
-def _state(r, redis_url) -> str:
+def _state(r: redis.Redis, redis_url: str) -> str:
     """acme: a completed batch then one running with progress; globex: 1 pending; one dead
     letter; a 429 now and an old one; bulk_import of one Klaviyo account blocked."""
     now = time.time()
@@ -52,7 +53,8 @@ def _state(r, redis_url) -> str:
     return actor.queue_name
 
 
-def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url):
+def test_status_json_reports_accounts_batches_queues_and_throttling(
+        r: redis.Redis, redis_url: str) -> None:
     queue = _state(r, redis_url)
     result = runner.invoke(app, ["status", "--json"], env={"REDIS_URL": redis_url})
     assert result.exit_code == 0, result.output
@@ -81,7 +83,8 @@ def test_status_json_reports_accounts_batches_queues_and_throttling(r, redis_url
     assert status["scheduler_alive"] is False
 
 
-def test_status_prints_one_line_per_account_within_120_columns(r, redis_url):
+def test_status_prints_one_line_per_account_within_120_columns(
+        r: redis.Redis, redis_url: str) -> None:
     _state(r, redis_url)
     result = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -97,7 +100,7 @@ def test_status_prints_one_line_per_account_within_120_columns(r, redis_url):
     assert "blocked now: pk-acct-1/bulk_import" in text
 
 
-def test_status_of_one_account_shows_its_batches_in_full(r, redis_url):
+def test_status_of_one_account_shows_its_batches_in_full(r: redis.Redis, redis_url: str) -> None:
     _state(r, redis_url)
     result = runner.invoke(app, ["status", "acme"], env={"REDIS_URL": redis_url,
                                                          "COLUMNS": "200"})
@@ -113,7 +116,7 @@ def test_status_of_one_account_shows_its_batches_in_full(r, redis_url):
     assert unknown.exit_code == 1 and "Unknown account 'nope'" in unknown.output
 
 
-def test_status_shows_which_processes_beat_recently(r, redis_url):
+def test_status_shows_which_processes_beat_recently(r: redis.Redis, redis_url: str) -> None:
     Heart(r, "collector").beat()
     Heart(r, "scheduler").beat(time.time() - 60)  # gone quiet a minute ago
     result = runner.invoke(app, ["status"], env={"REDIS_URL": redis_url, "COLUMNS": "200"})
@@ -124,7 +127,8 @@ def test_status_shows_which_processes_beat_recently(r, redis_url):
         "REDIS_URL": redis_url}).output)["processes"]["collector"] == 1
 
 
-def test_a_failed_batch_says_its_contacts_wait_and_how_to_replay_dead_letters(r, redis_url):
+def test_a_failed_batch_says_its_contacts_wait_and_how_to_replay_dead_letters(
+        r: redis.Redis, redis_url: str) -> None:
     r.zadd(keys.pending("default"), {"C-1": 1})
     lifecycle.start_batch(r, "default", "b-1", time.time() - 5)
     lifecycle.fail_batch(r, "default", "b-1", "upsert_chunk failed for good", time.time(),
@@ -139,7 +143,7 @@ def test_a_failed_batch_says_its_contacts_wait_and_how_to_replay_dead_letters(r,
     assert "Dramatiq queues: empty" in table.output
 
 
-def test_next_due_time_is_shown_once_the_interval_runs(r):
+def test_next_due_time_is_shown_once_the_interval_runs(r: redis.Redis) -> None:
     now = time.time()
     r.zadd(keys.pending("default"), {"C-1": 1})
     lifecycle.start_batch(r, "default", "b-1", now - 20)
@@ -150,13 +154,13 @@ def test_next_due_time_is_shown_once_the_interval_runs(r):
     assert default["next_due"] == pytest.approx(now - 10 + 900)
 
 
-def _scans(r) -> int:
+def _scans(r: redis.Redis) -> int:
     stats = r.info("commandstats")
     return sum(int(stats.get(name, {}).get("calls", 0))
                for name in ("cmdstat_scan", "cmdstat_keys"))
 
 
-def test_status_and_metrics_never_scan_the_keyspace(r, redis_url):
+def test_status_and_metrics_never_scan_the_keyspace(r: redis.Redis, redis_url: str) -> None:
     from prometheus_client import CollectorRegistry
 
     from shared.telemetry.exposition import render_metrics
@@ -171,7 +175,8 @@ def test_status_and_metrics_never_scan_the_keyspace(r, redis_url):
     assert _scans(r) == before, "status or /metrics scanned the keyspace"
 
 
-def test_status_json_never_prints_the_planned_email_changes_of_the_last_batch(r, redis_url):
+def test_status_json_never_prints_the_planned_email_changes_of_the_last_batch(
+        r: redis.Redis, redis_url: str) -> None:
     _state(r, redis_url)
     lifecycle.complete_batch(r, "acme", "b-2", {"created": 0, "updated": 1}, time.time(),
                              interval=900)

@@ -24,21 +24,21 @@ def _env(**values: str) -> dict[str, str]:
     return {**env, **values}
 
 
-def test_web_refuses_to_start_without_a_webhook_secret(redis_url: str):
+def test_web_refuses_to_start_without_a_webhook_secret(redis_url: str) -> None:
     done = subprocess.run([COMMAND, "web"], env=_env(REDIS_URL=redis_url),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "SYNC_WEBHOOK_SECRET is not set" in done.stderr
 
 
-def test_web_refuses_to_start_without_redis_url():
+def test_web_refuses_to_start_without_redis_url() -> None:
     done = subprocess.run([COMMAND, "web"], env=_env(SYNC_WEBHOOK_SECRET="s"),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "REDIS_URL is not set" in done.stderr
 
 
-def test_web_listens_on_port_from_the_environment_and_stores_signed_events(redis_url: str):
+def test_web_listens_on_port_from_the_environment_and_stores_signed_events(redis_url: str) -> None:
     port = free_port()
     process = subprocess.Popen(
         [COMMAND, "web", "--host", "127.0.0.1"],

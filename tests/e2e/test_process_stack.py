@@ -4,14 +4,17 @@ worker processes ends as a profile in the sandbox; a SIGKILLed worker is replace
 from __future__ import annotations
 
 import signal
+from typing import Any
 
+from sandbox.inspect_client import SandboxClient
 from shared.redis_client import connect
 from shared.state.heartbeats import alive
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 
 
 def test_one_event_travels_from_the_webhook_to_a_klaviyo_profile(process_stack: ProcessStack,
-                                                                  sandbox) -> None:
+                                                                  sandbox: SandboxClient
+                                                                  ) -> None:
     for name in ("web", "collector", "scheduler", "worker"):
         process_stack.start(name)
     event = contact_event("default", "C-1", "2026-11-22T10:00:00Z",
@@ -20,7 +23,7 @@ def test_one_event_travels_from_the_webhook_to_a_klaviyo_profile(process_stack: 
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"accepted": 1}
 
-    def synced() -> list[dict]:
+    def synced() -> list[dict[str, Any]]:
         return list(sandbox.profiles(sandbox.key))
 
     profiles = wait_until(synced, 60, "the profile in the sandbox")

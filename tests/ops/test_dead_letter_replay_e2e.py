@@ -8,10 +8,13 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+import redis
 from dramatiq.middleware import Middleware
 from typer.testing import CliRunner
 
 from cli.main import app
+from sandbox.inspect_client import SandboxClient
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.push.lifecycle import batch_info, start_batch
@@ -34,7 +37,8 @@ class RetriesExhaustedAtOnce(Middleware):
 
 
 def test_a_dead_lettered_chunk_fails_its_batch_and_the_next_batch_delivers_its_contacts(
-        r, redis_url, sandbox, monkeypatch):
+        r: redis.Redis, redis_url: str,
+        sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> None:
     prepare_env(monkeypatch, redis_url, sandbox.url)
     broker = setup_broker(redis_url)
     no_retries = RetriesExhaustedAtOnce("upsert_chunk")

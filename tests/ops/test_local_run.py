@@ -14,9 +14,10 @@ from pathlib import Path
 import redis
 
 from cli.procfile import PROJECT_ROOT, SANDBOX_PROCESS, LocalStack, read_procfile
+from tests.support.redis_reads import hash_fields
 
 
-def test_unconfigured_environment_gets_embedded_redis_sandbox_and_a_secret():
+def test_unconfigured_environment_gets_embedded_redis_sandbox_and_a_secret() -> None:
     with LocalStack({"PATH": os.environ["PATH"]}) as stack:
         assert stack.redis is not None
         assert redis.Redis.from_url(stack.env["REDIS_URL"]).ping()
@@ -31,7 +32,7 @@ def test_unconfigured_environment_gets_embedded_redis_sandbox_and_a_secret():
     assert not directory.exists()
 
 
-def test_configured_environment_is_used_as_is(redis_url):
+def test_configured_environment_is_used_as_is(redis_url: str) -> None:
     env = {"REDIS_URL": redis_url, "KLAVIYO_API_KEY": "pk_real", "SYNC_WEBHOOK_SECRET": "s1"}
     with LocalStack(env) as stack:
         assert stack.redis is None
@@ -59,7 +60,8 @@ CHILD = (
 )
 
 
-def test_supervisor_starts_every_process_and_stops_them_all_on_sigterm(redis_url, tmp_path):
+def test_supervisor_starts_every_process_and_stops_them_all_on_sigterm(
+        redis_url: str, tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text("".join(f"{n}: {CHILD.format(name=n)}\n" for n in ("one", "two")))
     env = {**os.environ, "REDIS_URL": redis_url, "KLAVIYO_API_KEY": "pk_x",
@@ -73,7 +75,7 @@ def test_supervisor_starts_every_process_and_stops_them_all_on_sigterm(redis_url
     try:
         pids: dict[str, str] = {}
         for _ in range(300):
-            pids = client.hgetall("pids")
+            pids = hash_fields(client, "pids")
             if len(pids) == 2 or supervisor.poll() is not None:
                 break
             time.sleep(0.1)

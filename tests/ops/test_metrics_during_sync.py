@@ -15,10 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.procfile import PROJECT_ROOT
 from producers.signature import sign
+from sandbox.inspect_client import SandboxClient
 from shared.redis_server import free_port
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
@@ -62,7 +64,9 @@ def value(series: Series, name: str, **labels: str) -> float:
     return series.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_move_during_a_sync(r, redis_url, sandbox, web, monkeypatch):
+def test_metrics_move_during_a_sync(
+        r: redis.Redis, redis_url: str, sandbox: SandboxClient, web: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     prepare_env(monkeypatch, redis_url, sandbox.url)
     sandbox.set_jobs("async", 1500)  # Klaviyo's import job takes a while: the batch runs
     before = scrape(web)

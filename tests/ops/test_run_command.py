@@ -39,7 +39,7 @@ def _missing() -> str | None:
 
 
 @pytest.mark.slow
-def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm():
+def test_run_embeds_what_is_missing_serves_the_webhook_and_stops_on_sigterm() -> None:
     missing = _missing()
     assert not missing, missing
     port = free_port()

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from cli.procfile import PROJECT_ROOT
+from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env
@@ -31,7 +33,7 @@ LATENCY_MS = 300
 
 
 @contextmanager
-def workers(count: int, redis_url: str, r) -> Iterator[None]:
+def workers(count: int, redis_url: str, r: redis.Redis) -> Iterator[None]:
     """``count`` worker containers' worth: separate ``dramatiq`` processes, 1 process x
     :data:`THREADS` threads each, ready (heartbeating) before the clock starts."""
     r.delete(keys.dramatiq_queue("__heartbeats__"))
@@ -52,7 +54,8 @@ def workers(count: int, redis_url: str, r) -> Iterator[None]:
                 process.kill()
 
 
-def sync_backlog(r, sandbox, redis_url: str, worker_count: int) -> dict[str, float]:
+def sync_backlog(r: redis.Redis, sandbox: SandboxClient, redis_url: str,
+                 worker_count: int) -> dict[str, float]:
     setup_broker(redis_url)
     accounts = [PushAccount(r, sandbox) for _ in range(ACCOUNTS)]
     for acct in accounts:
@@ -79,7 +82,8 @@ def sync_backlog(r, sandbox, redis_url: str, worker_count: int) -> dict[str, flo
 
 @pytest.mark.slow
 def test_the_same_backlog_syncs_completely_with_1_and_with_3_workers(
-        r, redis_url, sandbox, monkeypatch):
+        r: redis.Redis, redis_url: str,
+        sandbox: SandboxClient, monkeypatch: pytest.MonkeyPatch) -> None:
     prepare_env(monkeypatch, redis_url, sandbox.url)
     sandbox.set_faults("*", latency_ms=LATENCY_MS)
     one = sync_backlog(r, sandbox, redis_url, 1)

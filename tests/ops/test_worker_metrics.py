@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import redis
 
 from cli.procfile import PROJECT_ROOT
 from shared.redis_server import free_port
@@ -20,7 +21,8 @@ from tests.workers.dramatiq_harness import wait_for
 DRAMATIQ = str(Path(sys.executable).with_name("dramatiq"))
 
 
-def test_a_worker_serves_dramatiq_metrics_when_its_port_is_set(r, redis_url, tmp_path):
+def test_a_worker_serves_dramatiq_metrics_when_its_port_is_set(
+        r: redis.Redis, redis_url: str, tmp_path: Path) -> None:
     queue, port = f"slow_{uuid.uuid4().hex[:8]}", free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "SLOW_QUEUE": queue, "SLOW_SECONDS": "0",
            "dramatiq_prom_port": str(port), "dramatiq_prom_host": "127.0.0.1",

@@ -56,7 +56,8 @@ def done(r: redis.Redis, queue: str) -> list[int]:
     return sorted(int(n) for n in r.lrange(f"{queue}:done", 0, -1))
 
 
-def test_sigterm_finishes_the_running_message_and_gives_back_the_others(r, redis_url, queue):
+def test_sigterm_finishes_the_running_message_and_gives_back_the_others(
+        r: redis.Redis, redis_url: str, queue: str) -> None:
     send(redis_url, queue, 3)
     with worker(redis_url, queue, SLOW_SECONDS="5") as first:
         wait_for(lambda: r.get(f"{queue}:started:0"))
@@ -71,7 +72,8 @@ def test_sigterm_finishes_the_running_message_and_gives_back_the_others(r, redis
     assert done(r, queue) == [0, 1, 2], "each message ran exactly once"
 
 
-def test_a_killed_worker_loses_nothing_its_messages_are_redelivered(r, redis_url, queue):
+def test_a_killed_worker_loses_nothing_its_messages_are_redelivered(
+        r: redis.Redis, redis_url: str, queue: str) -> None:
     send(redis_url, queue, 2)
     fast_recovery = {"HEARTBEAT_MS": "1000", "MAINTENANCE_CHANCE": "1000000"}
     with worker(redis_url, queue, SLOW_SECONDS="30", **fast_recovery) as first:
@@ -95,7 +97,7 @@ with LocalStack(os.environ, procfile=Path(sys.argv[1])) as stack:
 
 
 def test_under_contact_sync_run_sigterm_also_lets_the_running_message_finish(
-        r, redis_url, queue, tmp_path):
+        r: redis.Redis, redis_url: str, queue: str, tmp_path: Path) -> None:
     """honcho would signal the whole process group (each Dramatiq worker process twice, which
     makes it exit at once); the supervisor of `run` signals each command only."""
     send(redis_url, queue, 2)

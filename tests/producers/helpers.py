@@ -19,6 +19,7 @@ from producers.webhook import EVENTS_PATH, create_app
 from shared import constants as keys
 from shared.redis_server import free_port
 from shared.settings import Settings
+from tests.support.redis_reads import stream_entries as entries_of
 
 SECRET = "whsec-test-current"
 OLD_SECRET = "whsec-test-previous"
@@ -84,4 +85,4 @@ def event(n: int, account: str = "acme", **contact: Any) -> dict[str, Any]:
 
 def stream_entries(client: redis.Redis) -> list[dict[str, str]]:
     """The fields of every entry on the events stream, oldest first (decoded client)."""
-    return [dict(fields) for _id, fields in client.xrange(keys.EVENTS_STREAM)]  # type: ignore[union-attr]
+    return [fields for _id, fields in entries_of(client, keys.EVENTS_STREAM)]

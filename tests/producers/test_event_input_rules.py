@@ -36,7 +36,7 @@ def _iso(moment: datetime) -> str:
 
 def test_an_event_more_than_a_day_ahead_is_refused_with_422_naming_occurred_at(
     webhook: Webhook, r: redis.Redis,
-):
+) -> None:
     far = event(2)
     far["occurred_at"] = "9999-12-31T23:59:59Z"
     answer = webhook.post_events([event(1), far])
@@ -49,14 +49,15 @@ def test_an_event_more_than_a_day_ahead_is_refused_with_422_naming_occurred_at(
 
 
 def test_an_event_a_few_hours_ahead_is_taken_a_clock_running_fast(webhook: Webhook,
-                                                                  r: redis.Redis):
+                                                                  r: redis.Redis) -> None:
     soon = event(1)
     soon["occurred_at"] = _iso(datetime.now(UTC) + timedelta(hours=20))
     assert webhook.post_events([soon]).status_code == 202
     assert r.xlen(keys.EVENTS_STREAM) == 1
 
 
-def test_publish_refuses_an_occurred_at_more_than_a_day_ahead(redis_url: str, r: redis.Redis):
+def test_publish_refuses_an_occurred_at_more_than_a_day_ahead(
+        redis_url: str, r: redis.Redis) -> None:
     far = event(2)
     far["occurred_at"] = _iso(datetime.now(UTC) + timedelta(days=2))
     with pytest.raises(PublishError) as refused:
@@ -68,7 +69,7 @@ def test_publish_refuses_an_occurred_at_more_than_a_day_ahead(redis_url: str, r:
 
 def test_the_importer_refuses_a_row_more_than_a_day_ahead_by_line_and_column(
     tmp_path: Path, r: redis.Redis,
-):
+) -> None:
     path = tmp_path / "export.csv"
     path.write_text("id,email,occurred_at\nC-1,a@example.com,2026-11-20T09:00:00Z\n"
                     "C-2,b@example.com,9999-01-01T00:00:00Z\n")
@@ -97,7 +98,7 @@ def test_the_importer_refuses_a_row_more_than_a_day_ahead_by_line_and_column(
 def test_a_key_given_twice_is_refused_with_422_naming_it(
     webhook: Webhook, r: redis.Redis, body: bytes, index: int | None, event_id: str | None,
     field: str,
-):
+) -> None:
     answer = webhook.post(body)
     assert answer.status_code == 422, answer.text
     [error] = answer.json()["errors"]
@@ -138,6 +139,6 @@ def _has_duplicate(value: object) -> bool:
 
 @settings(max_examples=400, deadline=None)
 @given(tree=JSON_TREES)
-def test_a_repeated_key_is_found_at_any_depth_whatever_the_colons_in_strings(tree: object):
+def test_a_repeated_key_is_found_at_any_depth_whatever_the_colons_in_strings(tree: object) -> None:
     found = duplicate_keys(_write(tree).encode())
     assert bool(found) == _has_duplicate(tree)

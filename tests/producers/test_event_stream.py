@@ -14,7 +14,7 @@ from tests.producers.helpers import event, stream_entries
 from workers.intake.collector import parse_entry
 
 
-def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):
+def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis) -> None:
     events = [ContactEvent.model_validate(event(n)) for n in range(3)]
     assert append_events(r, events, "import") == 3
     entries = stream_entries(r)
@@ -27,19 +27,19 @@ def test_appended_events_are_entries_the_collector_parses_back(r: redis.Redis):
         (e, "import") for e in events]
 
 
-def test_appending_nothing_writes_nothing(r: redis.Redis):
+def test_appending_nothing_writes_nothing(r: redis.Redis) -> None:
     assert append_events(r, [], "webhook") == 0
     assert not r.exists(keys.EVENTS_STREAM)
 
 
-def test_after_a_redis_restart_the_script_is_loaded_again(redis_url: str, r: redis.Redis):
+def test_after_a_redis_restart_the_script_is_loaded_again(redis_url: str, r: redis.Redis) -> None:
     append_events(r, [ContactEvent.model_validate(event(1))], "publish")
     r.script_flush()  # what a restarted Redis forgets
     append_events(r, [ContactEvent.model_validate(event(2))], "publish")
     assert r.xlen(keys.EVENTS_STREAM) == 2
 
 
-def test_an_unreachable_redis_raises_and_stores_nothing(r: redis.Redis):
+def test_an_unreachable_redis_raises_and_stores_nothing(r: redis.Redis) -> None:
     from shared.redis_client import connect
     from shared.redis_server import free_port
 

@@ -70,7 +70,8 @@ def test_later_lines_of_the_same_contact_get_later_times(tmp_path: Path, r: redi
     assert newer.occurred_at > older.occurred_at
 
 
-def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(tmp_path: Path, r: redis.Redis) -> None:
+def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(
+        tmp_path: Path, r: redis.Redis) -> None:
     contact = {"id": "C-1", "email": "ann@example.com", "role": "Buyer",
                "company": {"id": "CO-1", "type": "Customer"}, "properties": {"tier": 2}}
     lines = [
@@ -97,7 +98,8 @@ def test_a_jsonl_export_keeps_good_lines_and_reports_bad_ones(tmp_path: Path, r:
     assert stored[0][0].occurred_at == datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-def test_rows_are_stored_in_batches_and_progress_is_reported(tmp_path: Path, r: redis.Redis) -> None:
+def test_rows_are_stored_in_batches_and_progress_is_reported(
+        tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "big.csv"
     path.write_text("id,email\n" + "".join(f"C-{n},p{n}@example.com\n" for n in range(2500)))
     seen: list[int] = []
@@ -107,7 +109,8 @@ def test_rows_are_stored_in_batches_and_progress_is_reported(tmp_path: Path, r: 
     assert r.xlen("sync:events") == 2500
 
 
-def test_a_line_that_is_not_utf8_is_refused_and_the_rest_kept(tmp_path: Path, r: redis.Redis) -> None:
+def test_a_line_that_is_not_utf8_is_refused_and_the_rest_kept(
+        tmp_path: Path, r: redis.Redis) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"\xef\xbb\xbfid,first_name\nC-1,Ren\xe9\nC-2,Zoe\n")
     report = import_file(r, path, "acme")

@@ -12,7 +12,8 @@ from shared.redis_client import RedisNotConfigured
 from tests.producers.helpers import event, stream_entries
 
 
-def test_publish_appends_dicts_and_models_with_origin_publish(redis_url: str, r: redis.Redis):
+def test_publish_appends_dicts_and_models_with_origin_publish(
+        redis_url: str, r: redis.Redis) -> None:
     model = ContactEvent.model_validate(event(2))
     assert publish([event(1), model], redis_url=redis_url) == 2
     entries = stream_entries(r)
@@ -22,7 +23,7 @@ def test_publish_appends_dicts_and_models_with_origin_publish(redis_url: str, r:
 
 
 def test_a_bad_event_is_named_by_index_and_field_and_nothing_is_stored(redis_url: str,
-                                                                      r: redis.Redis):
+                                                                      r: redis.Redis) -> None:
     bad = event(2)
     del bad["contact"]["id"]
     with pytest.raises(PublishError) as refused:
@@ -35,20 +36,22 @@ def test_a_bad_event_is_named_by_index_and_field_and_nothing_is_stored(redis_url
 
 
 def test_a_publisher_reuses_its_connection_and_stores_big_calls_in_steps(redis_url: str,
-                                                                        r: redis.Redis):
+                                                                        r: redis.Redis) -> None:
     with Publisher(redis_url) as publisher:
         assert publisher.publish(event(n) for n in range(2500)) == 2500
         assert publisher.publish([event(9999)]) == 1
     assert r.xlen(keys.EVENTS_STREAM) == 2501
 
 
-def test_publish_without_a_redis_url_says_how_to_configure_one(monkeypatch: pytest.MonkeyPatch):
+def test_publish_without_a_redis_url_says_how_to_configure_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     with pytest.raises(RedisNotConfigured, match="REDIS_URL"):
         publish([event(1)])
 
 
-def test_an_integer_beyond_64_bits_is_refused_naming_the_field(redis_url: str, r: redis.Redis):
+def test_an_integer_beyond_64_bits_is_refused_naming_the_field(
+        redis_url: str, r: redis.Redis) -> None:
     with pytest.raises(PublishError) as refused:
         publish([event(1), event(2, properties={"big": 2**70})], redis_url=redis_url)
     assert [(e.index, e.field) for e in refused.value.errors] == [

@@ -92,7 +92,7 @@ def signed_body() -> tuple[bytes, str]:
 ], ids=["missing", "malformed", "stale"])
 def test_a_bad_signature_header_is_refused_with_401_before_the_body_is_sent(
     tmp_path: Path, redis_url: str, header: str | None, said: str,
-):
+) -> None:
     if header == "an hour old":
         header = f"t={int(time.time()) - 3600},v1={'0' * 64}"
     with web(tmp_path, redis_url) as server, server.connect() as sock:
@@ -104,7 +104,7 @@ def test_a_bad_signature_header_is_refused_with_401_before_the_body_is_sent(
 
 
 def test_a_client_still_sending_an_early_refused_body_reads_the_401(tmp_path: Path,
-                                                                   redis_url: str):
+                                                                   redis_url: str) -> None:
     with web(tmp_path, redis_url) as server:
         answer = httpx.post(server.url(EVENTS_PATH), content=b"x" * (3 * 1024 * 1024),
                             headers={"X-Sync-Signature": "t=1,v1=" + "0" * 64}, timeout=WAIT_S)
@@ -112,7 +112,7 @@ def test_a_client_still_sending_an_early_refused_body_reads_the_401(tmp_path: Pa
     assert "stale" in answer.json()["detail"]
 
 
-def test_headers_over_the_limit_are_refused_with_431(tmp_path: Path, redis_url: str):
+def test_headers_over_the_limit_are_refused_with_431(tmp_path: Path, redis_url: str) -> None:
     body, signature = signed_body()
     with web(tmp_path, redis_url) as server:
         with server.connect() as sock:
@@ -132,7 +132,7 @@ def test_headers_over_the_limit_are_refused_with_431(tmp_path: Path, redis_url: 
 
 
 def test_a_body_that_does_not_arrive_in_time_is_refused_with_408(tmp_path: Path,
-                                                                 redis_url: str):
+                                                                 redis_url: str) -> None:
     body, signature = signed_body()
     with web(tmp_path, redis_url, SYNC_WEB_BODY_TIMEOUT="1") as server, \
             server.connect() as sock:
@@ -145,7 +145,7 @@ def test_a_body_that_does_not_arrive_in_time_is_refused_with_408(tmp_path: Path,
 
 
 def test_an_idle_connection_is_closed_and_an_unfinished_head_gets_408(tmp_path: Path,
-                                                                      redis_url: str):
+                                                                      redis_url: str) -> None:
     with web(tmp_path, redis_url, SYNC_WEB_HEADER_TIMEOUT="1") as server:
         with server.connect() as idle:
             assert idle.recv(1) == b""  # closed, without an answer
@@ -158,7 +158,7 @@ def test_an_idle_connection_is_closed_and_an_unfinished_head_gets_408(tmp_path: 
 
 
 def test_beyond_the_request_limit_a_request_gets_503_with_retry_after(tmp_path: Path,
-                                                                      redis_url: str):
+                                                                      redis_url: str) -> None:
     body, signature = signed_body()
     with web(tmp_path, redis_url, SYNC_WEB_MAX_REQUESTS="2",
              SYNC_WEB_BODY_TIMEOUT="120") as server:
@@ -188,7 +188,7 @@ def test_beyond_the_request_limit_a_request_gets_503_with_retry_after(tmp_path: 
 
 
 def test_beyond_the_connection_limit_a_connection_gets_503_with_retry_after(tmp_path: Path,
-                                                                            redis_url: str):
+                                                                            redis_url: str) -> None:
     with web(tmp_path, redis_url, SYNC_WEB_MAX_CONNECTIONS="3") as server:
         idle = [server.connect() for _ in range(3)]
         with server.connect() as extra:
@@ -214,7 +214,7 @@ def _send_until_closed(sock: socket.socket, first: bytes, chunk: bytes, count: i
 
 def test_web_memory_stays_bounded_under_unfinished_huge_headers_and_unsigned_bodies(
     tmp_path: Path, redis_url: str, capsys: pytest.CaptureFixture[str],
-):
+) -> None:
     """Before the limits, 20 unfinished 64 MB headers took the web to 1.87 GB and 200
     unsigned never-finished 5 MB bodies to 1.06 GB (issue 11)."""
     with web(tmp_path, redis_url) as server:

@@ -32,7 +32,7 @@ def webhook(redis_url: str) -> Iterator[Webhook]:
         yield server
 
 
-def test_a_signed_batch_is_stored_exactly_before_the_202(webhook: Webhook, r: redis.Redis):
+def test_a_signed_batch_is_stored_exactly_before_the_202(webhook: Webhook, r: redis.Redis) -> None:
     events = [event(n) for n in range(3)]
     answer = webhook.post_events(events)
     assert answer.status_code == 202
@@ -44,13 +44,13 @@ def test_a_signed_batch_is_stored_exactly_before_the_202(webhook: Webhook, r: re
     assert entries[0]["event"] == stored[0].model_dump_json()
 
 
-def test_an_empty_batch_is_accepted_and_stores_nothing(webhook: Webhook, r: redis.Redis):
+def test_an_empty_batch_is_accepted_and_stores_nothing(webhook: Webhook, r: redis.Redis) -> None:
     answer = webhook.post_events([])
     assert (answer.status_code, answer.json()) == (202, {"accepted": 0})
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
-def test_an_invalid_email_is_accepted_not_refused(webhook: Webhook, r: redis.Redis):
+def test_an_invalid_email_is_accepted_not_refused(webhook: Webhook, r: redis.Redis) -> None:
     answer = webhook.post_events([event(1, email="not-an-email"), event(2, email=None)])
     assert answer.status_code == 202
     assert r.xlen(keys.EVENTS_STREAM) == 2
@@ -60,14 +60,14 @@ def test_an_invalid_email_is_accepted_not_refused(webhook: Webhook, r: redis.Red
                                   b'{"events": [' + b"[" * 5000 + b"]" * 5000 + b"]}"],
                          ids=["broken", "empty", "not-utf8", "nested-5000-deep"])
 def test_a_body_that_is_not_json_is_refused_with_400(webhook: Webhook, r: redis.Redis,
-                                                      body: bytes):
+                                                      body: bytes) -> None:
     answer = webhook.post(body)
     assert answer.status_code == 400
     assert "not valid UTF-8 JSON" in answer.json()["detail"]
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
-def test_a_request_without_signature_is_refused_with_401(webhook: Webhook, r: redis.Redis):
+def test_a_request_without_signature_is_refused_with_401(webhook: Webhook, r: redis.Redis) -> None:
     answer = webhook.post_events([event(1)], secret=None)
     assert answer.status_code == 401
     assert answer.json()["detail"] == "missing X-Sync-Signature header"
@@ -75,7 +75,7 @@ def test_a_request_without_signature_is_refused_with_401(webhook: Webhook, r: re
 
 
 def test_a_signature_made_with_another_secret_is_refused_with_401(webhook: Webhook,
-                                                                   r: redis.Redis):
+                                                                   r: redis.Redis) -> None:
     answer = webhook.post_events([event(1)], secret="not-the-secret")
     assert answer.status_code == 401
     detail = answer.json()["detail"]
@@ -83,7 +83,7 @@ def test_a_signature_made_with_another_secret_is_refused_with_401(webhook: Webho
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
-def test_a_body_changed_after_signing_is_refused_with_401(webhook: Webhook):
+def test_a_body_changed_after_signing_is_refused_with_401(webhook: Webhook) -> None:
     body = orjson.dumps({"events": [event(1)]})
     signed = webhook.post(body).request.headers["X-Sync-Signature"]
     tampered = body.replace(b"C-1", b"C-2")
@@ -93,7 +93,7 @@ def test_a_body_changed_after_signing_is_refused_with_401(webhook: Webhook):
     assert "does not match" in answer.json()["detail"]
 
 
-def test_a_stale_signature_is_refused_with_401(webhook: Webhook, r: redis.Redis):
+def test_a_stale_signature_is_refused_with_401(webhook: Webhook, r: redis.Redis) -> None:
     answer = webhook.post_events([event(1)], timestamp=int(time.time()) - 301)
     assert answer.status_code == 401
     assert answer.json()["detail"].startswith("stale X-Sync-Signature")
@@ -104,7 +104,7 @@ def test_a_stale_signature_is_refused_with_401(webhook: Webhook, r: redis.Redis)
 
 
 @pytest.mark.parametrize("header", ["v1=abc", "t=now,v1=" + "0" * 64, "t=1", "sha256=deadbeef"])
-def test_a_malformed_signature_header_is_refused_with_401(webhook: Webhook, header: str):
+def test_a_malformed_signature_header_is_refused_with_401(webhook: Webhook, header: str) -> None:
     answer = webhook.http.post("/v1/contact-events", content=b'{"events": []}',
                                headers={"X-Sync-Signature": header})
     assert answer.status_code == 401
@@ -112,7 +112,7 @@ def test_a_malformed_signature_header_is_refused_with_401(webhook: Webhook, head
 
 
 def test_the_previous_secret_is_still_accepted_while_secrets_rotate(webhook: Webhook,
-                                                                     r: redis.Redis):
+                                                                     r: redis.Redis) -> None:
     assert webhook.post_events([event(1)], secret=OLD_SECRET).status_code == 202
     assert webhook.post_events([event(2)], secret=SECRET).status_code == 202
     # A CRM that signs with both secrets at once sends two v1 values.
@@ -127,7 +127,7 @@ def test_the_previous_secret_is_still_accepted_while_secrets_rotate(webhook: Web
     assert r.xlen(keys.EVENTS_STREAM) == 3
 
 
-def test_more_than_1000_events_are_refused_with_413(webhook: Webhook, r: redis.Redis):
+def test_more_than_1000_events_are_refused_with_413(webhook: Webhook, r: redis.Redis) -> None:
     answer = webhook.post_events([event(n) for n in range(1001)])
     assert answer.status_code == 413
     assert "at most 1000" in answer.json()["detail"]
@@ -136,7 +136,7 @@ def test_more_than_1000_events_are_refused_with_413(webhook: Webhook, r: redis.R
 
 
 def test_a_body_over_5_mb_is_refused_with_413_by_its_content_length(webhook: Webhook,
-                                                                     r: redis.Redis):
+                                                                     r: redis.Redis) -> None:
     body = b'{"events": [], "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
     answer = webhook.post(body)
     assert answer.status_code == 413
@@ -146,7 +146,7 @@ def test_a_body_over_5_mb_is_refused_with_413_by_its_content_length(webhook: Web
 
 def test_a_streamed_body_over_5_mb_is_refused_with_413_without_reading_it_all(
     webhook: Webhook, r: redis.Redis,
-):
+) -> None:
     sent = 0
 
     def chunks() -> Iterator[bytes]:
@@ -169,7 +169,7 @@ def test_a_streamed_body_over_5_mb_is_refused_with_413_without_reading_it_all(
 
 def test_schema_errors_are_listed_per_event_and_field_and_nothing_is_stored(
     webhook: Webhook, r: redis.Redis,
-):
+) -> None:
     events = [event(n) for n in range(5)]
     del events[1]["contact"]["id"]
     events[3]["type"] = "contact.merged"
@@ -193,7 +193,7 @@ def test_schema_errors_are_listed_per_event_and_field_and_nothing_is_stored(
 
 def test_an_integer_beyond_64_bits_in_properties_is_a_422_naming_it_and_nothing_is_stored(
     webhook: Webhook, r: redis.Redis,
-):
+) -> None:
     events = [event(0, properties={"big": 2**64}), event(1),
               event(2, properties={"ok": 1, "nested": {"ids": [7, -(2**63) - 1]}})]
     answer = webhook.post(json.dumps({"events": events}).encode())  # orjson: 64 bits only
@@ -211,7 +211,8 @@ def test_an_integer_beyond_64_bits_in_properties_is_a_422_naming_it_and_nothing_
     assert r.xlen(keys.EVENTS_STREAM) == 0
 
 
-def test_integers_at_the_edges_of_64_bits_are_stored_exactly(webhook: Webhook, r: redis.Redis):
+def test_integers_at_the_edges_of_64_bits_are_stored_exactly(
+        webhook: Webhook, r: redis.Redis) -> None:
     edges = {"max": 2**63 - 1, "min": -(2**63), "deep": [{"max": 2**63 - 1}]}
     answer = webhook.post_events([event(1, properties=edges)])
     assert answer.status_code == 202
@@ -221,13 +222,13 @@ def test_integers_at_the_edges_of_64_bits_are_stored_exactly(webhook: Webhook, r
 
 @pytest.mark.parametrize("body", [b"[]", b'"events"', b"{}", b'{"events": {}}',
                                   b'{"events": [1, null]}'])
-def test_a_body_of_the_wrong_shape_is_a_422_naming_the_field(webhook: Webhook, body: bytes):
+def test_a_body_of_the_wrong_shape_is_a_422_naming_the_field(webhook: Webhook, body: bytes) -> None:
     answer = webhook.post(body)
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] in ("(body)", "events", "(event)")
 
 
-def test_redis_down_answers_503_with_retry_after_then_recovers_without_restart():
+def test_redis_down_answers_503_with_retry_after_then_recovers_without_restart() -> None:
     with EmbeddedRedis() as private, running_webhook(private.url) as webhook:
         assert webhook.post_events([event(1)]).status_code == 202
         private.kill()
@@ -248,7 +249,7 @@ def test_redis_down_answers_503_with_retry_after_then_recovers_without_restart()
         assert ids[-1] == "evt-3" and "evt-2" not in ids
 
 
-def test_health_readiness_and_metrics_answer(webhook: Webhook):
+def test_health_readiness_and_metrics_answer(webhook: Webhook) -> None:
     assert webhook.http.get("/healthz").json() == {"status": "ok"}
     assert webhook.http.get("/readyz").status_code == 200
     webhook.post_events([event(1), event(2)])
@@ -259,7 +260,7 @@ def test_health_readiness_and_metrics_answer(webhook: Webhook):
     assert 'contact_sync_events_refused_total{reason="signature"}' in metrics.text
 
 
-def test_the_openapi_document_describes_the_event_batch_body(webhook: Webhook):
+def test_the_openapi_document_describes_the_event_batch_body(webhook: Webhook) -> None:
     document = webhook.http.get("/openapi.json").json()
     operation = document["paths"]["/v1/contact-events"]["post"]
     schema_ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]

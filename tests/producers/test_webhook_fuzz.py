@@ -48,10 +48,10 @@ def fuzz(post: Post, client: redis.Redis, cases: st.SearchStrategy[Case], count:
     @given(case=cases)
     def run(case: Case) -> None:
         nonlocal sent
-        before = int(client.xlen(keys.EVENTS_STREAM))  # type: ignore[arg-type]
+        before = int(client.xlen(keys.EVENTS_STREAM))
         status, payload = post(case)
         sent += 1
-        check_answer(case, status, payload, int(client.xlen(keys.EVENTS_STREAM)) - before)  # type: ignore[arg-type]
+        check_answer(case, status, payload, int(client.xlen(keys.EVENTS_STREAM)) - before)
 
     run()
     return sent

@@ -43,7 +43,7 @@ def _mutated_event(data: st.DataObject) -> dict[str, object]:
                                                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_events_are_accepted_or_refused_with_a_4xx_never_a_5xx(webhook: Webhook,
-                                                                       data: st.DataObject):
+                                                                       data: st.DataObject) -> None:
     answer = webhook.post(json.dumps({"events": [_mutated_event(data)]}).encode())
     assert answer.status_code in (202, 422), answer.text
     body = answer.json()
@@ -54,13 +54,13 @@ def test_random_events_are_accepted_or_refused_with_a_4xx_never_a_5xx(webhook: W
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=300) | JSON_VALUES.map(lambda value: json.dumps(value).encode()))
-def test_random_bodies_get_a_json_4xx_never_a_5xx(webhook: Webhook, body: bytes):
+def test_random_bodies_get_a_json_4xx_never_a_5xx(webhook: Webhook, body: bytes) -> None:
     answer = webhook.post(body)
     assert answer.status_code in (202, 400, 422), answer.text
     assert "detail" in answer.json() or answer.status_code == 202
 
 
-def test_the_openapi_document_is_valid_and_describes_a_real_request(webhook: Webhook):
+def test_the_openapi_document_is_valid_and_describes_a_real_request(webhook: Webhook) -> None:
     document = webhook.http.get("/openapi.json").json()
     validate(document)
     operation = document["paths"]["/v1/contact-events"]["post"]

@@ -97,7 +97,7 @@ class Figures:
             for index, managed in enumerate(group):
                 label = f"{name}-{index}"
                 self.rss_kb.setdefault(label, []).append(tree_rss_kb(managed.process.pid))
-        self.stream_lengths.append(int(client.xlen(keys.EVENTS_STREAM)))  # type: ignore[arg-type]
+        self.stream_lengths.append(int(client.xlen(keys.EVENTS_STREAM)))
 
     def thirds(self, label: str) -> tuple[float, float]:
         """Median RSS of the first and last thirds, after :data:`WARM_UP_SAMPLES`."""

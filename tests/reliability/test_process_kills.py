@@ -35,7 +35,7 @@ BURST = 1000
 
 
 def _unacknowledged(r: redis.Redis) -> int:
-    summary: dict[str, int] = r.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)  # type: ignore[assignment]
+    summary: dict[str, int] = r.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)
     return int(summary["pending"])
 
 

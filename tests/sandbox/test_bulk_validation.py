@@ -121,7 +121,7 @@ def test_stripping_the_named_rows_and_resubmitting_gets_the_job_accepted(
             break
         except BadRequestException as refused:
             [error] = errors_of(refused)
-            index = int(str(error["source"]["pointer"]).split("/")[5])  # type: ignore[index]
+            index = int(str(error["source"]["pointer"]).split("/")[5])
             del rows[index]
             rounds += 1
     assert rounds == 2

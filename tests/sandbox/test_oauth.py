@@ -47,7 +47,7 @@ def _connect(sandbox: SandboxClient) -> dict[str, object]:
 
 
 def _sdk(sandbox: SandboxClient, access_token: object) -> KlaviyoAPI:
-    return KlaviyoAPI(None, max_retries=1, test_host=sandbox.url,  # type: ignore[arg-type]
+    return KlaviyoAPI(None, max_retries=1, test_host=sandbox.url,
                       access_token=str(access_token))
 
 

@@ -131,7 +131,7 @@ def test_replays_cannot_change_another_body_or_roll_a_contact_back(
 
     def mirrored() -> MirroredContact | None:
         raw = r.get(keys.contact("acme", "C-7"))
-        return decode_mirror("C-7", raw) if raw else None  # type: ignore[arg-type]
+        return decode_mirror("C-7", raw) if raw else None
 
     wait_until(lambda: r.xlen(keys.EVENTS_STREAM) == 0, 30, "the collector to read all events")
     contact = mirrored()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 
 from shared.redis_server import EmbeddedRedis
@@ -18,7 +20,7 @@ def test_embedded_redis_starts_with_aof_and_stops_cleanly() -> None:
     assert not server.directory.exists()
 
 
-def test_embedded_redis_keeps_data_across_a_kill_and_restart(tmp_path) -> None:
+def test_embedded_redis_keeps_data_across_a_kill_and_restart(tmp_path: Path) -> None:
     server = EmbeddedRedis(directory=tmp_path, appendfsync="always").start()
     client = redis.Redis.from_url(server.url, decode_responses=True)
     client.set("k", "v")

@@ -36,7 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
         if encoding == "gzip":
             body = gzip.decompress(body)
         elif encoding == "br":
-            import brotli  # type: ignore[import-not-found]
+            import brotli
 
             body = brotli.decompress(body)
         self.server.bodies.append(body.decode("utf-8", "replace"))

@@ -47,11 +47,11 @@ def flaky_actor(broker: RedisBroker, redis_url: str, **options: Any) -> dramatiq
 
     flaky.__name__ = name
     options.setdefault("max_retries", 0)
-    return dramatiq.actor(flaky, broker=broker, actor_name=name, queue_name=name, **options)
+    return dramatiq.actor(broker=broker, actor_name=name, queue_name=name, **options)(flaky)
 
 
 @contextmanager
-def running_worker(broker: RedisBroker) -> Iterator[dramatiq.Worker]:
+def running_worker(broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()
     try:

@@ -75,7 +75,7 @@ class PushAccount:
         self.clock += 1
         fields.setdefault("email", f"{cid.lower()}@example.com")
         mirrored = MirroredContact(
-            event_id=f"e-{uuid.uuid4().hex[:6]}", deleted=deleted, origin=origin,  # type: ignore[arg-type]
+            event_id=f"e-{uuid.uuid4().hex[:6]}", deleted=deleted, origin=origin,
             occurred_at=datetime.fromtimestamp(self.clock, UTC),
             contact=Contact(id=cid, **fields))
         pipe = self.r.pipeline()
@@ -107,7 +107,7 @@ class PushAccount:
     def by_email(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for profile in self.profiles():
-            email = profile.get("email")
+            email = str(profile.get("email") or "")
             assert email not in found, f"duplicate profile for {email}"
             found[email] = profile
         return found

@@ -23,7 +23,7 @@ def mirrored(cid: str, at: float, origin: str = "webhook", deleted: bool = False
              **fields: Any) -> MirroredContact:
     fields.setdefault("email", f"{cid.lower()}@example.com")
     return MirroredContact(event_id=f"e-{cid}", occurred_at=datetime.fromtimestamp(at, UTC),
-                           deleted=deleted, origin=origin,  # type: ignore[arg-type]
+                           deleted=deleted, origin=origin,
                            contact=Contact(id=cid, **fields))
 
 

@@ -9,9 +9,10 @@ import threading
 import redis
 
 from shared import constants as keys
-from shared.events import ContactEvent, MirroredContact
+from shared.events import ContactEvent, MirroredContact, Origin
 from shared.redis_client import connect
 from shared.state.contact_mirror import decode_mirror
+from tests.support.redis_reads import sorted_members, stream_entries
 from tests.workers.collector_helpers import event, publish
 from workers.intake.collector import Collector
 
@@ -99,7 +100,7 @@ def test_three_collectors_at_once_keep_each_contact_once_with_its_newest_state(
         thread.join()
     assert sum(handled) == 3000
     for account in ("acct0", "acct1", "acct2"):
-        ids = r.zrange(keys.contact_times(account), 0, -1)
+        ids = sorted_members(r, keys.contact_times(account))
         assert r.zcard(keys.pending(account)) == len(ids)
         for contact_id in ids:
             assert mirror(r, contact_id, account).contact.first_name == "v3"
@@ -128,10 +129,11 @@ def test_trimming_keeps_unacknowledged_and_unread_entries(r: redis.Redis) -> Non
     assert live.run_once() == 5  # the D entries; the stuck consumer's are not idle enough
     unread = publish(r, event("E-1", 100))
     # Only a prefix can be trimmed: the stuck entries come first, so all stay.
-    assert [entry_id for entry_id, _ in r.xrange(keys.EVENTS_STREAM)] == stuck + done + unread
+    assert [entry_id for entry_id, _ in stream_entries(r, keys.EVENTS_STREAM)] == (
+        stuck + done + unread)
     rescuer = Collector(r, "rescuer", block_ms=0, claim_idle_ms=0, count=5)
     assert rescuer.run_once() == 5  # claims the stuck entries and acknowledges them
-    assert [entry_id for entry_id, _ in r.xrange(keys.EVENTS_STREAM)] == unread
+    assert [entry_id for entry_id, _ in stream_entries(r, keys.EVENTS_STREAM)] == unread
 
 
 def test_a_malformed_entry_is_dead_lettered_not_lost(r: redis.Redis) -> None:
@@ -141,7 +143,7 @@ def test_a_malformed_entry_is_dead_lettered_not_lost(r: redis.Redis) -> None:
     r.xadd(keys.EVENTS_STREAM, {"origin": "webhook"})
     publish(r, good)
     assert drain(Collector(r, "c1", block_ms=0)) == 4
-    dead = r.xrange(keys.EVENTS_DEAD)
+    dead = stream_entries(r, keys.EVENTS_DEAD)
     assert [fields["error"].split(":")[0] for _, fields in dead] == ["event", "origin", "event"]
     assert dead[0][1]["event"] == "{not json"  # kept as it came, for inspection and replay
     assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1"]
@@ -224,7 +226,7 @@ def test_an_entry_stamped_with_other_rules_or_not_json_is_validated_and_dead_let
     r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook",
                                 "rules": EVENT_RULES})
     assert drain(Collector(r, "c1", block_ms=0)) == 2
-    errors = [fields["error"] for _, fields in r.xrange(keys.EVENTS_DEAD)]
+    errors = [fields["error"] for _, fields in stream_entries(r, keys.EVENTS_DEAD)]
     assert errors == ["event: account_id: string_pattern_mismatch", "event: event: json_invalid"]
     assert r.zcard(keys.pending("no spaces allowed")) == 0
 
@@ -244,7 +246,7 @@ def test_an_entry_with_the_producers_mirror_and_an_old_entry_land_identically(
         r: redis.Redis) -> None:
     from producers.event_stream import append_events
 
-    def history(account: str) -> list[tuple[list[ContactEvent], str]]:
+    def history(account: str) -> list[tuple[list[ContactEvent], Origin]]:
         return [
             ([event("C-1", 100, account, first_name="Ann"),
               event("C-1", 50, account, first_name="Older"),
@@ -282,5 +284,5 @@ def test_a_stamped_entry_whose_mirror_is_not_compact_is_dead_lettered_alone(
     append_events(r, [event("C-3", 100)], "webhook")
     assert drain(Collector(r, "c1", block_ms=0)) == 3
     assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1", "C-3"]
-    dead = [fields for _, fields in r.xrange(keys.EVENTS_DEAD)]
+    dead = [fields for _, fields in stream_entries(r, keys.EVENTS_DEAD)]
     assert [(f["error"], f["contact"]) for f in dead] == [("apply: script error", "C-2")]

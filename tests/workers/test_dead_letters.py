@@ -4,13 +4,16 @@ error, replayed atomically onto its queue, processed, and gone from the dead set
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import dramatiq
 import redis
 from dramatiq import Message
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
 from shared.telemetry.metrics import DEAD_LETTERED, field
+from tests.support.redis_reads import hash_fields
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
@@ -23,7 +26,8 @@ from tests.workers.dramatiq_harness import (
 from workers.runtime.dead_letters import DeadLetters
 
 
-def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(r, redis_url):
+def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(
+        r: redis.Redis, redis_url: str) -> None:
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -42,7 +46,7 @@ def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(r, redis_
     assert letters.count() == {actor.queue_name: 1}
     assert letters.get(sent.message_id) == letter  # found by Dramatiq's message id too
     counted = field(DEAD_LETTERED, {"queue": actor.queue_name, "actor": actor.actor_name})
-    assert float(r.hget(keys.METRICS, counted)) == 1
+    assert float(hash_fields(r, keys.METRICS)[counted]) == 1
 
 
 class ReadsTheDeadSetAtOnce(Middleware):
@@ -53,11 +57,12 @@ class ReadsTheDeadSetAtOnce(Middleware):
         self.client = client
         self.seen: list[str] = []
 
-    def after_nack(self, broker, message) -> None:
+    def after_nack(self, broker: dramatiq.Broker, message: Any) -> None:
         self.seen += [letter.error for letter in DeadLetters(self.client).list()]
 
 
-def test_a_dead_letter_carries_its_error_the_moment_it_is_visible(r, redis_url):
+def test_a_dead_letter_carries_its_error_the_moment_it_is_visible(
+        r: redis.Redis, redis_url: str) -> None:
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     reader = ReadsTheDeadSetAtOnce(r)
@@ -69,7 +74,7 @@ def test_a_dead_letter_carries_its_error_the_moment_it_is_visible(r, redis_url):
     assert reader.seen == ["RuntimeError: Klaviyo refused the chunk of a***@example.com in b-2"]
 
 
-def test_a_replayed_message_runs_and_leaves_the_dead_set(r, redis_url):
+def test_a_replayed_message_runs_and_leaves_the_dead_set(r: redis.Redis, redis_url: str) -> None:
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -86,8 +91,8 @@ def test_a_replayed_message_runs_and_leaves_the_dead_set(r, redis_url):
 
 
 def test_replay_puts_the_message_on_its_queue_in_one_step_young_and_without_retries(
-    r, redis_url
-):
+    r: redis.Redis, redis_url: str
+) -> None:
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -100,13 +105,14 @@ def test_replay_puts_the_message_on_its_queue_in_one_step_young_and_without_retr
     assert r.zscore(keys.dramatiq_dead(queue), letter.id) is None
     assert not r.hexists(keys.dramatiq_dead_messages(queue), letter.id)
     assert r.lrange(keys.dramatiq_queue(queue), 0, -1) == [letter.id]
-    live = Message.decode(r.hget(keys.dramatiq_queue_messages(queue), letter.id).encode())
+    live = Message.decode(hash_fields(r, keys.dramatiq_queue_messages(queue))[letter.id].encode())
     assert live.message_timestamp == 2_000_000_000_000
     assert "retries" not in live.options and "traceback" not in live.options
     assert live.options["redis_message_id"] == letter.id
 
 
-def test_a_message_killed_by_its_age_limit_runs_once_replayed(r, redis_url):
+def test_a_message_killed_by_its_age_limit_runs_once_replayed(
+        r: redis.Redis, redis_url: str) -> None:
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url, max_age=60_000)
     letters = DeadLetters(r)
@@ -121,7 +127,7 @@ def test_a_message_killed_by_its_age_limit_runs_once_replayed(r, redis_url):
     assert letters.list() == []
 
 
-def test_purge_deletes_the_dead_letters_of_one_queue_or_all(r, redis_url):
+def test_purge_deletes_the_dead_letters_of_one_queue_or_all(r: redis.Redis, redis_url: str) -> None:
     broker = make_broker(redis_url)
     first, second = flaky_actor(broker, redis_url), flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
@@ -137,7 +143,7 @@ def test_purge_deletes_the_dead_letters_of_one_queue_or_all(r, redis_url):
     assert letters.list() == [] and letters.queues() == []
 
 
-def test_dead_letters_are_read_with_a_bytes_client_too(redis_url, r):
+def test_dead_letters_are_read_with_a_bytes_client_too(redis_url: str, r: redis.Redis) -> None:
     actor = dead_lettered(redis_url, ("acme", "b-8"))
     raw = redis.Redis.from_url(redis_url)
     [letter] = DeadLetters(raw).list()

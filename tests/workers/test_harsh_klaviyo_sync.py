@@ -59,9 +59,9 @@ def test_a_3000_contact_sync_through_harsh_klaviyo_loses_no_contact_klaviyo_acce
     acct = PushAccount(r, sandbox, phone_region="GB")
     newsletter = acct.create_list()
     acct.set(default_list_id=newsletter)
-    for email, phone in (("reception@example.com", SWITCHBOARD), ("owner@example.com", TAKEN)):
+    for email, number in (("reception@example.com", SWITCHBOARD), ("owner@example.com", TAKEN)):
         acct.api.Profiles.create_profile({"data": {"type": "profile", "attributes": {
-            "email": email, "phone_number": phone}}})
+            "email": email, "phone_number": number}}})
     for i in range(CONTACTS):
         fields: dict[str, Any] = {"email": _email(i), "first_name": f"P{i}"}
         phone = TAKEN if i == 4 else _phone(i)

@@ -13,6 +13,7 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.redis_client import connect
 from shared.settings import Settings
+from tests.support.redis_reads import sorted_members
 from tests.workers.collector_helpers import event, publish
 from workers.intake.collector import Collector
 from workers.push import lifecycle
@@ -31,7 +32,7 @@ SECRET = Fernet.generate_key().decode()
 
 
 def store(r: redis.Redis, interval: float = 60) -> AccountStore:
-    settings = Settings(SYNC_INTERVAL=interval, SYNC_SECRET_KEY=SECRET)  # type: ignore[call-arg]
+    settings = Settings(SYNC_INTERVAL=interval, SYNC_SECRET_KEY=SECRET)
     return AccountStore(r, settings)
 
 
@@ -43,7 +44,7 @@ def change(r: redis.Redis, *contact_ids: str, at: float = 100, account: str = "d
 
 
 def members(r: redis.Redis, account: str, batch_id: str) -> list[str]:
-    return list(r.zrange(keys.batch_members(account, batch_id), 0, -1))
+    return sorted_members(r, keys.batch_members(account, batch_id))
 
 
 def test_the_first_batch_starts_at_once_and_is_enqueued(r: redis.Redis) -> None:

@@ -81,7 +81,7 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
     """Apply pending email changes in order; False when rate-limited (re-sent later)."""
     batch_id = batch.batch_id
     changes_key = keys.batch_email_changes(account, batch_id)
-    total = int(client.llen(changes_key))  # type: ignore[arg-type]
+    total = int(client.llen(changes_key))
     if batch.email_changes_done >= total:
         return True
     klaviyo = klaviyo_for(client, account_config(client, account))

@@ -127,7 +127,7 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
     planned email changes -- and the history beyond the newest ``keep`` batches, so that
     nothing an account accumulates grows with time."""
     total = chunks_total(client, account, batch_id)
-    older: list[Any] = client.lrange(keys.batches(account), keep, -1)  # type: ignore[assignment]
+    older: list[Any] = client.lrange(keys.batches(account), keep, -1)
     doomed = [chunk_key(account, batch_id, index) for index in range(total)]
     doomed += [keys.batch_email_changes(account, batch_id),
                *keys.batch_plan_keys(account, batch_id)]

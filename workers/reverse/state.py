@@ -38,7 +38,7 @@ class KnownList(BaseModel):
 
 def text_hash(client: redis.Redis, key: str) -> dict[str, str]:
     """A hash with text keys and values, whatever the client's decoding."""
-    raw: dict[Any, Any] = client.hgetall(key)  # type: ignore[assignment]
+    raw: dict[Any, Any] = client.hgetall(key)
     return as_texts(raw)
 
 

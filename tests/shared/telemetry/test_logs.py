@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,7 +14,7 @@ from shared.telemetry.logs import configure_logging, log_context
 
 
 @pytest.fixture
-def restore_root_logging():
+def restore_root_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
@@ -33,8 +34,8 @@ def _lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 def test_json_format_gives_one_object_a_line_with_account_and_batch_ids(
-    restore_root_logging,
-):
+    restore_root_logging: None,
+) -> None:
     stream = io.StringIO()
     configure_logging(_settings(SYNC_LOG_FORMAT="json"), "worker", stream=stream)
     log = logging.getLogger("workers.test")
@@ -52,7 +53,8 @@ def test_json_format_gives_one_object_a_line_with_account_and_batch_ids(
     assert "account" not in third
 
 
-def test_emails_phones_and_keys_are_masked_in_messages_and_tracebacks(restore_root_logging):
+def test_emails_phones_and_keys_are_masked_in_messages_and_tracebacks(
+        restore_root_logging: None) -> None:
     stream = io.StringIO()
     settings = _settings(SYNC_LOG_FORMAT="json", KLAVIYO_API_KEY="pk_live_secret_value_1234",
                          SYNC_WEBHOOK_SECRET="whsec-very-secret")
@@ -72,7 +74,7 @@ def test_emails_phones_and_keys_are_masked_in_messages_and_tracebacks(restore_ro
     assert "ValueError: bad key *** for b***@example.org, ***" in str(second["exception"])
 
 
-def test_text_format_shows_the_ids_and_masks_too(restore_root_logging):
+def test_text_format_shows_the_ids_and_masks_too(restore_root_logging: None) -> None:
     stream = io.StringIO()
     configure_logging(_settings(), "scheduler", stream=stream)
     with log_context(account="acme"):
@@ -81,7 +83,7 @@ def test_text_format_shows_the_ids_and_masks_too(restore_root_logging):
     assert line.endswith("INFO scheduler workers.scheduler [account=acme] due: a***@example.com")
 
 
-def test_log_context_refuses_unknown_fields():
+def test_log_context_refuses_unknown_fields() -> None:
     with pytest.raises(ValueError, match="email"), log_context(email="x"):
         pass
 
@@ -89,7 +91,8 @@ def test_log_context_refuses_unknown_fields():
 FORGED = "e-1\r\n2026-11-22 10:00:00,000 INFO web producers.intake forged\x1b[2J\u2028x"
 
 
-def test_control_characters_in_a_message_or_an_id_stay_on_one_text_line(restore_root_logging):
+def test_control_characters_in_a_message_or_an_id_stay_on_one_text_line(
+        restore_root_logging: None) -> None:
     stream = io.StringIO()
     configure_logging(_settings(), "web", stream=stream)
     log = logging.getLogger("producers.intake")
@@ -103,8 +106,8 @@ def test_control_characters_in_a_message_or_an_id_stay_on_one_text_line(restore_
 
 
 def test_a_traceback_keeps_its_lines_indented_and_its_message_cannot_forge_a_record(
-    restore_root_logging,
-):
+    restore_root_logging: None,
+) -> None:
     stream = io.StringIO()
     configure_logging(_settings(), "worker", stream=stream)
     try:
@@ -119,7 +122,7 @@ def test_a_traceback_keeps_its_lines_indented_and_its_message_cannot_forge_a_rec
     assert "    INFO forged too" in rest
 
 
-def test_json_lines_stay_valid_json_with_control_characters(restore_root_logging):
+def test_json_lines_stay_valid_json_with_control_characters(restore_root_logging: None) -> None:
     stream = io.StringIO()
     configure_logging(_settings(SYNC_LOG_FORMAT="json"), "web", stream=stream)
     logging.getLogger("producers.intake").warning("refused %s", FORGED,

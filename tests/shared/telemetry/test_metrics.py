@@ -36,7 +36,8 @@ def scrape(redis_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
     }
 
 
-def test_klaviyo_calls_throttles_batches_and_rejections_add_up_across_processes(r, redis_url):
+def test_klaviyo_calls_throttles_batches_and_rejections_add_up_across_processes(
+        r: redis.Redis, redis_url: str) -> None:
     other_process = redis.Redis.from_url(redis_url)  # a bytes client, as Dramatiq's
     metrics.record_klaviyo_call(r, "bulk_import", 202)
     metrics.record_klaviyo_call(other_process, "bulk_import", 202)
@@ -61,7 +62,7 @@ def test_klaviyo_calls_throttles_batches_and_rejections_add_up_across_processes(
     assert seen[(duration + "_count", ())] == 2 and seen[(duration + "_sum", ())] == 4042
 
 
-def test_counters_move_between_two_scrapes(r, redis_url):
+def test_counters_move_between_two_scrapes(r: redis.Redis, redis_url: str) -> None:
     before = scrape(redis_url)
     metrics.record_klaviyo_call(r, "get_lists", 200)
     after = scrape(redis_url)
@@ -69,7 +70,8 @@ def test_counters_move_between_two_scrapes(r, redis_url):
     assert before.get(series, 0) == 0 and after[series] == 1
 
 
-def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(r, redis_url):
+def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(
+        r: redis.Redis, redis_url: str) -> None:
     r.sadd(keys.ACCOUNTS_SET, "acme", "idle")
     r.zadd(keys.pending("acme"), {"C-0": 0})
     start_batch(r, "acme", "b-1", 10.0)
@@ -94,7 +96,8 @@ def test_gauges_show_pending_contacts_running_batches_queues_and_dead_letters(r,
     assert seen[("contact_sync_redis_up", ())] == 1
 
 
-def test_events_backlog_counts_what_the_collectors_have_not_applied(r, redis_url):
+def test_events_backlog_counts_what_the_collectors_have_not_applied(
+        r: redis.Redis, redis_url: str) -> None:
     r.xgroup_create(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, id="0", mkstream=True)
     for i in range(3):
         r.xadd(keys.EVENTS_STREAM, {"n": str(i)})
@@ -102,13 +105,13 @@ def test_events_backlog_counts_what_the_collectors_have_not_applied(r, redis_url
     assert scrape(redis_url)[("contact_sync_events_backlog", ())] == 3  # 2 unread + 1 unacked
 
 
-def test_scrape_without_redis_says_redis_is_down_instead_of_failing():
+def test_scrape_without_redis_says_redis_is_down_instead_of_failing() -> None:
     body, _ = render_metrics(CollectorRegistry(),
                              lambda: connect(f"redis://127.0.0.1:{free_port()}/0"))
     assert b"contact_sync_redis_up 0.0" in body
 
 
-def test_webhook_counters_count_received_and_refused_events():
+def test_webhook_counters_count_received_and_refused_events() -> None:
     name, refused = "contact_sync_events_received_total", "contact_sync_events_refused_total"
     before = REGISTRY.get_sample_value(name, {"source": "webhook"}) or 0
     count_events_received(5)
@@ -117,6 +120,6 @@ def test_webhook_counters_count_received_and_refused_events():
     assert (REGISTRY.get_sample_value(refused, {"reason": "signature"}) or 0) >= 1
 
 
-def test_recording_with_wrong_labels_is_a_programming_error(r):
+def test_recording_with_wrong_labels_is_a_programming_error(r: redis.Redis) -> None:
     with pytest.raises(ValueError, match="takes labels"):
         metrics.increment(r, metrics.BATCHES, account="acme")

@@ -3,10 +3,13 @@ number or Klaviyo key anywhere in the envelope."""
 
 from __future__ import annotations
 
+import pytest
+import redis
 import sentry_sdk
 
 from shared.settings import Settings
 from shared.telemetry.sentry import init_sentry, release, scrub_event
+from tests.support.sentry_envelopes import Envelopes
 from tests.workers.dramatiq_harness import (
     FAIL_FLAG,
     flaky_actor,
@@ -33,7 +36,8 @@ def sync_contact(contact: dict[str, str], api_key: str) -> None:
     raise ValueError(f"Klaviyo refused {contact['email']} ({contact['phone']}) with key {KEY}")
 
 
-def test_an_error_reaches_sentry_without_email_phone_or_key(envelopes, monkeypatch):
+def test_an_error_reaches_sentry_without_email_phone_or_key(
+        envelopes: Envelopes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SYNC_ENVIRONMENT", "staging")
     assert init_sentry(_settings(envelopes.dsn), "worker")
     try:
@@ -48,7 +52,8 @@ def test_an_error_reaches_sentry_without_email_phone_or_key(envelopes, monkeypat
     _no_personal_data(text)
 
 
-def test_a_failing_dramatiq_message_reaches_sentry_scrubbed(envelopes, r, redis_url):
+def test_a_failing_dramatiq_message_reaches_sentry_scrubbed(
+        envelopes: Envelopes, r: redis.Redis, redis_url: str) -> None:
     assert init_sentry(_settings(envelopes.dsn), "worker")
     broker = make_broker(redis_url)  # after init: the integration hooks into the broker
     actor = flaky_actor(broker, redis_url)
@@ -61,11 +66,11 @@ def test_a_failing_dramatiq_message_reaches_sentry_scrubbed(envelopes, r, redis_
     _no_personal_data(text)
 
 
-def test_without_a_dsn_sentry_stays_off():
+def test_without_a_dsn_sentry_stays_off() -> None:
     assert not init_sentry(Settings.model_validate({}), "web")
 
 
-def test_scrub_event_masks_nested_values_and_drops_the_user():
+def test_scrub_event_masks_nested_values_and_drops_the_user() -> None:
     event = {"user": {"ip_address": "10.0.0.1", "email": EMAIL},
              "breadcrumbs": {"values": [{"message": f"sent {EMAIL}", "data": {PHONE: KEY}}]},
              "extra": {"args": ("acme", f"{CONFIGURED_KEY}")}}
@@ -75,7 +80,7 @@ def test_scrub_event_masks_nested_values_and_drops_the_user():
     assert cleaned["breadcrumbs"]["values"][0]["message"] == "sent a***@example.com"
 
 
-def test_redis_command_arguments_never_reach_sentry(envelopes, r):
+def test_redis_command_arguments_never_reach_sentry(envelopes: Envelopes, r: redis.Redis) -> None:
     last_name = "Quill" + "feather-" + KEY[-6:]  # not a literal a source line could carry
     assert init_sentry(_settings(envelopes.dsn), "worker")
     r.hset("sync:{acme}:contact:C-1", mapping={"last_name": last_name, "phone": "020 7946 0958"})
@@ -86,7 +91,7 @@ def test_redis_command_arguments_never_reach_sentry(envelopes, r):
     assert last_name not in text and "7946" not in text
 
 
-def test_scrub_event_keeps_only_method_and_path_of_a_request_and_commands_of_spans():
+def test_scrub_event_keeps_only_method_and_path_of_a_request_and_commands_of_spans() -> None:
     event = {
         "request": {"method": "POST", "url": "http://h/v1/contact-events?email=x",
                     "headers": {"x-sync-signature": "t=1,v1=abc"}, "data": "{...}",

@@ -14,7 +14,7 @@ from workers.reverse.schedule import ReverseSchedule, discovery_due, pull_due
 from workers.reverse.state import KnownList, end_pull, save_lists
 from workers.scheduler import Scheduler
 
-SETTINGS = Settings(SYNC_LIST_DISCOVERY_AT="02:30", SYNC_LIST_PULL_INTERVAL=900,  # type: ignore[call-arg]
+SETTINGS = Settings(SYNC_LIST_DISCOVERY_AT="02:30", SYNC_LIST_PULL_INTERVAL=900,
                     SYNC_SECRET_KEY=Fernet.generate_key().decode())
 
 

@@ -59,9 +59,9 @@ def write_if_unchanged(client: redis.Redis, key: str, version: str,
 def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str]:
     """:func:`hash_of` without the fields ``left_out``: a chunk's ``payload`` is megabytes,
     and only the thread building its request body should hold it."""
-    every: list[Any] = client.hkeys(key)  # type: ignore[assignment]
+    every: list[Any] = client.hkeys(key)
     names = [name for name in map(as_text, every) if name not in left_out]
-    values: list[Any] = client.hmget(key, names) if names else []  # type: ignore[assignment]
+    values: list[Any] = client.hmget(key, names) if names else []
     return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
 
 
@@ -77,7 +77,7 @@ def without_conflicts(client: redis.Redis, account: str, batch_id: str,
     ids = [cid for row in rows for cid in row["contact_ids"]]
     if not ids:
         return rows, payload
-    details: list[Any] = client.hmget(keys.batch_details(account, batch_id), ids)  # type: ignore[assignment]
+    details: list[Any] = client.hmget(keys.batch_details(account, batch_id), ids)
     conflicted = {cid for cid, d in zip(ids, details, strict=True)
                   if d and json.loads(d).get("outcome") == "conflict"}
     if not conflicted:
@@ -174,7 +174,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
     rows), and move the chunk on to ``then`` (its phone stage, or ``committed``); False
     when another delivery did."""
     ids = [cid for row in ok for cid in row["contact_ids"]]
-    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
+    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []
     before = dict(zip(ids, previous, strict=True))
     identity = IdentityMap(client, account)
     mapped = identity.profiles_of_emails(row["email"] for row in ok)
@@ -232,7 +232,7 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
     """Record the phones Klaviyo took (and the ones it would not); the chunk is then
     ``committed``. False when another delivery did."""
     ids = [cid for row in ok for cid in row["contact_ids"]]
-    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []  # type: ignore[assignment]
+    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []
     before = dict(zip(ids, previous, strict=True))
 
     def write(pipe: Any) -> None:

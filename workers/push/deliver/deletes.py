@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def _records(client: redis.Redis, account: str, contact_ids: list[str]
              ) -> dict[str, SyncedRecord]:
-    raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)  # type: ignore[assignment]
+    raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)
     return {cid: SyncedRecord.load(r)
             for cid, r in zip(contact_ids, raw, strict=True) if r}
 

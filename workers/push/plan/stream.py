@@ -130,7 +130,7 @@ class StreamPlanner:
         self.slice = min(SLICE, tuning.plan_slice or SLICE)
         self.commit_every = min(COMMIT_MEMBERS, tuning.plan_commit_members or COMMIT_MEMBERS)
         self.window = _Window()
-        self.size = int(client.zcard(keys.batch_members(account, batch_id)))  # type: ignore[arg-type]
+        self.size = int(client.zcard(keys.batch_members(account, batch_id)))
         self.has_bulk = bool(client.exists(keys.batch_members_bulk(account, batch_id)))
 
     def _begin(self) -> dict[str, str]:
@@ -180,9 +180,9 @@ class StreamPlanner:
         client, account = self.client, self.account
         scored: list[Any] = client.zrange(keys.batch_members(account, self.batch_id),
                                           self.cursor, self.cursor + self.slice - 1, desc=True,
-                                          withscores=True)  # type: ignore[assignment]
+                                          withscores=True)
         ids = [as_text(m) for m, _ in scored]
-        bulk: list[Any] = (client.zmscore(keys.batch_members_bulk(account, self.batch_id), ids)  # type: ignore[assignment]
+        bulk: list[Any] = (client.zmscore(keys.batch_members_bulk(account, self.batch_id), ids)
                            if self.has_bulk and ids else [None] * len(ids))
         members = [Member(cid, float(score), flag is not None)
                    for cid, (_, score), flag in zip(ids, scored, bulk, strict=True)]
@@ -207,14 +207,14 @@ class StreamPlanner:
     def _synced(self, ids: list[str]) -> dict[str, SyncedRecord]:
         if not ids:
             return {}
-        records: list[Any] = self.client.hmget(keys.synced_contacts(self.account), ids)  # type: ignore[assignment]
+        records: list[Any] = self.client.hmget(keys.synced_contacts(self.account), ids)
         return {cid: SyncedRecord.load(record)
                 for cid, record in zip(ids, records, strict=True) if record is not None}
 
     def _phone_owners(self, phones: list[str]) -> dict[str, str]:
         if not phones:
             return {}
-        values: list[Any] = self.client.hmget(keys.phone_owners(self.account), phones)  # type: ignore[assignment]
+        values: list[Any] = self.client.hmget(keys.phone_owners(self.account), phones)
         owners = {ph: as_text(v) for ph, v in zip(phones, values, strict=True) if v}
         owners.update({ph: self.window.phone_claims[ph] for ph in phones
                        if ph in self.window.phone_claims})
@@ -226,7 +226,7 @@ class StreamPlanner:
         rest = [e for e in emails if e not in found]
         if rest:
             raw: list[Any] = self.client.hmget(
-                keys.batch_plan_emails(self.account, self.batch_id), rest)  # type: ignore[assignment]
+                keys.batch_plan_emails(self.account, self.batch_id), rest)
             found.update({e: Claim.decode(as_text(v))
                           for e, v in zip(rest, raw, strict=True) if v})
         return found
