@@ -34,6 +34,7 @@ from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.state import account_health as health
 from shared.state import due_accounts
+from shared.state.account_state import StateField, account_state, mark_enqueued
 from shared.state.batch_record import new_batch_id
 from shared.state.heartbeats import Heart
 from workers.push import lifecycle
@@ -127,8 +128,8 @@ class Scheduler:
     def _tick_account(self, account: str) -> str | None:
         """Look at one account of the index: start its batch, or say when to look again."""
         now = self.clock()
-        state = lifecycle.account_state(self.redis, account)
-        running = state.get("running")
+        state = account_state(self.redis, account)
+        running = state.get(StateField.RUNNING)
         if running:
             again = self._recover_enqueue(account, running, state, now)
             due_accounts.look_at(self.redis, account, again)
@@ -136,7 +137,7 @@ class Scheduler:
         if not self.redis.exists(keys.pending(account)):
             due_accounts.forget_if_idle(self.redis, account)
             return None
-        if state.get("connection") == "reconnect_needed":
+        if state.get(StateField.CONNECTION) == "reconnect_needed":
             self._warn_once(account, "Klaviyo refused its OAuth refresh: reconnect it "
                                      f"(contact-sync accounts connect {account})")
             due_accounts.look_at(self.redis, account, now + PROBLEM_RECHECK_S)
@@ -147,11 +148,11 @@ class Scheduler:
             due_accounts.look_at(self.redis, account, now + PROBLEM_RECHECK_S)
             return None
         self._problems.pop(account, None)
-        completed_at = state.get("completed_at")
+        completed_at = state.get(StateField.COMPLETED_AT)
         interval = config.interval
-        if state.get("connection") == "refused":
+        if state.get(StateField.CONNECTION) == "refused":
             interval = max(interval, health.REFUSED_RETRY_S)
-        if not state.get("force") and completed_at is not None \
+        if not state.get(StateField.FORCE) and completed_at is not None \
                 and completed_at + interval > now:
             due_accounts.look_at(self.redis, account, completed_at + interval)
             return None
@@ -171,8 +172,8 @@ class Scheduler:
     ) -> float:
         """Enqueue a batch a crashed scheduler started but never handed over; returns when
         to look at the account again."""
-        started_at = state.get("started_at")
-        if "enqueued_at" in state or not isinstance(started_at, float):
+        started_at = state.get(StateField.STARTED_AT)
+        if StateField.ENQUEUED_AT in state or not isinstance(started_at, float):
             return now + RUNNING_RECHECK_S
         if now - started_at >= self.reenqueue_after:
             log.warning("scheduler: batch %s of %s was never enqueued; enqueueing it",
@@ -183,7 +184,7 @@ class Scheduler:
 
     def _enqueue(self, account: str, batch_id: str, now: float) -> None:
         self.enqueue(account, batch_id)
-        lifecycle.mark_enqueued(self.redis, account, batch_id, now)
+        mark_enqueued(self.redis, account, batch_id, now)
 
     def run_forever(self, stop_event: threading.Event, tick_seconds: float = 1.0) -> None:
         """Tick until ``stop_event`` is set (a tick in progress is finished first)."""

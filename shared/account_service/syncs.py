@@ -66,7 +66,7 @@ def sync_now(client: redis.Redis, settings: Settings, name: str) -> SyncRequeste
     if config.unsyncable_reason:
         raise Conflict(config.unsyncable_reason)
     pending = int(client.zcard(keys.pending(name)))
-    running = batch_history.running_batch(client, name)
+    running = account_state.running_batch(client, name)
     if running:
         detail = (f"batch {running} is running; {pending} pending contact(s) will start the "
                   "next batch as soon as it completes")

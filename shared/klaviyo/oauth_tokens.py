@@ -22,8 +22,8 @@ from shared import constants as keys
 from shared import secrets_box
 from shared.accounts import DEFAULT_ACCOUNT, KEY_FIELD, OAUTH_FIELD
 from shared.redis_text import as_text
+from shared.state import account_state, due_accounts
 from shared.state import connection as connection_state
-from shared.state import due_accounts
 
 MAX_EARLY_S = 60.0
 """A token is refreshed this long before it expires (or a quarter of its lifetime, when
@@ -86,8 +86,7 @@ def store_connection(client: redis.Redis, account: str, tokens: OAuthTokens,
         if account != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, account)
         connection_state.clear(pipe, account)
-        pipe.hset(keys.state(account), "force", "1")
-        due_accounts.look_at(pipe, account, due_accounts.ASAP)
+        account_state.force_next_batch(pipe, account)
         due_accounts.reverse_at(pipe, account, due_accounts.ASAP)
         pipe.execute()
 

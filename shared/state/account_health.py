@@ -29,11 +29,12 @@ from shared import constants as keys
 from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
+from shared.state.account_state import StateField, force_next_batch
 from shared.state.connection import CONNECTION_FIELDS, PARKED_STATES
 
 REFUSED_RETRY_S = 900.0
 """The slowest pace of retries of a refused account: one batch per 15 minutes at most."""
-LIST_FIELDS = ("list_missing", "list_missing_since")
+LIST_FIELDS = (StateField.LIST_MISSING, StateField.LIST_MISSING_SINCE)
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,8 @@ def settings_changed(client: redis.Redis, account: str, fields: Iterable[str],
     changed = set(fields)
     if "klaviyo_api_key" in changed and connection(client, account).state != "ok":
         clear_refused(client, account)
-        client.hset(keys.state(account), "force", "1")
-        due_accounts.look_at(client, account, due_accounts.ASAP)  # the same key given
-        # again stores nothing, so nothing else tells the scheduler
+        force_next_batch(client, account)  # the same key given again stores nothing,
+        # so nothing else tells the scheduler
     if "default_list_id" in changed:
         client.hdel(keys.state(account), *LIST_FIELDS)
         owed_ids = [as_text(c) for c in client.smembers(keys.list_owed(account))]

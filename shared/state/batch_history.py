@@ -1,5 +1,6 @@
-"""Reading an account's batches: its scheduling state, the running batch, the history
-(newest first, :data:`workers.push.lifecycle.BATCHES_KEPT` kept).
+"""Reading an account's batches: one batch, the last completed one and the history (newest
+first, :data:`workers.push.lifecycle.BATCHES_KEPT` kept). The account's scheduling state
+(the running batch, ``sync-now``) is :mod:`shared.state.account_state`.
 
 The batch life cycle itself (start, complete, fail, retire) is written by
 :mod:`workers.push.lifecycle`; the CLI and the account API read it here.
@@ -13,6 +14,7 @@ import redis
 
 from shared import constants as keys
 from shared.redis_text import as_text, as_texts
+from shared.state.account_state import last_completed_id
 from shared.state.batch_record import read_batch
 
 
@@ -22,11 +24,6 @@ def hash_of(client: redis.Redis, key: str) -> dict[str, str]:
     return as_texts(raw)
 
 
-def _field(client: redis.Redis, key: str, field: str) -> str | None:
-    value = client.hget(key, field)
-    return None if value is None else as_text(value)
-
-
 def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, Any]:
     """:meth:`Batch.summary` of the batch: ``{batch_id, status, started_at, size, bulk,
     completed_at?, report?}``; ``{}`` when the batch is unknown."""
@@ -34,23 +31,9 @@ def batch_info(client: redis.Redis, account: str, batch_id: str) -> dict[str, An
     return batch.summary() if batch else {}
 
 
-def account_state(client: redis.Redis, account: str) -> dict[str, Any]:
-    """The scheduling state of an account, numbers as floats."""
-    state: dict[str, Any] = hash_of(client, keys.state(account))
-    for field in ("started_at", "enqueued_at", "completed_at", "next_due"):
-        if field in state:
-            state[field] = float(state[field])
-    return state
-
-
-def running_batch(client: redis.Redis, account: str) -> str | None:
-    """The id of the account's running batch, or None."""
-    return _field(client, keys.state(account), "running") or None
-
-
 def last_completed(client: redis.Redis, account: str) -> dict[str, Any] | None:
     """:func:`batch_info` of the account's last completed batch, or None."""
-    batch_id = _field(client, keys.state(account), "last_completed")
+    batch_id = last_completed_id(client, account)
     return batch_info(client, account, batch_id) or None if batch_id else None
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared import constants as keys
+from shared.state.account_state import StateField
 
-CONNECTION_FIELDS = ("connection", "connection_code", "connection_detail", "connection_since")
+CONNECTION_FIELDS = (StateField.CONNECTION, StateField.CONNECTION_CODE,
+                     StateField.CONNECTION_DETAIL, StateField.CONNECTION_SINCE)
 PARKED_STATES = ("refused", "reconnect_needed")
 
 

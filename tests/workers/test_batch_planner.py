@@ -5,9 +5,9 @@ from typing import Any
 
 from shared.accounts import AccountConfig
 from shared.events import Contact, MirroredContact
+from shared.state.synced_contacts import SyncedRecord
 from workers.push.plan.planner import (
     Member,
-    SyncedRecord,
     fingerprint,
     plan_batch,
     preview,

@@ -15,10 +15,10 @@ from producers.event_stream import append_wire_events
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from shared.klaviyo.client import build_client
+from shared.state.synced_contacts import SyncedRecord
 from shared.wire_events import WireEvent, wire_event
 from tests.support.process_stack import ProcessStack, wait_until
 from workers.push.lifecycle import last_completed
-from workers.push.plan.planner import SyncedRecord
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("big_batch"),
               pytest.mark.timeout(1800)]

@@ -14,9 +14,9 @@ import redis
 
 from shared import constants as keys
 from shared.state.chunk_record import chunk_key
+from shared.state.synced_contacts import SyncedRecord
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.push.lifecycle import batch_info, start_batch
-from workers.push.plan.planner import SyncedRecord
 from workers.runtime.broker import setup_broker
 
 

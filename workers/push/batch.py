@@ -28,7 +28,7 @@ from shared.state.batch_record import (
     read_batch,
     set_email_changes_done,
 )
-from shared.state.chunk_record import ChunkStatus
+from shared.state.chunk_record import ChunkField, ChunkStatus
 from shared.state.chunk_record import chunk_id as chunk_id_of
 from workers.push.deliver import chunk as chunk_actors
 from workers.push.deliver.identity_ops import lookup_profiles
@@ -141,5 +141,5 @@ def sync_batch(account: str, batch_id: str) -> None:
     first = batch.chunks_sent if batch.streamed else 0
     ids = [chunk_id_of(index) for index in range(first, batch.chunks_total)]
     post_chunks(account, batch_id, [chunk_id for chunk_id in ids if client.hget(
-        keys.chunk(account, batch_id, chunk_id), "status") != ChunkStatus.DONE])
+        keys.chunk(account, batch_id, chunk_id), ChunkField.STATUS) != ChunkStatus.DONE])
     log.info("batch %s of %s: %d chunks sent", batch_id, account, batch.chunks_total)

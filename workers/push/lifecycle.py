@@ -11,9 +11,8 @@ and workers there are:
 * :func:`complete_batch` / :func:`fail_batch` (``complete_batch.lua``): the batch ends, its
   report is kept, the account's next batch is due an interval later.
 
-State of an account (hash :func:`shared.constants.state`): ``running`` (batch id or absent),
-``started_at``, ``enqueued_at`` (the scheduler handed it to Dramatiq), ``completed_at``,
-``next_due``, ``last_batch``, ``last_completed``, ``force`` (``sync-now``).
+The account's state (``running``, ``next_due``, ...) is the record of
+:mod:`shared.state.account_state`; the batch's, of :mod:`shared.state.batch_record`.
 """
 
 from __future__ import annotations
@@ -31,14 +30,14 @@ from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state import due_accounts
-from shared.state.account_state import request_sync_now
-from shared.state.batch_history import (  # the readers live in the state layer
+from shared.state.account_state import (
     account_state,
-    batch_info,
-    last_completed,
-    recent_batches,
+    is_forced,
+    mark_enqueued,
+    request_sync_now,
     running_batch,
 )
+from shared.state.batch_history import batch_info, last_completed, recent_batches
 from shared.state.batch_record import Batch, BatchStatus, chunks_total, count_args, read_batch
 from shared.state.chunk_record import chunk_key
 from shared.telemetry.metrics import record_batch
@@ -113,7 +112,7 @@ def _finish(
     if not done:
         return False
     _retire(client, account, batch_id)
-    forced = client.hexists(keys.state(account), "force")  # sync-now during the batch
+    forced = is_forced(client, account)  # sync-now during the batch
     due_accounts.look_at(client, account, due_accounts.ASAP if forced else now + interval)
     started_at = float(done[0])
     sent = sum(int(report.get(name, 0)) for name in SENT_COUNTS)
@@ -192,15 +191,6 @@ def finish_batch(client: redis.Redis, account: str, batch_id: str) -> None:
     batch = read_batch(client, account, batch_id) or Batch(batch_id, status=None)
     if complete_batch(client, account, batch_id, batch.final_report(), time.time()):
         health.clear_refused(client, account)
-
-
-def mark_enqueued(client: redis.Redis, account: str, batch_id: str, now: float) -> bool:
-    """Record that the running batch was handed to the batch actor (crash recovery)."""
-    state_key = keys.state(account)
-    if running_batch(client, account) != batch_id:
-        return False
-    client.hset(state_key, "enqueued_at", repr(now))
-    return True
 
 
 __all__ = ["BATCHES_KEPT", "account_state", "batch_info", "chunk_done", "complete_batch",

@@ -47,7 +47,16 @@ from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from shared.state import account_health as health
 from shared.state.batch_record import is_planned, is_running
-from shared.state.chunk_record import FINISHED_CHUNK, ChunkStatus
+from shared.state.chunk_record import (
+    FINISHED_CHUNK,
+    ChunkField,
+    ChunkKind,
+    ChunkStage,
+    ChunkStatus,
+    chunk_counts,
+    read_chunk,
+    version_of,
+)
 from shared.state.list_echo import record_pushed
 from shared.telemetry.metrics import record_rejections
 from workers.push.deliver import chunk_records as records
@@ -113,7 +122,7 @@ def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
     counted: dict[str, int] = {}
 
     def write(pipe: Any) -> None:
-        if stage == "phones":
+        if stage == ChunkStage.PHONES:
             records.drop_phones(pipe, account, batch_id, key, named)
         else:
             counted["rejected"] = records.reject_rows(pipe, account, batch_id, key, named)
@@ -136,15 +145,15 @@ def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
 def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
             fields: dict[str, str]) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
-    status, version = client.hmget(key, ["status", "version"])
-    if (status, version or "0") != (ChunkStatus.PLANNED, fields.get("version") or "0"):
+    status, version = client.hmget(key, [ChunkField.STATUS, ChunkField.VERSION])
+    if (status, version or "0") != (ChunkStatus.PLANNED, version_of(fields)):
         return  # a second message for the chunk, and the first one took it on
-    stage = fields.get("stage") or "profiles"
-    rows: list[Row] = orjson.loads(fields["rows"])
-    payload: list[Any] = orjson.loads(client.hget(key, "payload") or "[]")
+    stage = fields.get(ChunkField.STAGE) or ChunkStage.PROFILES
+    rows: list[Row] = orjson.loads(fields[ChunkField.ROWS])
+    payload: list[Any] = orjson.loads(client.hget(key, ChunkField.PAYLOAD) or "[]")
     if stage == "profiles":
         rows, payload = records.without_conflicts(client, account, batch_id, rows, payload)
-    left = _Pending(rows, payload, fields.get("list_id") or "", fields.get("version") or "0")
+    left = _Pending(rows, payload, fields.get(ChunkField.LIST_ID) or "", version_of(fields))
     klaviyo = _klaviyo(client, account)
     for _ in range(ROUNDS_PER_MESSAGE):
         if not left.rows:
@@ -179,8 +188,9 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
         def submitted(pipe: Any, job_id: str = job_id) -> None:
             records.save_round(pipe, key, left.rows, left.payload, left.list_id,
                                counted=False)
-            pipe.hset(key, mapping={"status": ChunkStatus.SUBMITTED, "job_id": job_id, "polls": 0,
-                                    "submitted_at": repr(time.time())})
+            pipe.hset(key, mapping={ChunkField.STATUS: ChunkStatus.SUBMITTED,
+                                    ChunkField.JOB_ID: job_id, ChunkField.POLLS: 0,
+                                    ChunkField.SUBMITTED_AT: repr(time.time())})
 
         if left.save(client, key, submitted):
             resend(poll_import_job, (account, batch_id, chunk_id), POLL_FIRST_S)
@@ -197,17 +207,17 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     if not is_running(client, account, batch_id):
         return
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = records.hash_without(client, key, "payload")  # read in the body slot (_submit)
-    status = fields.get("status")
+    fields = read_chunk(client, key, ChunkField.PAYLOAD)  # read in the body slot (_submit)
+    status = fields.get(ChunkField.STATUS)
     if status in FINISHED_CHUNK:
-        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
-    elif fields.get("kind") == "delete":
+        chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
+    elif fields.get(ChunkField.KIND) == ChunkKind.DELETE:
         try:
             remove_deleted(client, _klaviyo(client, account), account, key, fields)
         except RateLimited as limited:  # progress is kept: the next delivery goes on
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return
-        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+        chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
     elif status == ChunkStatus.PLANNED:
         with body_slot(get_settings().tuning):  # bounds the memory (body_slot.py)
             _submit(client, account, batch_id, chunk_id, fields)
@@ -227,23 +237,25 @@ def _unsubscribe(client: redis.Redis, klaviyo: Klaviyo, key: str, emails: list[s
                 for email in part]}}}}
         klaviyo.gateway.call("bulk_unsubscribe_profiles",
                              klaviyo.api.Profiles.bulk_unsubscribe_profiles, body)
-        client.hset(key, "unsub_done", offset + len(part))
+        client.hset(key, ChunkField.UNSUB_DONE, offset + len(part))
 
 
 def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: str,
                 chunk_id: str, fields: dict[str, str], job: dict[str, Any]) -> None:
     """The job is complete: read its import errors and record the stage."""
-    job_id = fields["job_id"]
-    rows: list[Row] = orjson.loads(client.hget(keys.chunk(account, batch_id, chunk_id), "rows")
+    job_id = fields[ChunkField.JOB_ID]
+    key = keys.chunk(account, batch_id, chunk_id)
+    rows: list[Row] = orjson.loads(client.hget(key, ChunkField.ROWS)
                                    or "[]")  # unchanged while the job runs: read once, here
-    stage = fields.get("stage") or "profiles"
+    stage = fields.get(ChunkField.STAGE) or ChunkStage.PROFILES
     notes = (plan_final.apply_late_findings(client, account, batch_id, rows)
-             if stage == "profiles" else None)
+             if stage == ChunkStage.PROFILES else None)
     errors = answers.job_pages(klaviyo, "get_errors_for_bulk_import_profiles_job",
-                    klaviyo.api.Profiles.get_errors_for_bulk_import_profiles_job, job_id)
+                               klaviyo.api.Profiles.get_errors_for_bulk_import_profiles_job,
+                               job_id)
     failed = answers.row_errors(errors, rows)
     ok = [row for index, row in enumerate(rows) if index not in failed]
-    version = fields.get("version") or "0"
+    version = version_of(fields)
     if notes is None:
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
@@ -251,9 +263,9 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     learnt = answers.learn_profiles(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
-                 int(fields.get("unsub_done", 0)))
+                 int(fields.get(ChunkField.UNSUB_DONE, 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
-                fields.get("list_id") or "", version, notes)
+                fields.get(ChunkField.LIST_ID) or "", version, notes)
 
 
 def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str, stage: str,
@@ -261,19 +273,19 @@ def _stage_done(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
                 learnt: dict[str, tuple[str, bool]], unsubscribed: int, list_id: str,
                 version: str, notes: records.Notes | None = None) -> None:
     key = keys.chunk(account, batch_id, chunk_id)
-    if stage == "phones":
+    if stage == ChunkStage.PHONES:
         if records.commit_phones(client, account, batch_id, key, ok, failed, version):
-            chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+            chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
         return
-    phones = records.phone_stage(ok)
-    next_stage = phones or {"status": ChunkStatus.COMMITTED}
+    phones = records.phone_stage_of(ok)
+    next_stage = phones or {ChunkField.STATUS: ChunkStatus.COMMITTED}
     if not records.commit_profiles(client, account, batch_id, key, list_id, ok, failed,
                                    learnt, unsubscribed, next_stage, version, notes):
         return
     if phones:
         upsert_chunk.send(account, batch_id, chunk_id)
     else:
-        chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+        chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
 
 
 def _expired(job: dict[str, Any]) -> bool:
@@ -287,8 +299,9 @@ def _post_again(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
                 chunk_id, why)
     key = keys.chunk(account, batch_id, chunk_id)
     if records.write_if_unchanged(
-            client, key, fields.get("version") or "0", lambda pipe: pipe.hset(
-                key, mapping={"status": ChunkStatus.PLANNED, "resubmitted": fields["job_id"]})):
+            client, key, version_of(fields), lambda pipe: pipe.hset(
+                key, mapping={ChunkField.STATUS: ChunkStatus.PLANNED,
+                              ChunkField.RESUBMITTED: fields[ChunkField.JOB_ID]})):
         upsert_chunk.send(account, batch_id, chunk_id)  # rows are kept: submit them again
 
 
@@ -298,17 +311,20 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
     """Look at the chunk's import job once; re-sent with a growing delay until complete."""
     client = redis_for_actors()
     key = keys.chunk(account, batch_id, chunk_id)
-    fields = records.hash_without(client, key, "payload", "rows")  # a poll needs neither (MBs each)
-    if not is_running(client, account, batch_id) or fields.get("status") != ChunkStatus.SUBMITTED:
-        if fields.get("status") in FINISHED_CHUNK:
-            chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
+    # a poll needs neither the payload nor the rows (MBs each)
+    fields = read_chunk(client, key, ChunkField.PAYLOAD, ChunkField.ROWS)
+    chunk_status = fields.get(ChunkField.STATUS)
+    if not is_running(client, account, batch_id) or chunk_status != ChunkStatus.SUBMITTED:
+        if chunk_status in FINISHED_CHUNK:
+            chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
         return
     klaviyo = _klaviyo(client, account)
     args = (account, batch_id, chunk_id)
-    if "complete_job" in fields:  # seen complete while the batch was still planned
-        _record_when_planned(client, klaviyo, args, fields, orjson.loads(fields["complete_job"]))
+    if ChunkField.COMPLETE_JOB in fields:  # seen complete while the batch was still planned
+        _record_when_planned(client, klaviyo, args, fields,
+                             orjson.loads(fields[ChunkField.COMPLETE_JOB]))
         return
-    job_id = fields["job_id"]
+    job_id = fields[ChunkField.JOB_ID]
     try:
         answer: Any = klaviyo.gateway.call(
             "get_bulk_import_profiles_job",
@@ -328,7 +344,7 @@ def poll_import_job(account: str, batch_id: str, chunk_id: str) -> None:
                     "was cancelled" if status == "cancelled" else "expired")
         return
     if status != "complete":
-        polls = int(client.hincrby(key, "polls", 1))
+        polls = int(client.hincrby(key, ChunkField.POLLS, 1))
         resend(poll_import_job, args, min(POLL_MAX_S, POLL_FIRST_S * POLL_FACTOR ** polls))
         return
     _record_when_planned(client, klaviyo, args, fields, job)
@@ -341,8 +357,8 @@ def _record_when_planned(client: redis.Redis, klaviyo: Klaviyo, args: tuple[str,
     account, batch_id, chunk_id = args
     # Only a planned batch knows what its later slices found (workers/push/plan/final.py).
     if not is_planned(client, account, batch_id):
-        if "complete_job" not in fields:
-            client.hset(keys.chunk(account, batch_id, chunk_id), "complete_job",
+        if ChunkField.COMPLETE_JOB not in fields:
+            client.hset(keys.chunk(account, batch_id, chunk_id), ChunkField.COMPLETE_JOB,
                         orjson.dumps(job))
         resend(poll_import_job, args, PLAN_WAIT_S)
         return

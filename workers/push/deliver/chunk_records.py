@@ -21,16 +21,13 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
-from shared.redis_text import as_text
 from shared.state.account_health import owe_list
 from shared.state.batch_details import REJECTED, record_details
-from shared.state.batch_history import hash_of
-from shared.state.chunk_record import ChunkStatus
+from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, phone_stage
 from shared.state.rejections import refusal_reason
+from shared.state.synced_contacts import SyncedRecord, read_synced, write_synced
 from shared.telemetry.metrics import record_rejections
-from workers.push.plan.planner import SyncedRecord
 
-CHUNK_COUNT = "c:"
 Row = dict[str, Any]
 Notes = tuple[dict[str, dict[str, str]], Counter[str]]
 """Details and counts found about a chunk's rows after it was planned
@@ -45,30 +42,15 @@ def write_if_unchanged(client: redis.Redis, key: str, version: str,
         watched: Any = pipe
         try:
             watched.watch(key)
-            if str(pipe.hget(key, "version") or "0") != version:
+            if str(pipe.hget(key, ChunkField.VERSION) or "0") != version:
                 return False
             pipe.multi()
             write(pipe)
-            pipe.hincrby(key, "version", 1)
+            pipe.hincrby(key, ChunkField.VERSION, 1)
             pipe.execute()
             return True
         except redis.WatchError:
             return False
-
-
-def hash_without(client: redis.Redis, key: str, *left_out: str) -> dict[str, str]:
-    """:func:`hash_of` without the fields ``left_out``: a chunk's ``payload`` is megabytes,
-    and only the thread building its request body should hold it."""
-    every: list[Any] = client.hkeys(key)
-    names = [name for name in map(as_text, every) if name not in left_out]
-    values: list[Any] = client.hmget(key, names) if names else []
-    return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
-
-
-def chunk_counts(client: redis.Redis, key: str) -> dict[str, int]:
-    """The counts a chunk gathered so far."""
-    return {name[len(CHUNK_COUNT):]: int(value) for name, value in hash_of(client, key).items()
-            if name.startswith(CHUNK_COUNT)}
 
 
 def without_conflicts(client: redis.Redis, account: str, batch_id: str,
@@ -105,7 +87,7 @@ def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
     if rejections:
         pipe.hset(keys.rejected(account), mapping=rejections)
         pipe.hset(keys.batch_details(account, batch_id), mapping=details)
-        pipe.hincrby(key, CHUNK_COUNT + "rejected", len(rejections))
+        pipe.hincrby(key, COUNT_PREFIX + "rejected", len(rejections))
     return len(rejections)
 
 
@@ -122,17 +104,17 @@ def drop_phones(pipe: Any, account: str, batch_id: str, key: str,
             pipe.hset(keys.batch_details(account, batch_id), cid,
                       json.dumps({"outcome": "phone_dropped", "reason": reason}))
     if dropped:
-        pipe.hincrby(key, CHUNK_COUNT + "phone_dropped", dropped)
+        pipe.hincrby(key, COUNT_PREFIX + "phone_dropped", dropped)
 
 
 def save_round(pipe: Any, key: str, rows: list[Row], payload: list[Any], list_id: str,
                *, counted: bool = True) -> None:
     """What is left of the chunk's stage to post (after a round Klaviyo refused in part,
     when ``counted``)."""
-    pipe.hset(key, mapping={"rows": orjson.dumps(rows), "payload": orjson.dumps(payload),
-                            "list_id": list_id})
+    pipe.hset(key, mapping={ChunkField.ROWS: orjson.dumps(rows),
+                            ChunkField.PAYLOAD: orjson.dumps(payload), ChunkField.LIST_ID: list_id})
     if counted:
-        pipe.hincrby(key, CHUNK_COUNT + "import_rounds", 1)
+        pipe.hincrby(key, COUNT_PREFIX + "import_rounds", 1)
 
 
 def owe_rows(pipe: Any, account: str, rows: list[Row]) -> None:
@@ -141,7 +123,7 @@ def owe_rows(pipe: Any, account: str, rows: list[Row]) -> None:
                              for cid in row["contact_ids"]])
 
 
-def phone_stage(rows: list[Row]) -> dict[str, Any] | None:
+def phone_stage_of(rows: list[Row]) -> dict[str, Any] | None:
     """The chunk fields of its phone-only job, or None when no row has a phone to send."""
     with_phone = [row for row in rows if row.get("phone")]
     if not with_phone:
@@ -149,13 +131,11 @@ def phone_stage(rows: list[Row]) -> dict[str, Any] | None:
     payload = [{"type": "profile", "attributes": {"email": row["email"],
                                                   "phone_number": row["phone"]}}
                for row in with_phone]
-    return {"stage": "phones", "status": ChunkStatus.PLANNED, "list_id": "", "polls": 0,
-            "rows": orjson.dumps(with_phone), "payload": orjson.dumps(payload)}
+    return phone_stage(with_phone, payload)
 
 
-def _synced_after(old: bytes | str | None, row: Row, list_id: str) -> SyncedRecord:
+def _synced_after(record: SyncedRecord | None, row: Row, list_id: str) -> SyncedRecord:
     """A contact's synced record once Klaviyo took its row (its phone is the phone stage's)."""
-    record = SyncedRecord.load(old) if old else None
     lists = record.lists if record else []
     if list_id and list_id not in lists:
         lists = [*lists, list_id]
@@ -173,9 +153,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
     """Record what Klaviyo confirmed of the profile job (and the plan's ``notes`` on its
     rows), and move the chunk on to ``then`` (its phone stage, or ``committed``); False
     when another delivery did."""
-    ids = [cid for row in ok for cid in row["contact_ids"]]
-    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []
-    before = dict(zip(ids, previous, strict=True))
+    before = read_synced(client, account, [cid for row in ok for cid in row["contact_ids"]])
     identity = IdentityMap(client, account)
     mapped = identity.profiles_of_emails(row["email"] for row in ok)
     counted: dict[str, int] = {}
@@ -184,7 +162,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
         # One command per record family for the whole chunk, not a few per contact: a
         # 10,000-row chunk queued ~60,000 commands, most of its commit's CPU.
         created = updated = 0
-        synced: dict[str, bytes] = {}
+        synced: dict[str, SyncedRecord] = {}
         contact_profiles: dict[str, str] = {}
         email_profiles: dict[str, str] = {}
         joined: list[str] = []
@@ -198,13 +176,13 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
             created += is_new
             updated += not is_new
             for cid in row["contact_ids"]:
-                synced[cid] = _synced_after(before.get(cid), row, list_id).dump()
+                synced[cid] = _synced_after(before.get(cid), row, list_id)
             if list_id and row.get("join_list"):
                 joined += row["contact_ids"]
         if contact_profiles:
             identity.learn(contacts=contact_profiles, emails=email_profiles, pipe=pipe)
         if synced:
-            pipe.hset(keys.synced_contacts(account), mapping=synced)
+            write_synced(pipe, account, synced)
             pipe.zrem(keys.held_back(account), *synced)
             pipe.hdel(keys.rejected(account), *synced)
         if joined:
@@ -212,13 +190,13 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
         counted["rejected"] = reject_rows(pipe, account, batch_id, key, refused)
         for name, value in (("created", created), ("updated", updated),
                             ("unsubscribed", unsubscribed)):
-            pipe.hincrby(key, CHUNK_COUNT + name, value)
+            pipe.hincrby(key, COUNT_PREFIX + name, value)
         if notes:
             record_details(pipe, account, batch_id, notes[0])
             for name, value in notes[1].items():
-                pipe.hincrby(key, CHUNK_COUNT + name, value)
+                pipe.hincrby(key, COUNT_PREFIX + name, value)
         pipe.hset(key, mapping=dict(then))
-        pipe.hdel(key, "job_id", "submitted_at", "complete_job")
+        pipe.hdel(key, ChunkField.JOB_ID, ChunkField.SUBMITTED_AT, ChunkField.COMPLETE_JOB)
 
     if not write_if_unchanged(client, key, version, write):
         return False
@@ -231,17 +209,14 @@ def commit_phones(client: redis.Redis, account: str, batch_id: str, key: str,
                   version: str) -> bool:
     """Record the phones Klaviyo took (and the ones it would not); the chunk is then
     ``committed``. False when another delivery did."""
-    ids = [cid for row in ok for cid in row["contact_ids"]]
-    previous: list[Any] = client.hmget(keys.synced_contacts(account), ids) if ids else []
-    before = dict(zip(ids, previous, strict=True))
+    before = read_synced(client, account, [cid for row in ok for cid in row["contact_ids"]])
 
     def write(pipe: Any) -> None:
-        synced = {cid: SyncedRecord.load(old).model_copy(update={"phone": row["phone"]}).dump()
-                  for row in ok for cid in row["contact_ids"] if (old := before.get(cid))}
-        if synced:
-            pipe.hset(keys.synced_contacts(account), mapping=synced)
+        write_synced(pipe, account, {
+            cid: old.model_copy(update={"phone": row["phone"]})
+            for row in ok for cid in row["contact_ids"] if (old := before.get(cid))})
         drop_phones(pipe, account, batch_id, key, refused)
-        pipe.hset(key, "status", ChunkStatus.COMMITTED)
-        pipe.hdel(key, "job_id", "submitted_at", "complete_job")
+        pipe.hset(key, ChunkField.STATUS, ChunkStatus.COMMITTED)
+        pipe.hdel(key, ChunkField.JOB_ID, ChunkField.SUBMITTED_AT, ChunkField.COMPLETE_JOB)
 
     return write_if_unchanged(client, key, version, write)

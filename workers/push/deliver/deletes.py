@@ -27,24 +27,16 @@ from typing import Any
 import orjson
 import redis
 
-from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
-from shared.state.chunk_record import ChunkStatus
+from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, version_of
+from shared.state.synced_contacts import SyncedRecord, read_synced, write_synced
 from workers.push.deliver import chunk_records as chunks
 from workers.push.deliver.identity_ops import PAGE, lookup_page
-from workers.push.plan.planner import SyncedRecord
 from workers.runtime.actor_context import Klaviyo
 
 LIST_CALL_MAX = 1000
 log = logging.getLogger(__name__)
-
-
-def _records(client: redis.Redis, account: str, contact_ids: list[str]
-             ) -> dict[str, SyncedRecord]:
-    raw: list[Any] = client.hmget(keys.synced_contacts(account), contact_ids)
-    return {cid: SyncedRecord.load(r)
-            for cid, r in zip(contact_ids, raw, strict=True) if r}
 
 
 def _known(identity: IdentityMap, listed: dict[str, SyncedRecord]) -> dict[str, str]:
@@ -62,21 +54,22 @@ def _look_up(client: redis.Redis, klaviyo: Klaviyo, identity: IdentityMap, key: 
              profiles: dict[str, str]) -> None:
     """Step 1: fills ``profiles`` with what Klaviyo knows of the rest, 100 emails a call."""
     if "lookup" in fields:
-        emails: list[str] = orjson.loads(fields["lookup"])
+        emails: list[str] = orjson.loads(fields[ChunkField.LOOKUP])
     else:
         emails = sorted({r.email for cid, r in listed.items() if cid not in profiles})
-        client.hset(key, mapping={"lookup": orjson.dumps(emails), "lookup_done": 0})
+        client.hset(key, mapping={ChunkField.LOOKUP: orjson.dumps(emails),
+                                  ChunkField.LOOKUP_DONE: 0})
     contacts_of: dict[str, list[str]] = {}
     for cid, record in listed.items():
         if cid not in profiles:
             contacts_of.setdefault(record.email, []).append(cid)
-    for start in range(int(fields.get("lookup_done") or 0), len(emails), PAGE):
+    for start in range(int(fields.get(ChunkField.LOOKUP_DONE) or 0), len(emails), PAGE):
         part = emails[start:start + PAGE]
         found = lookup_page(klaviyo, part)
         learnt = {cid: pid for email, pid in found.items() for cid in contacts_of.get(email, ())}
         with client.pipeline(transaction=True) as pipe:
             identity.learn(contacts=learnt, emails=found, pipe=pipe)
-            pipe.hset(key, "lookup_done", start + len(part))
+            pipe.hset(key, ChunkField.LOOKUP_DONE, start + len(part))
             pipe.execute()
         profiles.update(learnt)
 
@@ -95,7 +88,7 @@ def _list_exists(klaviyo: Klaviyo, list_id: str) -> bool:
 def _remove(client: redis.Redis, klaviyo: Klaviyo, key: str, fields: dict[str, str],
             listed: dict[str, SyncedRecord], profiles: dict[str, str]) -> None:
     """Step 2: one call per list (and 1,000 profiles), each answered call noted."""
-    done: set[str] = set(orjson.loads(fields.get("lists_done") or "[]"))
+    done: set[str] = set(orjson.loads(fields.get(ChunkField.LISTS_DONE) or "[]"))
     by_list: dict[str, set[str]] = {}
     for cid, record in listed.items():
         if cid in profiles:
@@ -118,15 +111,15 @@ def _remove(client: redis.Redis, klaviyo: Klaviyo, key: str, fields: dict[str, s
                 log.warning("list %s is gone from Klaviyo: its deleted contacts are out of it",
                             list_id)
             done.add(step)
-            client.hset(key, "lists_done", orjson.dumps(sorted(done)))
+            client.hset(key, ChunkField.LISTS_DONE, orjson.dumps(sorted(done)))
 
 
 def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str,
                    fields: dict[str, str]) -> None:
     """Take the chunk's deleted contacts out of their lists and commit the chunk. Raises
     :class:`shared.klaviyo.errors.RateLimited` with the progress so far kept."""
-    version = fields.get("version") or "0"
-    records = _records(client, account, orjson.loads(fields["rows"]))
+    version = version_of(fields)
+    records = read_synced(client, account, orjson.loads(fields[ChunkField.ROWS]))
     listed = {cid: record for cid, record in records.items() if record.lists}
     identity = IdentityMap(client, account)
     profiles = _known(identity, listed)
@@ -135,10 +128,10 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
     removed = sum(1 for cid in listed if cid in profiles)
 
     def write(pipe: Any) -> None:
-        for cid, record in records.items():
-            kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
-            pipe.hset(keys.synced_contacts(account), cid, kept.dump())
-        pipe.hset(key, mapping={chunks.CHUNK_COUNT + "removed_from_lists": removed,
-                                "status": ChunkStatus.COMMITTED})
+        write_synced(pipe, account, {
+            cid: record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
+            for cid, record in records.items()})
+        pipe.hset(key, mapping={COUNT_PREFIX + "removed_from_lists": removed,
+                                ChunkField.STATUS: ChunkStatus.COMMITTED})
 
     chunks.write_if_unchanged(client, key, version, write)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from shared.settings import Tuning, get_settings
-from shared.state.chunk_record import ChunkStatus
+from shared.state.chunk_record import delete_chunk, import_chunk
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -84,8 +84,7 @@ class ChunkBuilder:
 
     def cut(self) -> dict[str, Any]:
         """The chunk hash of what the builder holds (it is then empty)."""
-        chunk = {"kind": "import", "status": ChunkStatus.PLANNED, "list_id": self.list_id,
-                 "payload": join_json(self.payload), "rows": join_json(self.rows)}
+        chunk = import_chunk(self.list_id, join_json(self.payload), join_json(self.rows))
         self.payload, self.rows, self.size = [], [], ENVELOPE_BYTES
         return chunk
 
@@ -105,5 +104,4 @@ def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
     """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
     size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
     for start in range(0, len(contact_ids), size):
-        yield {"kind": "delete", "status": ChunkStatus.PLANNED, "list_id": "",
-               "rows": orjson.dumps(list(contact_ids[start:start + size]))}
+        yield delete_chunk(contact_ids[start:start + size])

@@ -35,60 +35,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 
 from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
-from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
+from shared.state.synced_contacts import FINGERPRINT_HEX, SyncedRecord
 from workers.push.plan.claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""
 SHARED = "*"
 """The owner recorded for a phone that two or more contacts share."""
-
-
-FINGERPRINT_HEX = 16
-"""Hex digits of a fingerprint kept: 64 bits, so a changed profile is taken for unchanged
-with a chance of 2**-64 (the old one compared with the new, contact by contact)."""
-
-
-class SyncedRecord(BaseModel):
-    """What was last sent to Klaviyo for one contact (hash ``synced_contacts``).
-
-    Stored compactly (:meth:`dump`, :meth:`load`): a JSON array by position, ``[email,
-    marketing code, lists, fingerprint, phone, deleted 0/1]``, about half the JSON object
-    it replaces; a record stored as that object still loads (its fingerprint cut to
-    :data:`FINGERPRINT_HEX` digits, so an unchanged contact stays unchanged)."""
-
-    email: str
-    marketing: str = "unknown"
-    lists: list[str] = []
-    fingerprint: str = ""
-    """Of the profile row (without the phone, which is sent apart)."""
-    phone: str | None = None
-    """The E.164 phone Klaviyo confirmed for the contact's profile."""
-    deleted: bool = False
-
-    @classmethod
-    def load(cls, raw: bytes | str) -> SyncedRecord:
-        """A stored record, of either form."""
-        value = orjson.loads(raw)
-        if isinstance(value, dict):
-            record = cls.model_validate(value)
-            return record.model_copy(
-                update={"fingerprint": record.fingerprint[:FINGERPRINT_HEX]})
-        email, marketing, lists, fingerprint_, phone, deleted = value
-        return cls.model_construct(
-            email=email, marketing=CODE_MARKETING.get(marketing, marketing), lists=lists,
-            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted))
-
-    def dump(self) -> bytes:
-        """The stored form."""
-        return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
-                             self.lists, self.fingerprint, self.phone, int(self.deleted)])
 
 
 @dataclass
@@ -361,5 +319,5 @@ def plan_batch(account: AccountConfig, members: list[Member],
     return plan
 
 
-__all__ = ["Context", "EmailChange", "Member", "Plan", "Row", "SyncedRecord", "fingerprint",
+__all__ = ["Context", "EmailChange", "Member", "Plan", "Row", "fingerprint",
            "matches_filters", "plan_batch", "preview", "profile_attributes"]

@@ -49,11 +49,13 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state.account_state import never_completed
 from shared.state.batch_details import record_details
 from shared.state.batch_history import hash_of
 from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
 from shared.state.chunk_record import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
+from shared.state.synced_contacts import SyncedRecord, none_synced, read_synced
 from workers.push.plan import final as plan_final
 from workers.push.plan.chunking import (
     ChunkBuilder,
@@ -64,7 +66,7 @@ from workers.push.plan.chunking import (
     split_json,
 )
 from workers.push.plan.claims import Claim, Join
-from workers.push.plan.planner import Context, Member, Plan, SyncedRecord, plan_batch
+from workers.push.plan.planner import Context, Member, Plan, plan_batch
 from workers.runtime.actor_context import account_config
 
 Post = Callable[[str, str, list[str]], None]
@@ -136,8 +138,8 @@ class StreamPlanner:
     def _begin(self) -> dict[str, str]:
         """The settings the whole plan uses, fixed when it starts (once: a delivery racing
         this one finds them written and uses them)."""
-        initial = self.client.hget(keys.state(self.account), "completed_at") is None
-        streams = self.client.hlen(keys.synced_contacts(self.account)) == 0
+        initial = never_completed(self.client, self.account)
+        streams = none_synced(self.client, self.account)
         list_id = self.config.default_list_id or ""
         missing = bool(list_id) and health.missing_list(self.client, self.account) == list_id
         with self.client.pipeline(transaction=True) as pipe:
@@ -187,7 +189,7 @@ class StreamPlanner:
         members = [Member(cid, float(score), flag is not None)
                    for cid, (_, score), flag in zip(ids, scored, bulk, strict=True)]
         contacts, unreadable = read_mirrors(client, account, ids)
-        synced = self._synced(ids)
+        synced = read_synced(self.client, self.account, ids)
         phones = sorted({p.e164 for c in contacts.values()
                          if (p := normalise_phone(c.contact.phone, self.config.phone_region)).e164})
         owed = frozenset(health.owed(client, account, ids))
@@ -203,13 +205,6 @@ class StreamPlanner:
         self.window.members += len(ids)
         if not ids:  # the member set shrank under us: nothing more to read
             self.size = self.cursor
-
-    def _synced(self, ids: list[str]) -> dict[str, SyncedRecord]:
-        if not ids:
-            return {}
-        records: list[Any] = self.client.hmget(keys.synced_contacts(self.account), ids)
-        return {cid: SyncedRecord.load(record)
-                for cid, record in zip(ids, records, strict=True) if record is not None}
 
     def _phone_owners(self, phones: list[str]) -> dict[str, str]:
         if not phones:
@@ -245,7 +240,8 @@ class StreamPlanner:
             group = [Member(winner, float(score or 0), False)] + [
                 Member(j.contact_id, j.occurred_at, False) for j in joins]
             again = plan_batch(self.config, group, {**contacts, **mirrors},
-                               {**synced, **self._synced([winner])}, False,
+                               {**synced, **read_synced(self.client, self.account, [winner])},
+                               False,
                                Context(phone_owners=context.phone_owners,
                                        owed_list=context.owed_list,
                                        list_missing=context.list_missing))
