@@ -17,6 +17,7 @@ from shared.account_service.syncs import sync_now as sync_now_of
 from shared.accounts import AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
+from shared.telemetry.startup import start_process
 from workers.intake.collector import Collector, default_consumer_name
 from workers.runtime.broker import setup_broker
 from workers.scheduler import Scheduler, scheduler_alive
@@ -72,15 +73,6 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def _telemetry(settings: Settings, process_name: str) -> None:
-    """Logs (text or JSON, masked) and Sentry (when ``SENTRY_DSN`` is set) for a process."""
-    from shared.telemetry.logs import configure_logging
-    from shared.telemetry.sentry import init_sentry
-
-    configure_logging(settings, process_name)
-    init_sentry(settings, process_name)
-
-
 def collector(
     consumer: Annotated[str | None, typer.Option(help="Consumer name (default: host-pid).")] = None,
     count: Annotated[int, typer.Option(min=1, help="Entries read per batch.")] = 500,
@@ -90,7 +82,7 @@ def collector(
     """Read contact events from the stream and keep the newest state of each contact."""
     settings = get_settings()
     client = open_redis(settings)
-    _telemetry(settings, "collector")
+    start_process(settings, "collector")
     worker = Collector(client, consumer or default_consumer_name(), count=count,
                        claim_idle_ms=int(claim_idle * 1000))
     worker.run_forever(stop_on_signals())
@@ -102,7 +94,7 @@ def scheduler(
     """Start a sync batch for each account that is due (one at a time per account)."""
     settings = get_settings()
     client = open_redis(settings)
-    _telemetry(settings, "scheduler")
+    start_process(settings, "scheduler")
     assert settings.redis_url is not None
     setup_broker(settings.redis_url)  # the scheduler hands batches to sync_batch through it
     runner = Scheduler(client, AccountStore(client, settings))

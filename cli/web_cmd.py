@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shared.settings import get_settings
+from shared.telemetry.startup import start_process
 
 KEEP_ALIVE_SECONDS = 5
 """An idle keep-alive connection is closed after this many seconds (uvicorn's default)."""
@@ -45,11 +46,7 @@ def web(
     except WebhookConfigError as error:
         typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
-    from shared.telemetry.logs import configure_logging
-    from shared.telemetry.sentry import init_sentry
-
-    configure_logging(settings, "web")
-    init_sentry(settings, "web")
+    start_process(settings, "web")
     from producers.http_protocol import LimitedHttpToolsProtocol
 
     listen_port = settings.port if port is None else port

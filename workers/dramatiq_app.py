@@ -13,8 +13,8 @@ placeholder that connects to nothing until ``setup_broker`` runs (see
 from __future__ import annotations
 
 from shared.settings import get_settings
+from shared.telemetry.startup import start_process
 from workers.runtime.broker import current_broker, setup_broker
-from workers.runtime.startup import prepare_worker_telemetry
 
 if current_broker() is None:
     _url = get_settings().redis_url
@@ -23,7 +23,7 @@ if current_broker() is None:
             "REDIS_URL is not set: the workers need the shared Redis "
             "(contact-sync run sets it for its processes)"
         )
-    prepare_worker_telemetry("worker")
+    start_process(get_settings(), "worker")  # before the broker: Sentry patches it
     setup_broker(_url)
 
 # After the broker, on purpose (the actors then declare straight onto it).

@@ -7,6 +7,7 @@ import logging
 import pytest
 import redis
 
+from shared.telemetry import retry_logging
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
@@ -15,7 +16,6 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers.runtime import retry_logging
 
 
 def test_a_message_failing_three_times_logs_one_traceback_and_two_one_line_retries(
