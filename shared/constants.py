@@ -47,9 +47,10 @@ def account_config(account: str) -> str:
     return account_key(account, "config")
 
 
-def oauth_refresh_lock(account: str) -> str:
-    """String with TTL: the one process refreshing the account's OAuth tokens holds it."""
-    return account_key(account, "oauth", "lock")
+def oauth_refresh_lock(account: str, connection: str) -> str:
+    """String with TTL: the one process refreshing the tokens of the account's connection
+    ``connection`` (its id, :data:`shared.accounts.CONNECTION_FIELD`) holds it."""
+    return account_key(account, "oauth", "lock", connection)
 
 
 def oauth_state(state: str) -> str:

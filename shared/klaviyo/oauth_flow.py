@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from shared.klaviyo.oauth_http import (
 from shared.klaviyo.oauth_tokens import forget_connection, read_tokens, store_connection
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 STATE_TTL_S = 600
 """A user has ten minutes between the start and Klaviyo's callback."""
 SCOPES = ("accounts:read", "profiles:read", "profiles:write", "lists:read", "lists:write",
@@ -139,17 +141,34 @@ def finish(client: redis.Redis, settings: Settings, query: dict[str, str]) -> Fi
         return Finished(account, return_to, code)
     except OAuthUnavailable:
         return Finished(account, return_to, "temporarily_unavailable")
+    replaced = read_tokens(client, account, settings.secret_key)
     store_connection(client, account, tokens, settings.secret_key)
+    if replaced is not None:  # newest wins: the old grant goes (in Klaviyo too)
+        try:
+            with contextlib.suppress(OAuthRefused):  # already dead there
+                revoke_token(settings, replaced.refresh_token)
+        except OAuthUnavailable:
+            log.warning("account %s: reconnected, but its previous Klaviyo grant could not "
+                        "be revoked (Klaviyo unreachable); remove the app there by hand",
+                        account)
     return Finished(account, return_to, None)
+
+
+def revoke_grant(client: redis.Redis, settings: Settings, account: str) -> bool:
+    """Revoke the account's OAuth grant at Klaviyo (forgets nothing); False when it has
+    none. :class:`OAuthUnavailable` when Klaviyo cannot be reached, and
+    :class:`OAuthNotConfigured` when the app is not configured here."""
+    tokens = read_tokens(client, account, settings.secret_key)
+    if tokens is not None:
+        with contextlib.suppress(OAuthRefused):  # already dead there: forget it here
+            revoke_token(settings, tokens.refresh_token)
+    return tokens is not None
 
 
 def disconnect(client: redis.Redis, settings: Settings, account: str) -> bool:
     """Revoke the account's grant at Klaviyo, then forget its tokens and key; False when
     it had no OAuth connection (its key, if any, is forgotten all the same). A Klaviyo that
     cannot be reached raises :class:`OAuthUnavailable` and nothing is forgotten."""
-    tokens = read_tokens(client, account, settings.secret_key)
-    if tokens is not None:
-        with contextlib.suppress(OAuthRefused):  # already dead there: forget it here
-            revoke_token(settings, tokens.refresh_token)
+    had_grant = revoke_grant(client, settings, account)
     forget_connection(client, account)
-    return tokens is not None
+    return had_grant
