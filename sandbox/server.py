@@ -67,6 +67,7 @@ class SandboxServer:
         key_states: dict[str, str] | None = None,
         refused_email_domains: Sequence[str] = (),
         access_token_ttl_s: float = 3600.0,
+        oauth_redirect_uris: Sequence[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -86,6 +87,8 @@ class SandboxServer:
             key_states=dict(key_states or {}),
             refused_email_domains=tuple(d.strip().lower() for d in refused_email_domains),
             access_token_ttl_s=access_token_ttl_s,
+            **({} if oauth_redirect_uris is None
+               else {"oauth_redirect_uris": tuple(oauth_redirect_uris)}),
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

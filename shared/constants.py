@@ -53,9 +53,16 @@ def oauth_refresh_lock(account: str, connection: str) -> str:
     return account_key(account, "oauth", "lock", connection)
 
 
+def oauth_flow(flow: str) -> str:
+    """String (JSON) with TTL: a connection started by the start route (the account and
+    ``return_to``), until a browser opens its launch URL (once)."""
+    return f"{PREFIX}:oauth:flow:{flow}"
+
+
 def oauth_state(state: str) -> str:
-    """String (JSON) with TTL: an OAuth ``state`` handed out by the start route, until its
-    callback uses it (once) -- the account, ``return_to`` and the encrypted PKCE verifier."""
+    """String (JSON) with TTL: an OAuth ``state`` handed out to the browser that launched
+    the flow, until its callback uses it (once) -- the account, ``return_to``, the
+    encrypted PKCE verifier and the SHA-256 of the browser's cookie."""
     return f"{PREFIX}:oauth:state:{state}"
 
 
