@@ -119,6 +119,8 @@ def test_an_oauth_account_syncs_over_expiring_tokens_and_waits_for_a_reconnectio
              str(pipeline.r.hgetall(state))]
     for secret in secrets:
         assert not any(secret in text for text in said + plain)
+    web_log = pipeline.stack.output("web")  # the browser's two requests, query hidden
+    assert "/v1/oauth/klaviyo/callback?(hidden)" in web_log and "state=" not in web_log
 
 
 @pytest.fixture
