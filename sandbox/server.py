@@ -13,6 +13,7 @@ import uvicorn
 
 from sandbox.app import DROP_KEY, ASGIApp, Receive, SandboxApp, Scope, Send, create_app
 from sandbox.config import FaultSpec, SandboxConfig
+from sandbox.oauth_grants import DEFAULT_REDIRECT_URIS
 
 
 def _with_connection_closer(app: ASGIApp) -> ASGIApp:
@@ -87,8 +88,8 @@ class SandboxServer:
             key_states=dict(key_states or {}),
             refused_email_domains=tuple(d.strip().lower() for d in refused_email_domains),
             access_token_ttl_s=access_token_ttl_s,
-            **({} if oauth_redirect_uris is None
-               else {"oauth_redirect_uris": tuple(oauth_redirect_uris)}),
+            oauth_redirect_uris=DEFAULT_REDIRECT_URIS if oauth_redirect_uris is None
+            else tuple(oauth_redirect_uris),
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

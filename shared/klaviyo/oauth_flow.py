@@ -163,7 +163,9 @@ class Launched:
 
     authorize_url: str
     cookie_name: str
+    """:func:`cookie_name` of the flow's state."""
     cookie_value: str
+    """The browser nonce (its SHA-256 is in the state)."""
 
 
 def cookie_name(state: str) -> str:
