@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from producers.account_api.problems import problem
+from producers.account_api.problems import MEDIA_TYPE, problem
 
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def refusal_response(description: str) -> dict[str, Any]:
+    """The OpenAPI description of a 400 of the browser's routes: a page or a problem."""
+    return {"description": description + " (an HTML page when the client asks for "
+                                         "text/html, else a problem)",
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}},
+                        "text/html": {"schema": {"type": "string"}}}}
 
 
 def wants_html(request: Request) -> bool:

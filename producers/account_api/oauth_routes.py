@@ -32,6 +32,7 @@ from producers.account_api.oauth_pages import (
     NO_STORE,
     hide_queries_in_access_log,
     page,
+    refusal_response,
     refused,
 )
 from shared.account_service.accounts import existing
@@ -102,7 +103,7 @@ def callback_router(settings: Settings, client: redis.Redis) -> APIRouter:
                   responses={302: {"description": "to Klaviyo's authorize URL, with the "
                                                   "cookie that binds the flow to this "
                                                   "browser"},
-                             400: {"description": "unknown, expired or used flow"}})
+                             400: refusal_response("unknown, expired or used flow")})
     def oauth_launch(request: Request, flow: Annotated[str, Query(
             max_length=100, description="the single-use flow of the start route")]) -> Response:
         try:
@@ -122,9 +123,8 @@ def callback_router(settings: Settings, client: redis.Redis) -> APIRouter:
     @callback.get(CALLBACK_PATH, summary="Klaviyo's OAuth callback", status_code=302,
                   response_class=RedirectResponse,
                   responses={302: {"description": "to return_to with connected=1 or error"},
-                             400: {"description": "unknown, expired or replayed state, or "
-                                                  "another browser's (an HTML page when the "
-                                                  "client asks for text/html)"}})
+                             400: refusal_response("unknown, expired or replayed state, or "
+                                                   "another browser's")})
     def oauth_callback(request: Request) -> Response:
         try:
             done = finish(client, settings, request.query_params, request.cookies)
