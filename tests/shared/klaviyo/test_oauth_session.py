@@ -13,7 +13,7 @@ import redis
 
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
-from shared.accounts import AccountStore
+from shared.accounts import CONNECTION_FIELD, AccountStore
 from shared.klaviyo.client import build_client, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused, ReconnectNeeded
 from shared.klaviyo.gateway import Gateway
@@ -165,3 +165,17 @@ def test_a_key_set_after_the_connection_replaces_it(
     assert store.get(ACCOUNT).oauth_connected
     after = store.set(ACCOUNT, klaviyo_api_key=sandbox.key)
     assert not after.oauth_connected and after.klaviyo_api_key is not None
+
+
+def test_tokens_stored_before_connection_ids_keep_working_and_adopt_one_at_their_refresh(
+        r: redis.Redis, settings: Settings, sandbox: SandboxClient) -> None:
+    _connect(r, settings, sandbox)
+    r.hdel(keys.account_config(ACCOUNT), CONNECTION_FIELD)  # as an older release stored them
+    gateway, api = _gateway(r, settings)
+    gateway.call("get_profiles", api.Profiles.get_profiles)
+    assert r.hget(keys.account_config(ACCOUNT), CONNECTION_FIELD) is None
+    _expire_stored(r, settings)
+    gateway.call("get_profiles", api.Profiles.get_profiles)
+    assert r.hget(keys.account_config(ACCOUNT), CONNECTION_FIELD)  # adopted at the refresh
+    assert sandbox.calls()["get_profiles"] == {"200": 2}
+    assert sandbox.oauth()["counts"]["refresh_token"] == 1
