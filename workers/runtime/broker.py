@@ -152,7 +152,8 @@ class NoBrokerYet(dramatiq.Broker):
 def declaring_broker() -> dramatiq.Broker:
     """The broker actors are declared on when their module is imported: the one
     :func:`setup_broker` made, or else a :class:`NoBrokerYet` (never Dramatiq's default,
-    which would be a broker on localhost). Called by ``workers/actors/__init__.py``."""
+    which would be a broker on localhost). Called by ``workers/push/__init__.py`` and
+    ``workers/reverse/__init__.py``."""
     with _lock:
         if dramatiq.broker.global_broker is None:
             dramatiq.set_broker(NoBrokerYet())
