@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -63,6 +64,21 @@ def refusal_reason(error: dict[str, Any] | Any) -> str:
     code = str(error.get("code") or "refused")
     said = scrub_text(str(error.get("detail") or error.get("title") or ""))[:300]
     return f"{code}: {said}" if said else code
+
+
+def reject(pipe: Any, account: str, rejections: Mapping[str, str]) -> None:
+    """Queue on ``pipe``: these contacts were refused by Klaviyo (contact id -> the refusal
+    as JSON: code, title, detail, batch id, time), and the account has refusals."""
+    if rejections:
+        pipe.hset(keys.rejected(account), mapping=dict(rejections))
+        pipe.sadd(keys.REJECTING_ACCOUNTS, account)
+
+
+def forget_rejections(pipe: Any, account: str, contact_ids: Iterable[str]) -> None:
+    """Queue on ``pipe``: these contacts are no longer refused (Klaviyo took them)."""
+    ids = list(contact_ids)
+    if ids:
+        pipe.hdel(keys.rejected(account), *ids)
 
 
 def record_rejection(

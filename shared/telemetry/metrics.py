@@ -169,7 +169,6 @@ def record_rejections(client: redis.Redis, account: str, count: int = 1) -> None
     """Klaviyo refused ``count`` contacts of the account."""
     if count:
         increment(client, CONTACTS_REJECTED, count, account=account)
-        client.sadd(keys.REJECTING_ACCOUNTS, account)
 
 
 def record_dead_letter(client: redis.Redis, queue: str, actor: str) -> None:

@@ -102,13 +102,6 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
     return True
 
 
-def post_chunks(account: str, batch_id: str, chunk_ids: list[str]) -> None:
-    """Hand planned chunks to ``upsert_chunk``, one message each: the one place a chunk's
-    first message is sent (the planner calls it as it commits a first sync's chunks)."""
-    for chunk_id in chunk_ids:
-        chunk_actors.upsert_chunk.send(account, batch_id, chunk_id)
-
-
 def send_batch(account: str, batch_id: str) -> None:
     """Hand a started batch to :func:`sync_batch` (the scheduler's enqueue; the broker must
     be set up: :func:`workers.runtime.broker.setup_broker`)."""
@@ -123,7 +116,7 @@ def sync_batch(account: str, batch_id: str) -> None:
     if not is_running(client, account, batch_id):
         return  # completed or unknown: a late redelivery
     if not is_planned(client, account, batch_id):
-        outcome = StreamPlanner(client, account, batch_id, post=post_chunks).run(
+        outcome = StreamPlanner(client, account, batch_id).run(
             time.monotonic() + RUN_SECONDS)
         freed_memory.release()  # the run's slices: its thread's heap would keep them
         if outcome == "more":
@@ -140,6 +133,6 @@ def sync_batch(account: str, batch_id: str) -> None:
     # crash kept from being sent are left.
     first = batch.chunks_sent if batch.streamed else 0
     ids = [chunk_id_of(index) for index in range(first, batch.chunks_total)]
-    post_chunks(account, batch_id, [chunk_id for chunk_id in ids if client.hget(
+    chunk_actors.post_chunks(account, batch_id, [chunk_id for chunk_id in ids if client.hget(
         keys.chunk(account, batch_id, chunk_id), ChunkField.STATUS) != ChunkStatus.DONE])
     log.info("batch %s of %s: %d chunks sent", batch_id, account, batch.chunks_total)

@@ -225,6 +225,13 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
         poll_import_job.send(account, batch_id, chunk_id)
 
 
+def post_chunks(account: str, batch_id: str, chunk_ids: list[str]) -> None:
+    """Hand planned chunks to ``upsert_chunk``, one message each: the one place a chunk's
+    first message is sent (the planner calls it as it commits a first sync's chunks)."""
+    for chunk_id in chunk_ids:
+        upsert_chunk.send(account, batch_id, chunk_id)
+
+
 def _unsubscribe(client: redis.Redis, klaviyo: Klaviyo, key: str, emails: list[str],
                  start: int) -> None:
     """Email-marketing unsubscribes, 100 a call, progress in ``unsub_done``."""

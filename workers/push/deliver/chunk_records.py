@@ -24,7 +24,7 @@ from shared.identity import IdentityMap
 from shared.state.account_health import owe_list
 from shared.state.batch_details import REJECTED, record_details
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, phone_stage
-from shared.state.rejections import refusal_reason
+from shared.state.rejections import forget_rejections, refusal_reason, reject
 from shared.state.synced_contacts import SyncedRecord, read_synced, write_synced
 from shared.telemetry.metrics import record_rejections
 
@@ -85,7 +85,7 @@ def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
         for cid in row["contact_ids"]:
             rejections[cid], details[cid] = rejection, detail
     if rejections:
-        pipe.hset(keys.rejected(account), mapping=rejections)
+        reject(pipe, account, rejections)
         pipe.hset(keys.batch_details(account, batch_id), mapping=details)
         pipe.hincrby(key, COUNT_PREFIX + "rejected", len(rejections))
     return len(rejections)
@@ -184,7 +184,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
         if synced:
             write_synced(pipe, account, synced)
             pipe.zrem(keys.held_back(account), *synced)
-            pipe.hdel(keys.rejected(account), *synced)
+            forget_rejections(pipe, account, synced)
         if joined:
             pipe.srem(keys.list_owed(account), *joined)
         counted["rejected"] = reject_rows(pipe, account, batch_id, key, refused)

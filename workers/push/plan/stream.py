@@ -19,9 +19,9 @@ of an earlier slice and met again is shared, and no chunk of the batch sends it.
 
 A first sync (the account has no synced contact yet: no email can change, nothing synced
 can be deleted) posts its chunks as they are committed, while later slices are planned:
-each chunk goes to ``post`` right after the commit that wrote it (``sync_batch`` gives
-:func:`workers.push.batch.post_chunks`, which sends ``upsert_chunk``; no chunk of deletes:
-nothing is synced), and the batch's ``chunks_sent`` says how far that went.
+each chunk is handed to ``upsert_chunk`` right after the commit that wrote it
+(:func:`workers.push.deliver.chunk.post_chunks`; no chunk of deletes: nothing is synced),
+and the batch's ``chunks_sent`` says how far that went.
 What later slices may still find about a posted chunk's rows (a shared email's other
 members, a phone shared across slices) changes only what is recorded once Klaviyo answered,
 and that waits for the plan to be complete (:mod:`workers.push.plan.final`). Other
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +55,7 @@ from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, s
 from shared.state.chunk_record import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from shared.state.synced_contacts import SyncedRecord, none_synced, read_synced
+from workers.push.deliver.chunk import post_chunks
 from workers.push.plan import final as plan_final
 from workers.push.plan.chunking import (
     ChunkBuilder,
@@ -69,9 +69,6 @@ from workers.push.plan.claims import Claim, Join
 from workers.push.plan.planner import Context, Member, Plan, plan_batch
 from workers.runtime.actor_context import account_config
 
-Post = Callable[[str, str, list[str]], None]
-"""``post(account, batch_id, chunk_ids)``: hands committed chunks to their delivery
-(``sync_batch`` gives its own; without one, ``sync_batch`` sends them once planned)."""
 SLICE = 5_000
 """Members read, parsed and planned at once (``SYNC_PLAN_SLICE`` lowers it: tests)."""
 COMMIT_MEMBERS = 50_000
@@ -104,10 +101,8 @@ class _Window:
 class StreamPlanner:
     """One run of planning one batch (see the module docstring)."""
 
-    def __init__(self, client: redis.Redis, account: str, batch_id: str,
-                 post: Post | None = None) -> None:
+    def __init__(self, client: redis.Redis, account: str, batch_id: str) -> None:
         self.client, self.account, self.batch_id = client, account, batch_id
-        self.post = post
         self.config: AccountConfig = account_config(client, account)
         self.plan_key = keys.batch_plan(account, batch_id)
         progress = hash_of(client, self.plan_key)
@@ -309,9 +304,9 @@ class StreamPlanner:
                 pipe.execute()
             except redis.WatchError:
                 return False
-        if self.streams and self.post is not None:  # a first sync: post them now
-            self.post(account, batch_id,
-                      [chunk_id(index) for index in range(self.chunks, self.chunks + len(chunks))])
+        if self.streams:  # a first sync: post them now (module docstring)
+            new = range(self.chunks, self.chunks + len(chunks))
+            post_chunks(account, batch_id, [chunk_id(index) for index in new])
             set_chunks_sent(client, account, batch_id, self.chunks + len(chunks))
         self.committed, self.chunks = self.cursor, self.chunks + len(chunks)
         self.window = _Window()
