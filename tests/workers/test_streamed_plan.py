@@ -1,4 +1,4 @@
-"""A batch is planned a slice at a time (workers/plan_stream.py): the rules that span the
+"""A batch is planned a slice at a time (workers/push/plan/stream.py): the rules that span the
 batch hold across slices, and a plan cut short or run twice loses and repeats nothing.
 Slices of two members and a commit every four make every batch here span many slices."""
 
