@@ -30,7 +30,7 @@ ENV_KEYS = ("REDIS_URL", "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "SYNC_WEBHOOK_SE
 
 
 def _missing() -> str | None:
-    if not (PROJECT_ROOT / "workers" / "broker.py").exists():
+    if not (PROJECT_ROOT / "workers" / "runtime" / "broker.py").exists():
         return "workers/runtime/broker.py (H5) has not landed yet"
     done = subprocess.run([COMMAND, "sandbox", "--help"], capture_output=True, timeout=60)
     if done.returncode != 0:
