@@ -2,7 +2,8 @@
 
 Per member, in this order (each contact lands in exactly one outcome):
 
-1. deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
+1. erased in the CRM -> erased in Klaviyo and in Redis (:mod:`workers.actors.erase`);
+   deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
 2. outside the account's filters (roles, company types; ``None`` = all; compared trimmed and
    case-insensitively) -> ``excluded_filter``;
 3. empty or invalid email -> ``invalid_email`` (reason kept per contact);
@@ -128,6 +129,8 @@ class Plan:
     email_changes: list[EmailChange] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     """Contact ids to take out of their lists."""
+    erasures: list[str] = field(default_factory=list)
+    """Contact ids erased (``contact.erased``): :mod:`workers.actors.erase`."""
     held_back: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     """contact id -> {outcome, reason} for the contacts not sent (invalid, filtered, held,
@@ -321,7 +324,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     for member in members:
         mirrored = contacts.get(member.contact_id)
         record = synced.get(member.contact_id)
-        if mirrored is not None and mirrored.deleted and record and not record.deleted:
+        if mirrored is not None and mirrored.erased:
+            plan.erasures.append(member.contact_id)
+        elif mirrored is not None and mirrored.deleted and record and not record.deleted:
             plan.deletes.append(member.contact_id)
     screened = screen(account, members, contacts, initial, context.cap_taken)
     plan.cap_taken = context.cap_taken + sum(

@@ -53,6 +53,7 @@ from workers.actors import plan_final
 from workers.actors.chunk import upsert_chunk
 from workers.actors.common import account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
+from workers.actors.erase import erase_chunks
 from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
 from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
 from workers.plan_claims import Claim, Join
@@ -74,6 +75,7 @@ class _Window:
 
     chunks: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    erasures: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
     phone_claims: dict[str, str] = field(default_factory=dict)
@@ -253,6 +255,7 @@ class StreamPlanner:
             if full:
                 window.chunks.append(full)
         window.deletes += plan.deletes
+        window.erasures += plan.erasures
         window.details.update(plan.details)
         window.held_back += plan.held_back
         window.phone_claims.update(plan.phone_claims)
@@ -272,6 +275,7 @@ class StreamPlanner:
         if final:
             chunks += [b.cut() for b in self.builders.values() if b.payload]
         chunks += delete_chunks(window.deletes)
+        chunks += erase_chunks(window.erasures)
         account, batch_id = self.account, self.batch_id
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe
