@@ -100,7 +100,7 @@ def event_mirror(at: float, kind: str, contact: dict[str, Any], origin: str) -> 
     """:func:`encode_mirror` of one validated event: its ``occurred_at`` epoch, its
     ``type`` and ``contact`` dict, and the origin it is appended with. The one place that
     says what an event's mirror is, for the producers and the collector alike."""
-    deleted = kind != "contact.upserted"
+    deleted = kind in ("contact.deleted", ERASED)
     return encode_mirror(at, bulk=origin in BULK_ORIGINS, deleted=deleted, origin=origin,
                          contact=contact, erased=kind == ERASED,
                          email_valid=not deleted and check_email(contact.get("email")).valid)
