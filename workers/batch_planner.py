@@ -22,7 +22,10 @@ Per member, in this order (each contact lands in exactly one outcome):
    profile row: it goes in the chunk's second, phone-only job, once Klaviyo has accepted
    the row (so the email owns its profile and the phone cannot pick another one);
 8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
-   is already there and that owes no list -> ``unchanged``, nothing sent.
+   is already there, that owes no list and clears nothing -> ``unchanged``, nothing sent;
+9. an attribute (or the phone) sent before that the CRM no longer has -> a
+   :class:`workers.clearing.Clearing`, cleared by ``update_profile`` after the batch's
+   import (bulk imports ignore nulls).
 
 Steps 2-4 are :mod:`shared.screening` (the preview of the CLI and the account API runs them
 too).
@@ -43,6 +46,7 @@ from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
+from workers.clearing import Clearing, sent_names, to_clear
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -60,7 +64,7 @@ class SyncedRecord(BaseModel):
     """What was last sent to Klaviyo for one contact (hash ``synced_contacts``).
 
     Stored compactly (:meth:`dump`, :meth:`load`): a JSON array by position, ``[email,
-    marketing code, lists, fingerprint, phone, deleted 0/1]``, about half the JSON object
+    marketing code, lists, fingerprint, phone, deleted 0/1(, sent)]``, about half the JSON object
     it replaces; a record stored as that object still loads (its fingerprint cut to
     :data:`FINGERPRINT_HEX` digits, so an unchanged contact stays unchanged)."""
 
@@ -72,6 +76,10 @@ class SyncedRecord(BaseModel):
     phone: str | None = None
     """The E.164 phone Klaviyo confirmed for the contact's profile."""
     deleted: bool = False
+    sent: list[str] | None = None
+    """The names of the attributes last sent non-null (``title``, ``properties.ltv``...;
+    never a value): what to clear when the CRM stops sending one
+    (:mod:`workers.clearing`). None for a record stored before names were kept."""
 
     @classmethod
     def load(cls, raw: bytes | str) -> SyncedRecord:
@@ -81,15 +89,17 @@ class SyncedRecord(BaseModel):
             record = cls.model_validate(value)
             return record.model_copy(
                 update={"fingerprint": record.fingerprint[:FINGERPRINT_HEX]})
-        email, marketing, lists, fingerprint_, phone, deleted = value
+        email, marketing, lists, fingerprint_, phone, deleted, *sent = value
         return cls.model_construct(
             email=email, marketing=CODE_MARKETING.get(marketing, marketing), lists=lists,
-            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted))
+            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted),
+            sent=sent[0] if sent else None)
 
     def dump(self) -> bytes:
-        """The stored form."""
-        return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
-                             self.lists, self.fingerprint, self.phone, int(self.deleted)])
+        """The stored form (``sent`` a seventh position, when known)."""
+        stored = [self.email, MARKETING_CODES.get(self.marketing, self.marketing),
+                  self.lists, self.fingerprint, self.phone, int(self.deleted)]
+        return orjson.dumps(stored if self.sent is None else [*stored, self.sent])
 
 
 @dataclass
@@ -108,12 +118,16 @@ class Row:
     """Goes in a chunk with the default list (first time, or owed it, and not unsubscribed)."""
     phone: str | None = None
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
+    clear: Clearing | None = None
+    """What Klaviyo holds that the CRM cleared (:mod:`workers.clearing`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "contact_ids": self.contact_ids,
                 "fingerprint": self.fingerprint, "marketing": self.marketing,
                 "first_time": self.first_time, "unsubscribe": self.unsubscribe,
-                "join_list": self.join_list, "phone": self.phone}
+                "join_list": self.join_list, "phone": self.phone,
+                "sent": sent_names(self.attributes),
+                "phone_cleared": bool(self.clear and self.clear.phone)}
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,8 @@ class Plan:
     email_changes: list[EmailChange] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     """Contact ids to take out of their lists."""
+    clears: list[Clearing] = field(default_factory=list)
+    """Profiles with fields to clear (:mod:`workers.actors.clear_fields`)."""
     erasures: list[str] = field(default_factory=list)
     """Contact ids erased (``contact.erased``): :mod:`workers.actors.erase`."""
     held_back: list[str] = field(default_factory=list)
@@ -266,7 +282,9 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             fingerprint=fingerprint(attributes, marketing), marketing=marketing,
             first_time=first_time,
             unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
-            join_list=wants_list and list_ok), records, phone.e164))
+            join_list=wants_list and list_ok,
+            clear=to_clear(email, ids, attributes, records, not winner.contact.phone)),
+            records, phone.e164))
     return out
 
 
@@ -348,7 +366,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     unchanged = 0
     for candidate in candidates:
         row = candidate.row
-        if (not row.join_list and row.phone is None
+        if row.clear:
+            plan.clears.append(row.clear)
+        if (not row.join_list and row.phone is None and not row.clear
                 and all(r is not None and not r.deleted and r.fingerprint == row.fingerprint
                         for r in candidate.records)):
             unchanged += len(row.contact_ids)

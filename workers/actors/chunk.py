@@ -52,6 +52,7 @@ from shared.state.batch_records import FINISHED_CHUNK, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
 from workers.actors import plan_final
+from workers.actors.clear_fields import clear_profiles
 from workers.actors.common import (
     BatchRefused,
     Klaviyo,
@@ -71,7 +72,7 @@ from workers.reverse.echo import record_pushed
 
 PAGE = 100
 LIST_FREE_STEPS: dict[str, Callable[[redis.Redis, Klaviyo, str, str, dict[str, str]], None]] = {
-    "delete": remove_deleted, "erase": erase_contacts}
+    "delete": remove_deleted, "erase": erase_contacts, "clear": clear_profiles}
 """The chunk kinds that send no import job, by ``kind``: each keeps its progress in the
 chunk hash and raises RateLimited to be re-sent."""
 UNSUBSCRIBE_PER_CALL = 100
@@ -200,7 +201,7 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
 @stops_on_account_problems
 def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     """Send one chunk: a bulk import job (or its phone stage), the removals of deleted
-    contacts, or the erasures of erased ones."""
+    contacts, the erasures of erased ones, or the clearing of cleared fields."""
     client = redis_for_actors()
     if not is_running(client, account, batch_id):
         return
