@@ -5,7 +5,8 @@ Per member, in this order (each contact lands in exactly one outcome):
 1. erased in the CRM -> erased in Klaviyo and in Redis (:mod:`workers.actors.erase`);
    deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
 2. outside the account's filters (roles, company types; ``None`` = all; compared trimmed and
-   case-insensitively) -> ``excluded_filter``;
+   case-insensitively) -> ``excluded_filter``; one the sync put in lists leaves them
+   (``left_filters``, :func:`workers.clearing.leaving`) and rejoins when it matches again;
 3. empty or invalid email -> ``invalid_email`` (reason kept per contact);
 4. the cap: when ``max_bulk_export`` > 0, the bulk members (every member on an account's
    initial import) sorted by ``occurred_at`` descending -- *most recently changed first* --
@@ -46,7 +47,7 @@ from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
-from workers.clearing import Clearing, sent_names, to_clear
+from workers.clearing import Clearing, leaving, sent_names, to_clear
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -144,6 +145,8 @@ class Plan:
     deletes: list[str] = field(default_factory=list)
     """Contact ids to take out of their lists."""
     clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
+    """Contact ids outside the filters now that the sync put in lists: they leave them."""
     """Profiles with fields to clear (:mod:`workers.actors.clear_fields`)."""
     erasures: list[str] = field(default_factory=list)
     """Contact ids erased (``contact.erased``): :mod:`workers.actors.erase`."""
@@ -353,6 +356,7 @@ def plan_batch(account: AccountConfig, members: list[Member],
         and (initial or member.bulk or mirrored.origin in BULK_ORIGINS))
     for cid in screened.excluded_filter:
         plan.details[cid] = {"outcome": "excluded_filter", "reason": "outside the filters"}
+    plan.leaves = leaving(screened.excluded_filter, synced)
     for cid, reason in screened.invalid.items():
         plan.details[cid] = {"outcome": "invalid_email", "reason": reason}
     for cid in screened.held_back:

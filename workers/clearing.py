@@ -1,4 +1,5 @@
-"""Cleared is cleared: what the CRM stopped sending is cleared in Klaviyo too.
+"""Cleared is cleared: what the CRM stopped sending (a field, a property, the phone, or
+the match with the account's filters) is undone in Klaviyo too.
 
 A bulk import job ignores nulls (docs/KLAVIYO.md section 11), so a field the CRM sends as
 null, or a property it leaves out, would stay in Klaviyo for good. The synced record keeps
@@ -13,7 +14,7 @@ clears nothing until the contact has been synced once more.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,14 @@ class Clearing:
     def from_json(cls, value: Mapping[str, Any]) -> Clearing:
         return cls(value["email"], list(value["contact_ids"]), list(value["fields"]),
                    list(value["properties"]), value.get("phone"))
+
+
+def leaving(excluded: Iterable[str], synced: Mapping[str, SyncedRecord]) -> list[str]:
+    """The contacts outside the filters that the sync put in lists: they leave them, as a
+    CRM delete does (the profile and its consent kept), and are owed the default list
+    again (``list_owed``), so they rejoin it when they match the filters again."""
+    return [cid for cid in excluded
+            if (record := synced.get(cid)) is not None and not record.deleted and record.lists]
 
 
 def sent_names(attributes: Mapping[str, Any]) -> list[str]:

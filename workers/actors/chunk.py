@@ -72,7 +72,8 @@ from workers.reverse.echo import record_pushed
 
 PAGE = 100
 LIST_FREE_STEPS: dict[str, Callable[[redis.Redis, Klaviyo, str, str, dict[str, str]], None]] = {
-    "delete": remove_deleted, "erase": erase_contacts, "clear": clear_profiles}
+    "delete": remove_deleted, "leave": remove_deleted, "erase": erase_contacts,
+    "clear": clear_profiles}
 """The chunk kinds that send no import job, by ``kind``: each keeps its progress in the
 chunk hash and raises RateLimited to be re-sent."""
 UNSUBSCRIBE_PER_CALL = 100

@@ -79,6 +79,7 @@ class _Window:
     deletes: list[str] = field(default_factory=list)
     erasures: list[str] = field(default_factory=list)
     clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
     phone_claims: dict[str, str] = field(default_factory=dict)
@@ -261,6 +262,7 @@ class StreamPlanner:
         window.deletes += plan.deletes
         window.erasures += plan.erasures
         window.clears += plan.clears
+        window.leaves += plan.leaves
         window.details.update(plan.details)
         window.held_back += plan.held_back
         window.phone_claims.update(plan.phone_claims)
@@ -282,6 +284,7 @@ class StreamPlanner:
         chunks += delete_chunks(window.deletes)
         chunks += erase_chunks(window.erasures)
         chunks += clear_chunks(window.clears)
+        chunks += delete_chunks(window.leaves, kind="leave")
         account, batch_id = self.account, self.batch_id
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe
