@@ -44,6 +44,7 @@ from pydantic import BaseModel
 
 from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
+from shared.field_map import FieldMap, mapped_attributes, parse_field_map
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
@@ -190,8 +191,13 @@ class Context:
     """Looks up the emails earlier slices claimed (None: this is the whole batch)."""
 
 
-def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
-    """The Klaviyo profile attributes of a contact, without the phone (sent apart)."""
+def profile_attributes(mirrored: MirroredContact, email: str,
+                       field_map: FieldMap | None = None) -> dict[str, Any]:
+    """The Klaviyo profile attributes of a contact, without the phone (sent apart): the
+    account's field map's (values that would not convert left off: :func:`mapping_errors`
+    says which), or the default profile."""
+    if field_map is not None:
+        return mapped_attributes(mirrored.contact, email, field_map)[0]
     contact = mirrored.contact
     company = contact.company
     properties = {
@@ -254,6 +260,7 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
     out: list[_Candidate] = []
     list_ok = bool(account.default_list_id) and not context.list_missing
+    field_map = parse_field_map(account.field_map)
     claimed = context.claims(list(groups)) if context.claims and groups else {}
     for email, group in groups.items():
         group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
@@ -262,7 +269,13 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             continue
         winner = group[0][1]
         ids = [m.contact_id for m, _ in group]
-        attributes = profile_attributes(winner, email)
+        if field_map is not None:
+            attributes, errors = mapped_attributes(winner.contact, email, field_map)
+            if errors:
+                _note(plan, ids, "mapping_error",
+                      "; ".join(f"{target}: {reason}" for target, reason in errors))
+        else:
+            attributes = profile_attributes(winner, email)
         problem = unencodable_reason(attributes)
         if problem:
             plan.claims[email] = Claim(ids[0], "unencodable")

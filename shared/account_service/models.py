@@ -169,6 +169,17 @@ class SyncRequested(BaseModel):
     detail: str
 
 
+class Resynced(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "pending": 12000,
+        "detail": "12000 contact(s) pending; the next batch plans them again (the bulk "
+                  "export cap applies)"}]})
+
+    account: str
+    pending: int
+    detail: str
+
+
 class ErasureRequested(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "account": "acme", "contact_id": "C-1001", "erased_at": "2026-12-07T10:00:00Z",

@@ -260,3 +260,20 @@ def test_a_klaviyo_that_keeps_answering_5xx_is_tried_a_few_times_then_named(
     assert "could not reach Klaviyo" in result.output and "4 tries" in result.output
     assert klaviyo_calls(klaviyo) == before + CHECK_ATTEMPTS
     assert not r.exists(keys.account_config("acme"))
+
+
+def test_a_field_map_file_is_set_shown_and_a_bad_one_refused_naming_it(
+        redis_url: str, tmp_path: Any) -> None:
+    assert cli(redis_url, "add", "acme", "--klaviyo-key", KEY).exit_code == 0
+    good, bad = tmp_path / "map.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"title": "job_title",
+                                "properties.LTV": {"from": "properties.ltv", "type": "number"}}))
+    bad.write_text(json.dumps({"title": "shoe_size"}))
+    changed = cli(redis_url, "set", "acme", "--field-map", str(good))
+    assert changed.exit_code == 0 and "changed field_map" in changed.output, changed.output
+    shown = json.loads(cli(redis_url, "show", "acme", "--json").output)
+    assert shown["field_map"]["properties.LTV"] == {"from": "properties.ltv", "type": "number"}
+    refused = cli(redis_url, "set", "acme", "--field-map", str(bad))
+    assert refused.exit_code == 1 and "field_map" in refused.output
+    assert "shoe_size" in refused.output
+    assert cli(redis_url, "resync", "acme").exit_code == 0
