@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
+from producers.console import mount_console
 from producers.intake import Answer
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     )
     app.state.redis = client
     mount_account_api(app, settings, client)
+    mount_console(app, settings, client)
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 

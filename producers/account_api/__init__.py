@@ -1,10 +1,11 @@
 """The account API (DESIGN.md section 3, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
 :mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
-:mod:`.sync_routes`, :mod:`.rejection_routes`), all over :mod:`shared.account_service`;
-bearer tokens (:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without
-``SYNC_API_TOKENS`` none of it is mounted: every ``/v1/accounts`` path is a 404 (the OAuth
-callback stays, for ``contact-sync accounts connect``).
+:mod:`.sync_routes`, :mod:`.rejection_routes`, :mod:`.console_link_routes`), all over
+:mod:`shared.account_service`; bearer tokens (:mod:`.auth`), RFC 9457 problems
+(:mod:`.problems`). Without ``SYNC_API_TOKENS`` none of it is mounted: every
+``/v1/accounts`` path is a 404 (the OAuth callback stays, for ``contact-sync accounts
+connect``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import redis
 from fastapi import APIRouter, Depends, FastAPI
 
 from producers.account_api import (
+    console_link_routes,
     klaviyo_routes,
     oauth_routes,
     preview_routes,
@@ -38,7 +40,7 @@ def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> 
     router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],
                        responses=PROBLEM_RESPONSES)
     for module in (settings_routes, klaviyo_routes, oauth_routes, preview_routes,
-                   sync_routes, rejection_routes):
+                   sync_routes, rejection_routes, console_link_routes):
         router.include_router(module.router)
     app.include_router(router)
     return True

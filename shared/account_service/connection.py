@@ -16,6 +16,8 @@ from shared.accounts import KEY_FIELD, AccountConfig
 from shared.klaviyo.access import access_for
 from shared.klaviyo.errors import AccountRefused, KlaviyoError, Rejected
 from shared.klaviyo.lists import all_lists
+from shared.klaviyo.oauth_flow import disconnect
+from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.settings import Settings
 from shared.state import account_health
 
@@ -86,3 +88,16 @@ def klaviyo_lists(client: redis.Redis, settings: Settings, name: str) -> list[Kl
     except KlaviyoError as error:
         raise Unavailable(f"Klaviyo could not be asked ({error})") from None
     return [KlaviyoList(id=item.id, name=item.name, created=item.created) for item in found]
+
+
+def disconnect_klaviyo(client: redis.Redis, settings: Settings, name: str) -> None:
+    """Revoke the account's OAuth grant at Klaviyo (if any), then forget its tokens and
+    key here; Klaviyo out of reach is a 503 and nothing is forgotten."""
+    existing(client, settings, name)
+    try:
+        disconnect(client, settings, name)
+    except OAuthNotConfigured as missing:
+        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
+    except OAuthUnavailable as error:
+        raise Unavailable(f"the grant could not be revoked at Klaviyo ({error}); nothing "
+                          "was forgotten, try again") from None

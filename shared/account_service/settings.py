@@ -105,8 +105,14 @@ def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummar
     """Every account: connection, pending contacts, running batch, last sync -- read as
     ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
     pipelined round trips for any number of accounts)."""
+    return summaries(account_statuses(client, known_accounts(client), time.time()))
+
+
+def summaries(statuses: list[dict[str, Any]]) -> list[AccountSummary]:
+    """:func:`shared.state.account_status.account_statuses` as the API shows them (the
+    console's overview reads one page of accounts the same way)."""
     found = []
-    for status in account_statuses(client, known_accounts(client), time.time()):
+    for status in statuses:
         name = status["account"]
         running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(
