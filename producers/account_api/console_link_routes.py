@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from producers.account_api.deps import AccountName, ServicesDep
-from producers.console.auth import console_link as mint_console_link
+from producers.console.links import console_link as mint_console_link
 from shared.account_service.accounts import existing
 from shared.account_service.errors import Unavailable
 

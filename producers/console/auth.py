@@ -23,6 +23,7 @@ from fastapi.responses import Response
 
 from producers.account_api.auth import token_matches
 from producers.console import tokens
+from producers.console.links import secret_of
 from producers.console.pages import Refused, with_query
 from shared import constants as keys
 from shared.settings import Settings
@@ -30,7 +31,6 @@ from shared.settings import Settings
 COOKIE = "console_session"
 LOGIN_COOKIE = "console_login"
 PAGE_PARAM = "s"
-PAGE_LINK_PARAM = "t"
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,6 @@ class Viewer:
         """``path`` with this viewer's page token (and ``params``) in its query."""
         return with_query(path, **params, **({PAGE_PARAM: self.page_token}
                                               if self.page_token else {}))
-
-
-def secret_of(settings: Settings) -> str:
-    assert settings.console_secret is not None  # the console is mounted only with it
-    return settings.console_secret.get_secret_value()
 
 
 def _https(request: Request) -> bool:
@@ -139,11 +134,3 @@ def set_login_nonce(request: Request, response: Response, nonce: str) -> None:
     response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, path="/console", httponly=True,
                         samesite="strict", secure=_https(request))
 
-
-def console_link(settings: Settings, account: str, base_url: str) -> tuple[str, float]:
-    """A link opening ``account``'s console pages, once, within ``SYNC_CONSOLE_LINK_TTL``:
-    ``(url, expires at)``."""
-    now = time.time()
-    link = tokens.mint(secret_of(settings), "link", account, settings.console_link_ttl, now)
-    return (f"{base_url.rstrip('/')}/console/open?{PAGE_LINK_PARAM}={link}",
-            float(int(now + settings.console_link_ttl)))

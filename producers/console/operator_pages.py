@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from producers.console import auth
+from producers.console.links import secret_of
 from producers.console.pages import Refused, first, read_form, render, with_query
 from producers.console.tokens import csrf_matches, csrf_token
 from shared.account_service.settings import summaries
@@ -56,7 +57,7 @@ class OperatorPages:
     async def _posted(self, request: Request) -> tuple[auth.Viewer, dict[str, list[str]]]:
         viewer = self._viewer(request)
         form = await read_form(request)
-        if not csrf_matches(auth.secret_of(self.settings), viewer.nonce, first(form, "csrf")):
+        if not csrf_matches(secret_of(self.settings), viewer.nonce, first(form, "csrf")):
             raise Refused(403, "the form's CSRF token is missing or wrong: reload the page "
                           "and send it again")
         return viewer, form
@@ -67,7 +68,7 @@ class OperatorPages:
         if not self.settings.console_tokens:
             raise Refused(404, "the operator's view is off: set SYNC_CONSOLE_TOKENS")
         nonce = auth.login_nonce(request)
-        csrf = csrf_token(auth.secret_of(self.settings), nonce)
+        csrf = csrf_token(secret_of(self.settings), nonce)
         response = self._page("login.html", {"viewer": None, "error": error, "csrf": csrf},
                               status)
         auth.set_login_nonce(request, response, nonce)
@@ -78,7 +79,7 @@ class OperatorPages:
             raise Refused(404, "the operator's view is off: set SYNC_CONSOLE_TOKENS")
         nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
         form = await read_form(request, LOGIN_FORM_BYTES)  # the form is the credential
-        if not nonce or not csrf_matches(auth.secret_of(self.settings), nonce,
+        if not nonce or not csrf_matches(secret_of(self.settings), nonce,
                                          first(form, "csrf")):
             raise Refused(403, "the form's CSRF token is missing or wrong: reload the page "
                           "and send it again")
