@@ -30,7 +30,8 @@ from tests.workers.dramatiq_harness import (
     running_worker,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.xdist_group("console_browser")]
 
 PERSONAL = re.compile(r"@example\.com|\bpk_[0-9a-f]{6}|Ann |Smith")
 
