@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from producers.console import tokens
+from shared import constants as keys
 from tests.console.conftest import (
     CONSOLE_SECRET,
     CONSOLE_TOKEN,
@@ -121,29 +122,39 @@ def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
     _no_personal_data(page)
     no_horizontal_overflow(page)
     screenshot(page, "console-settings.png", tmp_path)
+    screenshot(page, "console-settings-390.png", tmp_path, width=390)
+
+    first = pipeline.settle(account)  # the key made the account syncable: its first sync
+    assert sum(batch["report"].get("created", 0) for batch in first) == 3
+    pipeline.post([pipeline.upsert(account, "C-buyer-3", 6, role="Buyer")])
+    wait_until(pipeline._stream_consumed, 30, "the collector to apply the event")
+    assert pipeline.r.zcard(keys.pending(account.name)) == 1  # waits for the 900 s interval
 
     page.click("nav >> text=Syncs")
     page.click("#sync-now")
-    assert page.locator("#notice").count() == 1
+    assert page.text_content("#notice").startswith("Sync requested")
     pipeline.settle(account)
     history = api.get(f"/v1/accounts/{account.name}/syncs", params={"limit": 100}).json()
-    assert sum(item["counts"].get("created", 0) for item in history) == 3
+    assert sum(item["counts"].get("created", 0) for item in history) == 4
     page.reload()
     rows = page.locator("#history tbody tr")
     assert rows.count() == len(history)
     newest = history[0]
-    first_row = page.locator(f"#history tr[data-batch='{newest['batch_id']}']")
+    assert newest["counts"]["created"] == 1
+    first_row = rows.first
+    assert first_row.get_attribute("data-batch") == newest["batch_id"]
     assert "completed" in first_row.text_content()
     for name, value in newest["counts"].items():
         assert f"{name.replace('_', ' ')} {value:,}" in first_row.text_content()
     assert page.locator("#chart svg rect").count() == len(history)
     _no_personal_data(page)
     no_horizontal_overflow(page)
+    screenshot(page, "console-syncs.png", tmp_path)
 
-    first_row.locator("a").click()
-    detail = page.text_content("#contacts")
-    assert "C-dm-bad" in detail and "invalid email" in detail
-    assert "C-other" not in detail or "excluded filter" in detail
+    rows.last.locator("a").click()  # the first sync: its exclusions, by CRM id
+    outcomes = {row.locator("td").nth(0).text_content(): row.locator("td").nth(1).text_content()
+                for row in page.locator("#contacts tbody tr").all()}
+    assert outcomes == {"C-dm-bad": "invalid email", "C-other": "excluded filter"}
     _no_personal_data(page)
     no_horizontal_overflow(page)
 
@@ -160,11 +171,14 @@ def test_an_operator_sees_every_account_and_replays_a_dead_letter(
         assert re.search(rf"\b[1-9]\d* {kind}s?\b", page.text_content("#processes")), kind
     assert "default" in page.text_content("#account-table")
     assert page.locator(f"#queues >> text={actor.queue_name}").count() == 1
-    page.click("#account-table th >> text=Pending")
-    assert "sort=pending" in page.url
     _no_personal_data(page)
     no_horizontal_overflow(page)
     screenshot(page, "console-operator.png", tmp_path)
+    page.click("#account-table th >> text=Pending")
+    assert "sort=pending" in page.url and "dir=asc" in page.url
+    page.click("#account-table th >> text=Pending")
+    assert "dir=desc" in page.url
+    assert page.get_attribute("#account-table th a[aria-sort]", "aria-sort") == "descending"
 
     page.goto(f"{stack.web_url}/console/dead-letters")
     row = page.locator("#letters tbody tr")
