@@ -158,6 +158,12 @@ def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
     _no_personal_data(page)
     no_horizontal_overflow(page)
 
+    page.click("nav >> text=Settings")
+    page.click("#connection >> text=Disconnect")
+    assert page.text_content("#notice") == "Disconnected from Klaviyo."
+    assert api.get(f"/v1/accounts/{account.name}").json()["connection"]["kind"] == "none"
+    assert page.locator("#lists-unavailable").count() == 1
+
 
 def test_an_operator_sees_every_account_and_replays_a_dead_letter(
         console_pipeline: Pipeline, page: Any, tmp_path: Path) -> None:
