@@ -3,10 +3,15 @@ downloaded at run time) and one running contact-sync with the console on, per mo
 
 from __future__ import annotations
 
+import html
 import os
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -21,7 +26,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 API_TOKEN = "api-token-console-tests"
 CONSOLE_TOKEN = "console-operator-token-for-tests"
 CONSOLE_SECRET = "console-secret-for-the-browser-tests-0123456789"
-CRM_ORIGIN = "https://crm.example.com"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTHS = (1280, 390)
 
@@ -42,11 +46,50 @@ def browser() -> Iterator[Any]:
             found.close()
 
 
+class FramingPage(BaseHTTPRequestHandler):
+    """A site's page that puts ``?src=`` in an iframe (the CRM's settings screen)."""
+
+    def do_GET(self) -> None:
+        src = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
+        body = (f'<!doctype html><title>CRM</title><iframe id="console" '
+                f'src="{html.escape(src)}" width="1200" height="900"></iframe>').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Sites:
+    crm: str
+    """The CRM's origin (in SYNC_CONSOLE_FRAME_ANCESTORS)."""
+    elsewhere: str
+    """Another site's origin."""
+
+
 @pytest.fixture(scope="module")
-def console_pipeline(tmp_path_factory: pytest.TempPathFactory,
+def sites() -> Iterator[Sites]:
+    """Two real sites on the loopback (Chromium lets no public page frame a local one)."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), FramingPage) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Sites(*(f"http://localhost:{s.server_address[1]}" for s in servers))
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture(scope="module")
+def console_pipeline(tmp_path_factory: pytest.TempPathFactory, sites: Sites,
                      contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
     env = {"SYNC_API_TOKENS": API_TOKEN, "SYNC_CONSOLE_TOKENS": CONSOLE_TOKEN,
-           "SYNC_CONSOLE_SECRET": CONSOLE_SECRET, "SYNC_CONSOLE_FRAME_ANCESTORS": CRM_ORIGIN}
+           "SYNC_CONSOLE_SECRET": CONSOLE_SECRET, "SYNC_CONSOLE_FRAME_ANCESTORS": sites.crm}
     with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
                           env=env) as pipeline:
         yield pipeline
@@ -89,3 +132,11 @@ def no_horizontal_overflow(page: Any) -> None:
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= width, f"{page.url} is {wide} px wide in a {width} px window"
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def framed(page: Any, origin: str, link: str) -> Any:
+    """Open ``origin``'s page that frames ``link``; its frame."""
+    page.goto(f"{origin}/settings?src={quote(link, safe='')}")
+    page.wait_for_load_state("load")
+    [frame] = [f for f in page.frames if f != page.main_frame]
+    return frame

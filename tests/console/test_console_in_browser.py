@@ -18,7 +18,8 @@ from shared import constants as keys
 from tests.console.conftest import (
     CONSOLE_SECRET,
     CONSOLE_TOKEN,
-    CRM_ORIGIN,
+    Sites,
+    framed,
     no_horizontal_overflow,
     screenshot,
 )
@@ -70,7 +71,8 @@ def _login(page: Any, base: str, token: str = CONSOLE_TOKEN) -> Any:
 
 
 def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
-        console_pipeline: Pipeline, api: httpx.Client, page: Any, tmp_path: Path) -> None:
+        console_pipeline: Pipeline, api: httpx.Client, page: Any, tmp_path: Path,
+        sites: Sites) -> None:
     pipeline = console_pipeline
     account = Account(f"acct-{uuid.uuid4().hex[:8]}", pipeline.sandbox.new_key())
     pipeline.post(_contacts(pipeline, account))
@@ -80,7 +82,7 @@ def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
 
     opened = page.goto(_link(api, account.name))
     assert opened.status == 200
-    assert f"frame-ancestors {CRM_ORIGIN}" in opened.headers["content-security-policy"]
+    assert f"frame-ancestors {sites.crm};" in opened.headers["content-security-policy"] + ";"
     assert page.url.split("?")[0].endswith(f"/console/accounts/{account.name}/settings")
     assert page.text_content("#matching") == "2"
     assert page.text_content("#would-send") == "2"
@@ -265,3 +267,20 @@ def test_the_operator_pages_are_refused_without_logging_in(
     _login(page, base)
     [session] = [c for c in page.context.cookies() if c["name"] == "console_session"]
     assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+
+def test_the_settings_page_opens_in_the_crms_iframe_and_in_no_other_sites(
+        console_pipeline: Pipeline, api: httpx.Client, page: Any, sites: Sites) -> None:
+    name = f"acct-{uuid.uuid4().hex[:8]}"
+    assert api.put(f"/v1/accounts/{name}", json={}).status_code == 201
+
+    inside_crm = framed(page, sites.crm, _link(api, name))
+    expect(page.frame_locator("#console").locator("#matching")).to_have_text("0")
+    assert f"/console/accounts/{name}/settings" in inside_crm.url
+    inside_crm.fill("#max_bulk_export", "5")  # htmx works inside the frame
+    expect(page.frame_locator("#console").locator("#excluded")).to_contain_text("Over the cap")
+
+    elsewhere = framed(page, sites.elsewhere, _link(api, name))
+    page.wait_for_timeout(500)
+    assert not elsewhere.url.startswith(console_pipeline.stack.web_url)
+    assert page.frame_locator("#console").locator("#matching").count() == 0
