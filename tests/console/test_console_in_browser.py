@@ -197,7 +197,7 @@ def test_an_operator_sees_every_account_and_replays_a_dead_letter(
     page.click("#replay-picked")
     assert page.text_content("#notice") == "Replayed 1 dead letter(s)."
     assert page.locator("#no-letters").count() == 1
-    with running_worker(actor.broker):
+    with running_worker(actor.broker):  # type: ignore[arg-type]
         wait_until(lambda: stack.redis.lrange(DONE, 0, -1), 30, "the replayed message to run")
     assert stack.redis.lrange(DONE, 0, -1) == [b"acme/b-console-1"]
 

@@ -4,6 +4,7 @@ few round trips whatever the number of accounts, and the order is the column's."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -19,11 +20,11 @@ ACCOUNTS = 10_000
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """How many times a connection sent something to Redis (a pipeline sends once)."""
     sent = [0]
-    original = redis.connection.AbstractConnection.send_packed_command
+    original: Any = redis.connection.AbstractConnection.send_packed_command
 
-    def counted(self, command, check_health=True):  # type: ignore[no-untyped-def]
+    def counted(self: Any, command: Any, check_health: bool = True) -> None:
         sent[0] += 1
-        return original(self, command, check_health)
+        original(self, command, check_health)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
     yield sent
