@@ -334,6 +334,12 @@ def console_account_index(column: str) -> str:
     return f"{PREFIX}:console:accounts:{column}"
 
 
+def console_account_index_staged(column: str, build: str) -> str:
+    """Sorted set with TTL: :func:`console_account_index` while one build writes it, renamed
+    into place when complete."""
+    return f"{PREFIX}:console:accounts:{column}:building:{build}"
+
+
 def console_link_used(nonce: str) -> str:
     """String with TTL (the link's remaining life): a console link already opened; a link
     opens once."""

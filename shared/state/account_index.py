@@ -14,6 +14,7 @@ order (and which accounts exist) is at most :data:`INDEX_TTL_S` old, as the page
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +32,8 @@ INDEX_TTL_S = 30
 """Seconds an index is kept before the next page view builds it again."""
 SLICE = 1000
 """Accounts read per pipelined round trip while building."""
+BUILD_TTL_S = 300
+"""The staging keys of a build expire after this (a build takes seconds)."""
 STATE_ORDER = {"ok": 0, **{state: 1 + i for i, state in enumerate(sorted(PARKED_STATES))}}
 """``state`` sorts ok first, then the parked connection states."""
 
@@ -69,8 +72,9 @@ def build(client: redis.Redis, now: float | None = None) -> float:
     """Build every column's index from one pass over the accounts; returns when."""
     now = time.time() if now is None else now
     accounts = known_accounts(client)
-    staged = {column: f"{keys.console_account_index(column)}:building" for column in COLUMNS}
-    client.delete(*staged.values())
+    building = uuid.uuid4().hex[:12]  # two web processes may build at once: apart
+    staged = {column: keys.console_account_index_staged(column, building)
+              for column in COLUMNS}
     for start in range(0, len(accounts), SLICE):
         part = accounts[start:start + SLICE]
         scores = _scores(client, part)
@@ -78,6 +82,7 @@ def build(client: redis.Redis, now: float | None = None) -> float:
         for column in COLUMNS:
             pipe.zadd(staged[column], {account: score[column]
                                       for account, score in zip(part, scores, strict=True)})
+            pipe.expire(staged[column], BUILD_TTL_S)  # a build cut short leaves nothing
         pipe.execute()
     pipe = client.pipeline(transaction=True)
     for column in COLUMNS:
