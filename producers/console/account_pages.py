@@ -275,8 +275,13 @@ NOTICES = {"saved": "Saved.", "key": "Klaviyo key stored.",
 def _notice(request: Request) -> str | None:
     """The outcome of the last form, named by a code in the redirect's query (a page never
     shows text taken from its URL)."""
-    template = NOTICES.get(request.query_params.get("done", ""))
+    query = request.query_params
+    if query.get("connected") == "1":  # back from Klaviyo (docs/OAUTH.md)
+        return "Connected to Klaviyo."
+    if "error" in query:
+        return "The Klaviyo connection did not complete: nothing was connected."
+    template = NOTICES.get(query.get("done", ""))
     if template is None:
         return None
-    count = request.query_params.get("n", "0")
+    count = query.get("n", "0")
     return template.format(n=int(count) if count.isdigit() else 0)
