@@ -213,3 +213,57 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(
     text = b"".join(lines).decode(errors="replace")
     assert process.returncode == 0, text[-2000:]
     assert "Traceback" not in text, text[-2000:]
+
+
+OPERATIONS = PROJECT_ROOT / "docs" / "OPERATIONS.md"
+APP_SERVICES = ("web", "collector", "scheduler", "worker")
+ONE_PROCESS_ONLY = {"PORT": "web", "WORKER_PROCESSES": "worker", "WORKER_THREADS": "worker",
+                    "dramatiq_prom_port": "worker"}
+"""Variables the environment table itself ties to one process."""
+
+
+def documented_variables() -> list[str]:
+    """Every variable named in the first column of OPERATIONS' "Environment" tables."""
+    text = OPERATIONS.read_text()
+    section = text.split("### Environment", 1)[1].split("\n### ", 1)[0]
+    names: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names += re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", line.split("|")[1])
+    return names
+
+
+def test_compose_passes_every_variable_of_the_environment_table(
+        compose: dict[str, Any]) -> None:
+    names = documented_variables()
+    assert {"SYNC_API_TOKENS", "SYNC_PHONE_REGION", "KLAVIYO_OAUTH_CLIENT_ID",
+            "SYNC_PUBLIC_URL", "SYNC_CHUNK_MAX_PROFILES"} <= set(names)
+    services = compose["services"]
+    dropped = []
+    for name in names:
+        for service in APP_SERVICES:
+            if ONE_PROCESS_ONLY.get(name, service) != service:
+                continue
+            passed = name in services[service]["environment"]
+            if not (passed or f"${{{name}" in services[service]["command"]):
+                dropped.append(f"{name} ({service})")
+    assert not dropped, f"docker-compose.yml does not pass: {', '.join(dropped)}"
+
+
+def test_docker_compose_takes_documented_variables_from_the_shell_and_dot_env(
+        tmp_path: Path) -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    (tmp_path / ".env").write_text("SYNC_API_TOKENS=from-dot-env\n")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
+           "SYNC_PHONE_REGION": "GB"}
+    done = subprocess.run([binary, "config"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["SYNC_API_TOKENS"] == "from-dot-env", name
+        assert environment["SYNC_PHONE_REGION"] == "GB", name
