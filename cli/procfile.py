@@ -36,6 +36,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = PROJECT_ROOT / "Procfile"
 DEFAULT_WEB_PORT = 8000
 SANDBOX_PROCESS = "sandbox"
+LOCAL_HOST = "127.0.0.1"
+"""Where a local stack's web listens unless told otherwise: a trial on a laptop does not
+offer its webhook and account API to the whole network."""
 STOP_GRACE_SECONDS = 30
 """How long a stopping process may take before SIGKILL: longer than the worker's
 ``--worker-shutdown-timeout`` (25 s), so running messages can finish."""
@@ -67,10 +70,12 @@ class LocalStack:
         base_env: Mapping[str, str],
         procfile: Path = PROCFILE,
         sandbox_port: int | None = None,
+        web_host: str = LOCAL_HOST,
     ) -> None:
         self.base_env = dict(base_env)
         self.procfile = procfile
         self.sandbox_port = sandbox_port
+        self.web_host = web_host
         self.env: dict[str, str] = {}
         self.processes: dict[str, str] = {}
         self.notes: list[str] = []
@@ -87,6 +92,8 @@ class LocalStack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("PORT", str(DEFAULT_WEB_PORT))
         processes = read_procfile(self.procfile)
+        if "web" in processes:
+            processes["web"] += f" --host {self.web_host}"
 
         if not _is_set(env, "REDIS_URL"):
             self.redis = self._exit.enter_context(EmbeddedRedis())
@@ -116,6 +123,11 @@ class LocalStack:
             env["SYNC_WEBHOOK_SECRET"] = secret
             # Shown once, on purpose: this is a local run, and the CRM side needs it.
             self.notes.append(f"Webhook secret: generated for this run: {secret}")
+        if not _is_set(env, "SYNC_API_TOKENS"):
+            token = secrets.token_urlsafe(24)
+            env["SYNC_API_TOKENS"] = token
+            self.notes.append(f"Account API token: generated for this run: {token} "
+                              "(docs/ACCOUNT_API.md; set SYNC_API_TOKENS to choose yours)")
         self.env = env
         self.processes = processes
         return self
