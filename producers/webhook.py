@@ -1,4 +1,4 @@
-"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness,
+"""The webhook: ``POST /v1/contact-events`` (docs/ARCHITECTURE.md §1), health, readiness,
 metrics and the OpenAPI document.
 
 ``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the

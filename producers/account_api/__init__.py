@@ -1,4 +1,4 @@
-"""The account API (DESIGN.md section 3, "Account API"): what the CRM's settings page and
+"""The account API (docs/ARCHITECTURE.md §1, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
 :mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
 :mod:`.sync_routes`, :mod:`.rejection_routes`), all over :mod:`shared.account_service`;

@@ -1,4 +1,4 @@
-"""The OAuth routes (DESIGN.md §3), over :mod:`shared.klaviyo.oauth_flow`.
+"""The OAuth routes (docs/ARCHITECTURE.md §1), over :mod:`shared.klaviyo.oauth_flow`.
 
 * ``GET /v1/accounts/{account}/klaviyo/oauth/start?return_to=URL`` (bearer, in
   :data:`router`): 302 to Klaviyo's authorize URL. The CRM's back end calls it and sends

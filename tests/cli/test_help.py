@@ -1,4 +1,4 @@
-"""Every command and sub-command of ``contact-sync`` answers ``--help`` (DESIGN.md section 3),
+"""Every command and sub-command of ``contact-sync`` answers ``--help`` (docs/ARCHITECTURE.md §1),
 found by walking the real command tree, so a command added later is covered too."""
 
 from __future__ import annotations
