@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,17 +18,16 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.account_service.changes import change_account, check_changes, validated
-from shared.account_service.connection import connection_of
 from shared.account_service.errors import ServiceError
-from shared.account_service.klaviyo_check import NO_CHECK, Checked
-from shared.account_service.settings import delete_account
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountConfig,
     AccountError,
     AccountStore,
 )
+
+if TYPE_CHECKING:
+    from shared.account_service.klaviyo_check import Checked
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import get_settings
 
@@ -144,6 +143,8 @@ def show(name: str, as_json: AsJson = False) -> None:
         view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
     except _refusals() as error:
         raise fail(str(error)) from None
+    from shared.account_service.connection import connection_of
+
     view["connection"] = connection_of(store.redis, store.get(name)).model_dump(mode="json")
     view["changes"] = store.change_log(name)
     if as_json:
@@ -186,6 +187,9 @@ def add(
     if addable and not no_check:
         base = AccountConfig(name=name, klaviyo_base_url=store.settings.klaviyo_base_url)
         try:
+            from shared.account_service.changes import check_changes, validated
+            from shared.account_service.klaviyo_check import NO_CHECK
+
             values = validated({**options, "klaviyo_api_key": klaviyo_key})
             said = _said(*check_changes(store.redis, base, values, NO_CHECK))
         except ServiceError as error:
@@ -215,6 +219,9 @@ def set_(
     if not changes:
         raise fail("nothing to change: give at least one option")
     try:
+        from shared.account_service.changes import change_account
+        from shared.account_service.klaviyo_check import NO_CHECK
+
         change = change_account(store.redis, store.settings, name, changes,
                                 check=not no_check, hint=NO_CHECK)
     except ServiceError as error:
@@ -246,6 +253,8 @@ def remove(
         typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",
                       abort=True)
     try:
+        from shared.account_service.settings import delete_account
+
         delete_account(store.redis, store.settings, name)
     except ServiceError as error:
         raise fail(error.detail) from None

@@ -3,6 +3,8 @@ found by walking the real command tree, so a command added later is covered too.
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import pytest
@@ -41,3 +43,49 @@ def test_every_command_answers_help(path: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     assert "--help" in result.output
+
+
+HEAVY = ("klaviyo_api", "openapi_client", "workers.actors", "workers.broker", "sentry_sdk",
+         "uvicorn", "fastapi")
+"""What ``contact-sync --help`` must not load: the commands that use them import them."""
+
+
+def test_help_loads_neither_the_klaviyo_sdk_nor_the_actors_nor_the_web_stack() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from typer.main import get_command; import cli.main; "
+             "get_command(cli.main.app); print('\\n'.join(sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    loaded = [name for name in done.stdout.split() if name.startswith(HEAVY)]
+    assert not loaded, loaded
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if len(p) <= 1],
+                         ids=lambda p: " ".join(p) or "contact-sync")
+def test_help_wraps_command_descriptions_only_where_the_terminal_ends(
+        path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    lines = result.output.splitlines()
+    if "╭─ Commands" not in result.output:
+        return
+    top = next(i for i, line in enumerate(lines) if line.startswith("╭─ Commands"))
+    panel = []
+    for line in lines[top + 1:]:
+        if line.startswith("╰"):
+            break
+        panel.append(line)
+    # the description column starts where the first command's description does
+    first = re.match(r"│ \S+ +", panel[0])
+    assert first, panel[0]
+    start = first.end()
+    width = len(panel[0].rstrip()) - 2
+    broken = []
+    for row, following in itertools.pairwise(panel):
+        if following[1:start].strip():
+            continue  # the next row is another command
+        text = following[start:].rstrip(" │")
+        if text.strip() and len(row[:width].rstrip()) + 1 + len(text.split()[0]) < width:
+            broken.append(f"{row.strip()} / {text.strip()}")
+    assert not broken, broken
