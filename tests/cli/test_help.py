@@ -89,3 +89,13 @@ def test_help_wraps_command_descriptions_only_where_the_terminal_ends(
         if text.strip() and len(row[:width].rstrip()) + 1 + len(text.split()[0]) < width:
             broken.append(f"{row.strip()} / {text.strip()}")
     assert not broken, broken
+
+
+def test_architecture_lists_exactly_the_commands_contact_sync_has() -> None:
+    from cli.procfile import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    listed = re.search(r"\*\*Commands\.\*\* `contact-sync ([^`]+)`", text)
+    assert listed, "ARCHITECTURE §1 lists no commands"
+    documented = {name.strip() for name in listed.group(1).split("|")}
+    assert documented == {path[0] for path in COMMANDS if len(path) == 1}
