@@ -50,8 +50,9 @@ def ensure_port_free(port: int, host: str = "0.0.0.0", what: str = "web") -> Non
         except OSError as error:
             taken = error.errno == errno.EADDRINUSE
             reason = "is already in use" if taken else f"cannot be used ({error.strerror})"
+            env_hint = " (or PORT)" if what == "web" else ""
             raise fail(f"port {port} on {host} {reason}: {what} cannot listen there; stop what "
-                       "uses it or choose another with --port (or PORT)", code=2) from None
+                       f"uses it or choose another with --port{env_hint}", code=2) from None
 
 
 def stop_on_signals() -> threading.Event:
