@@ -166,18 +166,33 @@ def show(name: str, as_json: AsJson = False) -> None:
                    f"{change['before']!r} -> {change['after']!r}")
 
 
+def _ask_key() -> str:
+    """The key typed at a hidden prompt in a terminal, or the first line of a pipe
+    (``... | contact-sync accounts add NAME``); nothing to read is an error saying what to do."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        key: str = typer.prompt("Klaviyo private API key", hide_input=True)
+        return key
+    line = sys.stdin.readline().strip() if sys.stdin is not None else ""
+    if not line:
+        raise fail("no Klaviyo key given and no terminal to ask for it: give "
+                   "--klaviyo-key KEY (or pipe the key in)")
+    return line
+
+
 @accounts_app.command("add")
 def add(
     name: str,
-    klaviyo_key: Annotated[str, typer.Option(
-        "--klaviyo-key", prompt="Klaviyo private API key", hide_input=True,
-        help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
+    klaviyo_key: Annotated[str | None, typer.Option(
+        "--klaviyo-key", show_default=False,
+        help="The account's Klaviyo private key (stored encrypted). Omitted: asked for "
+             "without echo in a terminal, else read from the first line of stdin.")] = None,
     roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
     phone_region: PhoneRegion = None, no_check: NoCheck = False,
 ) -> None:
     """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options; Klaviyo is
     asked whether the key (and --default-list) exist unless --no-check."""
+    klaviyo_key = klaviyo_key or _ask_key()
     store = _store()
     options = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, phone_region=phone_region)

@@ -99,3 +99,20 @@ def test_architecture_lists_exactly_the_commands_contact_sync_has() -> None:
     assert listed, "ARCHITECTURE §1 lists no commands"
     documented = {name.strip() for name in listed.group(1).split("|")}
     assert documented == {path[0] for path in COMMANDS if len(path) == 1}
+
+
+def test_accounts_add_without_a_key_nor_a_terminal_says_what_to_give() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = str(Path(sys.executable).with_name("contact-sync"))
+    done = subprocess.run([command, "accounts", "add", "delta"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("Error: no Klaviyo key given and no terminal to ask for "
+                                   "it: give --klaviyo-key KEY (or pipe the key in)")
+    shown = runner.invoke(app, ["accounts", "add", "--help"], env={"COLUMNS": "200"}).output
+    line = next(row for row in shown.splitlines() if "--klaviyo-key" in row)
+    assert "required" not in line.lower() and "*" not in line
+    assert "asked for" in shown
