@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -156,3 +157,24 @@ def test_the_account_api_documents_the_codes_and_ids_it_answers(
     assert re.findall(r'"batch_id":\s*"([^"]+)"', schema)
     for batch_id in re.findall(r'"batch_id":\s*"([^"]+)"', schema):
         assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}", batch_id), batch_id
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its network (no packet is sent), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+@pytest.mark.slow
+def test_run_serves_web_on_loopback_only(running: RunningStack) -> None:
+    assert f"web on http://127.0.0.1:{running.port}" in "".join(running.lines)
+    address = _outward_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://{address}:{running.port}/healthz", timeout=2)
