@@ -267,3 +267,32 @@ def test_docker_compose_takes_documented_variables_from_the_shell_and_dot_env(
         environment = services[name]["environment"]
         assert environment["SYNC_API_TOKENS"] == "from-dot-env", name
         assert environment["SYNC_PHONE_REGION"] == "GB", name
+
+
+def test_the_procfile_runs_under_honcho_as_operations_says(redis_url: str) -> None:
+    section = OPERATIONS.read_text().split("### A platform that reads Procfiles", 1)[1]
+    documented = re.search(r"`(PATH=\S+ \S+honcho start)`", section)
+    assert documented, "OPERATIONS does not say how to run the Procfile with honcho"
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+           "REDIS_URL": redis_url, "PORT": str(port), "SYNC_WEBHOOK_SECRET": "s",
+           "KLAVIYO_API_KEY": "pk_test_not_called", "WORKER_PROCESSES": "1",
+           "WORKER_THREADS": "1", "KLAVIYO_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    process = subprocess.Popen(["sh", "-c", documented.group(1)], cwd=PROJECT_ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
+    try:
+        _wait_healthy(port, process, timeout=90)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        reader.join(timeout=10)
+    output = b"".join(lines).decode(errors="replace")
+    assert "not found" not in output, output[-2000:]
