@@ -15,7 +15,12 @@ SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
 
 def sh_blocks(markdown: Path) -> list[str]:
     """Every ```sh block of a document, in order."""
-    return SH_BLOCK.findall(markdown.read_text())
+    return sh_blocks_of(markdown.read_text())
+
+
+def sh_blocks_of(text: str) -> list[str]:
+    """Every ```sh block of a Markdown text, in order."""
+    return list(SH_BLOCK.findall(text))
 
 
 class ShellSession:

@@ -5,6 +5,7 @@ the examples the document gives are what the API answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,10 +24,11 @@ import pytest
 
 from cli.procfile import PROJECT_ROOT
 from shared.redis_server import free_port
-from tests.ops.shell_session import ShellSession, sh_blocks
+from tests.ops.shell_session import ShellSession, sh_blocks, sh_blocks_of
 
 COMMAND = str(Path(sys.executable).with_name("contact-sync"))
 DOC = PROJECT_ROOT / "docs" / "ACCOUNT_API.md"
+OAUTH_DOC = PROJECT_ROOT / "docs" / "OAUTH.md"
 STACK_ENV = ("REDIS_URL", "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "SYNC_WEBHOOK_SECRET", "PORT",
              "SYNC_API_TOKENS", "SYNC_SECRET_KEY", "SYNC_INTERVAL")
 
@@ -46,12 +48,16 @@ class RunningStack:
         return values
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningStack]:
-    """``contact-sync run`` as a newcomer starts it: nothing of the stack configured."""
+@contextlib.contextmanager
+def start_run(tmp_path: Path, extra_env: dict[str, str] | None = None,
+              ) -> Iterator[RunningStack]:
+    """``contact-sync run`` as a newcomer starts it: nothing of the stack configured but
+    ``extra_env``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in STACK_ENV}
     env.update(WORKER_PROCESSES="1", WORKER_THREADS="2", PYTHONUNBUFFERED="1")
+    env.update({k: v.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+                for k, v in (extra_env or {}).items()})
     env_file = tmp_path / "run" / "run.env"
     process = subprocess.Popen(
         [COMMAND, "run", "--port", str(port), "--env-file", str(env_file)], cwd=PROJECT_ROOT,
@@ -79,6 +85,12 @@ def running(tmp_path: Path) -> Iterator[RunningStack]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[RunningStack]:
+    with start_run(tmp_path) as stack:
+        yield stack
 
 
 def _literal(block: str, stack: RunningStack) -> str:
@@ -178,3 +190,25 @@ def test_run_serves_web_on_loopback_only(running: RunningStack) -> None:
         pytest.skip("this machine has no address besides loopback")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://{address}:{running.port}/healthz", timeout=2)
+
+
+@pytest.mark.slow
+def test_the_oauth_walkthrough_connects_an_account_through_the_sandbox_as_written(
+        tmp_path: Path) -> None:
+    section = OAUTH_DOC.read_text().split("### Trying the flow with curl", 1)[1]
+    blocks = sh_blocks_of(section)
+    start, *steps = blocks
+    assert start.rstrip().endswith("contact-sync run"), start
+    extra = dict(re.findall(r"(\w+)=(\S+)", start.replace("\\\n", " ")))
+    assert {"KLAVIYO_OAUTH_CLIENT_ID", "SYNC_PUBLIC_URL"} <= set(extra)
+    with start_run(tmp_path, extra) as stack:
+        shell = ShellSession({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, tmp_path)
+        try:
+            said = [shell.run(_literal(block, stack)) for block in steps]
+        finally:
+            shell.close()
+    text = "\n".join(said)
+    assert "https://crm.example/settings?connected=1" in text, text
+    account = json.loads(said[-1].strip().splitlines()[-1])
+    assert account["connection"]["kind"] == "oauth", account
+    assert account["connection"]["state"] == "ok", account
