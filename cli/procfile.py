@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shlex
 import signal
 import sys
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from sandbox.oauth_grants import DEFAULT_REDIRECT_URIS
 from shared.redis_server import EmbeddedRedis, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +53,19 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return dict(parse_procfile(path.read_text()).processes)
 
 
-def sandbox_command(port: int, key: str) -> str:
-    """The command that serves the Klaviyo sandbox on ``port``, accepting ``key``."""
-    return f"contact-sync sandbox --port {port} --keys {key}"
+OAUTH_CALLBACK_PATH = "/v1/oauth/klaviyo/callback"
+
+
+def sandbox_command(port: int, key: str, public_url: str = "") -> str:
+    """The command that serves the Klaviyo sandbox on ``port``, accepting ``key``; with the
+    stack's ``SYNC_PUBLIC_URL``, its OAuth app also has that ``web``'s callback registered
+    (besides the sandbox's defaults, ``web`` on port 8000)."""
+    command = f"contact-sync sandbox --port {port} --keys {key}"
+    if public_url:
+        callback = public_url.rstrip("/") + OAUTH_CALLBACK_PATH
+        for uri in dict.fromkeys([callback, *DEFAULT_REDIRECT_URIS]):
+            command += f" --oauth-redirect-uri {shlex.quote(uri)}"
+    return command
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -110,7 +122,8 @@ class LocalStack:
             key = "pk_sandbox_" + secrets.token_hex(16)
             env["KLAVIYO_API_KEY"] = key
             env["KLAVIYO_BASE_URL"] = f"http://127.0.0.1:{port}"
-            processes[SANDBOX_PROCESS] = sandbox_command(port, key)
+            processes[SANDBOX_PROCESS] = sandbox_command(
+                port, key, env.get("SYNC_PUBLIC_URL", "").strip())
             self.notes.append(
                 f"Klaviyo: embedded sandbox at http://127.0.0.1:{port}, key {key} (no real "
                 "Klaviyo account is called); set KLAVIYO_API_KEY to use Klaviyo"
