@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from producers.account_api.deps import AccountName, ServicesDep
 from producers.console.links import console_link as mint_console_link
 from shared.account_service.accounts import existing
-from shared.account_service.errors import Unavailable
+from shared.account_service.errors import NotFound
 
 router = APIRouter(tags=["console"])
 
@@ -33,7 +33,8 @@ class ConsoleLink(BaseModel):
 def console_link(account: AccountName, svc: ServicesDep, request: Request) -> ConsoleLink:
     existing(svc.redis, svc.settings, account)
     if svc.settings.console_secret is None:
-        raise Unavailable("SYNC_CONSOLE_SECRET is not set on the server: the console is off")
+        raise NotFound("no console here: SYNC_CONSOLE_SECRET is not set on the server (like "
+                       "every /console path, this is off)")
     base = svc.settings.public_url or str(request.base_url)
     url, expires = mint_console_link(svc.settings, account, base)
     return ConsoleLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))

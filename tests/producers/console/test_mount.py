@@ -14,7 +14,7 @@ def test_without_a_console_secret_no_console_page_is_served_and_no_link_minted(r
         assert web.http.get("/console/login").status_code == 404
         assert web.http.get("/console/static/htmx.min.js").status_code == 404
         answer = web.http.post("/v1/accounts/default/console-link", headers=BEARER)
-        assert answer.status_code == 503
+        assert answer.status_code == 404
         assert "SYNC_CONSOLE_SECRET" in answer.json()["detail"]
 
 
