@@ -26,6 +26,7 @@ from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
 from producers.intake import Answer
+from producers.request_guard import RequestGuard
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     )
     app.state.redis = client
     mount_account_api(app, settings, client)
+    app.add_middleware(RequestGuard, tokens=settings.api_tokens,
+                       body_timeout=settings.web_body_timeout, skip=("POST", EVENTS_PATH))
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 
