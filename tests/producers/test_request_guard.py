@@ -9,6 +9,7 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -194,7 +195,7 @@ def test_an_account_body_over_the_route_limit_is_refused_with_413_naming_it(
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     big = b'{"contact_roles": ["' + b"r" * BODY_LIMIT + b'"]}'
 
-    def streamed() -> object:
+    def streamed() -> Iterator[bytes]:
         yield big  # no Content-Length: refused while streaming
 
     with web(tmp_path, redis_url, SYNC_API_TOKENS=TOKEN) as server:
