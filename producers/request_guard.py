@@ -24,12 +24,12 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from producers.account_api.auth import refusal
-from producers.account_api.problems import problem
+from producers.account_api.problems import ACCOUNTS_PREFIX, problem
 from producers.web_guard import BodyRefusal, header, read_body, replay
 
 log = logging.getLogger(__name__)
 
-ACCOUNTS_PREFIX = "/v1/accounts"
+
 BODY_LIMIT = 64 * 1024
 """The most an account API request but a replay may send (an account's settings are a few
 hundred bytes)."""
@@ -60,8 +60,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        in_account_api = bool(self.tokens) and (
-            path == ACCOUNTS_PREFIX or path.startswith(ACCOUNTS_PREFIX + "/"))
+        in_account_api = path == ACCOUNTS_PREFIX or path.startswith(ACCOUNTS_PREFIX + "/")
+        if in_account_api and not self.tokens:  # the API is off: a 404, the body unread
+            await self.app(scope, replay(b"", receive), send)
+            return
         if in_account_api:
             refused = refusal(header(scope, b"authorization"), self.tokens)
             if refused:

@@ -48,31 +48,36 @@ class Accepted(BaseModel):
     accepted: int
 
 
-class Problem(BaseModel):
+class WebhookProblem(BaseModel):
+    """The webhook's refusals (``{"detail": ...}``); the account API answers RFC 9457
+    problems (:class:`producers.account_api.problems.Problem`): distinct names, so that
+    the OpenAPI document has both schemas."""
+
     detail: str
 
 
-class FieldProblem(BaseModel):
+class EventFieldProblem(BaseModel):
     index: int | None
     field: str
     message: str
     event_id: str | None = None
 
 
-class SchemaProblem(Problem):
-    errors: list[FieldProblem]
+class SchemaProblem(WebhookProblem):
+    errors: list[EventFieldProblem]
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The body is not JSON."},
-    401: {"model": Problem, "description": "Signature missing, malformed, stale or wrong "
-          "(the first three are answered before the body is read)."},
-    408: {"model": Problem, "description": "The body did not arrive within "
+    400: {"model": WebhookProblem, "description": "The body is not JSON."},
+    401: {"model": WebhookProblem, "description": "Signature missing, malformed, stale or "
+          "wrong (the first three are answered before the body is read)."},
+    408: {"model": WebhookProblem, "description": "The body did not arrive within "
           "SYNC_WEB_BODY_TIMEOUT seconds."},
-    413: {"model": Problem, "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
+    413: {"model": WebhookProblem,
+          "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
     422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
           "nothing of the request was stored."},
-    503: {"model": Problem, "description": "Redis unreachable, or more than "
+    503: {"model": WebhookProblem, "description": "Redis unreachable, or more than "
           "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},
 }
 
@@ -187,7 +192,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Redis is reachable", responses={503: {"model": Problem}})
+    @app.get("/readyz", summary="Redis is reachable",
+             responses={503: {"model": WebhookProblem}})
     async def readyz() -> Response:
         try:
             await run_in_threadpool(client.ping)

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from shared.account_service.accounts import existing, store
+from shared.account_service.accounts import existing, store, why_not_syncable
 from shared.account_service.changes import change_account
 from shared.account_service.connection import connection_of
 from shared.account_service.errors import Conflict, field_errors, invalid_field
@@ -33,7 +33,7 @@ def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
     data = config.model_dump(include=set(OPTION_FIELDS) | {"name", "updated_at"})
     return AccountSettings(**data, connection=connection_of(client, config),
                            syncable=config.unsyncable_reason is None,
-                           why_not_syncable=config.unsyncable_reason)
+                           why_not_syncable=why_not_syncable(config))
 
 
 def get_account(client: redis.Redis, settings: Settings, name: str) -> AccountSettings:
