@@ -1,5 +1,5 @@
-"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness,
-metrics and the OpenAPI document.
+"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness and
+the OpenAPI document; ``/metrics`` on its own loopback port (:mod:`producers.metrics_server`).
 
 ``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the
 module attribute ``app`` is built on first access from the environment.
@@ -26,6 +26,7 @@ from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
 from producers.intake import Answer
+from producers.metrics_server import start_metrics_server
 from producers.request_guard import RequestGuard
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
@@ -33,7 +34,6 @@ from shared.events import EventBatch
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
 from shared.state.heartbeats import BEAT_EVERY_S, Heart
-from shared.telemetry.exposition import render_metrics
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,11 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         if tune_process_gc:
             tune_gc()
         beating = asyncio.create_task(_beat(Heart(client, "web")))
+        metrics = start_metrics_server(settings, lambda: _metrics_client[0])
         yield
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         beating.cancel()
         client.close()
 
@@ -202,12 +206,6 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
             return JSONResponse({"detail": "Redis is unreachable"}, 503,
                                 headers={"Retry-After": str(intake.RETRY_AFTER_SECONDS)})
         return JSONResponse({"status": "ready"})
-
-    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
-        payload, content_type = await run_in_threadpool(
-            render_metrics, client_factory=lambda: _metrics_client[0])
-        return Response(payload, media_type=content_type)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

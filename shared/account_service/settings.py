@@ -26,7 +26,7 @@ from shared.accounts import (
 from shared.settings import Settings
 from shared.state import account_health
 from shared.state.account_purge import forget_account
-from shared.state.account_status import account_statuses, known_accounts
+from shared.state.account_status import account_statuses, accounts_page
 
 
 def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
@@ -101,12 +101,20 @@ def _connection(status: dict[str, Any], name: str) -> Connection:
                       detail=seen.get("detail"), code=seen.get("code"))
 
 
-def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummary]:
-    """Every account: connection, pending contacts, running batch, last sync -- read as
-    ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
-    pipelined round trips for any number of accounts)."""
+DEFAULT_PAGE = 100
+"""``GET /v1/accounts``'s page size when the caller gives none."""
+MAX_PAGE = 500
+
+
+def list_accounts(client: redis.Redis, _settings: Settings, cursor: int = 0,
+                  limit: int = DEFAULT_PAGE) -> tuple[list[AccountSummary], int]:
+    """One page of accounts (about ``limit`` from ``cursor``) and the next cursor (0: the
+    last page): connection, pending contacts, running batch, last sync -- read as
+    ``contact-sync status`` reads them (:mod:`shared.state.account_status`), O(``limit``)
+    per page whatever the number of accounts."""
+    names, next_cursor = accounts_page(client, cursor, limit)
     found = []
-    for status in account_statuses(client, known_accounts(client), time.time()):
+    for status in account_statuses(client, names, time.time()):
         name = status["account"]
         running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(
@@ -114,4 +122,4 @@ def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummar
             syncable=status["unsyncable"] is None, pending=status["pending"],
             running_batch=running["batch_id"] if running else None,
             last_sync=summary_of(last) if last else None))
-    return found
+    return found, next_cursor
