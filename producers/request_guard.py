@@ -7,8 +7,8 @@ middleware first, so that no client without a token can make ``web`` hold a body
    ``Authorization: Bearer`` is refused (401 problem) at once, the body unread (the HTTP
    protocol drains and drops what the client still sends, :mod:`producers.http_protocol`);
 2. a body over the route's limit (:func:`body_limit`: 1 MiB for a replay of up to 10,000
-   contact ids, 64 KiB for the account API's other routes, nothing at all elsewhere: no
-   other route takes a body, so no client without a token makes ``web`` wait for one) is
+   contact ids, 64 KiB for the account API's other routes and the console's forms, nothing
+   at all elsewhere: no other route takes a body) is
    refused with 413, from ``Content-Length`` unread, or as soon as the streamed bytes
    pass it;
 3. the body must arrive whole within ``SYNC_WEB_BODY_TIMEOUT`` seconds (else 408).
@@ -37,8 +37,15 @@ REPLAY_BODY_LIMIT = 1024 * 1024
 """``POST .../rejected/replay``: up to 10,000 contact ids."""
 
 
+CONSOLE_PREFIX = "/console/"
+"""The browser console's forms (:mod:`producers.console`, its own session check): capped
+like the account API's bodies."""
+
+
 def body_limit(path: str, *, in_account_api: bool) -> int:
     """The most bytes a request to ``path`` may send."""
+    if path.startswith(CONSOLE_PREFIX):
+        return BODY_LIMIT
     if not in_account_api:
         return 0
     return REPLAY_BODY_LIMIT if path.endswith("/rejected/replay") else BODY_LIMIT

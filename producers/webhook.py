@@ -1,5 +1,6 @@
-"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness and
-the OpenAPI document; ``/metrics`` on its own loopback port (:mod:`producers.metrics_server`).
+"""The webhook: ``POST /v1/contact-events`` (docs/ARCHITECTURE.md §1), health, readiness
+and the OpenAPI document; ``/metrics`` on its own loopback port
+(:mod:`producers.metrics_server`).
 
 ``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the
 module attribute ``app`` is built on first access from the environment.
@@ -25,6 +26,8 @@ from pydantic import BaseModel
 from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
+from producers.api_docs import mount_docs
+from producers.console import mount_console
 from producers.intake import Answer
 from producers.metrics_server import start_metrics_server
 from producers.request_guard import RequestGuard
@@ -157,6 +160,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
         title="contact-sync",
         version="1",
         description="Contact changes from the CRM, signed with X-Sync-Signature "
@@ -164,7 +169,9 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         "account API (/v1/accounts, Authorization: Bearer <one of SYNC_API_TOKENS>).",
     )
     app.state.redis = client
+    mount_docs(app)
     mount_account_api(app, settings, client)
+    mount_console(app, settings, client)
     app.add_middleware(RequestGuard, tokens=settings.api_tokens,
                        body_timeout=settings.web_body_timeout, skip=("POST", EVENTS_PATH))
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,

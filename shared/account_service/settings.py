@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from shared.account_service.accounts import existing, store, why_not_syncable
 from shared.account_service.changes import change_account
-from shared.account_service.connection import connection_of
-from shared.account_service.errors import Conflict, Unavailable, field_errors, invalid_field
+from shared.account_service.connection import connection_of, revoking_the_grant
+from shared.account_service.errors import Conflict, field_errors, invalid_field
 from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
 from shared.accounts import (
@@ -24,7 +24,6 @@ from shared.accounts import (
     AccountOptions,
 )
 from shared.klaviyo.oauth_flow import revoke_grant
-from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.settings import Settings
 from shared.state import account_health
 from shared.state.account_purge import forget_account
@@ -91,13 +90,8 @@ def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
     if name == DEFAULT_ACCOUNT:
         raise Conflict("the account 'default' is defined by the environment and cannot be "
                        "deleted; PUT its settings instead")
-    try:
+    with revoking_the_grant():
         revoke_grant(client, settings, name)
-    except OAuthNotConfigured as missing:
-        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
-    except OAuthUnavailable as error:
-        raise Unavailable(f"the account's OAuth grant could not be revoked at Klaviyo "
-                          f"({error}); nothing was forgotten, try again") from None
     forget_account(client, name)
 
 
@@ -123,8 +117,14 @@ def list_accounts(client: redis.Redis, _settings: Settings, cursor: int = 0,
     ``contact-sync status`` reads them (:mod:`shared.state.account_status`), O(``limit``)
     per page whatever the number of accounts."""
     names, next_cursor = accounts_page(client, cursor, limit)
+    return summaries(account_statuses(client, names, time.time())), next_cursor
+
+
+def summaries(statuses: list[dict[str, Any]]) -> list[AccountSummary]:
+    """:func:`shared.state.account_status.account_statuses` as the API shows them (the
+    console's overview reads one page of accounts the same way)."""
     found = []
-    for status in account_statuses(client, names, time.time()):
+    for status in statuses:
         name = status["account"]
         running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(
@@ -132,4 +132,4 @@ def list_accounts(client: redis.Redis, _settings: Settings, cursor: int = 0,
             syncable=status["unsyncable"] is None, pending=status["pending"],
             running_batch=running["batch_id"] if running else None,
             last_sync=summary_of(last) if last else None))
-    return found, next_cursor
+    return found
