@@ -228,7 +228,8 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(
 OPERATIONS = PROJECT_ROOT / "docs" / "OPERATIONS.md"
 APP_SERVICES = ("web", "collector", "scheduler", "worker")
 ONE_PROCESS_ONLY = {"PORT": "web", "WORKER_PROCESSES": "worker", "WORKER_THREADS": "worker",
-                    "dramatiq_prom_port": "worker"}
+                    "dramatiq_prom_port": "worker", "SYNC_METRICS_PORT": "web",
+                    "SYNC_METRICS_HOST": "web", "SYNC_METRICS_ACCOUNT_SERIES": "web"}
 """Variables the environment table itself ties to one process."""
 
 
