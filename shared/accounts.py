@@ -75,6 +75,12 @@ def _normalise_filter(value: object) -> object:
     return value
 
 
+MAX_SETTING = 10**9
+"""The most ``max_bulk_export`` and ``interval_seconds`` (about 31 years) may be: a bound,
+so that no value is stored that reads back as something else (issue 19: ``1e999`` was
+stored as Infinity and read back as ``null``)."""
+
+
 class AccountOptions(BaseModel):
     """The settings of an account: THE one model of them, read from the environment (for
     ``default``), stored in Redis, set by ``contact-sync accounts`` and by the account API.
@@ -88,10 +94,11 @@ class AccountOptions(BaseModel):
     """Roles that sync; ``None`` = all."""
     company_types: list[str] | None = None
     """Company types that sync; ``None`` = all."""
-    max_bulk_export: int = Field(default=0, ge=0)
+    max_bulk_export: int = Field(default=0, ge=0, le=MAX_SETTING)
     """Cap per bulk export; 0 = none."""
     default_list_id: str | None = None
-    interval: float = Field(default=900, ge=0, alias="interval_seconds")
+    interval: float = Field(default=900, ge=0, le=MAX_SETTING, allow_inf_nan=False,
+                            alias="interval_seconds")
     """Seconds from a batch's completion to the next one's start."""
     phone_region: str | None = None
     """ISO 3166 alpha-2 country in which phones without ``+`` are read; ``None``: such

@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     web_body_timeout: float = Field(default=30, alias="SYNC_WEB_BODY_TIMEOUT", gt=0)
     web_max_requests: int = Field(default=32, alias="SYNC_WEB_MAX_REQUESTS", ge=1)
     web_max_connections: int = Field(default=512, alias="SYNC_WEB_MAX_CONNECTIONS", ge=1)
+    metrics_port: int | None = Field(default=9464, alias="SYNC_METRICS_PORT")
+    """``web`` serves ``/metrics`` on this port of ``SYNC_METRICS_HOST`` only, not on the
+    public port; empty: not served (docs/OPERATIONS.md, issue 19)."""
+    metrics_host: str = Field(default="127.0.0.1", alias="SYNC_METRICS_HOST")
+    metrics_account_series: int = Field(default=50, alias="SYNC_METRICS_ACCOUNT_SERIES",
+                                        ge=0, le=1000)
+    """Per-account gauges on ``/metrics`` for at most this many accounts (the busiest:
+    due soonest, and rejecting); every account is counted in the totals."""
     environment: str = Field(default="production", alias="SYNC_ENVIRONMENT")
     """The environment Sentry files events under (empty: ``production``)."""
     worker_metrics_port: int | None = Field(default=None, alias="dramatiq_prom_port")
@@ -178,7 +186,7 @@ class Settings(BaseSettings):
     def _environment(cls, value: object) -> object:
         return value if value else "production"
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator("worker_metrics_port", "metrics_port", mode="before")
     @classmethod
     def _port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

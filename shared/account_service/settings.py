@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from shared.account_service.accounts import existing, store
+from shared.account_service.accounts import existing, store, why_not_syncable
 from shared.account_service.changes import change_account
 from shared.account_service.connection import connection_of, revoking_the_grant
 from shared.account_service.errors import Conflict, field_errors, invalid_field
@@ -27,14 +27,14 @@ from shared.klaviyo.oauth_flow import revoke_grant
 from shared.settings import Settings
 from shared.state import account_health
 from shared.state.account_purge import forget_account
-from shared.state.account_status import account_statuses, known_accounts
+from shared.state.account_status import account_statuses, accounts_page
 
 
 def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
     data = config.model_dump(include=set(OPTION_FIELDS) | {"name", "updated_at"})
     return AccountSettings(**data, connection=connection_of(client, config),
                            syncable=config.unsyncable_reason is None,
-                           why_not_syncable=config.unsyncable_reason)
+                           why_not_syncable=why_not_syncable(config))
 
 
 def get_account(client: redis.Redis, settings: Settings, name: str) -> AccountSettings:
@@ -105,11 +105,19 @@ def _connection(status: dict[str, Any], name: str) -> Connection:
                       detail=seen.get("detail"), code=seen.get("code"))
 
 
-def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummary]:
-    """Every account: connection, pending contacts, running batch, last sync -- read as
-    ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
-    pipelined round trips for any number of accounts)."""
-    return summaries(account_statuses(client, known_accounts(client), time.time()))
+DEFAULT_PAGE = 100
+"""``GET /v1/accounts``'s page size when the caller gives none."""
+MAX_PAGE = 500
+
+
+def list_accounts(client: redis.Redis, _settings: Settings, cursor: int = 0,
+                  limit: int = DEFAULT_PAGE) -> tuple[list[AccountSummary], int]:
+    """One page of accounts (about ``limit`` from ``cursor``) and the next cursor (0: the
+    last page): connection, pending contacts, running batch, last sync -- read as
+    ``contact-sync status`` reads them (:mod:`shared.state.account_status`), O(``limit``)
+    per page whatever the number of accounts."""
+    names, next_cursor = accounts_page(client, cursor, limit)
+    return summaries(account_statuses(client, names, time.time())), next_cursor
 
 
 def summaries(statuses: list[dict[str, Any]]) -> list[AccountSummary]:
