@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,17 +19,16 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.account_service.changes import change_account, check_changes, validated
-from shared.account_service.connection import connection_of
 from shared.account_service.errors import ServiceError
-from shared.account_service.klaviyo_check import NO_CHECK, Checked
-from shared.account_service.settings import delete_account
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountConfig,
     AccountError,
     AccountStore,
 )
+
+if TYPE_CHECKING:
+    from shared.account_service.klaviyo_check import Checked
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import get_settings
 
@@ -53,6 +53,10 @@ PhoneRegion = Annotated[str | None, typer.Option(
     help="ISO 3166 country (e.g. GB) in which phones without '+' are read; '' = none.")]
 BaseUrl = Annotated[str | None, typer.Option(
     "--klaviyo-base-url", help="Klaviyo API root (default: KLAVIYO_BASE_URL).")]
+FieldMapFile = Annotated[Path | None, typer.Option(
+    "--field-map", dir_okay=False,
+    help="A JSON file: Klaviyo target -> CRM source (docs/ACCOUNT_API.md, 'Field map'); "
+    "a file holding null removes the map.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NoCheck = Annotated[bool, typer.Option(
     "--no-check", help="Store the key and list without asking Klaviyo whether they exist "
@@ -76,6 +80,15 @@ def _changes(
         "klaviyo_api_key": klaviyo_key,
     }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _read_field_map(path: Path) -> Any:
+    """The JSON of a ``--field-map`` file (checked by the account's rules when stored)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise fail(f"--field-map {path}: not a readable JSON file "
+                   f"({type(error).__name__})") from None
 
 
 def _refusals() -> tuple[type[Exception], ...]:
@@ -144,6 +157,8 @@ def show(name: str, as_json: AsJson = False) -> None:
         view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
     except _refusals() as error:
         raise fail(str(error)) from None
+    from shared.account_service.connection import connection_of
+
     view["connection"] = connection_of(store.redis, store.get(name)).model_dump(mode="json")
     view["changes"] = store.change_log(name)
     if as_json:
@@ -165,18 +180,33 @@ def show(name: str, as_json: AsJson = False) -> None:
                    f"{change['before']!r} -> {change['after']!r}")
 
 
+def _ask_key() -> str:
+    """The key typed at a hidden prompt in a terminal, or the first line of a pipe
+    (``... | contact-sync accounts add NAME``); nothing to read is an error saying what to do."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        key: str = typer.prompt("Klaviyo private API key", hide_input=True)
+        return key
+    line = sys.stdin.readline().strip() if sys.stdin is not None else ""
+    if not line:
+        raise fail("no Klaviyo key given and no terminal to ask for it: give "
+                   "--klaviyo-key KEY (or pipe the key in)")
+    return line
+
+
 @accounts_app.command("add")
 def add(
     name: str,
-    klaviyo_key: Annotated[str, typer.Option(
-        "--klaviyo-key", prompt="Klaviyo private API key", hide_input=True,
-        help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
+    klaviyo_key: Annotated[str | None, typer.Option(
+        "--klaviyo-key", show_default=False,
+        help="The account's Klaviyo private key (stored encrypted). Omitted: asked for "
+             "without echo in a terminal, else read from the first line of stdin.")] = None,
     roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
     phone_region: PhoneRegion = None, no_check: NoCheck = False,
 ) -> None:
     """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options; Klaviyo is
     asked whether the key (and --default-list) exist unless --no-check."""
+    klaviyo_key = klaviyo_key or _ask_key()
     store = _store()
     options = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, phone_region=phone_region)
@@ -186,6 +216,9 @@ def add(
     if addable and not no_check:
         base = AccountConfig(name=name, klaviyo_base_url=store.settings.klaviyo_base_url)
         try:
+            from shared.account_service.changes import check_changes, validated
+            from shared.account_service.klaviyo_check import NO_CHECK
+
             values = validated({**options, "klaviyo_api_key": klaviyo_key})
             said = _said(*check_changes(store.redis, base, values, NO_CHECK))
         except ServiceError as error:
@@ -205,6 +238,7 @@ def set_(
     klaviyo_key: Annotated[str | None, typer.Option(
         "--klaviyo-key", help="Replace the Klaviyo key (needs SYNC_SECRET_KEY).")] = None,
     phone_region: PhoneRegion = None, no_check: NoCheck = False,
+    field_map: FieldMapFile = None,
 ) -> None:
     """Change an account at runtime; the change is logged and wins over the environment.
     A change of roles or company types re-evaluates every contact (a bulk export). A new
@@ -212,9 +246,14 @@ def set_(
     store = _store()
     changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, klaviyo_key, phone_region=phone_region)
+    if field_map is not None:
+        changes["field_map"] = _read_field_map(field_map)
     if not changes:
         raise fail("nothing to change: give at least one option")
     try:
+        from shared.account_service.changes import change_account
+        from shared.account_service.klaviyo_check import NO_CHECK
+
         change = change_account(store.redis, store.settings, name, changes,
                                 check=not no_check, hint=NO_CHECK)
     except ServiceError as error:
@@ -247,7 +286,23 @@ def remove(
         typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",
                       abort=True)
     try:
+        from shared.account_service.settings import delete_account
+
         delete_account(store.redis, store.settings, name)
     except ServiceError as error:
         raise fail(error.detail) from None
     typer.echo(f"removed account {name}")
+
+
+@accounts_app.command("resync")
+def resync_cmd(name: str) -> None:
+    """Re-send every contact of the account at its next batch (the bulk export cap
+    applies), e.g. after a new --field-map -- what POST /v1/accounts/{account}/resync does."""
+    from shared.account_service.resync import resync
+
+    store = _store()
+    try:
+        done = resync(store.redis, store.settings, name)
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    typer.echo(f"{name}: {done.detail}")

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared.settings import get_settings
-from workers.runtime.dead_letters import DeadLetter, DeadLetters
+from shared.state.dead_letters import DeadLetter, DeadLetters
 
 dlq_app = typer.Typer(
     help="Dead letters: list, inspect, replay and purge messages that failed for good.",

@@ -12,15 +12,8 @@ from typing import Annotated
 import redis
 import typer
 
-from shared.account_service.errors import ServiceError
-from shared.account_service.syncs import sync_now as sync_now_of
-from shared.accounts import AccountStore
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
-from shared.telemetry.startup import start_process
-from workers.intake.collector import Collector, default_consumer_name
-from workers.runtime.broker import setup_broker
-from workers.scheduler import Scheduler, scheduler_alive
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +49,9 @@ def ensure_port_free(port: int, host: str = "0.0.0.0", what: str = "web") -> Non
         except OSError as error:
             taken = error.errno == errno.EADDRINUSE
             reason = "is already in use" if taken else f"cannot be used ({error.strerror})"
+            env_hint = " (or PORT)" if what == "web" else ""
             raise fail(f"port {port} on {host} {reason}: {what} cannot listen there; stop what "
-                       "uses it or choose another with --port (or PORT)", code=2) from None
+                       f"uses it or choose another with --port{env_hint}", code=2) from None
 
 
 def stop_on_signals() -> threading.Event:
@@ -80,6 +74,9 @@ def collector(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
     """Read contact events from the stream and keep the newest state of each contact."""
+    from shared.telemetry.startup import start_process  # loaded when run (--help)
+    from workers.intake.collector import Collector, default_consumer_name
+
     settings = get_settings()
     client = open_redis(settings)
     start_process(settings, "collector")
@@ -92,6 +89,11 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
+    from shared.accounts import AccountStore
+    from shared.telemetry.startup import start_process
+    from workers.runtime.broker import setup_broker
+    from workers.scheduler import Scheduler
+
     settings = get_settings()
     client = open_redis(settings)
     start_process(settings, "scheduler")
@@ -105,6 +107,10 @@ def sync_now(
     account: Annotated[str, typer.Option("--account", "-a", help="The account to sync.")],
 ) -> None:
     """Make an account's next batch start at the scheduler's next tick, interval or not."""
+    from shared.account_service.errors import ServiceError
+    from shared.account_service.syncs import sync_now as sync_now_of
+    from workers.scheduler import scheduler_alive
+
     settings = get_settings()
     client = open_redis(settings)
     try:

@@ -1,6 +1,6 @@
 """Rate limits per (account, operation): fixed windows, burst per second, steady per minute.
 
-The values are the spec's ``x-klaviyo-ratelimit`` (klaviyo-api.md 3.1). A scale shrinks or
+The values are the spec's ``x-klaviyo-ratelimit`` (docs/KLAVIYO.md §9). A scale shrinks or
 grows them (0.1 = ten times smaller, never below 1); mode ``off`` disables them.
 """
 
@@ -42,6 +42,7 @@ _TABLE: dict[str, tuple[int, int, int]] = {
     "get_bulk_suppress_profiles_jobs": S,
     "get_lists_for_profile": XS,
     "get_list_ids_for_profile": XS,
+    "request_profile_deletion": XS,
 }
 # variants with their own, smaller limits (operation plus a query marker)
 VARIANTS: dict[str, tuple[int, int, int]] = {

@@ -3,7 +3,8 @@ actor of contact-sync (Procfile, docker-compose.yml, ``contact-sync run``).
 
 It is the one module whose import sets up a broker: the worker's logging and Sentry
 first (Sentry patches the broker), then the Redis broker on ``REDIS_URL`` (required: a
-worker cannot embed its own Redis), then every actor module. When
+worker cannot embed its own Redis; unset or not answering: one line and exit 2), then
+every actor module. When
 :func:`workers.runtime.broker.setup_broker` already ran in this process (tests, benchmarks), that
 broker is kept. Everything else imports the actor modules freely: they are declared on a
 placeholder that connects to nothing until ``setup_broker`` runs (see
@@ -12,23 +13,40 @@ placeholder that connects to nothing until ``setup_broker`` runs (see
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
+import redis
+
+from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import get_settings
 from shared.telemetry.startup import start_process
 from workers.runtime.broker import current_broker, setup_broker
 
+
+def _refuse(message: str) -> NoReturn:
+    """One line and exit code 2, as every other process of the Procfile (not a traceback,
+    nor a broker retrying a Redis that is not there forever)."""
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
 if current_broker() is None:
     _url = get_settings().redis_url
     if not _url:
-        raise RuntimeError(
-            "REDIS_URL is not set: the workers need the shared Redis "
-            "(contact-sync run sets it for its processes)"
-        )
+        _refuse("REDIS_URL is not set: the workers need the shared Redis, e.g. "
+                "redis://localhost:6379/0 ('contact-sync run' sets it for its processes)")
+    try:
+        connect(_url).ping()
+    except (redis.RedisError, RedisUrlError) as _error:
+        _refuse(describe_redis_error(_error, _url))
     start_process(get_settings(), "worker")  # before the broker: Sentry patches it
     setup_broker(_url)
 
 # After the broker, on purpose (the actors then declare straight onto it).
-from workers.push import batch
-from workers.push.deliver import chunk
-from workers.reverse import actors, crm_delivery
+from workers.push import batch  # noqa: E402
+from workers.push.deliver import chunk  # noqa: E402
+from workers.reverse import actors, crm_delivery  # noqa: E402
 
 __all__ = ["actors", "batch", "chunk", "crm_delivery"]

@@ -40,7 +40,7 @@ class AccountSettings(AccountOptions):
 
 class SyncSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
         "started_at": "2026-11-22T10:00:00Z", "completed_at": "2026-11-22T10:00:04Z",
         "duration_s": 4.2, "counts": {"contacts": 3, "created": 2, "invalid_email": 1}}]})
 
@@ -69,7 +69,7 @@ class ContactOutcome(BaseModel):
 
 class SyncDetail(SyncSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
         "started_at": "2026-11-22T10:00:00Z", "completed_at": "2026-11-22T10:00:04Z",
         "duration_s": 4.2, "counts": {"contacts": 3, "created": 2, "invalid_email": 1},
         "contacts": [{"contact_id": "C-1004", "outcome": "invalid_email",
@@ -83,7 +83,7 @@ class AccountSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "name": "acme", "connection": {"kind": "api_key", "state": "ok"}, "syncable": True,
         "pending": 12, "running_batch": None,
-        "last_sync": {"batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "last_sync": {"batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
                       "started_at": "2026-11-22T10:00:00Z",
                       "completed_at": "2026-11-22T10:00:04Z", "duration_s": 4.2,
                       "counts": {"contacts": 3, "created": 3}}}]})
@@ -135,7 +135,7 @@ class Rejected(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "contact_id": "C-1001", "code": "invalid", "title": "Invalid input.",
         "detail": "Invalid email address '***'", "field": "email",
-        "batch_id": "b-20261122T100000-1a2b", "at": "2026-11-22T10:00:03Z"}]})
+        "batch_id": "20261122T100000-3f9c2a1b", "at": "2026-11-22T10:00:03Z"}]})
 
     contact_id: str
     code: str
@@ -166,4 +166,28 @@ class SyncRequested(BaseModel):
     """False when nothing is pending and no batch runs: there is nothing to start."""
     pending: int
     running_batch: str | None = None
+    detail: str
+
+
+class Resynced(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "pending": 12000,
+        "detail": "12000 contact(s) pending; the next batch plans them again (the bulk "
+                  "export cap applies)"}]})
+
+    account: str
+    pending: int
+    detail: str
+
+
+class ErasureRequested(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "contact_id": "C-1001", "erased_at": "2026-12-07T10:00:00Z",
+        "detail": "stored; the next batch erases the profile in Klaviyo and forgets the "
+                  "contact here (a change older than erased_at is refused from now on)"}]})
+
+    account: str
+    contact_id: str
+    erased_at: datetime
+    """The erasure's time: a change of the contact that occurred before it is refused."""
     detail: str

@@ -36,7 +36,8 @@ COUNT_PREFIX = "n:"
 
 REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter",
                  "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
-                 "removed_from_lists", "unencodable", "phone_dropped", "phone_shared",
+                 "removed_from_lists", "left_filters", "erased", "cleared_fields",
+                 "mapping_error", "unencodable", "phone_dropped", "phone_shared",
                  "import_rounds")
 """The counts of a completed batch's report, in the order they are shown."""
 
@@ -48,6 +49,10 @@ class BatchStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+BATCH_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$"
+"""What :func:`new_batch_id` makes (the account API refuses any other ``batch_id``)."""
 
 
 def new_batch_id(now: float) -> str:

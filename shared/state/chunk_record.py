@@ -1,16 +1,17 @@
-"""The chunk record: the hash :func:`shared.constants.chunk`, its fields, its three shapes
-and its reads.
+"""The chunk record: the hash :func:`shared.constants.chunk`, its fields, its shapes and
+its reads.
 
 Each chunk of a batch goes ``planned`` -> ``submitted`` (a Klaviyo job is posted) ->
 ``committed`` (its outcome is recorded) -> ``done`` (``chunk_done.lua`` counted it); a
-delete chunk skips ``submitted``. The Lua scripts write the same words: :class:`ChunkStatus`
-is the one list of them on the Python side, :class:`ChunkField` the one list of its fields,
-and chunk ids are built here only.
+chunk that sends no import job (delete, leave, erase, clear) skips ``submitted``. The Lua
+scripts write the same words: :class:`ChunkStatus` is the one list of them on the Python
+side, :class:`ChunkField` the one list of its fields, and chunk ids are built here only.
 
 Who writes what, in the order a chunk lives:
 
-- the planner creates it in one of two shapes (``workers/push/plan/``): an import chunk
-  (:func:`import_chunk`) or a delete chunk (:func:`delete_chunk`); an import chunk turns
+- the planner creates it (``workers/push/plan/``) as an import chunk (:func:`import_chunk`),
+  a delete chunk (:func:`delete_chunk`; a leave or an erase chunk has the same shape, its
+  ``kind`` apart) or a clear chunk (:func:`clear_chunk`); an import chunk turns
   into its phone-only stage once Klaviyo took its profiles (:func:`phone_stage`);
 - its delivery (``workers/push/deliver/``) moves it on under its ``version``
   (``chunk_records.write_if_unchanged``) and adds its counts (``c:<count>``,
@@ -44,6 +45,13 @@ class ChunkKind(StrEnum):
     """Profiles for one bulk import job (then, maybe, its phone-only job)."""
     DELETE = "delete"
     """Contacts deleted in the CRM, to take out of the lists the sync put them in."""
+    LEAVE = "leave"
+    """Contacts that stopped matching the account's filters: out of the lists, as a delete,
+    but not marked deleted (counted ``left_filters``)."""
+    ERASE = "erase"
+    """Contacts erased in the CRM, to erase in Klaviyo and forget in Redis."""
+    CLEAR = "clear"
+    """Profiles whose fields the CRM cleared, to clear in Klaviyo too."""
 
 
 class ChunkStage(StrEnum):
@@ -81,6 +89,10 @@ class ChunkField(StrEnum):
     LOOKUP_DONE = "lookup_done"
     LISTS_DONE = "lists_done"
     """A delete chunk: JSON, the (list, offset) removal calls already answered."""
+    ERASE_DONE = "erase_done"
+    """An erase chunk: how many of its contacts Klaviyo took the deletion of."""
+    CLEAR_DONE = "clear_done"
+    """A clear chunk: how many of its profiles are cleared."""
 
 
 COUNT_PREFIX = "c:"
@@ -109,10 +121,19 @@ def import_chunk(list_id: str, payload: bytes, rows: bytes) -> ChunkFields:
             ChunkField.LIST_ID: list_id, ChunkField.PAYLOAD: payload, ChunkField.ROWS: rows}
 
 
-def delete_chunk(contact_ids: Sequence[str]) -> ChunkFields:
-    """A planned delete chunk of these contacts."""
-    return {ChunkField.KIND: ChunkKind.DELETE, ChunkField.STATUS: ChunkStatus.PLANNED,
+def delete_chunk(contact_ids: Sequence[str], kind: ChunkKind = ChunkKind.DELETE
+                 ) -> ChunkFields:
+    """A planned chunk of these contacts that sends no import job: a delete chunk, or (by
+    ``kind``) a leave or an erase chunk."""
+    return {ChunkField.KIND: kind, ChunkField.STATUS: ChunkStatus.PLANNED,
             ChunkField.LIST_ID: "", ChunkField.ROWS: orjson.dumps(list(contact_ids))}
+
+
+def clear_chunk(clearings: Sequence[dict[str, Any]]) -> ChunkFields:
+    """A planned clear chunk: ``clearings`` are the profiles' fields to clear, as JSON
+    (``workers.push.clearing.Clearing.to_json``)."""
+    return {ChunkField.KIND: ChunkKind.CLEAR, ChunkField.STATUS: ChunkStatus.PLANNED,
+            ChunkField.LIST_ID: "", ChunkField.ROWS: orjson.dumps(list(clearings))}
 
 
 def phone_stage(rows: list[dict[str, Any]], payload: list[dict[str, Any]]) -> ChunkFields:

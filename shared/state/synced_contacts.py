@@ -27,7 +27,7 @@ class SyncedRecord(BaseModel):
     """What was last sent to Klaviyo for one contact.
 
     Stored compactly (:meth:`dump`, :meth:`load`): a JSON array by position, ``[email,
-    marketing code, lists, fingerprint, phone, deleted 0/1]``, about half the JSON object
+    marketing code, lists, fingerprint, phone, deleted 0/1(, sent)]``, about half the JSON object
     it replaces; a record stored as that object still loads (its fingerprint cut to
     :data:`FINGERPRINT_HEX` digits, so an unchanged contact stays unchanged)."""
 
@@ -39,6 +39,10 @@ class SyncedRecord(BaseModel):
     phone: str | None = None
     """The E.164 phone Klaviyo confirmed for the contact's profile."""
     deleted: bool = False
+    sent: list[str] | None = None
+    """The names of the attributes last sent non-null (``title``, ``properties.ltv``...;
+    never a value): what to clear when the CRM stops sending one
+    (:mod:`workers.push.clearing`). None for a record stored before names were kept."""
 
     @classmethod
     def load(cls, raw: bytes | str) -> SyncedRecord:
@@ -48,15 +52,17 @@ class SyncedRecord(BaseModel):
             record = cls.model_validate(value)
             return record.model_copy(
                 update={"fingerprint": record.fingerprint[:FINGERPRINT_HEX]})
-        email, marketing, lists, fingerprint_, phone, deleted = value
+        email, marketing, lists, fingerprint_, phone, deleted, *sent = value
         return cls.model_construct(
             email=email, marketing=CODE_MARKETING.get(marketing, marketing), lists=lists,
-            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted))
+            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted),
+            sent=sent[0] if sent else None)
 
     def dump(self) -> bytes:
-        """The stored form."""
-        return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
-                             self.lists, self.fingerprint, self.phone, int(self.deleted)])
+        """The stored form (``sent`` a seventh position, when known)."""
+        stored = [self.email, MARKETING_CODES.get(self.marketing, self.marketing),
+                  self.lists, self.fingerprint, self.phone, int(self.deleted)]
+        return orjson.dumps(stored if self.sent is None else [*stored, self.sent])
 
 
 def read_synced(client: redis.Redis, account: str, contact_ids: Sequence[str]

@@ -16,7 +16,7 @@ def _name() -> str:
     return f"acct-{uuid.uuid4().hex[:8]}"
 
 
-def test_without_sync_api_tokens_every_account_route_is_a_404(
+def test_without_sync_api_tokens_every_account_route_is_a_404_saying_the_api_is_off(
         process_stack: ProcessStack) -> None:
     process_stack.start("web")
     for method, path in (("GET", "/v1/accounts"), ("PUT", "/v1/accounts/acme"),
@@ -24,6 +24,8 @@ def test_without_sync_api_tokens_every_account_route_is_a_404(
         answer = httpx.request(method, f"{process_stack.web_url}{path}", json={},
                                headers={"Authorization": "Bearer anything"})
         assert answer.status_code == 404, (method, path)
+        assert answer.headers["content-type"] == PROBLEM
+        assert "account API is off: set SYNC_API_TOKENS" in answer.json()["detail"]
     paths = httpx.get(f"{process_stack.web_url}/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/v1/accounts")]
 
@@ -46,8 +48,8 @@ def test_an_unknown_account_or_sync_is_a_404_problem(api: httpx.Client) -> None:
     assert "nobody-here" in answer.json()["detail"]
     name = _name()
     assert api.put(f"/v1/accounts/{name}", json={}).status_code == 201
-    missing = api.get(f"/v1/accounts/{name}/syncs/b-never")
-    assert missing.status_code == 404 and "b-never" in missing.json()["detail"]
+    missing = api.get(f"/v1/accounts/{name}/syncs/20260101T000000-0000abcd")
+    assert missing.status_code == 404 and "20260101T000000-0000abcd" in missing.json()["detail"]
 
 
 def test_deleting_default_and_lists_without_a_key_are_409_problems(api: httpx.Client) -> None:

@@ -11,6 +11,7 @@ import redis
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from shared.state.dead_letters import DeadLetters
 from tests.workers.dramatiq_harness import (
     DONE,
     FAIL_FLAG,
@@ -18,7 +19,6 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers.runtime.dead_letters import DeadLetters
 
 Dead = tuple[dramatiq.Broker, dramatiq.Actor[Any, Any]]
 """The broker and the flaky actor whose two messages are dead letters."""

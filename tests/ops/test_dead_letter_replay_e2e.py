@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from sandbox.inspect_client import SandboxClient
+from shared.state.dead_letters import DeadLetters
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import PushAccount, prepare_env, push_worker
 from workers.push.lifecycle import batch_info, start_batch
 from workers.runtime.broker import setup_broker
-from workers.runtime.dead_letters import DeadLetters
 
 runner = CliRunner()
 

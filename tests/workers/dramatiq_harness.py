@@ -13,8 +13,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import default_middleware
 
+from shared.state.dead_letters import DeadLetters
 from tests.support.process_stack import wait_until
-from workers.runtime.dead_letters import DeadLetters
 from workers.runtime.middleware.dead_letter_notes import DeadLetterNotes
 from workers.runtime.middleware.register_queues import RegisterQueues
 

@@ -39,7 +39,7 @@ are requeued like a dead worker's. A message that was still in hand then runs a 
 time, which the actors tolerate (batches and chunks resume from recorded progress).
 
 Retries: an actor that raises is retried with exponential backoff (1 s .. 5 min, at most
-:data:`MAX_RETRIES` times), then dead-lettered (see :mod:`workers.runtime.dead_letters`). Actors
+:data:`MAX_RETRIES` times), then dead-lettered (see :mod:`shared.state.dead_letters`). Actors
 re-send themselves with a delay for rate limits and job polling instead of raising, so
 those waits never use up retries.
 """

@@ -10,12 +10,12 @@ import redis
 
 from producers.signature import HEADER, verify
 from shared import constants as keys
+from shared.state.dead_letters import DeadLetters
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
 from tests.workers.reverse.crm_receiver import SECRET, CrmReceiver, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
 from workers.reverse.actors import pull_list_members
-from workers.runtime.dead_letters import DeadLetters
 
 
 def pull_now(acct: ReverseAccount) -> None:

@@ -11,12 +11,12 @@ import pytest
 import redis
 
 from shared.settings import Settings
+from shared.state.dead_letters import DeadLetters
 from tests.workers.dramatiq_harness import wait_for
 from tests.workers.push_harness import push_worker
 from tests.workers.reverse.crm_receiver import CrmReceiver, Document, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
 from workers.reverse.actors import pull_list_members
-from workers.runtime.dead_letters import DeadLetters
 
 TIMEOUT_MS = 300
 MIN_BACKOFF_MS = 200

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,7 +63,9 @@ from shared.telemetry.metrics import record_rejections
 from workers.push.deliver import chunk_records as records
 from workers.push.deliver import job_answers as answers
 from workers.push.deliver.body_slot import body_slot
+from workers.push.deliver.clear_fields import clear_profiles
 from workers.push.deliver.deletes import remove_deleted
+from workers.push.deliver.erase import erase_contacts
 from workers.push.deliver.import_refusals import read_refusal
 from workers.push.failures import BatchRefused, stops_on_account_problems
 from workers.push.lifecycle import chunk_done
@@ -75,6 +78,11 @@ from workers.runtime.actor_context import (
     resend,
 )
 
+LIST_FREE_STEPS: dict[str, Callable[[redis.Redis, Klaviyo, str, str, dict[str, str]], None]] = {
+    ChunkKind.DELETE: remove_deleted, ChunkKind.LEAVE: remove_deleted,
+    ChunkKind.ERASE: erase_contacts, ChunkKind.CLEAR: clear_profiles}
+"""The chunk kinds that send no import job, by ``kind``: each keeps its progress in the
+chunk hash and raises RateLimited to be re-sent."""
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
 PLAN_WAIT_S = 0.5
@@ -201,8 +209,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
 @stops_on_account_problems
 def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
-    """Send one chunk: a bulk import job (or its phone stage), or the removals of deleted
-    contacts."""
+    """Send one chunk: a bulk import job (or its phone stage), the removals of deleted
+    contacts, the erasures of erased ones, or the clearing of cleared fields."""
     client = redis_for_actors()
     if not is_running(client, account, batch_id):
         return
@@ -211,9 +219,10 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     status = fields.get(ChunkField.STATUS)
     if status in FINISHED_CHUNK:
         chunk_done(client, account, batch_id, chunk_id, chunk_counts(client, key))
-    elif fields.get(ChunkField.KIND) == ChunkKind.DELETE:
+    elif fields.get(ChunkField.KIND) in LIST_FREE_STEPS:
         try:
-            remove_deleted(client, _klaviyo(client, account), account, key, fields)
+            LIST_FREE_STEPS[fields[ChunkField.KIND]](client, _klaviyo(client, account),
+                                                     account, key, fields)
         except RateLimited as limited:  # progress is kept: the next delivery goes on
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return

@@ -1,6 +1,10 @@
 """The delete chunks of a batch: contacts deleted in the CRM leave the lists the sync put
 them in. A Klaviyo profile is never deleted; the synced record is kept (lists emptied,
-marked deleted) so a contact that comes back is not treated as new.
+marked deleted) so a contact that comes back is not treated as new. The leave chunks
+(``kind`` ``leave``) are the same for contacts that stopped matching the account's filters,
+counted ``left_filters``: not marked deleted, owed the default list (``list_owed``) so they
+rejoin it when they match again; a filter change that moves many out takes this same
+chunked, resumable path.
 
 A batch's deletes are spread over chunks of at most
 :data:`workers.push.plan.chunking.MAX_DELETES` contacts (``SYNC_CHUNK_MAX_DELETES`` lowers
@@ -29,7 +33,8 @@ import redis
 
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
-from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, version_of
+from shared.state.account_health import owe_list
+from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkKind, ChunkStatus, version_of
 from shared.state.synced_contacts import SyncedRecord, read_synced, write_synced
 from workers.push.deliver import chunk_records as chunks
 from workers.push.deliver.identity_ops import PAGE, lookup_page
@@ -127,11 +132,16 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
     _remove(client, klaviyo, key, fields, listed, profiles)
     removed = sum(1 for cid in listed if cid in profiles)
 
+    leave = fields.get(ChunkField.KIND) == ChunkKind.LEAVE
+
     def write(pipe: Any) -> None:
         write_synced(pipe, account, {
-            cid: record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
+            cid: record.model_copy(update={"lists": [], "deleted": not leave, "fingerprint": ""})
             for cid, record in records.items()})
-        pipe.hset(key, mapping={COUNT_PREFIX + "removed_from_lists": removed,
+        if leave:  # they rejoin the default list when they match again
+            owe_list(pipe, account, listed)
+        count = "left_filters" if leave else "removed_from_lists"
+        pipe.hset(key, mapping={COUNT_PREFIX + count: removed,
                                 ChunkField.STATUS: ChunkStatus.COMMITTED})
 
     chunks.write_if_unchanged(client, key, version, write)

@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 
 from shared.settings import Tuning, get_settings
-from shared.state.chunk_record import delete_chunk, import_chunk
+from shared.state.chunk_record import ChunkKind, clear_chunk, delete_chunk, import_chunk
+from workers.push.clearing import Clearing
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000
@@ -26,6 +27,11 @@ ENVELOPE_BYTES = 512
 MAX_DELETES = 1000
 """Contacts per delete chunk (``SYNC_CHUNK_MAX_DELETES`` lowers it): one list-removal call
 (Klaviyo takes 1,000 profiles a call) serves a chunk's members of a list."""
+MAX_ERASURES = 100
+"""Contacts per erase chunk: at Klaviyo's 60 deletion requests a minute, under two minutes
+of calls."""
+MAX_CLEARS = 500
+"""Profiles per clear chunk (under a minute of calls at 750 a minute)."""
 
 
 def limits(tuning: Tuning) -> tuple[int, int]:
@@ -100,8 +106,22 @@ def split_json(array: bytes | str | None) -> list[bytes]:
     return [orjson.dumps(item) for item in orjson.loads(array)] if array else []
 
 
-def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
+def delete_chunks(contact_ids: Sequence[str], kind: ChunkKind = ChunkKind.DELETE
+                  ) -> Iterator[dict[str, Any]]:
+    """The chunk hashes of a batch's deleted contacts (``kind`` ``leave``: of its contacts
+    that left the filters), at most :data:`MAX_DELETES` each."""
     size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
     for start in range(0, len(contact_ids), size):
-        yield delete_chunk(contact_ids[start:start + size])
+        yield delete_chunk(contact_ids[start:start + size], kind)
+
+
+def erase_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The chunk hashes of a batch's erased contacts, at most :data:`MAX_ERASURES` each."""
+    for start in range(0, len(contact_ids), MAX_ERASURES):
+        yield delete_chunk(contact_ids[start:start + MAX_ERASURES], ChunkKind.ERASE)
+
+
+def clear_chunks(clears: Sequence[Clearing]) -> Iterator[dict[str, Any]]:
+    """The chunk hashes of a batch's clearings, at most :data:`MAX_CLEARS` each."""
+    for start in range(0, len(clears), MAX_CLEARS):
+        yield clear_chunk([c.to_json() for c in clears[start:start + MAX_CLEARS]])

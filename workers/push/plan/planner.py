@@ -2,9 +2,11 @@
 
 Per member, in this order (each contact lands in exactly one outcome):
 
-1. deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
+1. erased in the CRM -> erased in Klaviyo and in Redis (:mod:`workers.push.deliver.erase`);
+   deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
 2. outside the account's filters (roles, company types; ``None`` = all; compared trimmed and
-   case-insensitively) -> ``excluded_filter``;
+   case-insensitively) -> ``excluded_filter``; one the sync put in lists leaves them
+   (``left_filters``, :func:`workers.push.clearing.leaving`) and rejoins when it matches again;
 3. empty or invalid email -> ``invalid_email`` (reason kept per contact);
 4. the cap: when ``max_bulk_export`` > 0, the bulk members (every member on an account's
    initial import) sorted by ``occurred_at`` descending -- *most recently changed first* --
@@ -15,13 +17,16 @@ Per member, in this order (each contact lands in exactly one outcome):
    in an earlier slice is a :class:`Claim`, and a later contact of it a :class:`Join`;
 6. a contact whose profile cannot be sent (not encodable as JSON, over Klaviyo's 100 KB per
    profile) -> ``unencodable`` with the reason;
-7. phones (DESIGN 5a, docs/KLAVIYO.md): read into E.164 in the account's phone region; an
+7. phones (docs/KLAVIYO.md §3): read into E.164 in the account's phone region; an
    unreadable one is left off (``phone_dropped``); one shared by two or more rows of the
    account (a switchboard) is never sent (``phone_shared``). A phone is never part of the
    profile row: it goes in the chunk's second, phone-only job, once Klaviyo has accepted
    the row (so the email owns its profile and the phone cannot pick another one);
 8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
-   is already there and that owes no list -> ``unchanged``, nothing sent.
+   is already there, that owes no list and clears nothing -> ``unchanged``, nothing sent;
+9. an attribute (or the phone) sent before that the CRM no longer has -> a
+   :class:`workers.push.clearing.Clearing`, cleared by ``update_profile`` after the batch's
+   import (bulk imports ignore nulls).
 
 Steps 2-4 are :mod:`shared.screening` (the preview of the CLI and the account API runs them
 too).
@@ -38,9 +43,11 @@ import orjson
 
 from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
+from shared.field_map import FieldMap, mapped_attributes, parse_field_map
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.synced_contacts import FINGERPRINT_HEX, SyncedRecord
+from workers.push.clearing import Clearing, leaving, sent_names, to_clear
 from workers.push.plan.claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -65,12 +72,16 @@ class Row:
     """Goes in a chunk with the default list (first time, or owed it, and not unsubscribed)."""
     phone: str | None = None
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
+    clear: Clearing | None = None
+    """What Klaviyo holds that the CRM cleared (:mod:`workers.push.clearing`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "contact_ids": self.contact_ids,
                 "fingerprint": self.fingerprint, "marketing": self.marketing,
                 "first_time": self.first_time, "unsubscribe": self.unsubscribe,
-                "join_list": self.join_list, "phone": self.phone}
+                "join_list": self.join_list, "phone": self.phone,
+                "sent": sent_names(self.attributes),
+                "phone_cleared": bool(self.clear and self.clear.phone)}
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,12 @@ class Plan:
     email_changes: list[EmailChange] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     """Contact ids to take out of their lists."""
+    clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
+    """Contact ids outside the filters now that the sync put in lists: they leave them."""
+    """Profiles with fields to clear (:mod:`workers.push.deliver.clear_fields`)."""
+    erasures: list[str] = field(default_factory=list)
+    """Contact ids erased (``contact.erased``): :mod:`workers.push.deliver.erase`."""
     held_back: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     """contact id -> {outcome, reason} for the contacts not sent (invalid, filtered, held,
@@ -126,8 +143,13 @@ class Context:
     """Looks up the emails earlier slices claimed (None: this is the whole batch)."""
 
 
-def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
-    """The Klaviyo profile attributes of a contact, without the phone (sent apart)."""
+def profile_attributes(mirrored: MirroredContact, email: str,
+                       field_map: FieldMap | None = None) -> dict[str, Any]:
+    """The Klaviyo profile attributes of a contact, without the phone (sent apart): the
+    account's field map's (values that would not convert left off: :func:`mapping_errors`
+    says which), or the default profile."""
+    if field_map is not None:
+        return mapped_attributes(mirrored.contact, email, field_map)[0]
     contact = mirrored.contact
     company = contact.company
     properties = {
@@ -190,6 +212,7 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
     out: list[_Candidate] = []
     list_ok = bool(account.default_list_id) and not context.list_missing
+    field_map = parse_field_map(account.field_map)
     claimed = context.claims(list(groups)) if context.claims and groups else {}
     for email, group in groups.items():
         group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
@@ -198,7 +221,13 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             continue
         winner = group[0][1]
         ids = [m.contact_id for m, _ in group]
-        attributes = profile_attributes(winner, email)
+        if field_map is not None:
+            attributes, errors = mapped_attributes(winner.contact, email, field_map)
+            if errors:
+                _note(plan, ids, "mapping_error",
+                      "; ".join(f"{target}: {reason}" for target, reason in errors))
+        else:
+            attributes = profile_attributes(winner, email)
         problem = unencodable_reason(attributes)
         if problem:
             plan.claims[email] = Claim(ids[0], "unencodable")
@@ -221,7 +250,9 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             fingerprint=fingerprint(attributes, marketing), marketing=marketing,
             first_time=first_time,
             unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
-            join_list=wants_list and list_ok), records, phone.e164))
+            join_list=wants_list and list_ok,
+            clear=to_clear(email, ids, attributes, records, not winner.contact.phone)),
+            records, phone.e164))
     return out
 
 
@@ -279,7 +310,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     for member in members:
         mirrored = contacts.get(member.contact_id)
         record = synced.get(member.contact_id)
-        if mirrored is not None and mirrored.deleted and record and not record.deleted:
+        if mirrored is not None and mirrored.erased:
+            plan.erasures.append(member.contact_id)
+        elif mirrored is not None and mirrored.deleted and record and not record.deleted:
             plan.deletes.append(member.contact_id)
     screened = screen(account, members, contacts, initial, context.cap_taken)
     plan.cap_taken = context.cap_taken + sum(
@@ -288,6 +321,7 @@ def plan_batch(account: AccountConfig, members: list[Member],
         and (initial or member.bulk or mirrored.origin in BULK_ORIGINS))
     for cid in screened.excluded_filter:
         plan.details[cid] = {"outcome": "excluded_filter", "reason": "outside the filters"}
+    plan.leaves = leaving(screened.excluded_filter, synced)
     for cid, reason in screened.invalid.items():
         plan.details[cid] = {"outcome": "invalid_email", "reason": reason}
     for cid in screened.held_back:
@@ -301,7 +335,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     unchanged = 0
     for candidate in candidates:
         row = candidate.row
-        if (not row.join_list and row.phone is None
+        if row.clear:
+            plan.clears.append(row.clear)
+        if (not row.join_list and row.phone is None and not row.clear
                 and all(r is not None and not r.deleted and r.fingerprint == row.fingerprint
                         for r in candidate.records)):
             unchanged += len(row.contact_ids)

@@ -52,14 +52,17 @@ from shared.state.account_state import never_completed
 from shared.state.batch_details import record_details
 from shared.state.batch_history import hash_of
 from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
-from shared.state.chunk_record import chunk_id, chunk_key
+from shared.state.chunk_record import ChunkKind, chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from shared.state.synced_contacts import SyncedRecord, none_synced, read_synced
+from workers.push.clearing import Clearing
 from workers.push.deliver.chunk import post_chunks
 from workers.push.plan import final as plan_final
 from workers.push.plan.chunking import (
     ChunkBuilder,
+    clear_chunks,
     delete_chunks,
+    erase_chunks,
     join_json,
     limits,
     profile_resource,
@@ -86,6 +89,9 @@ class _Window:
 
     chunks: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    erasures: list[str] = field(default_factory=list)
+    clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
     phone_claims: dict[str, str] = field(default_factory=dict)
@@ -245,6 +251,7 @@ class StreamPlanner:
                 plan.counts["unchanged"] -= 1  # the claimed contact, counted before
                 plan.phone_claims.update(again.phone_claims)
                 plan.owe_list += again.owe_list
+                plan.clears += again.clears
                 plan.claims[email] = Claim(winner, "row")
             else:
                 plan.counts["unchanged"] += len(joins)
@@ -259,6 +266,9 @@ class StreamPlanner:
             if full:
                 window.chunks.append(full)
         window.deletes += plan.deletes
+        window.erasures += plan.erasures
+        window.clears += plan.clears
+        window.leaves += plan.leaves
         window.details.update(plan.details)
         window.held_back += plan.held_back
         window.phone_claims.update(plan.phone_claims)
@@ -278,6 +288,9 @@ class StreamPlanner:
         if final:
             chunks += [b.cut() for b in self.builders.values() if b.payload]
         chunks += delete_chunks(window.deletes)
+        chunks += erase_chunks(window.erasures)
+        chunks += clear_chunks(window.clears)
+        chunks += delete_chunks(window.leaves, ChunkKind.LEAVE)
         account, batch_id = self.account, self.batch_id
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe

@@ -2,7 +2,7 @@
 
 Dramatiq stores a dead letter as the message was last enqueued, so a message that failed on
 its first attempt would otherwise carry no error at all. The note is one Lua script
-(``dlq_note.lua``). ``contact-sync dlq`` reads it (:mod:`workers.runtime.dead_letters`).
+(``dlq_note.lua``). ``contact-sync dlq`` reads it (:mod:`shared.state.dead_letters`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dramatiq.middleware import Middleware
 
 from shared import constants as keys
 from shared.lua_scripts import lua_script
+from shared.state.dead_letters import canonical_queue
 from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
-from workers.runtime.dead_letters import canonical_queue
 
 SKIPPED = "SkipMessage: not run (its age limit was exceeded, or a middleware skipped it)"
 DLQ_NOTE = lua_script(__file__, "dlq_note.lua")

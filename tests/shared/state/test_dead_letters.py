@@ -12,6 +12,7 @@ from dramatiq import Message
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
+from shared.state.dead_letters import DeadLetters
 from shared.telemetry.metrics import DEAD_LETTERED, field
 from tests.support.redis_reads import hash_fields
 from tests.workers.dramatiq_harness import (
@@ -23,7 +24,6 @@ from tests.workers.dramatiq_harness import (
     running_worker,
     wait_for,
 )
-from workers.runtime.dead_letters import DeadLetters
 
 
 def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(
