@@ -324,3 +324,10 @@ def batch_plan_keys(account: str, batch_id: str) -> list[str]:
     return [batch_plan(account, batch_id), batch_plan_emails(account, batch_id),
             batch_plan_joins(account, batch_id), batch_plan_joined_emails(account, batch_id),
             batch_plan_shared_phones(account, batch_id)]
+
+
+# --- consent both ways (appended) ----------------------------------------------------------
+def consent_ledger(account: str) -> str:
+    """Hash: normalised email of a contact the CRM sent -> JSON of the consent the sync last
+    knew in Klaviyo (shared/consent/ledger.py)."""
+    return account_key(account, "consent")

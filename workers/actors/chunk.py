@@ -65,6 +65,7 @@ from workers.actors.common import (
 from workers.actors.deletes import remove_deleted
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.chunking import body_slot
+from workers.consent import push as consent_push
 from workers.reverse.echo import record_pushed
 
 PAGE = 100
@@ -310,6 +311,7 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
         return
     learnt = _learn(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
+    consent_push.before_consent(client, account, ok)  # the ledger first: no echo
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),

@@ -15,8 +15,10 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.consent.ledger import CONSENT_CHANGED
 from shared.lua_scripts import lua_script
 from shared.redis_text import as_text, as_texts
+from workers.reverse.consent_document import consent_document
 
 ADDED = "subscriber.added"
 REMOVED = "subscriber.removed"
@@ -104,6 +106,9 @@ def entry_fields(client: redis.Redis, account: str, entry_id: str) -> dict[str, 
 
 def crm_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
     """The JSON the CRM receives for one stream entry (docs/REVERSE_SYNC.md)."""
+    if fields.get("type") == CONSENT_CHANGED:
+        return consent_document(entry_id, fields)
+
     def value(name: str) -> str | None:
         return fields.get(name) or None
 
