@@ -77,6 +77,8 @@ def pull_list_members(account: str) -> None:
                 result = pull_list(client, klaviyo, publisher, started)
                 if full_pass:
                     find_removals(client, klaviyo, publisher)
+            except AccountRefused:
+                raise  # the account's credentials, not this list: parked below
             except Rejected as refused:  # e.g. deleted since discovery: the others go on
                 log.warning("pull of %s list %s refused by Klaviyo: %s", account, known.id,
                             refused)
