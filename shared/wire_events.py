@@ -29,7 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from shared.events import ContactEvent, EventBatch
+from shared.events import CONSENT_TIMES, ContactEvent, EventBatch
 
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
@@ -66,7 +66,7 @@ def typed_dict_of(model: type[BaseModel]) -> Any:
     return mirror
 
 
-RULES_REVISION = 1
+RULES_REVISION = 2
 """Bump when a rule of the event models changes that their JSON schema does not show (a
 validator's body): entries stamped with an older :data:`EVENT_RULES` are validated again."""
 EVENT_RULES: str = hashlib.sha1(orjson.dumps(
@@ -106,6 +106,10 @@ def trusted_event(raw: str | bytes) -> WireEvent:
     if moment.tzinfo is None or not isinstance(event["contact"]["id"], str):
         raise ValueError("not an event validated at the edge")
     event["occurred_at"] = moment
+    contact = event["contact"]
+    for name in CONSENT_TIMES:
+        if isinstance(contact.get(name), str):
+            contact[name] = datetime.fromisoformat(contact[name])
     return event
 
 

@@ -42,6 +42,7 @@ from shared.events import BULK_ORIGINS, MirroredContact
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
+from workers.consent.wish import consent_wish, with_consent
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -107,12 +108,17 @@ class Row:
     """Goes in a chunk with the default list (first time, or owed it, and not unsubscribed)."""
     phone: str | None = None
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
+    consent: dict[str, Any] | None = None
+    """The consent the CRM sent with a time (:func:`workers.consent.wish.consent_wish`)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"email": self.email, "contact_ids": self.contact_ids,
-                "fingerprint": self.fingerprint, "marketing": self.marketing,
-                "first_time": self.first_time, "unsubscribe": self.unsubscribe,
-                "join_list": self.join_list, "phone": self.phone}
+        found = {"email": self.email, "contact_ids": self.contact_ids,
+                 "fingerprint": self.fingerprint, "marketing": self.marketing,
+                 "first_time": self.first_time, "unsubscribe": self.unsubscribe,
+                 "join_list": self.join_list, "phone": self.phone}
+        if self.consent:
+            found["consent"] = self.consent
+        return found
 
 
 @dataclass(frozen=True)
@@ -258,12 +264,13 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
         phone = normalise_phone(winner.contact.phone, account.phone_region)
         if phone.reason:
             _note(plan, ids, "phone_dropped", phone.reason)
+        consent = consent_wish(winner.contact)
         out.append(_Candidate(Row(
             email=email, contact_ids=ids, attributes=attributes,
-            fingerprint=fingerprint(attributes, marketing), marketing=marketing,
-            first_time=first_time,
+            fingerprint=fingerprint(attributes, with_consent(marketing, consent)),
+            marketing=marketing, first_time=first_time,
             unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
-            join_list=wants_list and list_ok), records, phone.e164))
+            join_list=wants_list and list_ok, consent=consent), records, phone.e164))
     return out
 
 

@@ -14,8 +14,9 @@ The stored form (compact, since 2026-12-02) is one line of header, a newline, on
   the CRM sent them;
 * the payload holds the rest of what the sync reads, by position:
   ``[origin code, email, first_name, last_name, phone, job_title, company name,
-  properties]``. The contact id is the key's; the event id and the company id, which the
-  sync never reads, are not kept (a company with neither name nor type reads as none,
+  properties]``, and when the CRM sent consent (mirror:2), a ninth item
+  (:mod:`shared.consent.mirror_part`). The contact id is the key's; the event id and the
+  company id, which the sync never reads, are not kept (a company with neither name nor type reads as none,
   which the sync treats alike).
 
 That is about 40 % of the event's JSON. A mirror stored before (the event's JSON with its
@@ -34,6 +35,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from shared import constants as keys
+from shared.consent.mirror_part import consent_fields, consent_part
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, Company, Contact, MirroredContact, Origin
 from shared.redis_text import as_text
@@ -80,10 +82,11 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
                       int(email_valid))),
         b"\n",
         orjson.dumps((ORIGIN_CODES[origin], get("email"), get("first_name"), get("last_name"),
-                      get("phone"), get("job_title"), name, get("properties") or {}))))
+                      get("phone"), get("job_title"), name, get("properties") or {},
+                      *consent_part(contact)))))
 
 
-MIRROR_FIELD = "mirror:1"
+MIRROR_FIELD = "mirror:2"
 """The events stream entry's field holding the event's compact mirror, written by the
 producers (:mod:`producers.event_stream`) so that the collector stores it as it is: no
 JSON parsed per event. The suffix is the compact form's revision: bump it when the form
@@ -108,7 +111,7 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
         role, company_type, marketing, _valid = orjson.loads(facet)
         marketing = CODE_MARKETING[marketing]
         (origin, email, first_name, last_name, phone, job_title, company_name,
-         properties) = orjson.loads(payload)
+         properties, *consent) = orjson.loads(payload)
         when = datetime.fromtimestamp(float(at), UTC)
     except (ValueError, TypeError, OverflowError, KeyError) as error:
         raise UnreadableMirror(f"its stored state cannot be decoded ({type(error).__name__})"
@@ -118,7 +121,7 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
     person = _built(Contact, {
         "id": contact_id, "email": email, "first_name": first_name, "last_name": last_name,
         "phone": phone, "job_title": job_title, "role": role, "company": firm,
-        "marketing": marketing, "properties": properties})
+        "marketing": marketing, "properties": properties, **consent_fields(consent)})
     return _built(MirroredContact, {
         "event_id": "", "occurred_at": when, "deleted": flags[1:2] == b"1",
         "origin": CODE_ORIGINS.get(origin, "webhook"), "contact": person})

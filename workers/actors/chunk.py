@@ -306,12 +306,14 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     ok = [row for index, row in enumerate(rows) if index not in failed]
     version = fields.get("version") or "0"
     if notes is None:
+        consent_push.phones_taken(client, klaviyo, account,
+                                  keys.chunk(account, batch_id, chunk_id), ok)
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
         return
     learnt = _learn(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
-    consent_push.before_consent(client, account, ok)  # the ledger first: no echo
+    consent_push.profiles_taken(client, klaviyo, account, ok, notes)  # before unsubscribes
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
