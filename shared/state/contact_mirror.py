@@ -16,8 +16,8 @@ The stored form (compact, since 2026-12-02) is one line of header, a newline, on
   ``[origin code, email, first_name, last_name, phone, job_title, company name,
   properties]``, and when the CRM sent consent (mirror:2), a ninth item
   (:mod:`shared.consent.mirror_part`). The contact id is the key's; the event id and the
-  company id, which the sync never reads, are not kept (a company with neither name nor type reads as none,
-  which the sync treats alike).
+  company id, which the sync never reads, are not kept (a company with neither name nor
+  type reads as none, which the sync treats alike).
 
 That is about 40 % of the event's JSON. A mirror stored before (the event's JSON with its
 field names, starting with ``{``) still reads: it is decoded as it always was, and counted
