@@ -317,6 +317,8 @@ def _settle_phones(plan: Plan, candidates: list[_Candidate], context: Context) -
         user = users[0]
         if any(r is None or r.phone != phone for r in user.records):
             user.row.phone = phone
+        elif user.row.consent and "sms" in user.row.consent:
+            user.row.consent["phone"] = phone  # on the profile already: SMS consent uses it
 
 
 def plan_batch(account: AccountConfig, members: list[Member],

@@ -19,8 +19,9 @@ unsubscribes):
 
 Rows with SMS consent but no sendable phone are counted ``sms_excluded`` with the reason.
 
-Phones stage (:func:`sms_consent`, once the phone job put each phone on its own profile):
-SMS consent with a time subscribes the phone the same way (guarded by Klaviyo's SMS consent
+SMS (:func:`sms_consent`: in the phones stage, once the phone job put each phone on its own
+profile; in the profiles stage for a phone already on the profile): SMS consent with a time
+subscribes the phone the same way (guarded by Klaviyo's SMS consent
 time: ``consent_older_than_klaviyo``), ``sms_marketing: unsubscribed`` unsubscribes it.
 """
 
@@ -127,6 +128,13 @@ def _subscribe(klaviyo: Klaviyo, rows: list[tuple[dict[str, Any], str]], channel
                                  klaviyo.api.Profiles.bulk_subscribe_profiles, body)
 
 
+def _phone(row: Row) -> str | None:
+    """The row's sendable E.164 phone: sent in this chunk's phone stage, or confirmed on its
+    profile before (then the plan put it in the row's consent)."""
+    found = row.get("phone") or (row.get("consent") or {}).get("phone")
+    return str(found) if found else None
+
+
 def _wanted(row: Row, name: str) -> datetime | None:
     raw = (row.get("consent") or {}).get(name)
     return as_time(raw) if raw else None
@@ -139,7 +147,7 @@ def email_consent(client: redis.Redis, klaviyo: Klaviyo, account: str,
     details: dict[str, dict[str, str]] = {}
     counts: Counter[str] = Counter()
     for row in rows:
-        if (row.get("consent") or {}).get("sms") and not row.get("phone"):
+        if (row.get("consent") or {}).get("sms") and not _phone(row):
             counts["sms_excluded"] += len(row["contact_ids"])
             details.update({cid: {"outcome": "sms_excluded", "reason": NO_PHONE}
                             for cid in row["contact_ids"]})
@@ -172,7 +180,7 @@ def _sms_unsubscribe(klaviyo: Klaviyo, rows: Sequence[Row]) -> None:
     for start in range(0, len(rows), PAGE):
         body = {"data": {"type": "profile-subscription-bulk-delete-job", "attributes": {
             "profiles": {"data": [{"type": "profile", "attributes": {
-                "phone_number": row["phone"],
+                "phone_number": _phone(row),
                 "subscriptions": {"sms": {"marketing": {"consent": "UNSUBSCRIBED"}}}}}
                 for row in rows[start:start + PAGE]]}}}}
         klaviyo.gateway.call("bulk_unsubscribe_profiles",
@@ -181,9 +189,10 @@ def _sms_unsubscribe(klaviyo: Klaviyo, rows: Sequence[Row]) -> None:
 
 def sms_consent(client: redis.Redis, klaviyo: Klaviyo, account: str,
                 rows: Sequence[Row]) -> Counter[str]:
-    """The phones stage's consent (rows whose phone Klaviyo took); counts for the report."""
+    """SMS consent of rows whose phone is on their profile (Klaviyo took it in this
+    chunk's phone stage, or earlier); counts for the report."""
     counts: Counter[str] = Counter()
-    asking = [row for row in rows if row.get("phone") and (row.get("consent") or {}).get("sms")]
+    asking = [row for row in rows if _phone(row) and (row.get("consent") or {}).get("sms")]
     if not asking:
         return counts
     leaving = [row for row in asking if row["consent"]["sms"] == "unsubscribed"]
@@ -201,7 +210,7 @@ def sms_consent(client: redis.Redis, klaviyo: Klaviyo, account: str,
         _sms_unsubscribe(klaviyo, leaving)
         counts["sms_unsubscribed"] += sum(len(row["contact_ids"]) for row in leaving)
     if subscribe:
-        _subscribe(klaviyo, [({"email": row["email"], "phone_number": row["phone"]},
+        _subscribe(klaviyo, [({"email": row["email"], "phone_number": _phone(row)},
                               _consented_at(_wanted(row, "sms_at") or datetime.now(UTC)))
                              for row in subscribe], "sms", None)
         counts["sms_subscribed"] += sum(len(row["contact_ids"]) for row in subscribe)
@@ -213,6 +222,8 @@ def profiles_taken(client: redis.Redis, klaviyo: Klaviyo, account: str, rows: Se
     """The profiles stage's hook: :func:`email_consent`, its details and counts added to the
     chunk's ``notes`` (recorded with the rest of the stage)."""
     details, counts = email_consent(client, klaviyo, account, rows)
+    counts.update(sms_consent(client, klaviyo, account,
+                              [row for row in rows if not row.get("phone")]))
     notes[0].update(details)
     notes[1].update(counts)
 
