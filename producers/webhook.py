@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
+from producers.crm_deliveries import crm_webhooks
 from producers.intake import Answer
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
             components["EventBatch"] = body
+            schema["webhooks"] = crm_webhooks(components)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -152,11 +152,18 @@ class Contact(BaseModel):
     company: Company | None = None
     marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
     properties: Properties = Field(default_factory=dict)
-    marketing_consented_at: AwareTime | None = None
-    """When the contact gave email-marketing consent: with ``marketing: subscribed`` the
-    sync subscribes them in Klaviyo as a historical import (never without it)."""
-    sms_marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
-    sms_consented_at: AwareTime | None = None
+    marketing_consented_at: AwareTime | None = Field(default=None, description=(
+        "When the contact gave email-marketing consent (ISO 8601 with timezone, not in the "
+        "future). With marketing 'subscribed' the contact is subscribed in Klaviyo as a "
+        "historical import at this time, unless Klaviyo holds a newer unsubscribe or "
+        "suppression; without it nobody is subscribed."))
+    sms_marketing: Literal["subscribed", "unsubscribed", "unknown"] = Field(
+        default="unknown", description=(
+            "SMS-marketing consent: 'subscribed' (with sms_consented_at and a sendable phone) "
+            "subscribes the phone, 'unsubscribed' unsubscribes it."))
+    sms_consented_at: AwareTime | None = Field(default=None, description=(
+        "When the contact gave SMS-marketing consent (ISO 8601 with timezone, not in the "
+        "future)."))
 
 
 class ContactEvent(BaseModel):

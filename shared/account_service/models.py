@@ -63,7 +63,9 @@ class ContactOutcome(BaseModel):
     contact_id: str
     outcome: str
     """``excluded_filter``, ``invalid_email``, ``held_back``, ``rejected``, ``conflict``,
-    ``unencodable``, ``phone_dropped``, ``phone_shared``."""
+    ``unencodable``, ``phone_dropped``, ``phone_shared``, ``consent_older_than_klaviyo``
+    (the CRM's consent is older than an unsubscribe, complaint or suppression in Klaviyo:
+    not subscribed), ``sms_excluded`` (SMS consent without a sendable phone)."""
     reason: str
 
 
