@@ -19,6 +19,19 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+CONSENTED = "consented"
+"""The facet's marketing of a contact subscribed with a consent time."""
+
+
+def facet_marketing(contact: dict[str, Any]) -> str:
+    """The marketing a contact is counted under in the preview's facets: ``consented`` for
+    ``subscribed`` with ``marketing_consented_at`` (the sync subscribes them), else its own."""
+    marketing = str(contact.get("marketing") or "unknown")
+    if marketing == "subscribed" and contact.get("marketing_consented_at") is not None:
+        return CONSENTED
+    return marketing
+
+
 def consent_part(contact: dict[str, Any]) -> tuple[Any, ...]:
     """``()`` or a one-item tuple: the ninth payload item of ``contact`` (a validated dict)."""
     email_at, sms, sms_at = (contact.get("marketing_consented_at"),

@@ -35,7 +35,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from shared import constants as keys
-from shared.consent.mirror_part import consent_fields, consent_part
+from shared.consent.mirror_part import CONSENTED, consent_fields, consent_part, facet_marketing
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, Company, Contact, MirroredContact, Origin
 from shared.redis_text import as_text
@@ -44,8 +44,13 @@ READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
 ORIGIN_CODES: dict[str, str] = {"webhook": "w", "import": "i", "publish": "p", "resync": "r"}
 CODE_ORIGINS: dict[str, Origin] = {v: k for k, v in ORIGIN_CODES.items()}  # type: ignore[misc]
-MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k"}
-CODE_MARKETING: dict[str, Any] = {v: k for k, v in MARKETING_CODES.items()}
+MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k",
+                                   CONSENTED: "t"}
+"""``consented`` (facets only): subscribed with a consent time, which the sync sends as a
+subscribe (:func:`shared.consent.mirror_part.facet_marketing`); it reads back as
+``subscribed``."""
+CODE_MARKETING: dict[str, Any] = {**{v: k for k, v in MARKETING_CODES.items()},
+                                  "t": "subscribed"}
 _Model = TypeVar("_Model", bound=BaseModel)
 _set = object.__setattr__
 Facet = tuple[str | None, str | None, str, bool]
@@ -78,7 +83,7 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
     name, company_type = (company.get("name"), company.get("type")) if company else (None, None)
     return b"".join((
         f"{_time(at)}|{int(bulk)}{int(deleted)}|".encode(),
-        orjson.dumps((get("role"), company_type, MARKETING_CODES[get("marketing", "unknown")],
+        orjson.dumps((get("role"), company_type, MARKETING_CODES[facet_marketing(contact)],
                       int(email_valid))),
         b"\n",
         orjson.dumps((ORIGIN_CODES[origin], get("email"), get("first_name"), get("last_name"),

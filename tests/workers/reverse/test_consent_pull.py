@@ -152,10 +152,11 @@ def test_each_change_reaches_the_crm_once_through_the_pull_actor(
         configure_crm(monkeypatch, crm.url)
         with push_worker(redis_url):
             pull_list_members.send(acct.name)
-            wait_for(lambda: len(crm.accepted) >= 2)
+            wait_for(lambda: len(crm.accepted) >= 2, timeout=90)
             acct.r.hdel(keys.pull_state(acct.name), "pull_ended_at")
             pull_list_members.send(acct.name)  # a second pull finds nothing new
-            wait_for(lambda: "pull_ended_at" in acct.r.hgetall(keys.pull_state(acct.name)))
+            wait_for(lambda: "pull_ended_at" in acct.r.hgetall(keys.pull_state(acct.name)),
+                     timeout=90)
             time.sleep(0.5)
         documents = crm.documents()
     assert len(documents) == 2
