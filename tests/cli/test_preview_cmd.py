@@ -45,7 +45,8 @@ def feed(redis_url: str, r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SYNC_MAX_BULK_EXPORT", "3")
     collect(redis_url, r, [
         event("C-1", "01", marketing="subscribed",
-              marketing_consented_at="2026-11-20T10:00:00Z"), event("C-2", "02"), event("C-3", "03", marketing="unsubscribed"),
+              marketing_consented_at="2026-11-20T10:00:00Z"), event("C-2", "02"),
+        event("C-3", "03", marketing="unsubscribed"),
         event("C-4", "04", marketing="unsubscribed"), event("C-5", "05"),
         event("C-6", "06", email=None), event("C-7", "07", email="not-an-email"),
         event("C-8", "08", role="Intern"), event("C-9", "09", company_type="Competitor"),
