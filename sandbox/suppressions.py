@@ -96,14 +96,13 @@ def apply_action(req: Request, profile: Profile, action: str, body: dict[str, An
 
 def change_consent(req: Request) -> Reply:
     """One person's consent change made in Klaviyo (see the module docstring)."""
-    account = account_of(req)
-    profile = account.profiles.get(req.params["id"])
-    if profile is None:
-        raise not_found("No profile has that id.")
     body = body_of(req)
     action = body.get("action")
     if action not in ACTIONS:
         raise invalid(f"'action' must be one of {', '.join(ACTIONS)}.", pointer="/action")
+    profile = account_of(req).profiles.get(req.params["id"])
+    if profile is None:
+        raise not_found("No profile has that id.")
     apply_action(req, profile, str(action), body)
     return Reply(200, {"id": profile.id, "action": action, "updated": iso(profile.updated)})
 

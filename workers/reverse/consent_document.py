@@ -9,18 +9,23 @@ def consent_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
     """``{"id", "type": "consent.changed", "account", "contact_id", "profile", "channel",
     "consent", "reason", "occurred_at"}``; ``id`` is the stream entry's, stable across
     retries."""
-    def value(name: str) -> str | None:
-        return fields.get(name) or None
-
     return {
-        "id": entry_id,
-        "type": fields.get("type"),
-        "account": fields.get("account"),
+        **document_head(entry_id, fields),
         "contact_id": fields.get("contact_id"),
-        "profile": {"id": fields.get("profile_id"), "email": value("email"),
-                    "phone": value("phone")},
+        "profile": delivered_profile(fields),
         "channel": fields.get("channel"),
         "consent": fields.get("consent"),
-        "reason": value("reason"),
-        "occurred_at": value("occurred_at"),
+        "reason": fields.get("reason") or None,
+        "occurred_at": fields.get("occurred_at") or None,
     }
+
+
+def document_head(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    """``id``, ``type`` and ``account``: the start of every document the CRM receives."""
+    return {"id": entry_id, "type": fields.get("type"), "account": fields.get("account")}
+
+
+def delivered_profile(fields: dict[str, str]) -> dict[str, Any]:
+    """The ``profile`` object of a delivered document (empty values as null)."""
+    return {"id": fields.get("profile_id"), "email": fields.get("email") or None,
+            "phone": fields.get("phone") or None}
