@@ -6,7 +6,7 @@
 -- ARGV[1] "sent": the push side sends these contacts (and sets what it itself did, so a
 --   pull never reports the sync's own subscribe or unsubscribe back). ARGV[2] now (epoch s),
 --   then groups of 4: email, contact id, email key or "", sms key or "" ("" keeps it).
---   Returns nothing.
+--   Returns 1 when the ledger was empty before (the account's consent pulls start), else 0.
 -- ARGV[1] "seen": a pull read one profile. ARGV[2] email, ARGV[3] stream MAXLEN,
 --   ARGV[4] channel count n, then n groups of 7: channel, ledger field ("e"|"s"), key,
 --   consent, reason, occurred_at ISO, occurred epoch ("" = unknown); then the entry's common
@@ -19,6 +19,7 @@ local ledger, stream = KEYS[1], KEYS[2]
 
 if ARGV[1] == "sent" then
   local now = tonumber(ARGV[2])
+  local fresh = redis.call("EXISTS", ledger) == 0
   for i = 3, #ARGV, 4 do
     local email, contact = ARGV[i], ARGV[i + 1]
     local raw = redis.call("HGET", ledger, email)
@@ -32,7 +33,7 @@ if ARGV[1] == "sent" then
     if ARGV[i + 3] ~= "" then rec.s = ARGV[i + 3] end
     redis.call("HSET", ledger, email, cjson.encode(rec))
   end
-  return false
+  return fresh and 1 or 0
 end
 
 local email, maxlen, n = ARGV[2], ARGV[3], tonumber(ARGV[4])

@@ -29,6 +29,7 @@ from shared import constants as keys
 from shared.consent.klaviyo_state import ChannelState
 from shared.emails import normalise_email
 from shared.lua_scripts import lua_script
+from shared.state import due_accounts
 
 LEDGER = lua_script(__file__, "ledger.lua")
 CONSENT_CHANGED = "consent.changed"
@@ -48,16 +49,19 @@ class SentContact:
     sms_key: str | None = None
 
 
-def record_sent(client: Any, account: str, sent: Iterable[SentContact], now: float) -> None:
-    """Record contacts the push side sends (``client`` may be a pipeline)."""
+def record_sent(client: redis.Redis, account: str, sent: Iterable[SentContact],
+                now: float) -> None:
+    """Record contacts the push side sends. The first record of an account makes its
+    reverse side due at once (:mod:`shared.state.due_accounts`): an account without lists
+    would otherwise be looked at again only at the next nightly discovery."""
     args: list[str] = ["sent", repr(now)]
     for item in sent:
         if item.email:
             args += [normalise_email(item.email), item.contact_id, item.email_key or "",
                      item.sms_key or ""]
-    if len(args) > 2:
-        LEDGER(client, keys=[keys.consent_ledger(account), keys.subscribers_stream(account)],
-               args=args)
+    if len(args) > 2 and LEDGER(client, keys=[keys.consent_ledger(account),
+                                              keys.subscribers_stream(account)], args=args):
+        due_accounts.reverse_at(client, account, due_accounts.ASAP, sooner_only=True)
 
 
 @dataclass(frozen=True)

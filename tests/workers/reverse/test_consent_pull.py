@@ -16,6 +16,7 @@ from tests.workers.reverse.crm_receiver import CrmReceiver, configure_crm
 from tests.workers.reverse.reverse_harness import ReverseAccount
 from workers.actors.lists import pull_list_members
 from workers.reverse.consent_pull import ConsentPullResult, pull_consent
+from workers.reverse.schedule import ReverseSchedule
 
 
 def synced(acct: ReverseAccount, redis_url: str, **contacts: dict[str, Any]) -> dict[str, str]:
@@ -184,3 +185,17 @@ def test_a_pull_refused_by_klaviyo_parks_the_account_instead_of_retrying(
     assert acct.name in acct.r.smembers(keys.REFUSED_ACCOUNTS)
     calls = acct.sandbox.calls(acct.key).get("get_profiles", {})
     assert sum(calls.values()) == 1  # refused once, not retried
+
+
+def test_an_account_without_lists_is_pulled_for_consent_once_the_crm_sent_contacts(
+        redis_url: str, acct: ReverseAccount) -> None:
+    pulls: list[str] = []
+    schedule = ReverseSchedule(acct.r, send_discovery=lambda _account: None,
+                               send_pull=pulls.append)
+    schedule(time.time())  # nothing sent yet, no lists: it waits for the nightly discovery
+    assert acct.name not in pulls
+    synced(acct, redis_url, **{"C-1": {}})
+
+    schedule(time.time())
+
+    assert pulls.count(acct.name) == 1
