@@ -22,8 +22,8 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 from rich.console import Console
 
-from cli.demo import driver as demo_driver
-from cli.demo import expectations, feed, report, wave3
+from cli.demo import feed
+from cli.demo.crm_inbox import CrmInbox
 from cli.procfile import LocalStack, build_manager
 from shared.redis_server import RedisServerNotFound, free_port
 
@@ -34,7 +34,7 @@ START_WAIT_SECONDS = 60
 
 
 def demo_env(base: dict[str, str], interval: float,
-             crm: wave3.CrmInbox | None = None) -> dict[str, str]:
+             crm: CrmInbox | None = None) -> dict[str, str]:
     """The environment of the run: nothing of the caller's Redis, Klaviyo or SYNC_*; the
     consent pull every ``interval`` too, delivering to the demo's CRM inbox."""
     env = {k: v for k, v in base.items() if k not in DROPPED_ENV and not k.startswith("SYNC_")}
@@ -67,7 +67,11 @@ class _Run:
 
 def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
            stop: threading.Event, contacts: int, interval: float, seed: int,
-           crm: wave3.CrmInbox) -> None:
+           crm: CrmInbox) -> None:
+    # Here, not at module level: the driver loads the Klaviyo SDK, which --help does not need.
+    from cli.demo import driver as demo_driver
+    from cli.demo import expectations, report, wave3
+
     driver = demo_driver.Driver(demo_driver.Endpoints.of(stack.env), stack.env, console, stop)
     try:
         the_feed = feed.generate(contacts, seed)
@@ -124,7 +128,7 @@ def demo(
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 110)
-    crm = wave3.CrmInbox(secrets.token_hex(16))
+    crm = CrmInbox(secrets.token_hex(16))
     try:
         stack = LocalStack(demo_env(dict(os.environ), interval, crm)).start()
     except (RedisServerNotFound, FileNotFoundError) as error:

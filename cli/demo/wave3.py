@@ -12,18 +12,16 @@ resend Klaviyo still holds every unsubscribe and bounce, counted by the sync's r
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cli.demo import klaviyo_state
+from cli.demo.crm_inbox import CrmInbox
 from cli.demo.expectations import Expected
 from cli.demo.feed import ACCOUNT, Feed
 from cli.demo.report import Row
-from producers.signature import HEADER, SignatureError, verify
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
 from shared.redis_text import optional_float
@@ -33,51 +31,6 @@ PEOPLE = 10
 REASONS = {"unsubscribe": "UNSUBSCRIBE", "bounce": "HARD_BOUNCE"}
 OLDER = timedelta(days=30)
 """How much older than the Klaviyo change the CRM's resent consent is."""
-
-
-class CrmInbox:
-    """The CRM's end of the deliveries: a local HTTP server that keeps every signed POST."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.documents: list[dict[str, Any]] = []
-        self.refused = 0
-        self._lock = threading.Lock()
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    verify(self.headers.get(HEADER) or "", body, [inbox.secret])
-                except SignatureError:
-                    with inbox._lock:
-                        inbox.refused += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                with inbox._lock:
-                    inbox.documents.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, name="demo-crm", daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/crm/klaviyo-events"
-
-    def consent_changes(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [d for d in self.documents if d.get("type") == "consent.changed"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _newest_events(feed: Feed) -> dict[str, dict[str, Any]]:
