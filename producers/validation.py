@@ -17,11 +17,14 @@ import orjson
 from pydantic import ValidationError
 
 from shared.events import (
+    ERASED,
+    ERASED_CARRIES_ID,
     FAR_AHEAD,
     IN_THE_FUTURE,
     MAX_FUTURE_SKEW,
     ContactEvent,
     EventBatch,
+    erased_extra_fields,
     future_consent,
 )
 from shared.wire_events import WireEvent, wire_events
@@ -138,7 +141,7 @@ def parse_batch(body: bytes) -> list[WireEvent]:
             raw = None
         raw_events = raw.get("events") if isinstance(raw, dict) else None
         raise SchemaError(batch_errors(error, raw_events)) from None
-    refused = _far_ahead(events) + duplicate_keys(body)
+    refused = _far_ahead(events) + _erased_with_data(events) + duplicate_keys(body)
     if refused:
         raise SchemaError(refused)
     return events
@@ -153,6 +156,13 @@ def _far_ahead(events: Sequence[WireEvent]) -> list[FieldError]:
     return found + [FieldError(index, f"contact.{name}", IN_THE_FUTURE, event["event_id"])
                     for index, event in enumerate(events)
                     for name in future_consent(event["contact"])]
+
+
+def _erased_with_data(events: Sequence[WireEvent]) -> list[FieldError]:
+    """The model's erasure rule (only the id), on validated dicts."""
+    return [FieldError(index, f"contact.{name}", ERASED_CARRIES_ID, event["event_id"])
+            for index, event in enumerate(events) if event["type"] == ERASED
+            for name in erased_extra_fields(event["contact"])]
 
 
 _ESCAPED_COLONS = (b"\\u003a", b"\\u003A")

@@ -334,6 +334,26 @@ def batch_plan_keys(account: str, batch_id: str) -> list[str]:
             batch_plan_shared_phones(account, batch_id)]
 
 
+# --- the console (producers/console) ---------------------------------------------------------
+def console_account_index(column: str) -> str:
+    """Sorted set with TTL: account -> its value of ``column`` (``name``: every score 0,
+    members in name order), the console's overview pages through it
+    (:mod:`shared.state.account_index`)."""
+    return f"{PREFIX}:console:accounts:{column}"
+
+
+def console_account_index_staged(column: str, build: str) -> str:
+    """Sorted set with TTL: :func:`console_account_index` while one build writes it, renamed
+    into place when complete."""
+    return f"{PREFIX}:console:accounts:{column}:building:{build}"
+
+
+def console_link_used(nonce: str) -> str:
+    """String with TTL (the link's remaining life): a console link already opened; a link
+    opens once."""
+    return f"{PREFIX}:console:link:{nonce}"
+
+
 # --- consent both ways (appended) ----------------------------------------------------------
 def consent_ledger(account: str) -> str:
     """Hash: normalised email of a contact the CRM sent -> JSON of the consent the sync last
