@@ -61,6 +61,7 @@ from shared.state.chunk_record import (
 from shared.state.list_echo import record_pushed
 from shared.telemetry.metrics import record_rejections
 from workers.push.deliver import chunk_records as records
+from workers.push.deliver import consent as consent_push
 from workers.push.deliver import job_answers as answers
 from workers.push.deliver.body_slot import body_slot
 from workers.push.deliver.clear_fields import clear_profiles
@@ -273,11 +274,13 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     ok = [row for index, row in enumerate(rows) if index not in failed]
     version = version_of(fields)
     if notes is None:
+        consent_push.phones_taken(client, klaviyo, account, key, ok)
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
         return
     learnt = answers.learn_profiles(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
+    consent_push.profiles_taken(client, klaviyo, account, ok, notes)  # before unsubscribes
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get(ChunkField.UNSUB_DONE, 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),
