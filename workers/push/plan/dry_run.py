@@ -25,8 +25,9 @@ from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.state import account_health as health
+from shared.state.account_state import never_completed
 from shared.state.contact_mirror import read_mirrors
-from shared.state.synced_contacts import SyncedRecord
+from shared.state.synced_contacts import SyncedRecord, read_synced
 from workers.push.plan.claims import Claim
 from workers.push.plan.planner import Context, Member, Plan, plan_batch
 
@@ -80,7 +81,7 @@ def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
     """The dry run of ``config``'s account (see the module docstring)."""
     account = config.name
     found = NextSync(account)
-    initial = client.hget(keys.state(account), "completed_at") is None
+    initial = never_completed(client, account)
     list_id = config.default_list_id or ""
     missing = bool(list_id) and health.missing_list(client, account) == list_id
     claims: dict[str, Claim] = {}
@@ -96,8 +97,7 @@ def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
         members = [Member(cid, float(score), flag is not None)
                    for cid, (_, score), flag in zip(ids, scored, bulk, strict=True)]
         contacts, unreadable = read_mirrors(client, account, ids)
-        raw: list[Any] = client.hmget(keys.synced_contacts(account), ids)
-        synced = {cid: SyncedRecord.load(r) for cid, r in zip(ids, raw, strict=True) if r}
+        synced = read_synced(client, account, ids)
         phones = sorted({p.e164 for c in contacts.values()
                          if (p := normalise_phone(c.contact.phone, config.phone_region)).e164})
         owners: list[Any] = (client.hmget(keys.phone_owners(account), phones)
