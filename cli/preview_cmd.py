@@ -23,7 +23,6 @@ from shared.account_service.errors import ServiceError
 from shared.account_service.preview import preview_counts
 from shared.accounts import DEFAULT_ACCOUNT
 from shared.settings import Settings, get_settings
-from workers.push.plan.dry_run import KINDS, next_sync
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,8 @@ def render(report: PreviewReport) -> Table:
 
 def _next(client: redis.Redis, settings: Settings, account: str, as_json: bool) -> None:
     """``--next``: the dry run of the account's next batch (:mod:`workers.push.plan.dry_run`)."""
+    from workers.push.plan.dry_run import KINDS, next_sync  # loaded when run (--help)
+
     try:
         config = existing(client, settings, account)
     except ServiceError as error:

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from shared.settings import get_settings
-from shared.telemetry.startup import start_process
 
 KEEP_ALIVE_SECONDS = 5
 """An idle keep-alive connection is closed after this many seconds (uvicorn's default)."""
@@ -38,6 +37,7 @@ def web(
 
     from cli.process_cmds import ensure_port_free
     from producers.webhook import WebhookConfigError, create_app
+    from shared.telemetry.startup import start_process
 
     settings = get_settings()
     ensure_port_free(settings.port if port is None else port, host)  # before anything starts
