@@ -27,6 +27,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared import secrets_box
+from shared.field_map import dump_field_map, parse_field_map
 from shared.phones import check_phone_region
 from shared.redis_text import as_text
 from shared.settings import Settings
@@ -102,6 +103,9 @@ class AccountOptions(BaseModel):
     phone_region: str | None = None
     """ISO 3166 alpha-2 country in which phones without ``+`` are read; ``None``: such
     phones are left off the profiles."""
+    field_map: dict[str, Any] | None = None
+    """Klaviyo target -> CRM source (:mod:`shared.field_map`); ``None``: the default
+    profile."""
 
     @field_validator("contact_roles", "company_types", mode="before")
     @classmethod
@@ -113,6 +117,11 @@ class AccountOptions(BaseModel):
     def _list_id(cls, value: object) -> object:
         return _blank_is_none(value)
 
+    @field_validator("field_map", mode="before")
+    @classmethod
+    def _field_map(cls, value: object) -> object:
+        return dump_field_map(parse_field_map(value))
+
     @field_validator("phone_region", mode="before")
     @classmethod
     def _phone_region(cls, value: object) -> object:
@@ -121,7 +130,7 @@ class AccountOptions(BaseModel):
 
 OPTION_FIELDS = tuple(AccountOptions.model_fields)
 """``contact_roles``, ``company_types``, ``max_bulk_export``, ``default_list_id``,
-``interval``, ``phone_region``."""
+``interval``, ``phone_region``, ``field_map``."""
 
 
 def _blank_is_none(value: object) -> object:

@@ -51,6 +51,7 @@ LIMITS: dict[str, Limit] = {
     "bulk_subscribe_profiles": LARGE,
     "bulk_unsubscribe_profiles": LARGE,
     "bulk_suppress_profiles": LARGE,
+    "request_profile_deletion": Limit(3, 60),
 }
 """Klaviyo's published limits per SDK operation (spec revision 2026-07-15)."""
 DEFAULT_LIMIT = SMALL
