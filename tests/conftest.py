@@ -11,7 +11,11 @@ from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from shared.settings import get_settings
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.sentry_envelopes"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.redis_cluster",
+    "tests.support.sentry_envelopes",
+]
 
 Setting = Callable[[str, str], None]
 """The type of the :func:`setting` fixture."""

@@ -21,6 +21,7 @@ import redis
 from shared import constants as keys
 from shared import secrets_box
 from shared.accounts import DEFAULT_ACCOUNT, KEY_FIELD, OAUTH_FIELD
+from shared.redis_cluster import transaction
 from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
@@ -79,7 +80,7 @@ def store_connection(client: redis.Redis, account: str, tokens: OAuthTokens,
     """A new connection: tokens stored, the account registered, any refusal cleared, and
     the account due now (its waiting changes go in the next batch)."""
     now = time.time()
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         save_tokens(pipe, account, tokens, secret_key)
         pipe.hset(keys.account_config(account), "updated_at", json.dumps(now))
         _log(pipe, account, "not connected", "connected", now)
@@ -96,7 +97,7 @@ def forget_connection(client: redis.Redis, account: str) -> None:
     """Disconnected: the tokens and the private key are forgotten (the account and its
     settings stay; it no longer syncs until it has credentials again)."""
     now = time.time()
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         pipe.hdel(keys.account_config(account), OAUTH_FIELD, KEY_FIELD)
         _log(pipe, account, "connected", "disconnected", now)
         connection_state.clear(pipe, account)
@@ -108,6 +109,6 @@ def mark_reconnect_needed(client: redis.Redis, account: str, detail: str) -> Non
     connection (the scheduler starts no batch for it; its changes wait in pending). The
     dead tokens stay, so the account still shows as an OAuth one."""
     now = time.time()
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         connection_state.park(pipe, account, "reconnect_needed", "invalid_grant", detail, now)
         pipe.execute()
