@@ -16,6 +16,7 @@ import typer
 from shared.account_service.errors import ServiceError
 from shared.account_service.syncs import sync_now as sync_now_of
 from shared.accounts import AccountStore
+from shared.broker_redis import broker_url
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
 from workers.actors.batch import sync_batch
@@ -99,8 +100,9 @@ def collector(
 
 
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
-    """Enqueue through the Dramatiq broker on ``redis_url`` to the batch actor."""
-    setup_broker(redis_url)
+    """Enqueue through the Dramatiq broker (``SYNC_BROKER_URL``, by default ``redis_url``)
+    to the batch actor."""
+    setup_broker(redis_url, broker_url(get_settings()))
 
     def enqueue(account: str, batch_id: str) -> None:
         sync_batch.send(account, batch_id)

@@ -2,8 +2,9 @@
 actor of contact-sync (Procfile, docker-compose.yml, ``contact-sync run``).
 
 It is the one module whose import sets up a broker: the worker's logging and Sentry
-first (Sentry patches the broker), then the Redis broker on ``REDIS_URL`` (required: a
-worker cannot embed its own Redis), then every actor module. When
+first (Sentry patches the broker), then the Redis broker on ``SYNC_BROKER_URL``, by
+default ``REDIS_URL`` (required: a worker cannot embed its own Redis; the state stays on
+``REDIS_URL``), then every actor module. When
 :func:`workers.broker.setup_broker` already ran in this process (tests, benchmarks), that
 broker is kept. Everything else imports the actor modules freely: they are declared on a
 placeholder that connects to nothing until ``setup_broker`` runs (see
@@ -12,6 +13,7 @@ placeholder that connects to nothing until ``setup_broker`` runs (see
 
 from __future__ import annotations
 
+from shared.broker_redis import broker_url
 from shared.settings import get_settings
 from workers.broker import current_broker, setup_broker
 from workers.ops_middleware import prepare_worker_telemetry
@@ -24,7 +26,7 @@ if current_broker() is None:
             "(contact-sync run sets it for its processes)"
         )
     prepare_worker_telemetry("worker")
-    setup_broker(_url)
+    setup_broker(_url, broker_url(get_settings()))
 
 # After the broker, on purpose (the actors then declare straight onto it).
 from workers.actors import batch, chunk, lists

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.broker_redis import broker_redis
 from shared.redis_text import as_text
 from shared.state import heartbeats
 from shared.state.account_status import account_statuses, known_accounts
@@ -41,7 +42,7 @@ def _blocked(client: redis.Redis) -> list[dict[str, Any]]:
 def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any]:
     """The whole report, as plain data (what ``status --json`` prints)."""
     now = time.time() if now is None else now
-    depths = queue_depths(client)
+    depths = queue_depths(broker_redis(client))
     throttles = recent_throttles(client, now - RECENT_SECONDS)
     by_operation: dict[str, int] = {}
     for entry in throttles:
@@ -64,7 +65,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
             "blocked": _blocked(client),
         },
         "scheduler_alive": bool(client.exists(keys.SCHEDULER_HEARTBEAT)),
-        "processes": heartbeats.alive(client, now),
+        "processes": heartbeats.alive(client, now, broker_redis(client)),
     }
 
 
