@@ -353,7 +353,9 @@ class Collector:
             args.append(mirror)
         # EVALSHA itself, not through redis-py's Script: a pipeline of Script calls asks
         # SCRIPT EXISTS first, one more round trip per batch (NOSCRIPT is handled above).
-        pipe.evalsha(self._apply_sha, len(script_keys), *script_keys, *args)
+        # As a plain command: a Redis Cluster pipeline refuses its evalsha() method but
+        # routes the command by its keys (all of one account: one slot).
+        pipe.execute_command("EVALSHA", self._apply_sha, len(script_keys), *script_keys, *args)
 
     def _apply_one_by_one(self, by_account: ByAccount) -> None:
         for account, items in by_account.items():
@@ -378,6 +380,8 @@ class Collector:
         pipe.xinfo_groups(keys.EVENTS_STREAM)
         pipe.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)
         *_, groups, pending = pipe.execute()
+        if isinstance(pending, list):  # a Redis Cluster MULTI answers XPENDING unparsed
+            pending = {"pending": pending[0], "min": pending[1]}
         self._last_trim, self._untrimmed = now, False
         if len(groups) != 1:
             return  # another group reads this stream too: leave trimming to its owner
