@@ -128,7 +128,7 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
     for start in range(0, len(doomed), 1_000):
         # DEL as a plain command: a Redis Cluster pipeline's delete() takes one key only;
         # these are all the account's (one slot).
-        pipe.execute_command("DEL", *doomed[start:start + 1_000])
+        pipe.execute_command("DEL", *doomed[start:start + 1_000])  # type: ignore[no-untyped-call]
     pipe.hdel(keys.batch(account, batch_id), "email_changes")
     if older:
         pipe.ltrim(keys.batches(account), 0, keep - 1)
