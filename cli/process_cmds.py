@@ -13,6 +13,7 @@ from typing import Annotated
 import redis
 import typer
 
+from shared import ingest_shards
 from shared.account_service.errors import ServiceError
 from shared.account_service.syncs import sync_now as sync_now_of
 from shared.accounts import AccountStore
@@ -90,13 +91,25 @@ def collector(
     claim_idle: Annotated[float, typer.Option(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
-    """Read contact events from the stream and keep the newest state of each contact."""
+    """Read contact events from the stream and keep the newest state of each contact
+    (one consumer per ingest stream, in threads, when SYNC_INGEST_SHARDS > 1)."""
     settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "collector")
-    worker = Collector(client, consumer or default_consumer_name(), count=count,
-                       claim_idle_ms=int(claim_idle * 1000))
-    worker.run_forever(stop_on_signals())
+    stop = stop_on_signals()
+    workers = [Collector(client, consumer or default_consumer_name(), count=count,
+                         claim_idle_ms=int(claim_idle * 1000), stream=stream)
+               for stream in ingest_shards.streams()]
+    if len(workers) == 1:
+        workers[0].run_forever(stop)
+        return
+    threads = [threading.Thread(target=worker.run_forever, args=(stop,),
+                                name=f"collector-{index}")
+               for index, worker in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:

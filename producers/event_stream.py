@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import redis
 
 from shared import constants as keys
+from shared import ingest_shards
 from shared.events import ContactEvent, Origin
 from shared.lua_scripts import lua_script
 from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
@@ -65,9 +66,26 @@ def append_wire_events(client: redis.Redis, events: Sequence[WireEvent], origin:
 
 
 def _append(client: redis.Redis, args: list[str | bytes], origin: Origin) -> int:
-    """One script call: ``args`` holds four values per event (``append_events.lua``)."""
+    """One script call per ingest stream (one, unless ``SYNC_INGEST_SHARDS`` > 1):
+    ``args`` holds four values per event (``append_events.lua``), the account second.
+    With several shards a request is stored shard by shard: a failure part way stores
+    some of its events, and the caller's retry stores them again, which the collector's
+    newest-``occurred_at``-wins makes harmless."""
     if not args:
         return 0
-    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
-                           args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
+    shards = ingest_shards.shard_count()
+    if shards == 1:
+        return _append_to(client, keys.EVENTS_STREAM, args, origin)
+    by_stream: dict[str, list[str | bytes]] = {}
+    for start in range(0, len(args), 4):
+        account = args[start + 1]
+        stream = ingest_shards.stream_of(
+            account.decode() if isinstance(account, bytes) else account, shards)
+        by_stream.setdefault(stream, []).extend(args[start:start + 4])
+    return sum(_append_to(client, stream, part, origin) for stream, part in by_stream.items())
+
+
+def _append_to(client: redis.Redis, stream: str, args: list[str | bytes], origin: Origin
+               ) -> int:
+    stored = APPEND_EVENTS(client, keys=[stream], args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
     return int(stored)  # type: ignore[arg-type]

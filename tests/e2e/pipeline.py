@@ -26,6 +26,7 @@ from sandbox.app import ASGIApp
 from sandbox.inspect_client import SandboxClient
 from sandbox.server import SandboxServer
 from shared import constants as keys
+from shared import ingest_shards
 from shared.redis_client import connect
 from shared.redis_cluster_server import EmbeddedRedisCluster
 from shared.redis_server import EmbeddedRedis
@@ -115,10 +116,14 @@ class Pipeline:
 
     # --- waiting ----------------------------------------------------------------------------
     def _stream_consumed(self) -> bool:
-        if not self.r.exists(keys.EVENTS_STREAM):
+        shards = int(self.stack.env.get("SYNC_INGEST_SHARDS") or 1)
+        return all(self._consumed(name) for name in ingest_shards.streams(shards))
+
+    def _consumed(self, name: str) -> bool:
+        if not self.r.exists(name):
             return True
-        stream: Any = self.r.xinfo_stream(keys.EVENTS_STREAM)
-        groups: Any = self.r.xinfo_groups(keys.EVENTS_STREAM)
+        stream: Any = self.r.xinfo_stream(name)
+        groups: Any = self.r.xinfo_groups(name)
         return any(g["name"] == keys.COLLECTOR_GROUP and g["pending"] == 0
                    and g["last-delivered-id"] == stream["last-generated-id"] for g in groups)
 
@@ -190,7 +195,7 @@ def summed(batches: list[dict[str, Any]]) -> dict[str, int]:
 STATE_SHAPES = ("redis", "cluster")
 """Where a pipeline keeps its state: ``redis`` (one redis-server, the queues beside the
 state) or ``cluster`` (a local Redis Cluster of 3 masters + 3 replicas, the Dramatiq queues
-on a redis-server of their own through ``SYNC_BROKER_URL``)."""
+on a redis-server of their own through ``SYNC_BROKER_URL``, the intake in 3 shards)."""
 
 
 @contextmanager
@@ -199,7 +204,7 @@ def state_redis(shape: str) -> Iterator[tuple[str, dict[str, str], EmbeddedRedis
     cluster (to kill a master) when it is one."""
     if shape == "cluster":
         with EmbeddedRedisCluster() as cluster, EmbeddedRedis() as queues:
-            yield cluster.url, {"SYNC_BROKER_URL": queues.url}, cluster
+            yield cluster.url, {"SYNC_BROKER_URL": queues.url, "SYNC_INGEST_SHARDS": "3"}, cluster
     else:
         with EmbeddedRedis() as server:
             yield server.url, {}, None
