@@ -41,7 +41,7 @@ def test_an_accounts_events_all_go_to_its_shard_and_are_applied_by_its_collector
     for name in accounts:
         mine = ingest_shards.stream_of(name)
         entries = rc.xrange(mine)
-        assert any(fields["account"] == name for _, fields in entries)  # type: ignore[union-attr]
+        assert any(fields["account"] == name for _, fields in entries)  # type: ignore[union-attr,index]
 
     for stream in streams:
         collector = Collector(rc, "c-1", block_ms=10, stream=stream)
