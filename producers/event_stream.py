@@ -23,6 +23,7 @@ throughput is bound by it). redis-py reloads the script by itself after a Redis 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
@@ -30,6 +31,8 @@ from shared import constants as keys
 from shared import ingest_shards
 from shared.events import ContactEvent, Origin
 from shared.lua_scripts import lua_script
+from shared.redis_cluster import is_cluster, on_master_with_replica
+from shared.settings import get_settings
 from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
 from shared.wire_events import EVENT_RULES, WireEvent, occurred_at_epoch, wire_json
 
@@ -87,5 +90,16 @@ def _append(client: redis.Redis, args: list[str | bytes], origin: Origin) -> int
 
 def _append_to(client: redis.Redis, stream: str, args: list[str | bytes], origin: Origin
                ) -> int:
-    stored = APPEND_EVENTS(client, keys=[stream], args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
-    return int(stored)  # type: ignore[arg-type]
+    """On a Redis Cluster the call returns once a replica has the entries too
+    (``SYNC_INGEST_REPLICA_WAIT_MS``; :class:`shared.redis_cluster.NotReplicated` if none
+    confirmed in time), so a 202 survives the loss of the stream's master."""
+    def write(target: Any) -> Any:
+        return APPEND_EVENTS(target, keys=[stream],
+                             args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
+
+    wait_ms = get_settings().ingest_replica_wait_ms
+    if is_cluster(client) and wait_ms > 0:
+        stored, = on_master_with_replica(client, stream, wait_ms, write)
+    else:
+        stored = write(client)  # one Redis: the one script call of before
+    return int(stored)

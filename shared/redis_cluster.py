@@ -176,3 +176,39 @@ def transaction(client: redis.Redis) -> Any:
     if is_cluster(client):
         return SlotSteps(client)
     return client.pipeline(transaction=True)
+
+
+class NotReplicated(redis.RedisError):
+    """No replica confirmed a write within the wait (``WAIT`` answered 0)."""
+
+
+def on_master_with_replica(client: redis.Redis, key: str, wait_ms: int,
+                           write: Callable[[Any], None]) -> list[Any]:
+    """Run ``write(pipe)`` (commands on ``key``'s slot) and then ``WAIT 1 wait_ms`` on the
+    same connection to the master of ``key``, so the answer means the write is on that
+    master and on at least one replica: a failover (which promotes a replica) keeps it.
+    Returns the pipeline's answers without WAIT's; :class:`NotReplicated` when no replica
+    confirmed in time (the write may then be lost by a failover: the caller refuses the
+    request, and a retry is harmless). On one Redis (or ``wait_ms`` 0) it is just the
+    pipeline."""
+    if not is_cluster(client) or wait_ms <= 0:
+        pipe = client.pipeline(transaction=False)
+        write(pipe)
+        return list(pipe.execute())
+    cluster = cast(RedisCluster, client)
+    for attempt in (1, 2):
+        node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+        pipe = node.redis_connection.pipeline(transaction=False)
+        write(pipe)
+        pipe.execute_command("WAIT", 1, wait_ms)
+        try:
+            *answers, replicas = pipe.execute()
+        except redis.ResponseError as error:  # MOVED: the slot's master changed
+            if attempt == 2 or not str(error).startswith(("MOVED", "ASK", "CLUSTERDOWN")):
+                raise
+            cluster.nodes_manager.initialize()
+            continue
+        if int(replicas) < 1:
+            raise NotReplicated(f"no replica confirmed the write within {wait_ms} ms")
+        return list(answers)
+    raise AssertionError("unreachable")
