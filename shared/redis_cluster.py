@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError, TryAgainError
 
 from shared.constants import PREFIX
 
@@ -212,3 +213,11 @@ def on_master_with_replica(client: redis.Redis, key: str, wait_ms: int,
             raise NotReplicated(f"no replica confirmed the write within {wait_ms} ms")
         return list(answers)
     raise AssertionError("unreachable")
+
+
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    redis.ConnectionError, redis.TimeoutError, ClusterDownError, TryAgainError,
+    SlotNotCoveredError, ClusterError)
+"""What a long-running process waits out as a Redis outage (with growing waits) rather than
+dies of: on a cluster, a failover answers ``CLUSTERDOWN``/``TRYAGAIN`` or leaves a slot
+unserved for a second or two."""

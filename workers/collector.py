@@ -36,6 +36,7 @@ from shared import constants as keys
 from shared.events import Origin
 from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
+from shared.redis_cluster import OUTAGE_ERRORS
 from shared.state import due_accounts
 from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
 from shared.state.heartbeats import Heart
@@ -216,7 +217,7 @@ class Collector:
             try:
                 heart.beat()
                 self.run_overlapped(go_on)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
+            except OUTAGE_ERRORS as error:  # a cluster's failover too
                 stop_event.wait(outage.failed(error))  # logged once, growing waits
             except redis.ResponseError as error:
                 if "NOGROUP" not in str(error):
