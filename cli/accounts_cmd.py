@@ -240,7 +240,8 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Stop syncing an account and forget everything of it here: settings, key, mirrored
-    contacts, history (Klaviyo is not touched) -- what DELETE /v1/accounts/{account} does."""
+    contacts, history (an OAuth grant is revoked at Klaviyo first) -- what
+    DELETE /v1/accounts/{account} does."""
     store = _store()
     if not yes:
         typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",

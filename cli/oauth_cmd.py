@@ -2,10 +2,11 @@
 connection to Klaviyo from the command line, through the same code as ``web``'s routes
 (:mod:`shared.klaviyo.oauth_flow`).
 
-``connect`` prints Klaviyo's authorize URL: open it in a browser, approve, and Klaviyo sends
-the browser to ``web``'s callback (``SYNC_PUBLIC_URL``), which stores the tokens. The URL
-works once, for ten minutes. ``disconnect`` revokes the grant at Klaviyo and forgets the
-tokens and key.
+``connect`` prints the flow's launch URL on ``web`` (``SYNC_PUBLIC_URL``): open it in your
+browser, which ``web`` sends on to Klaviyo with a cookie binding the flow to it; approve,
+and Klaviyo sends the browser back to ``web``'s callback, which stores the tokens. The URL
+works once, for ten minutes, and only in the browser that opens it first. ``disconnect``
+revokes the grant at Klaviyo and forgets the tokens and key.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def connect(name: str, return_to: ReturnTo = None) -> None:
         url = start(open_redis(settings), settings, name, return_to)
     except (AccountError, OAuthNotConfigured, SecretKeyMissing, SecretKeyInvalid) as error:
         raise fail(str(error)) from None
-    typer.echo(f"Open this URL to connect {name} to Klaviyo (valid once, for "
-               f"{STATE_TTL_S // 60} minutes):")
+    typer.echo(f"Open this URL in your browser to connect {name} to Klaviyo (valid once, "
+               f"for {STATE_TTL_S // 60} minutes, in the browser that opens it first):")
     typer.echo(url)
 
 

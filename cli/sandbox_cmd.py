@@ -131,6 +131,13 @@ def sandbox(
             " default: the request's host."
         ),
     ] = None,
+    oauth_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A redirect URI registered for the OAuth app (repeatable); default:"
+            " http://localhost:8000 and http://127.0.0.1:8000 + /v1/oauth/klaviyo/callback."
+        ),
+    ] = None,
 ) -> None:
     """Serve a local Klaviyo API (profiles, lists, bulk import, consent, OAuth) for the SDK.
 
@@ -171,6 +178,7 @@ def sandbox(
         key_states=_parse_key_states(key_state or []),
         refused_email_domains=refuse_email_domain or (),
         access_token_ttl_s=access_token_ttl,
+        oauth_redirect_uris=oauth_redirect_uri or None,
     )
     typer.echo(
         f"Klaviyo sandbox on {server.url} ({len(key_list)} key(s), rate limits {rate_limits});"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.oauth_grants import DEFAULT_CLIENTS
+from sandbox.oauth_grants import DEFAULT_CLIENTS, DEFAULT_REDIRECT_URIS
 
 
 @dataclass
@@ -49,7 +49,8 @@ class SandboxConfig:
     these domains are refused like invalid ones (an emulator control standing for the rules
     of Klaviyo's address check that no client can know in advance).
     ``oauth_clients`` are the OAuth apps (client id -> secret); ``access_token_ttl_s`` is how
-    long an access token lives (Klaviyo: an hour; seconds in tests, so refreshes happen).
+    long an access token lives (Klaviyo: an hour; seconds in tests, so refreshes happen);
+    ``oauth_redirect_uris`` the redirect URIs registered for the apps.
     """
 
     keys: tuple[str, ...] = ("sandbox-key",)
@@ -71,3 +72,4 @@ class SandboxConfig:
     refused_email_domains: tuple[str, ...] = ()
     oauth_clients: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENTS))
     access_token_ttl_s: float = 3600.0
+    oauth_redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS

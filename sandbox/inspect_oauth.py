@@ -12,22 +12,33 @@ from sandbox.inspect_controls import account_of, body_of
 
 
 def describe(req: Request) -> Reply:
-    """``{"access_token_ttl_s", "counts": {authorization_code, refresh_token, refused,
-    revoked}, "grants": {"live", "revoked"}}``."""
+    """``{"access_token_ttl_s", "redirect_uris", "counts": {authorization_code,
+    refresh_token, refused, revoked}, "grants": {"live", "revoked"}}``."""
     oauth = req.state.oauth
     revoked = sum(1 for grant in oauth.grants.values() if grant.revoked)
     return Reply(200, {"access_token_ttl_s": oauth.access_token_ttl_s,
+                       "redirect_uris": list(oauth.redirect_uris),
                        "counts": asdict(oauth.counts),
                        "grants": {"live": len(oauth.grants) - revoked, "revoked": revoked}})
 
 
 def configure(req: Request) -> Reply:
-    """``{"access_token_ttl_s": N}``: tokens issued from now on live N seconds."""
-    ttl = body_of(req).get("access_token_ttl_s")
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-        raise invalid("'access_token_ttl_s' must be a positive number.",
-                      pointer="/access_token_ttl_s")
-    req.state.oauth.access_token_ttl_s = float(ttl)
+    """``{"access_token_ttl_s": N}``: tokens issued from now on live N seconds;
+    ``{"redirect_uris": [...]}``: the apps' registered redirect URIs (either or both)."""
+    body = body_of(req)
+    if "access_token_ttl_s" in body:
+        ttl = body["access_token_ttl_s"]
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+            raise invalid("'access_token_ttl_s' must be a positive number.",
+                          pointer="/access_token_ttl_s")
+        req.state.oauth.access_token_ttl_s = float(ttl)
+    if "redirect_uris" in body:
+        uris = body["redirect_uris"]
+        if not isinstance(uris, list) or not all(
+                isinstance(u, str) and u.startswith(("http://", "https://")) for u in uris):
+            raise invalid("'redirect_uris' must be a list of absolute http(s) URLs.",
+                          pointer="/redirect_uris")
+        req.state.oauth.redirect_uris = tuple(uris)
     return describe(req)
 
 

@@ -1,7 +1,9 @@
 """Klaviyo's OAuth endpoints: authorize (with a consent page), token, revoke.
 
-``GET /oauth/authorize`` checks the request (known ``client_id``, ``response_type=code``,
-PKCE S256, a scope) and shows the consent page; its form posts the user's answer to
+``GET /oauth/authorize`` checks the request (known ``client_id``, a ``redirect_uri``
+registered for it, ``response_type=code``, PKCE S256, a scope) and shows the consent page,
+where the user signs in with the key of their account (no account is listed: a stranger
+must not learn other tenants' keys); its form posts the user's answer to
 ``POST /oauth/authorize`` (``request``, ``account`` = the key of the account to install the
 app in, ``decision`` = ``allow`` or ``deny``), which redirects to ``redirect_uri`` with
 ``code`` and ``state``, or ``error=access_denied``. A test approves or denies by posting that
@@ -57,15 +59,15 @@ def authorize_page(req: Request) -> Reply:
     except OAuthRefusal as err:
         return _page(400, f"<h1>Invalid authorization request</h1><p>{err.error}: "
                           f"{html.escape(err.description)}</p>")
-    options = "".join(f'<option value="{html.escape(key)}">{html.escape(key)}</option>'
-                      for key in req.state.store.accounts)
     scope = html.escape(req.query.get("scope", ""))
     return _page(200, f"""<!doctype html><title>Connect to Klaviyo (sandbox)</title>
 <h1>Allow {html.escape(req.query["client_id"])} to access your Klaviyo account?</h1>
 <p>Scopes: {scope}</p>
 <form method="post" action="/oauth/authorize">
 <input type="hidden" name="request" value="{request_id}">
-<select name="account">{options}</select>
+<p>Sign in to the Klaviyo account to install the app in: its private key (the sandbox's
+stand-in for Klaviyo's login; no other account is shown here).</p>
+<input type="password" name="account" autocomplete="off" required>
 <button name="decision" value="allow">Allow</button>
 <button name="decision" value="deny">Deny</button>
 </form>""")
@@ -76,7 +78,7 @@ def authorize_answer(req: Request) -> Reply:
     form = _form(req)
     account = form.get("account")
     if account is not None and account not in req.state.store.accounts:
-        return _page(400, "<h1>No such account</h1>")
+        return _page(400, "<h1>Sign-in failed: no account has this key</h1>")
     try:
         request, code = req.state.oauth.answer_consent(
             form.get("request", ""), account, form.get("decision") == "allow")

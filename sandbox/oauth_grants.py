@@ -1,6 +1,7 @@
 """What the sandbox's OAuth server holds: apps, consent requests, codes, grants and tokens.
 
 One *grant* is one installation of an app in one Klaviyo account (the account of a key).
+An authorize request must name one of the app's registered redirect URIs exactly.
 Authorization codes are single-use and live 10 minutes; a code is bound to its client,
 redirect URI and PKCE challenge (S256 only, as Klaviyo asks). Access tokens live
 ``access_token_ttl_s`` (3600 s as in Klaviyo; seconds in tests). Every refresh rotates the
@@ -20,6 +21,10 @@ from dataclasses import dataclass, field
 CODE_TTL_S = 600.0
 DEFAULT_CLIENTS = {"sandbox-client": "sandbox-secret"}
 """The app every sandbox knows (client id -> client secret)."""
+DEFAULT_REDIRECT_URIS = ("http://localhost:8000/v1/oauth/klaviyo/callback",
+                         "http://127.0.0.1:8000/v1/oauth/klaviyo/callback")
+"""The redirect URIs registered for the sandbox's apps: a contact-sync ``web`` on its
+default port (``--oauth-redirect-uri`` or ``PUT /__sandbox/oauth`` registers others)."""
 
 
 class OAuthRefusal(Exception):
@@ -91,9 +96,13 @@ def s256(verifier: str) -> str:
 class OAuthServer:
     """The in-memory OAuth state of one sandbox (one event loop: no locks)."""
 
-    def __init__(self, clients: dict[str, str], access_token_ttl_s: float) -> None:
+    def __init__(self, clients: dict[str, str], access_token_ttl_s: float,
+                 redirect_uris: tuple[str, ...] = DEFAULT_REDIRECT_URIS) -> None:
         self.clients = dict(clients)
         self.access_token_ttl_s = access_token_ttl_s
+        self.redirect_uris = tuple(redirect_uris)
+        """The redirect URIs registered for the apps: an authorize request names one of
+        them exactly, or is refused (as Klaviyo does)."""
         self.reset()
 
     def reset(self) -> None:
@@ -112,8 +121,9 @@ class OAuthServer:
         if client_id not in self.clients:
             raise OAuthRefusal("invalid_client", "Unknown client_id.")
         redirect_uri = query.get("redirect_uri", "")
-        if not redirect_uri.startswith(("http://", "https://")):
-            raise OAuthRefusal("invalid_request", "redirect_uri must be an absolute URL.")
+        if redirect_uri not in self.redirect_uris:
+            raise OAuthRefusal("invalid_request", "redirect_uri is not one of the app's "
+                                                  "registered redirect URIs.")
         if query.get("response_type") != "code":
             raise OAuthRefusal("unsupported_response_type", "response_type must be 'code'.")
         if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):

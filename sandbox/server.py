@@ -13,6 +13,7 @@ import uvicorn
 
 from sandbox.app import DROP_KEY, ASGIApp, Receive, SandboxApp, Scope, Send, create_app
 from sandbox.config import FaultSpec, SandboxConfig
+from sandbox.oauth_grants import DEFAULT_REDIRECT_URIS
 
 
 def _with_connection_closer(app: ASGIApp) -> ASGIApp:
@@ -67,6 +68,7 @@ class SandboxServer:
         key_states: dict[str, str] | None = None,
         refused_email_domains: Sequence[str] = (),
         access_token_ttl_s: float = 3600.0,
+        oauth_redirect_uris: Sequence[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -86,6 +88,8 @@ class SandboxServer:
             key_states=dict(key_states or {}),
             refused_email_domains=tuple(d.strip().lower() for d in refused_email_domains),
             access_token_ttl_s=access_token_ttl_s,
+            oauth_redirect_uris=DEFAULT_REDIRECT_URIS if oauth_redirect_uris is None
+            else tuple(oauth_redirect_uris),
         )
         self.app: SandboxApp = create_app(self.config)
         wrapped: ASGIApp = self.app

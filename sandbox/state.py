@@ -57,7 +57,8 @@ class SandboxState:
         self.job_delay_ms = config.job_delay_ms
         self.job_processing_ms = config.job_processing_ms
         self.strictness = Strictness.from_config(config)
-        self.oauth = OAuthServer(config.oauth_clients, config.access_token_ttl_s)
+        self.oauth = OAuthServer(config.oauth_clients, config.access_token_ttl_s,
+                                 config.oauth_redirect_uris)
         # key -> operation -> status -> count
         self.calls: defaultdict[str, defaultdict[str, defaultdict[int, int]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(int))
@@ -110,6 +111,7 @@ class SandboxState:
         self.faults.clear()
         self.oauth.reset()
         self.oauth.access_token_ttl_s = self.config.access_token_ttl_s
+        self.oauth.redirect_uris = self.config.oauth_redirect_uris
         self.limiter.configure(self.limiter.mode, self.limiter.scale)
 
     def spawn(self, coro: asyncio.Future[None] | object) -> None:

@@ -39,6 +39,10 @@ ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FILTER_FIELDS = ("contact_roles", "company_types")
 KEY_FIELD = "klaviyo_api_key"
 OAUTH_FIELD = "klaviyo_oauth"
+CONNECTION_FIELD = "klaviyo_connection"
+"""A random id of the account's current Klaviyo connection (not secret): a new one with
+every OAuth connection, gone with a disconnect, a new key or the account. Per-process
+caches of tokens and clients are keyed by it (:mod:`shared.klaviyo.oauth_tokens`)."""
 """The encrypted OAuth tokens (:mod:`shared.klaviyo.oauth_tokens`) in the config hash."""
 
 
@@ -132,6 +136,8 @@ class AccountConfig(AccountOptions):
     oauth_connected: bool = False
     """Connected through OAuth (tokens stored, :mod:`shared.klaviyo.oauth_tokens`): its
     calls use them, never the key."""
+    connection_id: str | None = Field(default=None, exclude=True)
+    """:data:`CONNECTION_FIELD` when read (OAuth connections): what SDK clients are kept by."""
     updated_at: datetime | None = None
     """When a stored change was last made (``None``: environment only)."""
     configured: bool = True
@@ -255,6 +261,8 @@ class AccountStore:
                 stored[field] = secrets_box.decrypt(value, self.settings.secret_key)
             elif field == OAUTH_FIELD:  # the tokens are read where they are used
                 stored["oauth_connected"] = True
+            elif field == CONNECTION_FIELD:
+                stored["connection_id"] = value
             elif field in AccountChanges.model_fields or field == "updated_at":
                 stored[field] = json.loads(value)
         if "updated_at" in stored:
@@ -340,7 +348,7 @@ class AccountStore:
         pipe = transaction(self.redis)
         pipe.hset(keys.account_config(name), mapping=stored)
         if KEY_FIELD in stored:  # a new key replaces an OAuth connection (newest wins)
-            pipe.hdel(keys.account_config(name), OAUTH_FIELD)
+            pipe.hdel(keys.account_config(name), OAUTH_FIELD, CONNECTION_FIELD)
         pipe.rpush(keys.account_config_log(name), *log)
         if name != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, name)

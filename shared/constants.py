@@ -49,14 +49,22 @@ def account_config(account: str) -> str:
     return account_key(account, "config")
 
 
-def oauth_refresh_lock(account: str) -> str:
-    """String with TTL: the one process refreshing the account's OAuth tokens holds it."""
-    return account_key(account, "oauth", "lock")
+def oauth_refresh_lock(account: str, connection: str) -> str:
+    """String with TTL: the one process refreshing the tokens of the account's connection
+    ``connection`` (its id, :data:`shared.accounts.CONNECTION_FIELD`) holds it."""
+    return account_key(account, "oauth", "lock", connection)
+
+
+def oauth_flow(flow: str) -> str:
+    """String (JSON) with TTL: a connection started by the start route (the account and
+    ``return_to``), until a browser opens its launch URL (once)."""
+    return f"{PREFIX}:oauth:flow:{flow}"
 
 
 def oauth_state(state: str) -> str:
-    """String (JSON) with TTL: an OAuth ``state`` handed out by the start route, until its
-    callback uses it (once) -- the account, ``return_to`` and the encrypted PKCE verifier."""
+    """String (JSON) with TTL: an OAuth ``state`` handed out to the browser that launched
+    the flow, until its callback uses it (once) -- the account, ``return_to``, the
+    encrypted PKCE verifier and the SHA-256 of the browser's cookie."""
     return f"{PREFIX}:oauth:state:{state}"
 
 

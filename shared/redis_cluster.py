@@ -171,6 +171,26 @@ class SlotSteps:
         self._calls.clear()
 
 
+def after_watched(client: redis.Redis, pipe: Any, watched: str,
+                  write: Callable[[Any], None]) -> SlotSteps | None:
+    """For a compare-and-set (``WATCH watched`` ... ``MULTI``): queue ``write``'s commands
+    in ``pipe``. On a cluster only those of ``watched``'s slot go in ``pipe``; the others
+    (global indexes) come back as :class:`SlotSteps` for the caller to run once ``pipe``
+    committed (they must not be written when the compare fails). None on one Redis."""
+    if not is_cluster(client):
+        write(pipe)
+        return None
+    steps = SlotSteps(client)
+    write(steps)
+    slot = key_slot(watched.encode())
+    rest = SlotSteps(client)
+    for name, args, kwargs in steps._calls:
+        key = steps._key(args, kwargs)
+        target = pipe if key_slot(key.encode()) == slot else rest
+        getattr(target, name)(*args, **kwargs)
+    return rest
+
+
 def transaction(client: redis.Redis) -> Any:
     """A MULTI pipeline on one Redis; on a cluster, :class:`SlotSteps` (one MULTI per slot,
     global indexes first). For the writes that touch an account and a global index."""

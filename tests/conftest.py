@@ -96,6 +96,7 @@ from klaviyo_api import KlaviyoAPI  # noqa: E402
 from sandbox.app import ASGIApp  # noqa: E402
 from sandbox.inspect_client import SandboxClient  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
+from tests.support.oauth import OAUTH_REDIRECT_URIS  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +112,8 @@ def sandbox_server(
     sandbox_middleware: Sequence[Callable[[ASGIApp], ASGIApp]],
 ) -> Iterator[SandboxServer]:
     """One running Klaviyo sandbox for this test process, rate limits off."""
-    with SandboxServer(rate_limits="off", middleware=sandbox_middleware) as server:
+    with SandboxServer(rate_limits="off", middleware=sandbox_middleware,
+                       oauth_redirect_uris=OAUTH_REDIRECT_URIS) as server:
         yield server
 
 

@@ -57,8 +57,8 @@ def get_account(account: AccountName, svc: ServicesDep) -> AccountSettings:
 
 
 @router.delete("/v1/accounts/{account}", status_code=204, response_class=Response,
-               summary="Stop syncing the account and forget its state here (Klaviyo is "
-               "not touched)")
+               summary="Stop syncing the account and forget its state here (its OAuth "
+               "grant is revoked at Klaviyo first)")
 async def delete_account(account: AccountName, svc: ServicesDep) -> Response:
     await run_in_threadpool(service.delete_account, svc.redis, svc.settings, account)
     return Response(status_code=204)

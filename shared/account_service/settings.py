@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from shared.account_service.accounts import existing, store
 from shared.account_service.changes import change_account
 from shared.account_service.connection import connection_of
-from shared.account_service.errors import Conflict, field_errors, invalid_field
+from shared.account_service.errors import Conflict, Unavailable, field_errors, invalid_field
 from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
 from shared.accounts import (
@@ -23,6 +23,8 @@ from shared.accounts import (
     AccountError,
     AccountOptions,
 )
+from shared.klaviyo.oauth_flow import revoke_grant
+from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.settings import Settings
 from shared.state import account_health
 from shared.state.account_purge import forget_account
@@ -82,12 +84,20 @@ def patch_settings(client: redis.Redis, settings: Settings, name: str,
 
 
 def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
-    """Stop syncing the account and forget everything of it here (Klaviyo untouched). A
-    batch running meanwhile ends at its next step without writing its records back."""
+    """Stop syncing the account and forget everything of it here; its OAuth grant, if any,
+    is revoked at Klaviyo first (Klaviyo unreachable: nothing is forgotten, 503). A batch
+    running meanwhile ends at its next step without writing its records back."""
     existing(client, settings, name)
     if name == DEFAULT_ACCOUNT:
         raise Conflict("the account 'default' is defined by the environment and cannot be "
                        "deleted; PUT its settings instead")
+    try:
+        revoke_grant(client, settings, name)
+    except OAuthNotConfigured as missing:
+        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
+    except OAuthUnavailable as error:
+        raise Unavailable(f"the account's OAuth grant could not be revoked at Klaviyo "
+                          f"({error}); nothing was forgotten, try again") from None
     forget_account(client, name)
 
 

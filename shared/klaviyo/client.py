@@ -41,9 +41,12 @@ def klaviyo_account_id(account: AccountConfig) -> str:
     """A stable, non-secret name of the Klaviyo account behind a key (for limiter keys):
     a short hash of base URL + key. Two CRM accounts sharing a key share its limits. An
     OAuth account's calls count against the app's own quota of that installation, apart
-    from any private key's (klaviyo-api.md §11.11): ``oauth-`` + a hash of base URL + name."""
+    from any private key's (klaviyo-api.md §11.11): ``oauth-`` + a hash of base URL, name
+    and connection id, so that a reconnected account gets new SDK clients and a quota of
+    its own (its new installation's)."""
     if account.oauth_connected:
-        digest = hashlib.sha256(f"{account.klaviyo_base_url}|oauth|{account.name}".encode())
+        digest = hashlib.sha256(f"{account.klaviyo_base_url}|oauth|{account.name}|"
+                                f"{account.connection_id or ''}".encode())
         return "oauth-" + digest.hexdigest()[:16]
     digest = hashlib.sha256(f"{account.klaviyo_base_url}|{api_key_of(account)}".encode())
     return digest.hexdigest()[:16]

@@ -1,27 +1,42 @@
-"""The OAuth connection of an account, step by step: start, callback, disconnect.
+"""The OAuth connection of an account, step by step: start, launch, callback, disconnect.
 
 The same code serves ``web``'s routes and the CLI (``contact-sync accounts connect``).
 
-* :func:`start` makes a PKCE pair (S256) and a single-use ``state`` (32 random bytes) bound
-  to the account and ``return_to`` -- stored in Redis for :data:`STATE_TTL_S` with the
-  verifier encrypted -- and answers Klaviyo's authorize URL. ``return_to`` must be an
-  http(s) URL on one of ``SYNC_OAUTH_RETURN_ORIGINS`` (no open redirect).
-* :func:`finish` takes the callback's query: the ``state`` is taken out of Redis atomically
-  (``GETDEL``: a replayed one is unknown), so an unknown, expired or replayed ``state`` is
-  :class:`StateRefused` (no redirect: there is no trusted ``return_to``). Then the code is
-  exchanged and the tokens stored (:func:`shared.klaviyo.oauth_tokens.store_connection`);
-  the answer says where to send the browser, with ``connected=1`` or ``error=<code>``.
+* :func:`start` (the CRM's back end, with its bearer token; or the CLI) checks ``return_to``
+  -- an http(s) URL on one of ``SYNC_OAUTH_RETURN_ORIGINS`` (no open redirect) -- keeps a
+  single-use *flow* (32 random bytes) for the account and ``return_to`` for
+  :data:`STATE_TTL_S`, and answers its launch URL on ``web``
+  (``SYNC_PUBLIC_URL`` + :data:`LAUNCH_PATH`), to be opened in the user's own browser.
+* :func:`launch` (that browser) uses the flow up (``GETDEL``), makes a PKCE pair (S256) and
+  a single-use ``state`` bound to the account, ``return_to`` and the SHA-256 of a random
+  *browser nonce* -- stored in Redis with the verifier encrypted -- and answers Klaviyo's
+  authorize URL plus the nonce, which ``web`` sets as an HttpOnly cookie scoped to the
+  callback (:func:`cookie_name`). The flow is thereby bound to the browser that opened the
+  launch URL first (RFC 9700 §4.7): Klaviyo's authorize URL opened in any other browser
+  (leaked, forwarded, or planted by someone who wants their Klaviyo account connected to
+  this tenant) comes back without the cookie and connects nothing.
+* :func:`finish` takes the callback's query and cookies: an unknown, expired or replayed
+  ``state`` is :class:`StateRefused`, one whose browser cookie is missing or other is
+  :class:`BrowserRefused` (the state is not used up: the right browser may still come back).
+  Then the state is taken out of Redis atomically (``GETDEL``), the code exchanged and the
+  tokens stored (:func:`shared.klaviyo.oauth_tokens.store_connection`, a new connection:
+  newest wins); a grant it replaces is revoked at Klaviyo. The answer says where to send
+  the browser, with ``connected=1`` or ``error=<code>``.
 * :func:`disconnect` revokes the grant at Klaviyo and forgets the tokens and the key.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
+import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 import redis
 
@@ -29,16 +44,17 @@ from shared import constants as keys
 from shared import secrets_box
 from shared.accounts import ACCOUNT_NAME, AccountError
 from shared.klaviyo.oauth_http import (
-    OAuthNotConfigured,
     OAuthRefused,
     OAuthUnavailable,
     exchange_code,
     pkce_pair,
+    require_oauth,
     revoke_token,
 )
 from shared.klaviyo.oauth_tokens import forget_connection, read_tokens, store_connection
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 STATE_TTL_S = 600
 """A user has ten minutes between the start and Klaviyo's callback."""
 SCOPES = ("accounts:read", "profiles:read", "profiles:write", "lists:read", "lists:write",
@@ -46,11 +62,19 @@ SCOPES = ("accounts:read", "profiles:read", "profiles:write", "lists:read", "lis
 """What the sync needs: profiles and their bulk import, lists (discovery, pulls, joins),
 subscriptions; ``accounts:read`` Klaviyo asks of every app."""
 CALLBACK_PATH = "/v1/oauth/klaviyo/callback"
+LAUNCH_PATH = "/v1/oauth/klaviyo/authorize"
+"""Where the user's browser starts the flow (``?flow=``): web sets the browser cookie."""
 _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 
 class StateRefused(Exception):
-    """The callback's ``state`` is unknown, expired or already used."""
+    """The callback's ``state`` (or the launch's ``flow``) is unknown, expired or already
+    used."""
+
+
+class BrowserRefused(StateRefused):
+    """The callback came to a browser other than the one that launched the flow (its
+    cookie is missing or another)."""
 
 
 class ReturnToRefused(AccountError):
@@ -75,24 +99,44 @@ class Finished:
         return self.return_to + glue + urlencode(extra)
 
 
+def _public(settings: Settings, path: str) -> str:
+    require_oauth(settings, browser=True)
+    assert settings.public_url
+    return settings.public_url.rstrip("/") + path
+
+
 def callback_url(settings: Settings) -> str:
     """The redirect URI registered with the Klaviyo app: ``SYNC_PUBLIC_URL`` + callback."""
-    if not settings.public_url:
-        raise OAuthNotConfigured()
-    return settings.public_url.rstrip("/") + CALLBACK_PATH
+    return _public(settings, CALLBACK_PATH)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
+def _origin(parts: SplitResult) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url``'s parts when it is a plain http(s) URL with an ASCII host and no user info;
+    None (never an error) for anything else: a host with full-width or other non-ASCII
+    characters (which NFKC would turn into ``#``, ``@`` or ``/`` and a browser reads
+    differently), an unclosed ``[``, a port that is not a number."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc \
+            or not parts.netloc.isascii() or "@" in parts.netloc or "\\" in url:
+        return None
+    return parts
 
 
 def check_return_to(settings: Settings, return_to: str) -> str:
     """``return_to`` when its origin is allowed; :class:`ReturnToRefused` otherwise."""
-    allowed = {_origin(origin.rstrip("/")) for origin in settings.oauth_return_origins}
-    parts = urlsplit(return_to)
-    if parts.scheme not in ("http", "https") or not parts.netloc \
-            or _origin(return_to) not in allowed:
+    allowed = {_origin(parts) for parts in
+               (_split(origin.strip().rstrip("/")) for origin in settings.oauth_return_origins)
+               if parts is not None}
+    parts = _split(return_to)
+    if parts is None or _origin(parts) not in allowed:
         raise ReturnToRefused("return_to must be an http(s) URL on one of "
                               "SYNC_OAUTH_RETURN_ORIGINS")
     return return_to
@@ -100,30 +144,74 @@ def check_return_to(settings: Settings, return_to: str) -> str:
 
 def start(client: redis.Redis, settings: Settings, account: str,
           return_to: str | None) -> str:
-    """Klaviyo's authorize URL for connecting ``account``; the state is stored."""
+    """The launch URL that connects ``account`` once opened in the user's browser (the
+    flow is kept :data:`STATE_TTL_S`, single use)."""
     if not ACCOUNT_NAME.match(account):
         raise AccountError(f"invalid account name {account!r}")
-    if not settings.oauth_client_id or settings.oauth_client_secret is None:
-        raise OAuthNotConfigured()
-    redirect_uri = callback_url(settings)
+    launch_url = _public(settings, LAUNCH_PATH)
     if return_to is not None:
         check_return_to(settings, return_to)
+    flow = secrets.token_urlsafe(32)
+    client.set(keys.oauth_flow(flow), json.dumps({"account": account, "return_to": return_to}),
+               ex=STATE_TTL_S)
+    return f"{launch_url}?{urlencode({'flow': flow})}"
+
+
+@dataclass(frozen=True)
+class Launched:
+    """Klaviyo's authorize URL, and the cookie that binds the flow to this browser."""
+
+    authorize_url: str
+    cookie_name: str
+    """:func:`cookie_name` of the flow's state."""
+    cookie_value: str
+    """The browser nonce (its SHA-256 is in the state)."""
+
+
+def cookie_name(state: str) -> str:
+    """The browser cookie of one flow (named after its state, so two flows in one browser
+    keep apart)."""
+    return "contact_sync_oauth_" + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def launch(client: redis.Redis, settings: Settings, flow: str) -> Launched:
+    """The browser opened the launch URL: the flow used up, a state bound to this browser
+    stored, and Klaviyo's authorize URL. :class:`StateRefused` for an unknown, expired or
+    used flow."""
+    raw = client.getdel(keys.oauth_flow(flow)) if flow else None
+    if raw is None:
+        raise StateRefused("unknown, expired or already used connection link")
+    record = json.loads(raw)
+    redirect_uri = callback_url(settings)
     verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(32)
-    record = {"account": account, "return_to": return_to,
-              "verifier": secrets_box.encrypt(verifier, settings.secret_key)}
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    record.update(verifier=secrets_box.encrypt(verifier, settings.secret_key),
+                  browser=_digest(nonce))
     client.set(keys.oauth_state(state), json.dumps(record), ex=STATE_TTL_S)
     query = urlencode({"response_type": "code", "client_id": settings.oauth_client_id,
                        "redirect_uri": redirect_uri, "scope": " ".join(SCOPES),
                        "state": state, "code_challenge": challenge,
                        "code_challenge_method": "S256"})
-    return f"{settings.oauth_url('authorize')}?{query}"
+    return Launched(f"{settings.oauth_url('authorize')}?{query}", cookie_name(state), nonce)
 
 
-def finish(client: redis.Redis, settings: Settings, query: dict[str, str]) -> Finished:
-    """Klaviyo's callback: the state used up, the code exchanged, the tokens stored."""
+def finish(client: redis.Redis, settings: Settings, query: Mapping[str, str],
+           cookies: Mapping[str, str]) -> Finished:
+    """Klaviyo's callback in the browser that launched the flow: the state used up, the
+    code exchanged, the tokens stored."""
     state = query.get("state") or ""
-    raw = client.getdel(keys.oauth_state(state)) if state else None
+    key = keys.oauth_state(state)
+    seen = client.get(key) if state else None
+    if seen is None:
+        raise StateRefused("unknown, expired or already used OAuth state")
+    nonce = cookies.get(cookie_name(state)) or ""
+    if not hmac.compare_digest(_digest(nonce), str(json.loads(seen).get("browser"))):
+        raise BrowserRefused("this connection was started in another browser")
+    raw = client.getdel(key)
     if raw is None:
         raise StateRefused("unknown, expired or already used OAuth state")
     record = json.loads(raw)
@@ -139,17 +227,34 @@ def finish(client: redis.Redis, settings: Settings, query: dict[str, str]) -> Fi
         return Finished(account, return_to, code)
     except OAuthUnavailable:
         return Finished(account, return_to, "temporarily_unavailable")
+    replaced = read_tokens(client, account, settings.secret_key)
     store_connection(client, account, tokens, settings.secret_key)
+    if replaced is not None:  # newest wins: the old grant goes (in Klaviyo too)
+        try:
+            with contextlib.suppress(OAuthRefused):  # already dead there
+                revoke_token(settings, replaced.refresh_token)
+        except OAuthUnavailable:
+            log.warning("account %s: reconnected, but its previous Klaviyo grant could not "
+                        "be revoked (Klaviyo unreachable); remove the app there by hand",
+                        account)
     return Finished(account, return_to, None)
+
+
+def revoke_grant(client: redis.Redis, settings: Settings, account: str) -> bool:
+    """Revoke the account's OAuth grant at Klaviyo (forgets nothing); False when it has
+    none. :class:`OAuthUnavailable` when Klaviyo cannot be reached, and
+    :class:`OAuthNotConfigured` when the app is not configured here."""
+    tokens = read_tokens(client, account, settings.secret_key)
+    if tokens is not None:
+        with contextlib.suppress(OAuthRefused):  # already dead there: forget it here
+            revoke_token(settings, tokens.refresh_token)
+    return tokens is not None
 
 
 def disconnect(client: redis.Redis, settings: Settings, account: str) -> bool:
     """Revoke the account's grant at Klaviyo, then forget its tokens and key; False when
     it had no OAuth connection (its key, if any, is forgotten all the same). A Klaviyo that
     cannot be reached raises :class:`OAuthUnavailable` and nothing is forgotten."""
-    tokens = read_tokens(client, account, settings.secret_key)
-    if tokens is not None:
-        with contextlib.suppress(OAuthRefused):  # already dead there: forget it here
-            revoke_token(settings, tokens.refresh_token)
+    had_grant = revoke_grant(client, settings, account)
     forget_connection(client, account)
-    return tokens is not None
+    return had_grant

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import httpx
@@ -25,11 +26,25 @@ TIMEOUT_S = 10.0
 
 
 class OAuthNotConfigured(RuntimeError):
-    """``KLAVIYO_OAUTH_CLIENT_ID`` / ``KLAVIYO_OAUTH_CLIENT_SECRET`` are not set."""
+    """A setting OAuth needs is not set; :attr:`missing` names exactly which."""
 
-    def __init__(self) -> None:
-        super().__init__("OAuth is not configured: set KLAVIYO_OAUTH_CLIENT_ID and "
-                         "KLAVIYO_OAUTH_CLIENT_SECRET (docs/OAUTH.md)")
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(f"OAuth is not configured: set {' and '.join(self.missing)} "
+                         "(docs/OAUTH.md)")
+
+
+def require_oauth(settings: Settings, *, browser: bool = False) -> None:
+    """:class:`OAuthNotConfigured` naming every missing setting: the app (client id and
+    secret) for token calls, and for a browser's flow also ``SYNC_PUBLIC_URL`` (the
+    redirect URI) and ``SYNC_SECRET_KEY`` (the stored verifier and tokens)."""
+    needed = {"KLAVIYO_OAUTH_CLIENT_ID": settings.oauth_client_id,
+              "KLAVIYO_OAUTH_CLIENT_SECRET": settings.oauth_client_secret}
+    if browser:
+        needed.update(SYNC_PUBLIC_URL=settings.public_url, SYNC_SECRET_KEY=settings.secret_key)
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        raise OAuthNotConfigured(missing)
 
 
 class OAuthRefused(Exception):
@@ -54,10 +69,9 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def _client(settings: Settings) -> tuple[str, str]:
-    secret = settings.oauth_client_secret
-    if not settings.oauth_client_id or secret is None:
-        raise OAuthNotConfigured()
-    return settings.oauth_client_id, secret.get_secret_value()
+    require_oauth(settings)
+    assert settings.oauth_client_id and settings.oauth_client_secret is not None
+    return settings.oauth_client_id, settings.oauth_client_secret.get_secret_value()
 
 
 def _post(settings: Settings, which: Literal["token", "revoke"],

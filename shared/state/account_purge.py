@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.accounts import CONNECTION_FIELD, KEY_FIELD, OAUTH_FIELD
 from shared.redis_text import as_text
 from shared.state.batch_record import chunks_total
 from shared.state.batch_records import chunk_key
@@ -63,6 +64,9 @@ def forget_account(client: redis.Redis, account: str) -> int:
     """Delete every record of ``account`` and take it out of the global indexes; returns
     the number of keys deleted. Idempotent."""
     with client.pipeline(transaction=False) as pipe:
+        # first its credentials and connection id: every process stops calling Klaviyo for
+        # it at its next call, and a token refresh in flight stores nothing
+        pipe.hdel(keys.account_config(account), OAUTH_FIELD, CONNECTION_FIELD, KEY_FIELD)
         pipe.srem(keys.ACCOUNTS_SET, account)
         pipe.srem(keys.REFUSED_ACCOUNTS, account)
         pipe.srem(keys.REJECTING_ACCOUNTS, account)

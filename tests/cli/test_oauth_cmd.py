@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from cli.main import app
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
-from shared.klaviyo.oauth_flow import finish
+from shared.klaviyo.oauth_flow import finish, launch
 from shared.klaviyo.oauth_tokens import OAUTH_FIELD
 from shared.settings import Settings
-from tests.support.oauth import consent_callback, oauth_env, query_of
+from tests.support.oauth import PUBLIC_URL, consent_callback, oauth_env, query_of
 
 runner = CliRunner()
 
@@ -38,9 +38,11 @@ def test_connect_prints_the_url_and_disconnect_revokes_the_grant(
     printed = _cli(env, "connect", "acme")
     assert printed.exit_code == 0, printed.output
     url = printed.output.strip().splitlines()[-1]
-    assert url.startswith(f"{sandbox.url}/oauth/authorize?")
+    assert url.startswith(f"{PUBLIC_URL}/v1/oauth/klaviyo/authorize?flow=")
     settings = Settings(**env)  # type: ignore[arg-type]
-    done = finish(r, settings, query_of(consent_callback(sandbox, url)))
+    launched = launch(r, settings, query_of(url)["flow"])  # the browser opens it
+    done = finish(r, settings, query_of(consent_callback(sandbox, launched.authorize_url)),
+                  {launched.cookie_name: launched.cookie_value})
     assert done.error is None and done.location() is None  # no return_to: web shows a page
     shown = json.loads(_cli(env, "show", "acme", "--json").output)
     assert shown["klaviyo_key"] == "connected (OAuth)" and shown["syncable"]
@@ -64,3 +66,13 @@ def _make_list(sandbox: SandboxClient) -> str:
     api = KlaviyoAPI(sandbox.key, max_retries=1, test_host=sandbox.url)
     answer = api.Lists.create_list({"data": {"type": "list", "attributes": {"name": "News"}}})
     return str(answer.data.id)
+
+
+def test_connect_names_exactly_the_oauth_setting_that_is_missing(
+        redis_url: str, sandbox: SandboxClient) -> None:
+    env = {**_env(redis_url, sandbox, oauth_env(sandbox.url)["SYNC_SECRET_KEY"]),
+           "SYNC_PUBLIC_URL": ""}
+    refused = _cli(env, "connect", "acme")
+    assert refused.exit_code == 1
+    assert "set SYNC_PUBLIC_URL (docs/OAUTH.md)" in refused.output
+    assert "KLAVIYO_OAUTH_CLIENT_ID" not in refused.output

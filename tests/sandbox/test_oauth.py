@@ -15,9 +15,11 @@ from openapi_client.exceptions import UnauthorizedException
 
 from sandbox.inspect_client import SandboxClient
 from sandbox.oauth_grants import s256
+from tests.support.oauth import OAUTH_REDIRECT_URIS
 
 CLIENT = ("sandbox-client", "sandbox-secret")
-REDIRECT = "https://crm.example/callback"
+REDIRECT = OAUTH_REDIRECT_URIS[0]
+"""Registered for the tests' sandbox app (tests/conftest.py)."""
 
 
 def _authorize_url(sandbox: SandboxClient, verifier: str, state: str = "st-1") -> str:
@@ -148,3 +150,31 @@ def test_access_tokens_live_as_long_as_configured(sandbox: SandboxClient) -> Non
     assert _connect(sandbox)["expires_in"] == 2
     sandbox.reset()
     assert sandbox.oauth()["access_token_ttl_s"] == 3600
+
+
+def test_an_authorize_request_must_name_a_registered_redirect_uri(
+        sandbox: SandboxClient) -> None:
+    """As Klaviyo: a redirect URI that is not the app's is refused on the page, with no
+    redirect to it."""
+    url = _authorize_url(sandbox, "v" * 43).replace(
+        "redirect_uri=http", "redirect_uri=https%3A%2F%2Fevil.example%2Fcb%3Fx%3Dhttp")
+    page = httpx.get(url)
+    assert page.status_code == 400 and "registered redirect URIs" in page.text
+    assert "location" not in page.headers
+    described = httpx.put(f"{sandbox.url}/__sandbox/oauth",
+                          json={"redirect_uris": ["https://evil.example/cb"]})
+    assert described.json()["redirect_uris"] == ["https://evil.example/cb"]
+    assert httpx.get(_authorize_url(sandbox, "v" * 43)).status_code == 400  # no longer ours
+
+
+def test_the_consent_page_lists_no_account_and_signs_in_with_the_key(
+        sandbox: SandboxClient) -> None:
+    other = sandbox.new_key()
+    page = httpx.get(_authorize_url(sandbox, "v" * 43))
+    assert page.status_code == 200
+    assert sandbox.key not in page.text and other not in page.text
+    assert "sandbox-key" not in page.text
+    request_id = page.text.split('name="request" value="', 1)[1].split('"', 1)[0]
+    wrong = httpx.post(f"{sandbox.url}/oauth/authorize", data={
+        "request": request_id, "account": "not-a-key", "decision": "allow"})
+    assert wrong.status_code == 400 and "location" not in wrong.headers

@@ -39,7 +39,7 @@ STATE_SCRIPTS: dict[str, list[str]] = {
     "rate_limiter.lua": [keys.rate_limit("kx", "profiles", "s1"),
                          keys.rate_limit("kx", "profiles", "m1"),
                          keys.rate_limit_block("kx", "profiles")],
-    "oauth_lock_release.lua": [keys.oauth_refresh_lock(A)],
+    "oauth_lock_release.lua": [keys.oauth_refresh_lock(A, "conn-1")],
     "upgrade_mirror.lua": [keys.contact_facets(A), keys.contact(A, C)],
     "rejected_replay.lua": [keys.rejected(A), keys.pending(A)],
     "chunk_done.lua": [keys.chunk(A, B, "3"), keys.batch(A, B)],
@@ -62,10 +62,11 @@ BROKER_SCRIPTS = {"dlq_replay.lua", "dlq_note.lua"}
 (``SYNC_BROKER_URL``), which is never a cluster (Dramatiq's Redis broker itself uses
 multi-key Lua across its queues)."""
 
-CROSS_SLOT_WRITES = {"_apply", "requeue_all", "store_connection", "forget_connection",
-                     "mark_reconnect_needed", "park_refused", "clear_refused", "end_pull"}
+CROSS_SLOT_WRITES = {"_apply", "_if_current", "requeue_all", "store_connection",
+                     "forget_connection", "park_refused", "clear_refused", "end_pull"}
 """The functions whose MULTI writes an account and a global index together: they use
-:func:`shared.redis_cluster.transaction` (one MULTI per slot on a cluster)."""
+:func:`shared.redis_cluster.transaction` (one MULTI per slot on a cluster), or for a
+compare-and-set :func:`shared.redis_cluster.after_watched`."""
 
 ONE_SLOT_MULTIS = {
     "_ack_and_trim": "the ingest stream (one key)",
@@ -135,19 +136,27 @@ def test_every_multi_of_the_service_is_accounted_for() -> None:
         {name: found[name] for name in unknown})
 
 
+def _checked(done: object) -> None:
+    assert done
+
+
 def _cross_slot_writes(client: redis.Redis) -> list[Callable[[], object]]:
     from workers.reverse.state import end_pull
 
     store = AccountStore(client, get_settings())
+    connected: list[OAuthTokens] = []
     tokens = OAuthTokens(access_token="a", refresh_token="r", expires_at=time.time() + 600,
                          scope="profiles:write", lifetime=600)
     return [
         lambda: store.create(A, default_list_id="L1"),
         lambda: store.requeue_all(A),
-        lambda: store_connection(client, A, tokens, Fernet.generate_key().decode()),
+        lambda: connected.append(
+            store_connection(client, A, tokens, Fernet.generate_key().decode())),
         lambda: account_health.park_refused(client, A, "401", "refused", time.time()),
         lambda: account_health.clear_refused(client, A),
-        lambda: mark_reconnect_needed(client, A, "invalid_grant"),
+        lambda: _checked(mark_reconnect_needed(client, A, str(connected[0].connection),
+                                               "invalid_grant")),
+        lambda: _checked(client.sismember(keys.REFUSED_ACCOUNTS, A)),
         lambda: forget_connection(client, A),
         lambda: end_pull(client, A, time.time(), 3600),
     ]

@@ -13,29 +13,27 @@ import redis
 
 from sandbox.inspect_client import SandboxClient
 from shared import constants as keys
-from shared.accounts import AccountStore
-from shared.klaviyo import oauth_session
+from shared.accounts import CONNECTION_FIELD, AccountStore
 from shared.klaviyo.client import build_client, klaviyo_account_id
 from shared.klaviyo.errors import AccountRefused, ReconnectNeeded
 from shared.klaviyo.gateway import Gateway
-from shared.klaviyo.oauth_flow import finish, start
 from shared.klaviyo.oauth_session import OAuthSession
 from shared.klaviyo.oauth_tokens import read_tokens, save_tokens
 from shared.settings import Settings
-from tests.support.oauth import RETURN_TO, consent_callback, oauth_settings, query_of
+from tests.support.oauth import RETURN_TO, connect_in_process, oauth_settings
 
 ACCOUNT = "acme"
 
 
 @pytest.fixture
 def settings(sandbox: SandboxClient, redis_url: str) -> Settings:
-    oauth_session._held.clear()
     return oauth_settings(sandbox.url, redis_url)
 
 
-def _connect(r: redis.Redis, settings: Settings, sandbox: SandboxClient) -> None:
-    callback = consent_callback(sandbox, start(r, settings, ACCOUNT, RETURN_TO))
-    assert finish(r, settings, query_of(callback)).error is None
+def _connect(r: redis.Redis, settings: Settings, sandbox: SandboxClient,
+             key: str | None = None) -> None:
+    assert connect_in_process(r, settings, sandbox, ACCOUNT, key=key,
+                              return_to=RETURN_TO).error is None
 
 
 def _gateway(r: redis.Redis, settings: Settings) -> tuple[Gateway, Any]:
@@ -49,7 +47,6 @@ def _expire_stored(r: redis.Redis, settings: Settings) -> None:
     tokens = read_tokens(r, ACCOUNT, settings.secret_key)
     assert tokens is not None
     save_tokens(r, ACCOUNT, dataclasses.replace(tokens, expires_at=0.0), settings.secret_key)
-    oauth_session._held.clear()
 
 
 def _all_redis_text(r: redis.Redis) -> str:
@@ -168,3 +165,17 @@ def test_a_key_set_after_the_connection_replaces_it(
     assert store.get(ACCOUNT).oauth_connected
     after = store.set(ACCOUNT, klaviyo_api_key=sandbox.key)
     assert not after.oauth_connected and after.klaviyo_api_key is not None
+
+
+def test_tokens_stored_before_connection_ids_keep_working_and_adopt_one_at_their_refresh(
+        r: redis.Redis, settings: Settings, sandbox: SandboxClient) -> None:
+    _connect(r, settings, sandbox)
+    r.hdel(keys.account_config(ACCOUNT), CONNECTION_FIELD)  # as an older release stored them
+    gateway, api = _gateway(r, settings)
+    gateway.call("get_profiles", api.Profiles.get_profiles)
+    assert r.hget(keys.account_config(ACCOUNT), CONNECTION_FIELD) is None
+    _expire_stored(r, settings)
+    gateway.call("get_profiles", api.Profiles.get_profiles)
+    assert r.hget(keys.account_config(ACCOUNT), CONNECTION_FIELD)  # adopted at the refresh
+    assert sandbox.calls()["get_profiles"] == {"200": 2}
+    assert sandbox.oauth()["counts"]["refresh_token"] == 1
