@@ -23,7 +23,7 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from shared.redis_server import REDIS_MISSING, RedisServerNotFound, free_port
+from shared.redis_server import REDIS_MISSING, RedisServerNotFound, free_port, stop_process
 
 BUS_PORT_OFFSET = 10_000
 """A cluster node also listens on its port + 10,000 (the cluster bus)."""
@@ -93,13 +93,7 @@ class ClusterNode:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 class EmbeddedRedisCluster:

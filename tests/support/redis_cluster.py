@@ -10,6 +10,7 @@ master before the test; ``rc`` is the service's own client on it (``REDIS_URL`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 import redis
@@ -36,6 +37,5 @@ def cluster_url(redis_cluster: EmbeddedRedisCluster) -> Iterator[str]:
 @pytest.fixture
 def rc(cluster_url: str) -> Iterator[redis.Redis]:
     """The service's client (``shared.redis_client.connect``) on the empty cluster."""
-    client = connect(cluster_url)
-    yield client
-    client.close()
+    with closing(connect(cluster_url)) as client:
+        yield client
