@@ -7,12 +7,14 @@ setup:
 demo: setup
 	.venv/bin/contact-sync demo
 
-test: setup
+test:
+	./scripts/setup --test-tools
 	./scripts/check
 
 # The fast lane (about a minute): lint, types, and the tests that start no process of the
 # service (shared code, the sandbox, the planner, scheduler and collector on a real Redis).
-test-fast: setup
+test-fast:
+	./scripts/setup --test-tools
 	./scripts/check tests/shared tests/sandbox tests/test_openapi_contract.py \
 		tests/workers/test_batch_planner.py tests/workers/test_batch_lifecycle.py \
 		tests/workers/test_scheduler.py tests/workers/test_due_accounts.py \

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,17 +18,16 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared import constants as keys
-from shared.account_service.changes import change_account, check_changes, validated
-from shared.account_service.connection import connection_of
 from shared.account_service.errors import ServiceError
-from shared.account_service.klaviyo_check import NO_CHECK, Checked
-from shared.account_service.settings import delete_account
 from shared.accounts import (
     DEFAULT_ACCOUNT,
     AccountConfig,
     AccountError,
     AccountStore,
 )
+
+if TYPE_CHECKING:
+    from shared.account_service.klaviyo_check import Checked
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import get_settings
 
@@ -144,6 +143,8 @@ def show(name: str, as_json: AsJson = False) -> None:
         view = _describe(store.get(name), int(store.redis.zcard(keys.pending(name))))
     except _refusals() as error:
         raise fail(str(error)) from None
+    from shared.account_service.connection import connection_of
+
     view["connection"] = connection_of(store.redis, store.get(name)).model_dump(mode="json")
     view["changes"] = store.change_log(name)
     if as_json:
@@ -165,18 +166,33 @@ def show(name: str, as_json: AsJson = False) -> None:
                    f"{change['before']!r} -> {change['after']!r}")
 
 
+def _ask_key() -> str:
+    """The key typed at a hidden prompt in a terminal, or the first line of a pipe
+    (``... | contact-sync accounts add NAME``); nothing to read is an error saying what to do."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        key: str = typer.prompt("Klaviyo private API key", hide_input=True)
+        return key
+    line = sys.stdin.readline().strip() if sys.stdin is not None else ""
+    if not line:
+        raise fail("no Klaviyo key given and no terminal to ask for it: give "
+                   "--klaviyo-key KEY (or pipe the key in)")
+    return line
+
+
 @accounts_app.command("add")
 def add(
     name: str,
-    klaviyo_key: Annotated[str, typer.Option(
-        "--klaviyo-key", prompt="Klaviyo private API key", hide_input=True,
-        help="The account's Klaviyo private key (stored encrypted; asked for when omitted).")],
+    klaviyo_key: Annotated[str | None, typer.Option(
+        "--klaviyo-key", show_default=False,
+        help="The account's Klaviyo private key (stored encrypted). Omitted: asked for "
+             "without echo in a terminal, else read from the first line of stdin.")] = None,
     roles: Roles = None, company_types: CompanyTypes = None, max_bulk_export: MaxBulk = None,
     default_list: DefaultList = None, interval: Interval = None, klaviyo_base_url: BaseUrl = None,
     phone_region: PhoneRegion = None, no_check: NoCheck = False,
 ) -> None:
     """Add an account with its Klaviyo key (needs SYNC_SECRET_KEY) and options; Klaviyo is
     asked whether the key (and --default-list) exist unless --no-check."""
+    klaviyo_key = klaviyo_key or _ask_key()
     store = _store()
     options = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, phone_region=phone_region)
@@ -186,6 +202,9 @@ def add(
     if addable and not no_check:
         base = AccountConfig(name=name, klaviyo_base_url=store.settings.klaviyo_base_url)
         try:
+            from shared.account_service.changes import check_changes, validated
+            from shared.account_service.klaviyo_check import NO_CHECK
+
             values = validated({**options, "klaviyo_api_key": klaviyo_key})
             said = _said(*check_changes(store.redis, base, values, NO_CHECK))
         except ServiceError as error:
@@ -215,6 +234,9 @@ def set_(
     if not changes:
         raise fail("nothing to change: give at least one option")
     try:
+        from shared.account_service.changes import change_account
+        from shared.account_service.klaviyo_check import NO_CHECK
+
         change = change_account(store.redis, store.settings, name, changes,
                                 check=not no_check, hint=NO_CHECK)
     except ServiceError as error:
@@ -247,6 +269,8 @@ def remove(
         typer.confirm(f"Forget account {name}, its stored Klaviyo key and its sync state?",
                       abort=True)
     try:
+        from shared.account_service.settings import delete_account
+
         delete_account(store.redis, store.settings, name)
     except ServiceError as error:
         raise fail(error.detail) from None

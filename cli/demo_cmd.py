@@ -21,8 +21,7 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 from rich.console import Console
 
-from cli.demo import driver as demo_driver
-from cli.demo import expectations, feed, report
+from cli.demo import feed
 from cli.procfile import LocalStack, build_manager
 from shared.redis_server import RedisServerNotFound, free_port
 
@@ -61,6 +60,10 @@ class _Run:
 
 def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
            stop: threading.Event, contacts: int, interval: float, seed: int) -> None:
+    # Here, not at module level: the driver loads the Klaviyo SDK, which --help does not need.
+    from cli.demo import driver as demo_driver
+    from cli.demo import expectations, report
+
     driver = demo_driver.Driver(demo_driver.Endpoints.of(stack.env), stack.env, console, stop)
     try:
         the_feed = feed.generate(contacts, seed)

@@ -19,13 +19,8 @@ from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
 from shared.accounts import AccountError, AccountStore
-from shared.klaviyo.errors import KlaviyoError
 from shared.redis_text import optional_float
 from shared.settings import Settings, get_settings
-from workers.actors.common import account_config, klaviyo_for
-from workers.reverse.discovery import discover
-from workers.reverse.schedule import ReverseSchedule
-from workers.reverse.state import known_lists, list_cursor
 
 lists_app = typer.Typer(help="Klaviyo lists the reverse sync knows; discover new ones.")
 
@@ -47,6 +42,9 @@ class ListRow:
 
 def list_rows(client: redis.Redis, settings: Settings, accounts: list[str]) -> list[ListRow]:
     """One row per known list of the given accounts."""
+    from workers.reverse.schedule import ReverseSchedule  # heavy; --help needs none of it
+    from workers.reverse.state import known_lists, list_cursor
+
     schedule = ReverseSchedule(client, settings)
     rows: list[ListRow] = []
     for account in accounts:
@@ -119,6 +117,11 @@ def discover_now(
 ) -> None:
     """Discover the account's Klaviyo lists now (every page); new ones are pulled from the
     next pull on."""
+    # Here, not at module level: the SDK and the actors are heavy, and --help needs neither.
+    from shared.klaviyo.errors import KlaviyoError
+    from workers.actors.common import account_config, klaviyo_for
+    from workers.reverse.discovery import discover
+
     settings = get_settings()
     client = open_redis(settings)
     _accounts(client, settings, account)

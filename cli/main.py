@@ -1,5 +1,6 @@
 """The ``contact-sync`` command line."""
 
+import inspect
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
@@ -106,3 +107,28 @@ app.command("demo")(demo)
 from cli.lists_cmd import lists_app  # noqa: E402
 
 app.add_typer(lists_app, name="lists")
+
+
+def _one_line_paragraphs(text: str) -> str:
+    """Docstring paragraphs as single lines: rich keeps a docstring's line breaks, which
+    then fall mid-sentence once it wraps the text to the terminal's width."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") or "\n- " in p else " ".join(p.split("\n"))
+                       for p in paragraphs)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        text = command.help or (command.callback.__doc__ if command.callback else None)
+        if text:
+            command.help = _one_line_paragraphs(text)
+    for group in typer_app.registered_groups:
+        instance = group.typer_instance
+        if instance is None:
+            continue
+        if instance.info.help and isinstance(instance.info.help, str):
+            instance.info.help = _one_line_paragraphs(instance.info.help)
+        _unwrap_help(instance)
+
+
+_unwrap_help(app)

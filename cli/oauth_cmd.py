@@ -17,8 +17,6 @@ import typer
 
 from cli.process_cmds import fail, open_redis
 from shared.accounts import AccountError, AccountStore
-from shared.klaviyo.oauth_flow import STATE_TTL_S, disconnect, start
-from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.secrets_box import SecretKeyInvalid, SecretKeyMissing
 from shared.settings import get_settings
 
@@ -30,6 +28,10 @@ ReturnTo = Annotated[str | None, typer.Option(
 def connect(name: str, return_to: ReturnTo = None) -> None:
     """Print the URL that connects account NAME to Klaviyo through OAuth (the app of
     KLAVIYO_OAUTH_CLIENT_ID); the account is created by the connection if new."""
+    # The OAuth client (httpx, Sentry) is loaded when used: --help needs none of it.
+    from shared.klaviyo.oauth_flow import STATE_TTL_S, start
+    from shared.klaviyo.oauth_http import OAuthNotConfigured
+
     settings = get_settings()
     try:
         url = start(open_redis(settings), settings, name, return_to)
@@ -43,6 +45,9 @@ def connect(name: str, return_to: ReturnTo = None) -> None:
 def disconnect_cmd(name: str) -> None:
     """Disconnect account NAME from Klaviyo: its OAuth grant is revoked at Klaviyo and its
     tokens and key are forgotten; it stops syncing until it is connected again."""
+    from shared.klaviyo.oauth_flow import disconnect
+    from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
+
     settings = get_settings()
     client = open_redis(settings)
     try:

@@ -13,17 +13,8 @@ from typing import Annotated
 import redis
 import typer
 
-from shared import ingest_shards
-from shared.account_service.errors import ServiceError
-from shared.account_service.syncs import sync_now as sync_now_of
-from shared.accounts import AccountStore
-from shared.broker_redis import broker_url
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import Settings, get_settings
-from workers.actors.batch import sync_batch
-from workers.broker import setup_broker
-from workers.collector import Collector, default_consumer_name
-from workers.scheduler import Scheduler, scheduler_alive
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +50,9 @@ def ensure_port_free(port: int, host: str = "0.0.0.0", what: str = "web") -> Non
         except OSError as error:
             taken = error.errno == errno.EADDRINUSE
             reason = "is already in use" if taken else f"cannot be used ({error.strerror})"
+            env_hint = " (or PORT)" if what == "web" else ""
             raise fail(f"port {port} on {host} {reason}: {what} cannot listen there; stop what "
-                       "uses it or choose another with --port (or PORT)", code=2) from None
+                       f"uses it or choose another with --port{env_hint}", code=2) from None
 
 
 def stop_on_signals() -> threading.Event:
@@ -93,6 +85,9 @@ def collector(
 ) -> None:
     """Read contact events from the stream and keep the newest state of each contact
     (one consumer per ingest stream, in threads, when SYNC_INGEST_SHARDS > 1)."""
+    from shared import ingest_shards  # loaded when run (--help)
+    from workers.collector import Collector, default_consumer_name
+
     settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "collector")
@@ -115,6 +110,10 @@ def collector(
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
     """Enqueue through the Dramatiq broker (``SYNC_BROKER_URL``, by default ``redis_url``)
     to the batch actor."""
+    from shared.broker_redis import broker_url
+    from workers.actors.batch import sync_batch
+    from workers.broker import setup_broker
+
     setup_broker(redis_url, broker_url(get_settings()))
 
     def enqueue(account: str, batch_id: str) -> None:
@@ -127,6 +126,9 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.05, help="Seconds between ticks.")] = 1.0,
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
+    from shared.accounts import AccountStore
+    from workers.scheduler import Scheduler
+
     settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "scheduler")
@@ -139,6 +141,10 @@ def sync_now(
     account: Annotated[str, typer.Option("--account", "-a", help="The account to sync.")],
 ) -> None:
     """Make an account's next batch start at the scheduler's next tick, interval or not."""
+    from shared.account_service.errors import ServiceError
+    from shared.account_service.syncs import sync_now as sync_now_of
+    from workers.scheduler import scheduler_alive
+
     settings = get_settings()
     client = open_redis(settings)
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shlex
 import signal
 import sys
 from collections.abc import Iterable, Mapping
@@ -30,12 +31,16 @@ from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
+from sandbox.oauth_grants import DEFAULT_REDIRECT_URIS
 from shared.redis_server import EmbeddedRedis, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROCFILE = PROJECT_ROOT / "Procfile"
 DEFAULT_WEB_PORT = 8000
 SANDBOX_PROCESS = "sandbox"
+LOCAL_HOST = "127.0.0.1"
+"""Where a local stack's web listens unless told otherwise: a trial on a laptop does not
+offer its webhook and account API to the whole network."""
 STOP_GRACE_SECONDS = 30
 """How long a stopping process may take before SIGKILL: longer than the worker's
 ``--worker-shutdown-timeout`` (25 s), so running messages can finish."""
@@ -48,9 +53,19 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return dict(parse_procfile(path.read_text()).processes)
 
 
-def sandbox_command(port: int, key: str) -> str:
-    """The command that serves the Klaviyo sandbox on ``port``, accepting ``key``."""
-    return f"contact-sync sandbox --port {port} --keys {key}"
+OAUTH_CALLBACK_PATH = "/v1/oauth/klaviyo/callback"
+
+
+def sandbox_command(port: int, key: str, public_url: str = "") -> str:
+    """The command that serves the Klaviyo sandbox on ``port``, accepting ``key``; with the
+    stack's ``SYNC_PUBLIC_URL``, its OAuth app also has that ``web``'s callback registered
+    (besides the sandbox's defaults, ``web`` on port 8000)."""
+    command = f"contact-sync sandbox --port {port} --keys {key}"
+    if public_url:
+        callback = public_url.rstrip("/") + OAUTH_CALLBACK_PATH
+        for uri in dict.fromkeys([callback, *DEFAULT_REDIRECT_URIS]):
+            command += f" --oauth-redirect-uri {shlex.quote(uri)}"
+    return command
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -67,10 +82,12 @@ class LocalStack:
         base_env: Mapping[str, str],
         procfile: Path = PROCFILE,
         sandbox_port: int | None = None,
+        web_host: str = LOCAL_HOST,
     ) -> None:
         self.base_env = dict(base_env)
         self.procfile = procfile
         self.sandbox_port = sandbox_port
+        self.web_host = web_host
         self.env: dict[str, str] = {}
         self.processes: dict[str, str] = {}
         self.notes: list[str] = []
@@ -87,6 +104,8 @@ class LocalStack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("PORT", str(DEFAULT_WEB_PORT))
         processes = read_procfile(self.procfile)
+        if "web" in processes:
+            processes["web"] += f" --host {self.web_host}"
 
         if not _is_set(env, "REDIS_URL"):
             self.redis = self._exit.enter_context(EmbeddedRedis())
@@ -103,7 +122,8 @@ class LocalStack:
             key = "pk_sandbox_" + secrets.token_hex(16)
             env["KLAVIYO_API_KEY"] = key
             env["KLAVIYO_BASE_URL"] = f"http://127.0.0.1:{port}"
-            processes[SANDBOX_PROCESS] = sandbox_command(port, key)
+            processes[SANDBOX_PROCESS] = sandbox_command(
+                port, key, env.get("SYNC_PUBLIC_URL", "").strip())
             self.notes.append(
                 f"Klaviyo: embedded sandbox at http://127.0.0.1:{port}, key {key} (no real "
                 "Klaviyo account is called); set KLAVIYO_API_KEY to use Klaviyo"
@@ -116,6 +136,11 @@ class LocalStack:
             env["SYNC_WEBHOOK_SECRET"] = secret
             # Shown once, on purpose: this is a local run, and the CRM side needs it.
             self.notes.append(f"Webhook secret: generated for this run: {secret}")
+        if not _is_set(env, "SYNC_API_TOKENS"):
+            token = secrets.token_urlsafe(24)
+            env["SYNC_API_TOKENS"] = token
+            self.notes.append(f"Account API token: generated for this run: {token} "
+                              "(docs/ACCOUNT_API.md; set SYNC_API_TOKENS to choose yours)")
         self.env = env
         self.processes = processes
         return self

@@ -5,10 +5,12 @@ the embedded Redis last: a closed pipe (``run | head -5``) or a closed terminal 
 fails with EPIPE/EIO; SIGHUP) stops the stack as Ctrl-C and SIGTERM do, and no line is
 written after that. Its port is checked before anything starts.
 
-For a second shell (``accounts add``, ``status``...), ``run`` writes the environment of its
-processes that the shell lacks (``REDIS_URL``, a generated ``SYNC_SECRET_KEY``, the sandbox's
-``KLAVIYO_BASE_URL``/``KLAVIYO_API_KEY``, the webhook secret) to a file only its user can
-read, names the file on screen and removes it on exit.
+For a second shell (``accounts add``, ``status``, the curl of docs/ACCOUNT_API.md...),
+``run`` writes the environment of its processes that the shell lacks (``REDIS_URL``, a
+generated ``SYNC_SECRET_KEY``, the sandbox's ``KLAVIYO_BASE_URL``/``KLAVIYO_API_KEY``, the
+webhook secret, the account API's token, ``SYNC_INTERVAL``) to a file only its user can
+read, names the file on screen and removes it on exit. Its web listens on 127.0.0.1 unless
+``--host`` says otherwise.
 """
 
 from __future__ import annotations
@@ -31,14 +33,26 @@ from honcho.manager import Manager
 from honcho.printer import Printer
 
 from cli.process_cmds import ensure_port_free, open_redis
-from cli.procfile import DEFAULT_WEB_PORT, STOP_GRACE_SECONDS, LocalStack, build_manager
+from cli.procfile import (
+    DEFAULT_WEB_PORT,
+    LOCAL_HOST,
+    STOP_GRACE_SECONDS,
+    LocalStack,
+    build_manager,
+)
 from shared.redis_server import RedisServerNotFound
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
-SHARED_ENV = ("REDIS_URL", "SYNC_SECRET_KEY", "KLAVIYO_BASE_URL", "KLAVIYO_API_KEY",
-              "SYNC_WEBHOOK_SECRET")
+SHARED_ENV = ("REDIS_URL", "SYNC_SECRET_KEY", "KLAVIYO_API_KEY", "SYNC_WEBHOOK_SECRET",
+              "SYNC_API_TOKENS")
 """What another shell's commands need to reach the stack (written when ``run`` supplied it;
 ``REDIS_URL`` always)."""
+STACK_SETTINGS = {"KLAVIYO_BASE_URL": "klaviyo_base_url", "SYNC_INTERVAL": "interval",
+                  "SYNC_LIST_PULL_INTERVAL": "list_pull_interval",
+                  "SYNC_LIST_DISCOVERY_AT": "list_discovery_at"}
+"""Variable -> setting: nothing secret, and what every shell must agree on with the stack
+(which Klaviyo a key is checked against, the pace ``status`` and ``lists`` report): always
+written, as the stack has them (the default when unset)."""
 OUTPUT_LOST_RC = 128 + signal.SIGPIPE
 HANGUP_RC = 128 + signal.SIGHUP
 
@@ -137,10 +151,14 @@ def _stop_leftovers(manager: Manager) -> None:
 def write_env_file(stack_env: Mapping[str, str], base_env: Mapping[str, str],
                    path: Path) -> list[str]:
     """Write (mode 0600) what another shell needs; returns the variable names written."""
-    names = [name for name in SHARED_ENV if stack_env.get(name)
-             and (name == "REDIS_URL" or stack_env[name] != base_env.get(name))]
+    values = {name: stack_env[name] for name in SHARED_ENV if stack_env.get(name)
+              and (name == "REDIS_URL" or stack_env[name] != base_env.get(name))}
+    for name, field in STACK_SETTINGS.items():
+        values[name] = (stack_env.get(name, "").strip()
+                        or str(Settings.model_fields[field].default))
+    names = list(values)
     lines = [f"# contact-sync run (pid {os.getpid()}): load with  set -a; . {path}; set +a",
-             *(f"{name}={shlex.quote(stack_env[name])}" for name in names)]
+             *(f"{name}={shlex.quote(value)}" for name, value in values.items())]
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
@@ -149,13 +167,13 @@ def write_env_file(stack_env: Mapping[str, str], base_env: Mapping[str, str],
     return names
 
 
-def _prepare_env(port: int | None) -> tuple[dict[str, str], list[str]]:
+def _prepare_env(port: int | None, host: str) -> tuple[dict[str, str], list[str]]:
     """The base environment of the stack and lines to show; exits 2 when the web port is
     taken or the configured Redis does not answer (before anything starts)."""
     env = dict(os.environ)
     if port is not None:
         env["PORT"] = str(port)
-    ensure_port_free(int(env.get("PORT") or DEFAULT_WEB_PORT))
+    ensure_port_free(int(env.get("PORT") or DEFAULT_WEB_PORT), host)
     notes: list[str] = []
     if env.get("REDIS_URL", "").strip():
         open_redis(get_settings()).close()
@@ -173,6 +191,9 @@ def run(
     port: Annotated[
         int | None, typer.Option(help="Port of the web process (default: $PORT or 8000).")
     ] = None,
+    host: Annotated[str, typer.Option(
+        help="Interface the web process listens on; 0.0.0.0 to be reached from other "
+             "machines.")] = LOCAL_HOST,
     env_file: Annotated[Path | None, typer.Option(
         help="Where to write the environment other shells need (default: a new private "
              "temporary directory). Removed on exit.")] = None,
@@ -180,12 +201,12 @@ def run(
     """Run web, collector, scheduler and worker together (the Procfile), with an embedded
     Redis and Klaviyo sandbox when REDIS_URL / KLAVIYO_API_KEY are unset. Ctrl-C, SIGTERM,
     SIGHUP or a closed output stop all."""
-    base_env, notes = _prepare_env(port)
+    base_env, notes = _prepare_env(port, host)
     stopper = Stopper()
     _stop_on(stopper, {signal.SIGHUP: HANGUP_RC, signal.SIGINT: 128 + signal.SIGINT,
                        signal.SIGTERM: 128 + signal.SIGTERM})
     try:
-        stack = LocalStack(base_env).start()
+        stack = LocalStack(base_env, web_host=host).start()
     except (RedisServerNotFound, FileNotFoundError) as error:
         typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
@@ -199,8 +220,10 @@ def run(
             typer.secho(note, fg=typer.colors.CYAN, file=screen)
         typer.secho(f"Other shells reach this stack with: set -a; . {env_path}; set +a "
                     f"({', '.join(written)}; removed on exit)", fg=typer.colors.CYAN, file=screen)
+        web_url = f"http://{host}:{stack.env['PORT']}"
         typer.secho(
-            f"Starting {', '.join(stack.processes)}; web on port {stack.env['PORT']}. "
+            f"Starting {', '.join(stack.processes)}; web on {web_url} (webhook "
+            f"/v1/contact-events, account API /v1/accounts, OpenAPI {web_url}/docs). "
             "Ctrl-C stops everything.", fg=typer.colors.CYAN, file=screen,
         )
         manager = build_manager(stack.processes, stack.env, printer=Printer(out))

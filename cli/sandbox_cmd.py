@@ -144,7 +144,11 @@ def sandbox(
     Point the SDK at it with KlaviyoAPI(key, test_host="http://HOST:PORT"). The inspection API
     lives under /__sandbox/ (reset, keys, limits, faults, strictness, jobs, calls, account
     dumps, oauth); every switch here can be changed there at run time. OAuth: the app
-    sandbox-client / sandbox-secret, at /oauth/authorize, /oauth/token, /oauth/revoke."""
+    sandbox-client / sandbox-secret, at /oauth/authorize, /oauth/token, /oauth/revoke.
+
+    A port that is taken (or not allowed) is one line on stderr and exit code 2, before
+    anything starts."""
+    from cli.process_cmds import ensure_port_free
     from sandbox.faults import parse_fault
     from sandbox.server import SandboxServer, free_port
 
@@ -159,6 +163,8 @@ def sandbox(
     key_list = [k.strip() for k in keys.split(",") if k.strip()]
     if not key_list:
         raise typer.BadParameter("give at least one key", param_hint="--keys")
+    if port:
+        ensure_port_free(port, host, what="the sandbox")
     listen_port = port or free_port(host)
     server = SandboxServer(
         host=host,

@@ -31,7 +31,8 @@ def _when(epoch: float | None, now: float) -> str:
 
 
 WIDTH = 120
-"""The text report fits this many columns (one line per account)."""
+"""The widest the queue table gets; every table narrows to the terminal (80 columns lose
+nothing: words wrap, figures do not)."""
 SHORT_DUE = {"after the running batch": "after this batch",
              "when a contact changes": "on the next change"}
 DLQ_HINT = "inspect: contact-sync dlq list; replay: contact-sync dlq replay --all"
@@ -106,6 +107,10 @@ def _due(item: dict[str, Any], now: float) -> str:
         return "retry " + _when(item["next_due"], now)
     if due.startswith("never: "):
         return "never (not syncable)"
+    next_due = item.get("next_due")
+    if due == "when a contact changes" and next_due is not None and next_due > now:
+        # The interval since the last batch has not run out: a change waits for it.
+        return f"on a change, from {_when(next_due, now)}"
     return SHORT_DUE.get(due, due)
 
 
@@ -147,9 +152,11 @@ def render(status: dict[str, Any]) -> Group:
     if status["accounts"]:
         accounts = Table(title="Accounts (details: contact-sync status ACCOUNT)",
                          box=box.SIMPLE_HEAD, title_justify="left")
-        for column, width in (("account", 17), ("Klaviyo", 13), ("pending", 7),
-                              ("batch", 38), ("next batch", 21), ("rejected", 9)):
-            accounts.add_column(column, no_wrap=True, overflow="ellipsis", width=width)
+        # Figures never wrap nor shrink; the words wrap, so 80 columns lose no column.
+        for column in ("account", "Klaviyo", "pending", "batch", "next batch", "rejected"):
+            figure = column in ("pending", "rejected")
+            accounts.add_column(column, no_wrap=figure, min_width=len(column) if figure
+                                else None, overflow="fold", max_width=None if figure else 40)
         for item in status["accounts"]:
             pending = str(item["pending"]) + (f" ({item['pending_bulk']} bulk)"
                                               if item["pending_bulk"] else "")
@@ -175,7 +182,7 @@ def render_account(item: dict[str, Any], now: float) -> Group:
     if last.get("status") == BatchStatus.FAILED:
         rows.append(("failed batch", "its contacts went back to pending and wait for the "
                                      f"next batch; dead letters: {DLQ_HINT}"))
-    table = Table(title=f"Account {item['account']}", show_header=False, width=WIDTH)
+    table = Table(title=f"Account {item['account']}", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     for name, value in rows:

@@ -1,6 +1,6 @@
 """One webhook request, from raw bytes to an answer: signature, parsing, storing.
 
-Framework-free, so the order of the checks (DESIGN.md section 3) reads in one place:
+Framework-free, so the order of the checks (docs/ARCHITECTURE.md §1) reads in one place:
 size -> signature -> JSON -> count -> schema -> Redis. The FastAPI app
 (:mod:`producers.webhook`) only reads the body and turns an :class:`Answer` into a response.
 """
@@ -24,7 +24,7 @@ from shared.wire_events import WireEvent
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
-"""At most 5 MB per request (DESIGN.md section 3)."""
+"""At most 5 MB per request (docs/ARCHITECTURE.md §1)."""
 RETRY_AFTER_SECONDS = 5
 """What a 503 tells the CRM to wait before retrying."""
 

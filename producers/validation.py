@@ -23,7 +23,7 @@ MAX_EVENTS: int = next(
     rule.max_length for rule in EventBatch.model_fields["events"].metadata
     if isinstance(rule, annotated_types.MaxLen)
 )
-"""At most this many events per webhook request (DESIGN.md section 3): the model's limit."""
+"""At most this many events per webhook request (docs/ARCHITECTURE.md §1): the model's limit."""
 MAX_LISTED_ERRORS = 1000
 """A refusal lists at most this many field errors (a huge bad body stays a small answer)."""
 

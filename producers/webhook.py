@@ -1,4 +1,4 @@
-"""The webhook: ``POST /v1/contact-events`` (DESIGN.md section 3), health, readiness,
+"""The webhook: ``POST /v1/contact-events`` (docs/ARCHITECTURE.md §1), health, readiness,
 metrics and the OpenAPI document.
 
 ``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the
@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
+from producers.api_docs import mount_docs
 from producers.intake import Answer
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs, without a CDN
+        redoc_url=None,
         title="contact-sync",
         version="1",
         description="Contact changes from the CRM, signed with X-Sync-Signature "
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         "account API (/v1/accounts, Authorization: Bearer <one of SYNC_API_TOKENS>).",
     )
     app.state.redis = client
+    mount_docs(app)
     mount_account_api(app, settings, client)
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)

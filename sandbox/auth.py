@@ -2,7 +2,7 @@
 
 No or a malformed ``Authorization`` scheme is 401 ``not_authenticated``; a wrong or revoked key
 is 401 ``authentication_failed``; a key without the scope is 403 ``permission_denied``
-(klaviyo-api.md §11.8). A client must not take any of them for a bad contact. Both
+(docs/KLAVIYO.md §7). A client must not take any of them for a bad contact. Both
 ``Klaviyo-API-Key <key>`` and ``Bearer <OAuth access token>`` are credentials.
 """
 
@@ -56,7 +56,7 @@ class Caller:
     """Who called: the account (None when refused), the name its calls are counted under
     (its key, also for a Bearer token of its account), the quota its calls draw from, and
     the refusal. A private key draws from the account's quota; an OAuth app gets its own
-    per installation (klaviyo-api.md §11.11), so its quota is ``oauth:<client>:<key>``."""
+    per installation (docs/OAUTH.md), so its quota is ``oauth:<client>:<key>``."""
 
     account: Account | None
     key: str

@@ -1,7 +1,7 @@
 """The rules one row of a bulk import job must meet, and the all-or-nothing refusal.
 
 Klaviyo validates a bulk import job synchronously: one malformed row makes the whole POST a
-400 naming the bad rows by pointer, and no job is created (klaviyo-api.md §11.1). The same
+400 naming the bad rows by pointer, and no job is created (docs/KLAVIYO.md §1). The same
 rules serve the asynchronous mode, where a bad row becomes an import-error instead.
 """
 

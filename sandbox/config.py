@@ -13,7 +13,7 @@ class FaultSpec:
 
     ``status_403_html`` answers a CDN challenge (403, ``text/html``, ``cf-mitigated:
     challenge``) instead of Klaviyo's JSON; ``omit_retry_after`` is the share of 429s, injected
-    or from the rate limiter, sent without ``Retry-After`` (klaviyo-api.md §11.9-10).
+    or from the rate limiter, sent without ``Retry-After`` (docs/KLAVIYO.md §9).
     """
 
     status_429: float = 0.0
@@ -40,7 +40,7 @@ class SandboxConfig:
     job ``queued`` for ``job_delay_ms``, then ``processing`` for ``job_processing_ms``) or
     ``"instant"`` (processed before the 202 is sent).
 
-    The strictness switches (klaviyo-api.md §11), each on by default:
+    The strictness switches (docs/KLAVIYO.md), each on by default:
     ``bulk_validation`` ``"sync"`` refuses a whole bulk import job with a 400 naming its bad
     rows (``name_bad_rows`` of them, 0 = all), ``"async"`` turns bad rows into import-errors;
     ``phone_identity`` matches profiles by phone number too; ``one_list_per_job`` refuses a

@@ -1,7 +1,7 @@
 """The bodies and headers of throttles, server errors and CDN challenges.
 
 A 429 carries an integer ``Retry-After`` unless it is to be omitted: Klaviyo sometimes sends
-none (klaviyo-api.md §11.10), and then the detail says "Request was throttled." alone (no
+none (docs/KLAVIYO.md §9), and then the detail says "Request was throttled." alone (no
 wait known, ``retry_after`` 0) or with "Expected available in N second(s).". A CDN challenge
 is a 403 in ``text/html`` with ``cf-mitigated: challenge`` (§11.9): not Klaviyo's JSON at all.
 """

@@ -19,7 +19,7 @@ _KINDS_WITH_KX = {name: dict if name in OBJECTS else str for name in _WITH_KX}
 """The JSON type each writable field has when not null."""
 
 # The last label (top-level domain) has two characters or more: Klaviyo refuses
-# ``user@domain.c`` although email-validator accepts it (klaviyo-api.md §11.2).
+# ``user@domain.c`` although email-validator accepts it (docs/KLAVIYO.md §2).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _TLD = r"[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]"
 _EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@(?:{_LABEL}\.)+{_TLD}$")
@@ -168,7 +168,7 @@ def match(account: Account, attrs: dict[str, Any], *, by_phone: bool = True) -> 
 
     With ``by_phone`` (the default, as in Klaviyo) a phone number identifies too: a row whose
     email matches nobody but whose phone belongs to profile B is B, and writing it rewrites
-    B's email (klaviyo-api.md §11.4). Without it, only email and external_id match.
+    B's email (docs/KLAVIYO.md §3). Without it, only email and external_id match.
     """
     found: str | None = None
     indexes = account.indexes

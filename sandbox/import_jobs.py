@@ -23,7 +23,7 @@ from sandbox.store import Account, ImportJob
 MAX_PROFILES = 10_000
 MAX_BYTES = 5 * 1024 * 1024
 RETENTION = timedelta(days=7)
-"""A real job's ``expires_at`` is its ``created_at`` plus 7 days (klaviyo-api.md §11.5)."""
+"""A real job's ``expires_at`` is its ``created_at`` plus 7 days (docs/KLAVIYO.md §4)."""
 
 
 def bulk_import_profiles(req: Request) -> Reply:

@@ -1,4 +1,5 @@
 """The inspection API under ``/__sandbox/`` (no auth): reset, keys, limits, faults, calls, dumps.
+``GET /__sandbox/`` lists every route of it with what it does.
 
 The switches of Klaviyo's hard edges (strictness, key states, job cancel/expire) are in
 ``inspect_controls``."""
@@ -172,6 +173,28 @@ def remove_members(req: Request) -> Reply:
     return Reply(200, _list_json(rec))
 
 
+def create_list(req: Request) -> Reply:
+    """``{"name": "Newsletter"}``: a list made in Klaviyo's UI (single opt-in by default)."""
+    account = account_of(req)
+    body = body_of(req)
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise invalid("'name' is required.", pointer="/name")
+    opt_in = body.get("opt_in_process", req.state.config.default_opt_in)
+    if opt_in not in ("single_opt_in", "double_opt_in"):
+        raise invalid("'opt_in_process' must be single_opt_in or double_opt_in.",
+                      pointer="/opt_in_process")
+    return Reply(201, _list_json(account.new_list(name.strip(), opt_in)))
+
+
+def index(_req: Request) -> Reply:
+    """This list: every route of the inspection API and what it does."""
+    routes = [{"method": route.method, "path": route.template,
+               "does": " ".join((route.handler.__doc__ or "").split("\n\n")[0].split())}
+              for route in INSPECT_ROUTES]
+    return Reply(200, {"inspection_api": routes})
+
+
 def delete_list(req: Request) -> Reply:
     """A list deleted in Klaviyo's UI: it and its memberships are gone."""
     account = account_of(req)
@@ -182,6 +205,7 @@ def delete_list(req: Request) -> Reply:
 
 _P = "/__sandbox"
 INSPECT_ROUTES = [
+    Route("GET", _P, "index", index),
     Route("POST", _P + "/reset", "reset", reset),
     Route("POST", _P + "/keys", "keys", add_key),
     Route("PUT", _P + "/limits", "limits", set_limits),
@@ -193,6 +217,7 @@ INSPECT_ROUTES = [
     Route("PUT", _P + "/jobs", "jobs", set_jobs),
     Route("GET", _P + "/accounts/{key}/profiles", "profiles", profiles),
     Route("GET", _P + "/accounts/{key}/lists", "lists", lists),
+    Route("POST", _P + "/accounts/{key}/lists", "lists", create_list),
     Route("POST", _P + "/accounts/{key}/lists/{id}/members", "members", add_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}/members", "members", remove_members),
     Route("DELETE", _P + "/accounts/{key}/lists/{id}", "list", delete_list),

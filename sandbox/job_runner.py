@@ -1,5 +1,5 @@
 """How a bulk import job runs: ``queued`` for a while, ``processing`` for a while, then
-``complete``, unless it is cancelled or expires first (klaviyo-api.md §7, §11.5).
+``complete``, unless it is cancelled or expires first (docs/KLAVIYO.md §4).
 
 Large imports "may take several hours" at Klaviyo; ``job_delay_ms`` (queued) and
 ``job_processing_ms`` let a test hold a job in either state for as long as it needs.

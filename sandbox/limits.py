@@ -1,6 +1,6 @@
 """Rate limits per (account, operation): fixed windows, burst per second, steady per minute.
 
-The values are the spec's ``x-klaviyo-ratelimit`` (klaviyo-api.md 3.1). A scale shrinks or
+The values are the spec's ``x-klaviyo-ratelimit`` (docs/KLAVIYO.md §9). A scale shrinks or
 grows them (0.1 = ten times smaller, never below 1); mode ``off`` disables them.
 """
 

@@ -1,4 +1,4 @@
-"""Cursor pagination with the SDK's cursor quirks (klaviyo-api.md 5.4)."""
+"""Cursor pagination with the SDK's cursor quirks (docs/KLAVIYO.md §12)."""
 
 from __future__ import annotations
 

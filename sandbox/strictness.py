@@ -1,4 +1,4 @@
-"""The switches that make the sandbox as harsh as Klaviyo (klaviyo-api.md §11), at run time.
+"""The switches that make the sandbox as harsh as Klaviyo (docs/KLAVIYO.md), at run time.
 
 Each starts from ``SandboxConfig``, changes through ``PUT /__sandbox/strictness`` and goes back
 to its start-up value on ``POST /__sandbox/reset``.

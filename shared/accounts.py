@@ -208,6 +208,13 @@ def _validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return {name: getattr(model, name) for name in model.model_fields_set}
 
 
+def _default_of(field: str) -> Any:
+    """A setting's value when nobody chose one (what a new account starts from)."""
+    info = AccountConfig.model_fields.get(field)
+    return None if info is None or info.is_required() else info.get_default(
+        call_default_factory=True)
+
+
 def filters_changed(before: AccountConfig, after: AccountConfig) -> bool:
     """True when the roles or company types differ (a bulk re-evaluation is due)."""
     return any(getattr(before, name) != getattr(after, name) for name in FILTER_FIELDS)
@@ -340,6 +347,8 @@ class AccountStore:
                     continue
                 stored[field] = json.dumps(value)
                 shown = old, value
+                if before is None and value == _default_of(field):
+                    continue  # a new account's default: stored, but nothing changed
             log.append(json.dumps({"at": now, "field": field, "before": shown[0],
                                    "after": shown[1]}))
         if not stored and before is not None:
@@ -349,7 +358,8 @@ class AccountStore:
         pipe.hset(keys.account_config(name), mapping=stored)
         if KEY_FIELD in stored:  # a new key replaces an OAuth connection (newest wins)
             pipe.hdel(keys.account_config(name), OAUTH_FIELD, CONNECTION_FIELD)
-        pipe.rpush(keys.account_config_log(name), *log)
+        if log:
+            pipe.rpush(keys.account_config_log(name), *log)
         if name != DEFAULT_ACCOUNT:
             pipe.sadd(keys.ACCOUNTS_SET, name)
         due_accounts.look_at(pipe, name, due_accounts.ASAP)  # a new interval or key may

@@ -1,10 +1,10 @@
 """Email normalisation and validation: the ONE place that decides what an email is.
 
-Klaviyo matches emails case-insensitively (klaviyo-api.md section 4), so an address is
+Klaviyo matches emails case-insensitively (docs/KLAVIYO.md §2), so an address is
 normalised once, here: trimmed and lower-cased as a whole. Validation is syntax only
 (``email-validator``, no DNS lookups), so a batch never waits on the network to decide.
 
-Klaviyo refuses some addresses that email-validator accepts (klaviyo-api.md section 11.2),
+Klaviyo refuses some addresses that email-validator accepts (docs/KLAVIYO.md §2),
 and one refused row costs a whole bulk job a round trip: those are refused here too.
 """
 

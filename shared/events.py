@@ -2,7 +2,7 @@
 
 An event is validated once, at the edge (webhook, import, publish()); everything downstream
 reads these models. An invalid *email* is not a schema error: the contact is kept and
-excluded at sync time, counted (DESIGN.md section 3).
+excluded at sync time, counted (docs/ARCHITECTURE.md §1).
 """
 
 from __future__ import annotations

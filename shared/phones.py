@@ -1,7 +1,7 @@
-"""Phone normalisation: the ONE place that decides what a phone is (DESIGN.md section 1, 5a).
+"""Phone normalisation: the ONE place that decides what a phone is (docs/ARCHITECTURE.md §1).
 
 Klaviyo wants phones in E.164 (``+447946012300``); peers normalise with libphonenumber
-before sending (klaviyo-api.md section 11.3), and so does this, through ``phonenumbers``.
+before sending (docs/KLAVIYO.md §3), and so does this, through ``phonenumbers``.
 A number written with a country code (a leading ``+``, or the international prefix ``00``)
 is read as it is; one without is read in the account's phone region (an ISO 3166 alpha-2
 code such as ``GB``), and without a region it cannot be read at all. A number that cannot

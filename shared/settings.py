@@ -110,7 +110,7 @@ class Tuning(BaseSettings):
 
 
 class Settings(BaseSettings):
-    """Every environment variable of the public contract (DESIGN.md section 3)."""
+    """Every environment variable of the public contract (docs/ARCHITECTURE.md §1)."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 

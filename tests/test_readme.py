@@ -46,3 +46,19 @@ def test_the_readme_links_the_webhook_contract_and_the_served_openapi_document()
 
 def test_the_readme_says_how_long_make_test_takes() -> None:
     assert re.search(r"`make test` \(about \d+ minutes on 2 cores\)", README)
+
+
+MISSING_DOCUMENTS = ("DESIGN.md", "klaviyo-api.md")
+"""Documents the repository does not have (the project's notes outside it): nothing a user
+reads may send them there."""
+
+
+def test_no_tracked_file_cites_a_document_the_repository_lacks() -> None:
+    import subprocess
+
+    for name in MISSING_DOCUMENTS:
+        found = subprocess.run(["git", "grep", "-n", "-e", name, "-e", name.removesuffix(".md")
+                                + " item", "--", ".", ":!tests/test_readme.py", ":!uv.lock"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60,
+                               check=False)
+        assert found.stdout == "", found.stdout

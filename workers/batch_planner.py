@@ -15,7 +15,7 @@ Per member, in this order (each contact lands in exactly one outcome):
    in an earlier slice is a :class:`Claim`, and a later contact of it a :class:`Join`;
 6. a contact whose profile cannot be sent (not encodable as JSON, over Klaviyo's 100 KB per
    profile) -> ``unencodable`` with the reason;
-7. phones (DESIGN 5a, docs/KLAVIYO.md): read into E.164 in the account's phone region; an
+7. phones (docs/KLAVIYO.md §3): read into E.164 in the account's phone region; an
    unreadable one is left off (``phone_dropped``); one shared by two or more rows of the
    account (a switchboard) is never sent (``phone_shared``). A phone is never part of the
    profile row: it goes in the chunk's second, phone-only job, once Klaviyo has accepted

@@ -1,7 +1,7 @@
 """What Klaviyo must hold after the demo, computed from the feed alone.
 
 Deliberately independent of the sync's code (no planner, no email validation of ours): the
-rules of DESIGN.md section 1 applied to the events as the CRM sent them. Per contact the
+rules of docs/ARCHITECTURE.md §1 applied to the events as the CRM sent them. Per contact the
 newest ``occurred_at`` wins, whatever the arrival order; only contacts inside both filters
 with a real email are sent (the feed says which emails it made invalid); contacts sharing
 an email (compared case-insensitively) are one profile carrying the newest state; a

@@ -1,16 +1,18 @@
-"""The account API (DESIGN.md section 3, "Account API"): what the CRM's settings page and
+"""The account API (docs/ARCHITECTURE.md §1, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
 :mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
 :mod:`.sync_routes`, :mod:`.rejection_routes`), all over :mod:`shared.account_service`;
 bearer tokens (:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without
-``SYNC_API_TOKENS`` none of it is mounted: every ``/v1/accounts`` path is a 404 (the OAuth
-callback stays, for ``contact-sync accounts connect``).
+``SYNC_API_TOKENS`` none of it is mounted: every ``/v1/accounts`` path is a 404 problem
+saying the API is off and how to turn it on (the OAuth callback stays, for
+``contact-sync accounts connect``).
 """
 
 from __future__ import annotations
 
 import redis
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import Response
 
 from producers.account_api import (
     klaviyo_routes,
@@ -22,10 +24,16 @@ from producers.account_api import (
 )
 from producers.account_api.auth import bearer_check
 from producers.account_api.deps import Services
-from producers.account_api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from producers.account_api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
 from shared.settings import Settings
 
 ACCOUNTS_PATH = "/v1/accounts"
+API_OFF = ("the account API is off: set SYNC_API_TOKENS (bearer tokens, comma-separated) "
+           "in web's environment and restart it; docs/ACCOUNT_API.md")
+
+
+async def _api_off() -> Response:
+    return problem(404, "Account API off", API_OFF)
 
 
 def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> bool:
@@ -33,6 +41,8 @@ def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> 
     install_problem_handlers(app)
     app.include_router(oauth_routes.callback_router(settings, client))
     if not settings.api_tokens:
+        app.add_api_route(ACCOUNTS_PATH + "{rest:path}", _api_off, include_in_schema=False,
+                          methods=["GET", "PUT", "PATCH", "POST", "DELETE"])
         return False
     app.state.account_services = Services(client, settings)
     router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],

@@ -40,7 +40,7 @@ class AccountSettings(AccountOptions):
 
 class SyncSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
         "started_at": "2026-11-22T10:00:00Z", "completed_at": "2026-11-22T10:00:04Z",
         "duration_s": 4.2, "counts": {"contacts": 3, "created": 2, "invalid_email": 1}}]})
 
@@ -69,7 +69,7 @@ class ContactOutcome(BaseModel):
 
 class SyncDetail(SyncSummary):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
         "started_at": "2026-11-22T10:00:00Z", "completed_at": "2026-11-22T10:00:04Z",
         "duration_s": 4.2, "counts": {"contacts": 3, "created": 2, "invalid_email": 1},
         "contacts": [{"contact_id": "C-1004", "outcome": "invalid_email",
@@ -83,7 +83,7 @@ class AccountSummary(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "name": "acme", "connection": {"kind": "api_key", "state": "ok"}, "syncable": True,
         "pending": 12, "running_batch": None,
-        "last_sync": {"batch_id": "b-20261122T100000-1a2b", "status": "completed",
+        "last_sync": {"batch_id": "20261122T100000-3f9c2a1b", "status": "completed",
                       "started_at": "2026-11-22T10:00:00Z",
                       "completed_at": "2026-11-22T10:00:04Z", "duration_s": 4.2,
                       "counts": {"contacts": 3, "created": 3}}}]})
@@ -135,7 +135,7 @@ class Rejected(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "contact_id": "C-1001", "code": "invalid", "title": "Invalid input.",
         "detail": "Invalid email address '***'", "field": "email",
-        "batch_id": "b-20261122T100000-1a2b", "at": "2026-11-22T10:00:03Z"}]})
+        "batch_id": "20261122T100000-3f9c2a1b", "at": "2026-11-22T10:00:03Z"}]})
 
     contact_id: str
     code: str

@@ -1,7 +1,7 @@
 """The official SDK client (``KlaviyoAPI``) for one account, with retries handed to us.
 
 The SDK retries 429/503/504 itself (sleeping in the calling thread), and urllib3 under it
-retries idempotent requests that carry Retry-After, invisibly (klaviyo-api.md 8.2). Both
+retries idempotent requests that carry Retry-After, invisibly (docs/KLAVIYO.md §9). Both
 are switched off here: ``max_retries=1`` (one attempt) and the pool manager's ``retries``
 set to ``False``. Waiting is our rate limiter's and Dramatiq's job, never a worker thread's.
 Responses are plain dicts (``USE_DICTIONARY_FOR_RESPONSE_DATA``): cheaper than models
@@ -41,7 +41,7 @@ def klaviyo_account_id(account: AccountConfig) -> str:
     """A stable, non-secret name of the Klaviyo account behind a key (for limiter keys):
     a short hash of base URL + key. Two CRM accounts sharing a key share its limits. An
     OAuth account's calls count against the app's own quota of that installation, apart
-    from any private key's (klaviyo-api.md §11.11): ``oauth-`` + a hash of base URL, name
+    from any private key's (docs/OAUTH.md): ``oauth-`` + a hash of base URL, name
     and connection id, so that a reconnected account gets new SDK clients and a quota of
     its own (its new installation's)."""
     if account.oauth_connected:

@@ -1,4 +1,4 @@
-"""Klaviyo's OAuth token and revoke endpoints (klaviyo-api.md §11.13).
+"""Klaviyo's OAuth token and revoke endpoints (docs/OAUTH.md).
 
 ``POST KLAVIYO_OAUTH_TOKEN_URL`` with the app in HTTP Basic auth
 (``base64(client_id:client_secret)``) and a form body: ``grant_type=authorization_code``

@@ -1,7 +1,7 @@
 """One rate limiter per (Klaviyo account, operation), shared in Redis by every worker.
 
 Klaviyo counts calls per account and endpoint in fixed windows: a burst window of one
-second and a steady window of one minute (klaviyo-api.md 3.1/3.2). :meth:`RateLimiter.take`
+second and a steady window of one minute (docs/KLAVIYO.md §9). :meth:`RateLimiter.take`
 counts a call in both windows (one Lua script, ``rate_limiter.lua``) or answers how long to
 wait. After a 429, :meth:`RateLimiter.block` stops every worker from calling that account's
 operation until ``Retry-After`` has passed. Windows are aligned on wall-clock seconds and

@@ -16,7 +16,7 @@ def _name() -> str:
     return f"acct-{uuid.uuid4().hex[:8]}"
 
 
-def test_without_sync_api_tokens_every_account_route_is_a_404(
+def test_without_sync_api_tokens_every_account_route_is_a_404_saying_the_api_is_off(
         process_stack: ProcessStack) -> None:
     process_stack.start("web")
     for method, path in (("GET", "/v1/accounts"), ("PUT", "/v1/accounts/acme"),
@@ -24,6 +24,8 @@ def test_without_sync_api_tokens_every_account_route_is_a_404(
         answer = httpx.request(method, f"{process_stack.web_url}{path}", json={},
                                headers={"Authorization": "Bearer anything"})
         assert answer.status_code == 404, (method, path)
+        assert answer.headers["content-type"] == PROBLEM
+        assert "account API is off: set SYNC_API_TOKENS" in answer.json()["detail"]
     paths = httpx.get(f"{process_stack.web_url}/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/v1/accounts")]
 

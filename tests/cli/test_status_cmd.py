@@ -182,3 +182,39 @@ def test_status_json_never_prints_the_planned_email_changes_of_the_last_batch(r,
     assert acme["last_batch"]["report"] == {"created": 0, "updated": 1}
     assert "ann@example.com" not in result.output
     assert "email_changes" not in result.output
+
+
+def test_status_at_80_columns_keeps_every_column_and_the_account_view_every_count(
+        r, redis_url):
+    now = time.time()
+    r.zadd(keys.pending("default"), {"C-1": 1})
+    lifecycle.start_batch(r, "default", "20261122T100000-3f9c2a1b", now - 20)
+    lifecycle.complete_batch(r, "default", "20261122T100000-3f9c2a1b",
+                             {"created": 1, "conflicts": 2, "phone_shared": 3}, now - 10,
+                             interval=900)
+    r.zadd(keys.pending("default"), {"C-2": 2, "C-3": 3})
+    env = {"REDIS_URL": redis_url, "COLUMNS": "80"}
+    table = runner.invoke(app, ["status"], env=env, terminal_width=80)
+    assert table.exit_code == 0, table.output
+    assert max(len(line) for line in table.output.splitlines()) <= 80, table.output
+    header = next(line for line in table.output.splitlines() if "account" in line
+                  and "Klaviyo" in line)
+    for column in ("account", "Klaviyo", "pending", "batch", "next batch", "rejected"):
+        assert column in header, header
+    row = next(line for line in table.output.splitlines() if line.strip().startswith("default"))
+    assert " 2 " in row  # the pending count, whole
+    one = runner.invoke(app, ["status", "default"], env=env, terminal_width=80)
+    text = " ".join(one.output.replace("│", " ").split())
+    assert "conflicts=2" in text and "phone_shared=3" in text, one.output
+    assert max(len(line) for line in one.output.splitlines()) <= 80, one.output
+
+
+def test_next_batch_after_a_change_says_it_waits_for_the_interval(r, redis_url):
+    now = time.time()
+    r.zadd(keys.pending("default"), {"C-1": 1})
+    lifecycle.start_batch(r, "default", "b-1", now - 20)
+    lifecycle.complete_batch(r, "default", "b-1", {}, now - 10, interval=900)
+    one = runner.invoke(app, ["status", "default"], env={"REDIS_URL": redis_url,
+                                                         "COLUMNS": "120"})
+    line = next(x for x in one.output.splitlines() if "next batch" in x)
+    assert "on a change, from " in line and "(in 8" in line, line

@@ -1,4 +1,4 @@
-"""DESIGN item 6, the cadence, through the real processes with a short interval: the next
+"""The cadence, through the real processes with a short interval: the next
 batch of an account starts no earlier than the interval after its previous batch completed;
 every change made meanwhile is in it; a change that arrives while a batch runs waits for the
 next one. Checked on the batches' stored times and members, not on the wall clock."""

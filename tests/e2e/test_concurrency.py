@@ -1,4 +1,4 @@
-"""DESIGN item 6 under concurrency: two schedulers, three collectors and three worker processes
+"""The cadence under concurrency: two schedulers, three collectors and three worker processes
 at once, several accounts, overlapping events posted by concurrent CRM clients in waves. Each
 account still has one batch at a time (no two of its batches' running intervals overlap) and
 Klaviyo holds exactly one profile per email, with the newest state."""

@@ -1,4 +1,4 @@
-"""Through the real processes (DESIGN item 1): the CRM's created, updated and deleted contacts,
+"""Through the real processes: the CRM's created, updated and deleted contacts,
 posted to the signed webhook, reach each account's own Klaviyo account."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Through the real processes (DESIGN items 2-4): the account's filters and email validation
+"""Through the real processes: the account's filters and email validation
 decide what is sent (counted, with reasons), ``contact-sync preview`` says so beforehand, and
 the cap limits bulk exports only. Filters and cap are changed at runtime with
 ``contact-sync accounts set``; several accounts with different settings run side by side."""

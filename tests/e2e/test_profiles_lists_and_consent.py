@@ -1,4 +1,4 @@
-"""Through the real processes (DESIGN items 5-8): no duplicate profiles by email, the newest
+"""Through the real processes: no duplicate profiles by email, the newest
 ``occurred_at`` wins, the default list as it was when a contact was first synced, and consent
 never invented (unsubscribes sent, deletes only leave lists)."""
 

@@ -213,3 +213,86 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(
     text = b"".join(lines).decode(errors="replace")
     assert process.returncode == 0, text[-2000:]
     assert "Traceback" not in text, text[-2000:]
+
+
+OPERATIONS = PROJECT_ROOT / "docs" / "OPERATIONS.md"
+APP_SERVICES = ("web", "collector", "scheduler", "worker")
+ONE_PROCESS_ONLY = {"PORT": "web", "WORKER_PROCESSES": "worker", "WORKER_THREADS": "worker",
+                    "dramatiq_prom_port": "worker"}
+"""Variables the environment table itself ties to one process."""
+
+
+def documented_variables() -> list[str]:
+    """Every variable named in the first column of OPERATIONS' "Environment" tables."""
+    text = OPERATIONS.read_text()
+    section = text.split("### Environment", 1)[1].split("\n### ", 1)[0]
+    names: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names += re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", line.split("|")[1])
+    return names
+
+
+def test_compose_passes_every_variable_of_the_environment_table(
+        compose: dict[str, Any]) -> None:
+    names = documented_variables()
+    assert {"SYNC_API_TOKENS", "SYNC_PHONE_REGION", "KLAVIYO_OAUTH_CLIENT_ID",
+            "SYNC_PUBLIC_URL", "SYNC_CHUNK_MAX_PROFILES"} <= set(names)
+    services = compose["services"]
+    dropped = []
+    for name in names:
+        for service in APP_SERVICES:
+            if ONE_PROCESS_ONLY.get(name, service) != service:
+                continue
+            passed = name in services[service]["environment"]
+            if not (passed or f"${{{name}" in services[service]["command"]):
+                dropped.append(f"{name} ({service})")
+    assert not dropped, f"docker-compose.yml does not pass: {', '.join(dropped)}"
+
+
+def test_docker_compose_takes_documented_variables_from_the_shell_and_dot_env(
+        tmp_path: Path) -> None:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    (tmp_path / ".env").write_text("SYNC_API_TOKENS=from-dot-env\n")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
+           "SYNC_PHONE_REGION": "GB"}
+    done = subprocess.run([binary, "config"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["SYNC_API_TOKENS"] == "from-dot-env", name
+        assert environment["SYNC_PHONE_REGION"] == "GB", name
+
+
+def test_the_procfile_runs_under_honcho_as_operations_says(redis_url: str) -> None:
+    section = OPERATIONS.read_text().split("### A platform that reads Procfiles", 1)[1]
+    documented = re.search(r"`(PATH=\S+ \S+honcho start)`", section)
+    assert documented, "OPERATIONS does not say how to run the Procfile with honcho"
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+           "REDIS_URL": redis_url, "PORT": str(port), "SYNC_WEBHOOK_SECRET": "s",
+           "KLAVIYO_API_KEY": "pk_test_not_called", "WORKER_PROCESSES": "1",
+           "WORKER_THREADS": "1", "KLAVIYO_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    process = subprocess.Popen(["sh", "-c", documented.group(1)], cwd=PROJECT_ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+    reader.start()
+    try:
+        _wait_healthy(port, process, timeout=90)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        reader.join(timeout=10)
+    output = b"".join(lines).decode(errors="replace")
+    assert "not found" not in output, output[-2000:]

@@ -99,3 +99,39 @@ def _gone(pid: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_local_stack_web_listens_on_loopback_unless_told_otherwise_and_the_api_is_on():
+    env = {"PATH": os.environ["PATH"], "REDIS_URL": "redis://127.0.0.1:1/0",
+           "KLAVIYO_API_KEY": "pk_x"}
+    stack = LocalStack(env).start()
+    assert stack.processes["web"].endswith(" --host 127.0.0.1")
+    token = stack.env["SYNC_API_TOKENS"]
+    assert token and any(token in note for note in stack.notes)
+    widened = LocalStack(env, web_host="0.0.0.0").start()
+    assert widened.processes["web"].endswith(" --host 0.0.0.0")
+    mine = LocalStack({**env, "SYNC_API_TOKENS": "t1,t2"}).start()
+    assert mine.env["SYNC_API_TOKENS"] == "t1,t2"
+    assert not any("t1" in note for note in mine.notes)
+
+
+def test_the_environment_file_carries_what_every_shell_must_share_even_if_set_there(
+        tmp_path):
+    from cli.run_cmd import write_env_file
+
+    stack_env = {"REDIS_URL": "redis://127.0.0.1:7000/0", "KLAVIYO_API_KEY": "pk_mine",
+                 "KLAVIYO_BASE_URL": "http://127.0.0.1:9999", "SYNC_INTERVAL": "30",
+                 "SYNC_API_TOKENS": "generated"}
+    # The shell that started run had set the Klaviyo URL, the interval and its key itself.
+    base_env = {"KLAVIYO_BASE_URL": "http://127.0.0.1:9999", "SYNC_INTERVAL": "30",
+                "KLAVIYO_API_KEY": "pk_mine"}
+    path = tmp_path / "run.env"
+    names = write_env_file(stack_env, base_env, path)
+    written = dict(line.split("=", 1) for line in path.read_text().splitlines()
+                   if not line.startswith("#"))
+    assert written["KLAVIYO_BASE_URL"] == "http://127.0.0.1:9999"
+    assert written["SYNC_INTERVAL"] == "30"
+    assert written["SYNC_LIST_PULL_INTERVAL"] == "900"  # the stack's (its default)
+    assert written["SYNC_API_TOKENS"] == "generated"
+    assert "KLAVIYO_API_KEY" not in written  # a secret you set yourself stays yours
+    assert set(names) == set(written)

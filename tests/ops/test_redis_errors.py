@@ -62,3 +62,32 @@ def test_a_redis_answering_an_error_is_not_called_unreachable(
 def test_web_with_a_redis_url_without_scheme_stops_with_one_line() -> None:
     line = _one_clear_line(_run(["web"], "user:hunter2-secret@localhost:6379"))
     assert "REDIS_URL '***@localhost:6379' has no redis:// scheme" in line
+
+
+def _procfile_worker(redis_url: str | None) -> subprocess.CompletedProcess[str]:
+    """The Procfile's worker line, as a platform runs it (the venv's bin on PATH)."""
+    from cli.procfile import PROJECT_ROOT, read_procfile
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "REDIS_"))}
+    env.update(WORKER_PROCESSES="1", WORKER_THREADS="1",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run(["sh", "-c", f"exec {read_procfile()['worker']}"], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("redis_url", [None, "unreachable"])
+def test_the_procfile_worker_without_a_usable_redis_says_one_line_and_exits_2(
+        redis_url: str | None) -> None:
+    port = free_port()
+    done = _procfile_worker(None if redis_url is None else
+                            f"redis://:hunter2-secret@127.0.0.1:{port}/0")
+    output = done.stderr + done.stdout
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and "RegisterQueues" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error: ")]
+    expected = ("REDIS_URL is not set" if redis_url is None
+                else f"Redis at 127.0.0.1:{port} is unreachable (Connection refused)")
+    assert len(errors) == 1 and expected in errors[0], output
+    assert "hunter2" not in output

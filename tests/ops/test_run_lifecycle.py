@@ -153,7 +153,7 @@ def test_run_refuses_a_taken_port_in_one_line_before_starting_anything(marker: s
             out, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert err.strip().splitlines() == [
-        f"Error: port {port} on 0.0.0.0 is already in use: web cannot listen there; stop what "
+        f"Error: port {port} on 127.0.0.1 is already in use: web cannot listen there; stop what "
         "uses it or choose another with --port (or PORT)"]
     assert "embedded" not in out and not _marked(marker)
 

@@ -1,4 +1,4 @@
-"""Account errors like Klaviyo's (klaviyo-api.md §11.8): no or malformed credentials are 401
+"""Account errors like Klaviyo's (docs/KLAVIYO.md §7): no or malformed credentials are 401
 ``not_authenticated``, a wrong or revoked key 401 ``authentication_failed``, a key without the
 scope 403 ``permission_denied``; each in the full error envelope of §2."""
 

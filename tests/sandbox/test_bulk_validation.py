@@ -1,4 +1,4 @@
-"""A bulk import job is validated before it is accepted, all or nothing (klaviyo-api.md §11.1-2,
+"""A bulk import job is validated before it is accepted, all or nothing (docs/KLAVIYO.md §1-2,
 §11.6): one bad row refuses the whole POST with a 400 naming each bad row, and no job exists."""
 
 from __future__ import annotations

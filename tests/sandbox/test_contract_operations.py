@@ -1,4 +1,5 @@
-"""Every operation of klaviyo-api.md section 6 through the official SDK, contract-checked.
+"""Every Klaviyo operation the sync uses (docs/KLAVIYO.md), through the official SDK and
+contract-checked.
 
 The session sandbox is wrapped in ``OpenAPIContractMiddleware`` (tests/support): each request
 sent and answer received here is validated against Klaviyo's OpenAPI slices, and any

@@ -1,4 +1,4 @@
-"""The sandbox's OAuth server, as Klaviyo's (klaviyo-api.md §11.13): authorize with a
+"""The sandbox's OAuth server, as Klaviyo's (docs/OAUTH.md): authorize with a
 consent page, the token endpoint (client in Basic auth, form body, PKCE S256, refresh
 tokens that rotate), revocation, and Bearer tokens on the API refused once expired or
 revoked the way Klaviyo refuses a wrong key."""

@@ -1,4 +1,4 @@
-"""A phone number identifies a profile (klaviyo-api.md §11.4): a new email with a known phone
+"""A phone number identifies a profile (docs/KLAVIYO.md §3): a new email with a known phone
 rewrites that profile's email; identifiers of two profiles conflict. Switchable off."""
 
 from __future__ import annotations

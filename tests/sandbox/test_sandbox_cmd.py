@@ -116,3 +116,21 @@ def test_a_bad_switch_value_is_refused_naming_the_option() -> None:
         )
         assert done.returncode == 2
         assert hint in done.stderr
+
+
+def test_a_taken_port_is_one_error_line_and_exit_2_with_no_banner() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([EXE, "sandbox", "--port", str(port)], capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use: the sandbox cannot listen there; "
+        "stop what uses it or choose another with --port"], done.stderr
+    assert "exit code 2" in subprocess.run([EXE, "sandbox", "--help"], capture_output=True,
+                                           text=True, timeout=60).stdout

@@ -1,4 +1,4 @@
-"""Jobs take time and have opaque ids (klaviyo-api.md §7, §11.5): queued, then processing, then
+"""Jobs take time and have opaque ids (docs/KLAVIYO.md §4): queued, then processing, then
 complete; cancelled or gone when the inspection API says so; ``expires_at`` 7 days after."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Answers that are not Klaviyo's usual JSON (klaviyo-api.md §11.9-10): a CDN challenge (403,
+"""Answers that are not Klaviyo's usual JSON (docs/KLAVIYO.md §8-9): a CDN challenge (403,
 ``text/html``, ``cf-mitigated: challenge``) and 429s without ``Retry-After``."""
 
 from __future__ import annotations

@@ -207,3 +207,15 @@ def test_an_unknown_phone_region_in_the_environment_is_refused_at_start() -> Non
     with pytest.raises(ValueError, match=r"SYNC_PHONE_REGION[\s\S]*two-letter ISO 3166"):
         settings(SYNC_PHONE_REGION="UK")
     assert settings(SYNC_PHONE_REGION="").phone_region is None
+
+
+def test_a_new_account_logs_only_the_settings_it_was_given_not_its_defaults(
+        r: redis.Redis) -> None:
+    store = AccountStore(r, settings())
+    store.create("delta", default_list_id=None, contact_roles=None, max_bulk_export=0,
+                 interval=60)
+    log = store.change_log("delta")
+    assert [(e["field"], e["before"], e["after"]) for e in log] == [("interval", None, 60.0)]
+    assert store.get("delta").interval == 60 and store.get("delta").default_list_id is None
+    store.set("delta", default_list_id=None, interval=60)
+    assert len(store.change_log("delta")) == 1

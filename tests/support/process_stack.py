@@ -50,7 +50,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 def contact_event(account: str, contact_id: str, occurred_at: str, *,
                   event_type: str = "contact.upserted", event_id: str | None = None,
                   **contact: Any) -> dict[str, Any]:
-    """One event of the webhook contract (DESIGN.md section 3)."""
+    """One event of the webhook contract (docs/ARCHITECTURE.md §1)."""
     return {"event_id": event_id or f"evt-{secrets.token_hex(6)}", "account_id": account,
             "type": event_type, "occurred_at": occurred_at,
             "contact": {"id": contact_id, **contact}}

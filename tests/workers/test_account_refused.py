@@ -1,4 +1,4 @@
-"""An account whose Klaviyo refuses its key is parked, not its contacts (DESIGN 5b)."""
+"""An account whose Klaviyo refuses its key is parked, not its contacts (docs/KLAVIYO.md §7)."""
 
 from __future__ import annotations
 

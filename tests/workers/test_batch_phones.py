@@ -1,5 +1,5 @@
 """Phones go to Klaviyo in E.164, are left off when unreadable or shared, and never merge
-two people (DESIGN 5a; docs/KLAVIYO.md "Identity by phone")."""
+two people (docs/KLAVIYO.md §3)."""
 
 from __future__ import annotations
 

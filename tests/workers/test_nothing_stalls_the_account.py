@@ -1,4 +1,4 @@
-"""Nothing one contact holds stalls its account (DESIGN 5b; issue "Survive real Klaviyo")."""
+"""Nothing one contact holds stalls its account (docs/KLAVIYO.md §7)."""
 
 from __future__ import annotations
 
