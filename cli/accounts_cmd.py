@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -52,6 +53,10 @@ PhoneRegion = Annotated[str | None, typer.Option(
     help="ISO 3166 country (e.g. GB) in which phones without '+' are read; '' = none.")]
 BaseUrl = Annotated[str | None, typer.Option(
     "--klaviyo-base-url", help="Klaviyo API root (default: KLAVIYO_BASE_URL).")]
+FieldMapFile = Annotated[Path | None, typer.Option(
+    "--field-map", dir_okay=False,
+    help="A JSON file: Klaviyo target -> CRM source (docs/ACCOUNT_API.md, 'Field map'); "
+    "a file holding null removes the map.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NoCheck = Annotated[bool, typer.Option(
     "--no-check", help="Store the key and list without asking Klaviyo whether they exist "
@@ -75,6 +80,15 @@ def _changes(
         "klaviyo_api_key": klaviyo_key,
     }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _read_field_map(path: Path) -> Any:
+    """The JSON of a ``--field-map`` file (checked by the account's rules when stored)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise fail(f"--field-map {path}: not a readable JSON file "
+                   f"({type(error).__name__})") from None
 
 
 def _refusals() -> tuple[type[Exception], ...]:
@@ -224,6 +238,7 @@ def set_(
     klaviyo_key: Annotated[str | None, typer.Option(
         "--klaviyo-key", help="Replace the Klaviyo key (needs SYNC_SECRET_KEY).")] = None,
     phone_region: PhoneRegion = None, no_check: NoCheck = False,
+    field_map: FieldMapFile = None,
 ) -> None:
     """Change an account at runtime; the change is logged and wins over the environment.
     A change of roles or company types re-evaluates every contact (a bulk export). A new
@@ -231,6 +246,8 @@ def set_(
     store = _store()
     changes = _changes(roles, company_types, max_bulk_export, default_list, interval,
                        klaviyo_base_url, klaviyo_key, phone_region=phone_region)
+    if field_map is not None:
+        changes["field_map"] = _read_field_map(field_map)
     if not changes:
         raise fail("nothing to change: give at least one option")
     try:
@@ -275,3 +292,17 @@ def remove(
     except ServiceError as error:
         raise fail(error.detail) from None
     typer.echo(f"removed account {name}")
+
+
+@accounts_app.command("resync")
+def resync_cmd(name: str) -> None:
+    """Re-send every contact of the account at its next batch (the bulk export cap
+    applies), e.g. after a new --field-map -- what POST /v1/accounts/{account}/resync does."""
+    from shared.account_service.resync import resync
+
+    store = _store()
+    try:
+        done = resync(store.redis, store.settings, name)
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    typer.echo(f"{name}: {done.detail}")

@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
+from shared.account_service.accounts import existing
 from shared.account_service.errors import ServiceError
 from shared.account_service.preview import preview_counts
 from shared.accounts import DEFAULT_ACCOUNT
 from shared.settings import Settings, get_settings
+from workers.dry_run import KINDS, next_sync
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,43 @@ def render(report: PreviewReport) -> Table:
     return table
 
 
+def _next(client: redis.Redis, settings: Settings, account: str, as_json: bool) -> None:
+    """``--next``: the dry run of the account's next batch (:mod:`workers.dry_run`)."""
+    try:
+        config = existing(client, settings, account)
+    except ServiceError as error:
+        raise fail(error.detail) from None
+    found = next_sync(client, config).as_dict()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"The next batch of account {account!r}, if it started now")
+    table.add_column("what")
+    table.add_column("contacts", justify="right")
+    table.add_row("pending", str(found["contacts"]))
+    for kind in KINDS:
+        table.add_row(kind, str(found[kind]))
+    for reason, count in found["excluded"].items():
+        table.add_row(f"  not sent: {reason}", str(count))
+    Console().print(table)
+
+
 def preview_cmd(
     account: Annotated[str, typer.Option(
         "--account", "-a", help="The account to preview.")] = DEFAULT_ACCOUNT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+    next_batch: Annotated[bool, typer.Option(
+        "--next", help="Instead: what the account's next batch would do now (a dry run: "
+        "nothing written, no Klaviyo call).")] = False,
 ) -> None:
     """How many contacts match the account's filters (unsubscribed ones included), how many
-    of those would be excluded (empty or invalid email, over the cap) and how many sent."""
+    of those would be excluded (empty or invalid email, over the cap) and how many sent;
+    with --next, what the next batch would do with the pending contacts."""
     settings = get_settings()
     client = open_redis(settings)
+    if next_batch:
+        _next(client, settings, account, as_json)
+        return
     try:
         report = build_preview(client, settings, account)
     except ServiceError as error:

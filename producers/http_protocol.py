@@ -11,7 +11,11 @@ connection (settings in :class:`shared.settings.Settings`, documented in docs/SE
   excess is never buffered (a check after each chunk read, at most one chunk, 256 KiB);
 * a request head not complete ``SYNC_WEB_HEADER_TIMEOUT`` s after the connection opened or
   the head began: 408, closed (an idle connection that never sent a byte: closed silently);
-* beyond ``SYNC_WEB_MAX_CONNECTIONS`` open connections: 503 with ``Retry-After``, closed;
+* beyond ``SYNC_WEB_MAX_CONNECTIONS`` open connections: the connection that has waited
+  longest without proving anything (still sending its head, idle between requests, or
+  draining a refused body) is closed to make room (issue 19: 520 slow unauthenticated
+  sockets kept the signed webhook at 503 for 105 s); only when every connection carries a
+  request past its head is the new one answered 503 with ``Retry-After`` and closed;
 * a response sent before the request's body was read (the app refused it early, see
   :mod:`producers.web_guard`): the rest of the body is read and dropped, for at most
   :data:`LINGER_SECONDS` and :data:`LINGER_MAX_BYTES`, then the connection is closed.
@@ -77,16 +81,40 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._drained = 0
+        self._waiting_since = self.loop.time()
+        """When this connection last began to wait for a head, or began to drain."""
 
     # --- connection ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not self._evict_one():
             self._refuse(503, f"too many open connections (at most "
                          f"{self.limits.max_connections}); retry after Retry-After seconds",
                          {"retry-after": str(RETRY_AFTER_SECONDS)})
             return
         self._arm_head_timer()
+
+    def _unproven(self) -> bool:
+        """Still in its head (or idle between requests), or draining a refused request."""
+        return not self.transport.is_closing() and (
+            self._linger_timer is not None or (self._in_head and self.cycle is None)
+            or (self._in_head and self.cycle is not None and self.cycle.response_complete))
+
+    def _evict_one(self) -> bool:
+        """Close the unproven connection that has waited longest; False: there is none."""
+        candidates = [c for c in self.connections if c is not self
+                      and isinstance(c, LimitedHttpToolsProtocol) and c._unproven()]
+        if not candidates:
+            return False
+        oldest = min(candidates, key=lambda c: c._waiting_since)
+        log.info("closed a connection from %s waiting %.1f s unproven: %d connections open",
+                 oldest._peer(), self.loop.time() - oldest._waiting_since,
+                 len(self.connections))
+        oldest.transport.close()
+        return True
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self._head_timer, self._linger_timer):
@@ -135,6 +163,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0
+        self._waiting_since = self.loop.time()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -158,8 +187,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         """Answer ``status`` with the webhook's JSON shape, then drain and close."""
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        log.warning("refused a connection from %s with %d: %s", client, status, detail)
+        log.warning("refused a connection from %s with %d: %s", self._peer(), status, detail)
         body = orjson.dumps({"detail": detail})
         lines = [STATUS_LINE[status], b"content-type: application/json\r\n",
                  b"content-length: %d\r\n" % len(body), b"connection: close\r\n"]
@@ -174,6 +202,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         self.flow.resume_reading()
+        self._waiting_since = self.loop.time()
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)

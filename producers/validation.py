@@ -16,7 +16,15 @@ import annotated_types
 import orjson
 from pydantic import ValidationError
 
-from shared.events import FAR_AHEAD, MAX_FUTURE_SKEW, ContactEvent, EventBatch
+from shared.events import (
+    ERASED,
+    ERASED_CARRIES_ID,
+    FAR_AHEAD,
+    MAX_FUTURE_SKEW,
+    ContactEvent,
+    EventBatch,
+    erased_extra_fields,
+)
 from shared.wire_events import WireEvent, wire_events
 
 MAX_EVENTS: int = next(
@@ -131,7 +139,7 @@ def parse_batch(body: bytes) -> list[WireEvent]:
             raw = None
         raw_events = raw.get("events") if isinstance(raw, dict) else None
         raise SchemaError(batch_errors(error, raw_events)) from None
-    refused = _far_ahead(events) + duplicate_keys(body)
+    refused = _far_ahead(events) + _erased_with_data(events) + duplicate_keys(body)
     if refused:
         raise SchemaError(refused)
     return events
@@ -143,6 +151,13 @@ def _far_ahead(events: Sequence[WireEvent]) -> list[FieldError]:
     latest = datetime.now(UTC) + MAX_FUTURE_SKEW
     return [FieldError(index, "occurred_at", FAR_AHEAD, event["event_id"])
             for index, event in enumerate(events) if event["occurred_at"] > latest]
+
+
+def _erased_with_data(events: Sequence[WireEvent]) -> list[FieldError]:
+    """The model's erasure rule (only the id), on validated dicts."""
+    return [FieldError(index, f"contact.{name}", ERASED_CARRIES_ID, event["event_id"])
+            for index, event in enumerate(events) if event["type"] == ERASED
+            for name in erased_extra_fields(event["contact"])]
 
 
 _ESCAPED_COLONS = (b"\\u003a", b"\\u003A")

@@ -19,6 +19,7 @@ is still sending can read the answer.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 
 from starlette.responses import JSONResponse
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 _SIGNATURE_HEADER = signature.HEADER.lower().encode()
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value).decode("latin-1")
@@ -44,7 +45,7 @@ async def _answer(answer: Answer, scope: Scope, receive: Receive, send: Send) ->
     await response(scope, receive, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that gives ``body`` as the one request message, then defers to the
     server's (which reports the disconnect)."""
     sent = False
@@ -75,7 +76,7 @@ class WebhookGuard:
             await self.app(scope, receive, send)
             return
         try:
-            signature.check_header(_header(scope, _SIGNATURE_HEADER))
+            signature.check_header(header(scope, _SIGNATURE_HEADER))
         except signature.SignatureError as error:
             log.warning("refused webhook request before reading its body: %s", error)
             await _answer(intake.refuse(401, "signature", str(error)), scope, receive, send)
@@ -93,34 +94,56 @@ class WebhookGuard:
             if isinstance(body, Answer):
                 await _answer(body, scope, receive, send)
             elif body is not None:
-                await self.app(scope, _replay(body, receive), send)
+                await self.app(scope, replay(body, receive), send)
         finally:
             self.in_progress -= 1
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | Answer | None:
         """The whole body; a 413 or 408 refusal; ``None`` when the client went away."""
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return intake.too_large(f"Content-Length {int(declared)} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        deadline = asyncio.get_running_loop().time() + self.body_timeout
-        while True:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                log.warning("refused webhook request with 408: %d body bytes in %g s",
-                            size, self.body_timeout)
-                return intake.refuse(
-                    408, "timeout", f"the request body did not arrive within "
-                    f"{self.body_timeout:g} s (SYNC_WEB_BODY_TIMEOUT); nothing was stored")
-            if message["type"] == "http.disconnect":
-                return None
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return intake.too_large(f"body over {MAX_BODY_BYTES} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        body = await read_body(scope, receive, MAX_BODY_BYTES, self.body_timeout)
+        if body is BodyRefusal.DECLARED_TOO_LARGE:
+            return intake.too_large(f"Content-Length {header(scope, b'content-length')} bytes")
+        if body is BodyRefusal.TOO_LARGE:
+            return intake.too_large(f"body over {MAX_BODY_BYTES} bytes")
+        if body is BodyRefusal.TIMEOUT:
+            log.warning("refused webhook request with 408: body not whole in %g s",
+                        self.body_timeout)
+            return intake.refuse(
+                408, "timeout", f"the request body did not arrive within "
+                f"{self.body_timeout:g} s (SYNC_WEB_BODY_TIMEOUT); nothing was stored")
+        return body
+
+
+class BodyRefusal(enum.Enum):
+    """Why :func:`read_body` gave up on a body."""
+
+    DECLARED_TOO_LARGE = "Content-Length over the limit"
+    TOO_LARGE = "streamed past the limit"
+    TIMEOUT = "not whole in time"
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int,
+                    timeout: float) -> bytes | BodyRefusal | None:
+    """A request's whole body, never buffering more than ``max_bytes`` + one chunk, within
+    ``timeout`` seconds; a :class:`BodyRefusal`; ``None`` when the client went away."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        return BodyRefusal.DECLARED_TOO_LARGE
+    chunks: list[bytes] = []
+    size = 0
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            return BodyRefusal.TIMEOUT
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return BodyRefusal.TOO_LARGE
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -1,5 +1,6 @@
-"""The webhook: ``POST /v1/contact-events`` (docs/ARCHITECTURE.md §1), health, readiness,
-metrics and the OpenAPI document.
+"""The webhook: ``POST /v1/contact-events`` (docs/ARCHITECTURE.md §1), health, readiness
+and the OpenAPI document; ``/metrics`` on its own loopback port
+(:mod:`producers.metrics_server`).
 
 ``uvicorn --factory producers.webhook:create_app`` or ``contact-sync web`` serve it; the
 module attribute ``app`` is built on first access from the environment.
@@ -26,14 +27,16 @@ from producers import intake, signature
 from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
 from producers.api_docs import mount_docs
+from producers.console import mount_console
 from producers.intake import Answer
+from producers.metrics_server import start_metrics_server
+from producers.request_guard import RequestGuard
 from producers.validation import MAX_EVENTS
 from producers.web_guard import WebhookGuard
 from shared.events import EventBatch
 from shared.redis_client import connect
 from shared.settings import Settings, get_settings
 from shared.state.heartbeats import BEAT_EVERY_S, Heart
-from shared.telemetry.exposition import render_metrics
 
 log = logging.getLogger(__name__)
 
@@ -48,32 +51,37 @@ class Accepted(BaseModel):
     accepted: int
 
 
-class Problem(BaseModel):
+class WebhookProblem(BaseModel):
+    """The webhook's refusals (``{"detail": ...}``); the account API answers RFC 9457
+    problems (:class:`producers.account_api.problems.Problem`): distinct names, so that
+    the OpenAPI document has both schemas."""
+
     detail: str
 
 
-class FieldProblem(BaseModel):
+class EventFieldProblem(BaseModel):
     index: int | None
     field: str
     message: str
     event_id: str | None = None
 
 
-class SchemaProblem(Problem):
-    errors: list[FieldProblem]
+class SchemaProblem(WebhookProblem):
+    errors: list[EventFieldProblem]
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The body is not JSON."},
-    401: {"model": Problem, "description": "Signature missing, malformed, stale or wrong "
-          "(the first three are answered before the body is read)."},
-    408: {"model": Problem, "description": "The body did not arrive within "
+    400: {"model": WebhookProblem, "description": "The body is not JSON."},
+    401: {"model": WebhookProblem, "description": "Signature missing, malformed, stale or "
+          "wrong (the first three are answered before the body is read)."},
+    408: {"model": WebhookProblem, "description": "The body did not arrive within "
           "SYNC_WEB_BODY_TIMEOUT seconds."},
-    413: {"model": Problem, "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
+    413: {"model": WebhookProblem,
+          "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
     422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
           "nothing of the request was stored."},
-    503: {"model": Problem, "description": "Redis unreachable, on a Redis Cluster no "
-          "replica confirmed the events in time, or more than "
+    503: {"model": WebhookProblem, "description": "Redis unreachable, on a Redis Cluster "
+          "no replica confirmed the events in time, or more than "
           "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},
 }
 
@@ -143,7 +151,11 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
         if tune_process_gc:
             tune_gc()
         beating = asyncio.create_task(_beat(Heart(client, "web")))
+        metrics = start_metrics_server(settings, lambda: _metrics_client[0])
         yield
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         beating.cancel()
         client.close()
 
@@ -160,6 +172,9 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     app.state.redis = client
     mount_docs(app)
     mount_account_api(app, settings, client)
+    mount_console(app, settings, client)
+    app.add_middleware(RequestGuard, tokens=settings.api_tokens,
+                       body_timeout=settings.web_body_timeout, skip=("POST", EVENTS_PATH))
     app.add_middleware(WebhookGuard, path=EVENTS_PATH, max_requests=settings.web_max_requests,
                        body_timeout=settings.web_body_timeout)
 
@@ -189,7 +204,8 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Redis is reachable", responses={503: {"model": Problem}})
+    @app.get("/readyz", summary="Redis is reachable",
+             responses={503: {"model": WebhookProblem}})
     async def readyz() -> Response:
         try:
             await run_in_threadpool(client.ping)
@@ -198,12 +214,6 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
             return JSONResponse({"detail": "Redis is unreachable"}, 503,
                                 headers={"Retry-After": str(intake.RETRY_AFTER_SECONDS)})
         return JSONResponse({"status": "ready"})
-
-    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
-        payload, content_type = await run_in_threadpool(
-            render_metrics, client_factory=lambda: _metrics_client[0])
-        return Response(payload, media_type=content_type)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

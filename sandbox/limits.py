@@ -42,6 +42,7 @@ _TABLE: dict[str, tuple[int, int, int]] = {
     "get_bulk_suppress_profiles_jobs": S,
     "get_lists_for_profile": XS,
     "get_list_ids_for_profile": XS,
+    "request_profile_deletion": XS,
 }
 # variants with their own, smaller limits (operation plus a query marker)
 VARIANTS: dict[str, tuple[int, int, int]] = {

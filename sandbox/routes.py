@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox import consent_api, import_jobs, lists_api, profiles_api
+from sandbox import consent_api, data_privacy_api, import_jobs, lists_api, profiles_api
 from sandbox.http import Route
 
 ROUTES: list[Route] = [
@@ -10,4 +10,5 @@ ROUTES: list[Route] = [
     *lists_api.ROUTES,
     *import_jobs.ROUTES,
     *consent_api.ROUTES,
+    *data_privacy_api.ROUTES,
 ]

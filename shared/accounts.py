@@ -27,6 +27,7 @@ from redis.typing import EncodableT, FieldT
 
 from shared import constants as keys
 from shared import secrets_box
+from shared.field_map import dump_field_map, parse_field_map
 from shared.phones import check_phone_region
 from shared.redis_cluster import transaction
 from shared.redis_text import as_text
@@ -75,6 +76,12 @@ def _normalise_filter(value: object) -> object:
     return value
 
 
+MAX_SETTING = 10**9
+"""The most ``max_bulk_export`` and ``interval_seconds`` (about 31 years) may be: a bound,
+so that no value is stored that reads back as something else (issue 19: ``1e999`` was
+stored as Infinity and read back as ``null``)."""
+
+
 class AccountOptions(BaseModel):
     """The settings of an account: THE one model of them, read from the environment (for
     ``default``), stored in Redis, set by ``contact-sync accounts`` and by the account API.
@@ -88,14 +95,18 @@ class AccountOptions(BaseModel):
     """Roles that sync; ``None`` = all."""
     company_types: list[str] | None = None
     """Company types that sync; ``None`` = all."""
-    max_bulk_export: int = Field(default=0, ge=0)
+    max_bulk_export: int = Field(default=0, ge=0, le=MAX_SETTING)
     """Cap per bulk export; 0 = none."""
     default_list_id: str | None = None
-    interval: float = Field(default=900, ge=0, alias="interval_seconds")
+    interval: float = Field(default=900, ge=0, le=MAX_SETTING, allow_inf_nan=False,
+                            alias="interval_seconds")
     """Seconds from a batch's completion to the next one's start."""
     phone_region: str | None = None
     """ISO 3166 alpha-2 country in which phones without ``+`` are read; ``None``: such
     phones are left off the profiles."""
+    field_map: dict[str, Any] | None = None
+    """Klaviyo target -> CRM source (:mod:`shared.field_map`); ``None``: the default
+    profile."""
 
     @field_validator("contact_roles", "company_types", mode="before")
     @classmethod
@@ -107,6 +118,11 @@ class AccountOptions(BaseModel):
     def _list_id(cls, value: object) -> object:
         return _blank_is_none(value)
 
+    @field_validator("field_map", mode="before")
+    @classmethod
+    def _field_map(cls, value: object) -> object:
+        return dump_field_map(parse_field_map(value))
+
     @field_validator("phone_region", mode="before")
     @classmethod
     def _phone_region(cls, value: object) -> object:
@@ -115,7 +131,7 @@ class AccountOptions(BaseModel):
 
 OPTION_FIELDS = tuple(AccountOptions.model_fields)
 """``contact_roles``, ``company_types``, ``max_bulk_export``, ``default_list_id``,
-``interval``, ``phone_region``."""
+``interval``, ``phone_region``, ``field_map``."""
 
 
 def _blank_is_none(value: object) -> object:

@@ -356,3 +356,21 @@ def ingest_stream(shard: int, shards: int) -> str:
         if low <= key_slot(key.encode()) < high:
             return key
         tag += 1
+# --- the console (producers/console) ---------------------------------------------------------
+def console_account_index(column: str) -> str:
+    """Sorted set with TTL: account -> its value of ``column`` (``name``: every score 0,
+    members in name order), the console's overview pages through it
+    (:mod:`shared.state.account_index`)."""
+    return f"{PREFIX}:console:accounts:{column}"
+
+
+def console_account_index_staged(column: str, build: str) -> str:
+    """Sorted set with TTL: :func:`console_account_index` while one build writes it, renamed
+    into place when complete."""
+    return f"{PREFIX}:console:accounts:{column}:building:{build}"
+
+
+def console_link_used(nonce: str) -> str:
+    """String with TTL (the link's remaining life): a console link already opened; a link
+    opens once."""
+    return f"{PREFIX}:console:link:{nonce}"

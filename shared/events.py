@@ -134,6 +134,20 @@ class Contact(BaseModel):
     properties: Properties = Field(default_factory=dict)
 
 
+ERASED = "contact.erased"
+"""The event type of an erasure (GDPR art. 17): the contact is forgotten, here and in
+Klaviyo (:mod:`workers.actors.erase`)."""
+ERASED_CARRIES_ID = ("Value error, an erasure (contact.erased) carries the contact's id only; "
+                     "leave this field out")
+"""The refusal of any other contact field in an erasure: the person asked to be forgotten,
+so nothing of them but the id is taken in (by the model and the webhook's fast path)."""
+
+
+def erased_extra_fields(contact: dict[str, Any]) -> list[str]:
+    """The fields of an erasure's ``contact`` (a dict of what the CRM sent) besides ``id``."""
+    return [name for name in contact if name != "id"]
+
+
 class ContactEvent(BaseModel):
     """One change of one contact, as the CRM publishes it."""
 
@@ -143,7 +157,7 @@ class ContactEvent(BaseModel):
     account_id: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     ]
-    type: Literal["contact.upserted", "contact.deleted"]
+    type: Literal["contact.upserted", "contact.deleted", "contact.erased"]
     occurred_at: AwareTime
     contact: Contact
 
@@ -157,6 +171,13 @@ class ContactEvent(BaseModel):
             raise ValidationError.from_exception_data("ContactEvent", [
                 {"type": "value_error", "loc": ("occurred_at",), "input": None,
                  "ctx": {"error": FAR_AHEAD.removeprefix("Value error, ")}}])
+        if self.type == ERASED:
+            extra = erased_extra_fields(self.contact.model_dump(exclude_unset=True))
+            if extra:
+                raise ValidationError.from_exception_data("ContactEvent", [
+                    {"type": "value_error", "loc": ("contact", name), "input": None,
+                     "ctx": {"error": ERASED_CARRIES_ID.removeprefix("Value error, ")}}
+                    for name in extra])
         return self
 
     @property
@@ -185,13 +206,17 @@ class MirroredContact(BaseModel):
     deleted: bool
     origin: Origin
     contact: Contact
+    erased: bool = False
+    """Erased (``contact.erased``): the mirror holds the id and the time only, kept so that
+    a change older than the erasure is refused; ``deleted`` is true as well."""
 
     @classmethod
     def from_event(cls, event: ContactEvent, origin: Origin) -> MirroredContact:
         return cls(
             event_id=event.event_id,
             occurred_at=event.occurred_at,
-            deleted=event.type == "contact.deleted",
+            deleted=event.type != "contact.upserted",
             origin=origin,
             contact=event.contact,
+            erased=event.type == ERASED,
         )

@@ -23,7 +23,13 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from shared.redis_server import REDIS_MISSING, RedisServerNotFound, free_port, stop_process
+from shared.redis_server import (
+    REDIS_MISSING,
+    STREAM_NODE_MAX_ENTRIES,
+    RedisServerNotFound,
+    free_port,
+    stop_process,
+)
 
 BUS_PORT_OFFSET = 10_000
 """A cluster node also listens on its port + 10,000 (the cluster bus)."""
@@ -67,6 +73,7 @@ class ClusterNode:
              "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--stream-node-max-entries", str(STREAM_NODE_MAX_ENTRIES),
              "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 

@@ -43,6 +43,10 @@ def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 10.0) -
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+STREAM_NODE_MAX_ENTRIES = 1
+"""Redis keeps the bytes of a stream entry that XDEL or XTRIM removed until every entry of
+its node (100 by default) is gone, in memory and in snapshots; an erased contact's events
+must leave at once."""
 
 
 class EmbeddedRedis:
@@ -80,6 +84,10 @@ class EmbeddedRedis:
                 "--save", "",
                 "--daemonize", "no",
                 "--loglevel", "warning",
+                # one entry per stream node: a deleted or trimmed entry's bytes leave memory
+                # (and snapshots) at once, not when its whole node is gone (erasure,
+                # docs/OPERATIONS.md "Redis")
+                "--stream-node-max-entries", str(STREAM_NODE_MAX_ENTRIES),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -149,6 +150,20 @@ class Settings(BaseSettings):
                                                        alias="SYNC_API_TOKENS")
     """Bearer tokens of the account API; none: the account API is off (404)."""
     secret_key: str | None = Field(default=None, alias="SYNC_SECRET_KEY")
+    # The console in the browser (docs/CONSOLE.md): off without SYNC_CONSOLE_SECRET.
+    console_secret: SecretStr | None = Field(default=None, alias="SYNC_CONSOLE_SECRET")
+    """Signs console links, page and operator sessions and CSRF tokens (HMAC-SHA256)."""
+    console_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                                           alias="SYNC_CONSOLE_TOKENS")
+    """Operators' login tokens; none: the operator's view is off."""
+    console_frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="SYNC_CONSOLE_FRAME_ANCESTORS")
+    """Origins (the CRM's) allowed to frame an account's console pages; none: nowhere."""
+    console_link_ttl: int = Field(default=300, alias="SYNC_CONSOLE_LINK_TTL", ge=10, le=3600)
+    """Seconds a console link may be opened (once) after it is minted."""
+    console_session_ttl: int = Field(default=3600, alias="SYNC_CONSOLE_SESSION_TTL", ge=60,
+                                      le=86_400)
+    """Seconds an opened account page, and an operator's login, stay valid."""
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     log_format: Literal["text", "json"] = Field(default="text", alias="SYNC_LOG_FORMAT")
     port: int = Field(default=8000, alias="PORT")
@@ -158,6 +173,14 @@ class Settings(BaseSettings):
     web_body_timeout: float = Field(default=30, alias="SYNC_WEB_BODY_TIMEOUT", gt=0)
     web_max_requests: int = Field(default=32, alias="SYNC_WEB_MAX_REQUESTS", ge=1)
     web_max_connections: int = Field(default=512, alias="SYNC_WEB_MAX_CONNECTIONS", ge=1)
+    metrics_port: int | None = Field(default=9464, alias="SYNC_METRICS_PORT")
+    """``web`` serves ``/metrics`` on this port of ``SYNC_METRICS_HOST`` only, not on the
+    public port; empty: not served (docs/OPERATIONS.md, issue 19)."""
+    metrics_host: str = Field(default="127.0.0.1", alias="SYNC_METRICS_HOST")
+    metrics_account_series: int = Field(default=50, alias="SYNC_METRICS_ACCOUNT_SERIES",
+                                        ge=0, le=1000)
+    """Per-account gauges on ``/metrics`` for at most this many accounts (the busiest:
+    due soonest, and rejecting); every account is counted in the totals."""
     environment: str = Field(default="production", alias="SYNC_ENVIRONMENT")
     """The environment Sentry files events under (empty: ``production``)."""
     worker_metrics_port: int | None = Field(default=None, alias="dramatiq_prom_port")
@@ -171,7 +194,7 @@ class Settings(BaseSettings):
     def _environment(cls, value: object) -> object:
         return value if value else "production"
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator("worker_metrics_port", "metrics_port", mode="before")
     @classmethod
     def _port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -187,10 +210,24 @@ class Settings(BaseSettings):
     oauth_token_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_TOKEN_URL")
     oauth_revoke_url_set: str | None = Field(default=None, alias="KLAVIYO_OAUTH_REVOKE_URL")
 
-    @field_validator("webhook_secrets", "api_tokens", "oauth_return_origins", mode="before")
+    @field_validator("webhook_secrets", "api_tokens", "oauth_return_origins", "console_tokens",
+                     mode="before")
     @classmethod
     def _secrets(cls, value: object) -> object:
         return _split_csv(value) or []
+
+    @field_validator("console_frame_ancestors", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        found = _split_csv(value.replace(" ", ",") if isinstance(value, str) else value) or []
+        for origin in found if isinstance(found, list) else []:
+            parts = urlsplit(str(origin))
+            if parts.scheme not in ("http", "https") or not parts.netloc \
+                    or parts.path not in ("", "/") or parts.query or ";" in str(origin):
+                raise ValueError(f"SYNC_CONSOLE_FRAME_ANCESTORS: {origin!r} is not an origin "
+                                 "(https://host[:port])")
+        return [str(origin).rstrip("/") for origin in found] if isinstance(found, list) \
+            else found
 
     @field_validator("contact_roles", "company_types", mode="before")
     @classmethod

@@ -66,7 +66,7 @@ def typed_dict_of(model: type[BaseModel]) -> Any:
     return mirror
 
 
-RULES_REVISION = 1
+RULES_REVISION = 2
 """Bump when a rule of the event models changes that their JSON schema does not show (a
 validator's body): entries stamped with an older :data:`EVENT_RULES` are validated again."""
 EVENT_RULES: str = hashlib.sha1(orjson.dumps(

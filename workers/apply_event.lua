@@ -5,7 +5,10 @@
 --       one per event, in the same order: the compact mirror
 --       (shared/state/contact_mirror.py: "<at>|<bulk><deleted>|<facet>\n<payload>")
 -- A strictly newer occurred_at replaces the mirror and (re)queues the contact; an equal or
--- older one changes nothing. The facet counts follow: the replaced state's facet counted
+-- older one changes nothing, except that an older change of an ERASED contact (deleted flag
+-- '2', shared/state/contact_mirror.py) puts the id back in pending, its score the erasure's
+-- time: the next batch counts it `erased` (the change itself is refused, its data never
+-- stored). The facet counts follow: the replaced state's facet counted
 -- down, the new one up (a deleted contact counts nowhere; a mirror stored before the
 -- compact form was never counted). Every key is read once (MGET) and written once (MSET,
 -- one ZADD per sorted set) whatever the number of events: a few commands per call, not
@@ -27,6 +30,7 @@ local bulk = {}      -- id -> '1'/'0' of its newest applied event
 local ids = {}       -- ids in first-applied order
 local delta = {}     -- facet -> count change
 local applied = 0
+local refused = {}   -- id -> the erasure's time, for older changes of an erased contact
 local first = {}     -- key -> first key index holding it (the same contact twice)
 for i = 1, n do
   local key = KEYS[i + 4]
@@ -39,7 +43,7 @@ for i = 1, n do
     if old then
       local at, _, del, facet = string.match(old, HEAD)
       if at then
-        state = {tonumber(at), del, facet}
+        state = {tonumber(at), del, facet, at}
       else
         local score = redis.call('ZSCORE', KEYS[1], string.sub(key, from))
         state = {score and tonumber(score), '1', nil}
@@ -62,15 +66,22 @@ for i = 1, n do
     if del == '0' then
       delta[facet] = (delta[facet] or 0) + 1
     end
-    current[slot] = {when, del, facet}
+    current[slot] = {when, del, facet, at}
     if written[slot] == nil then order[#order + 1] = slot end
     written[slot] = value
     if times[id] == nil then ids[#ids + 1] = id end
     times[id] = at
     bulk[id] = isbulk
     applied = applied + 1
+  elseif state[2] == '2' and state[4] then
+    refused[id] = state[4]
   end
 end
+local late = {}
+for id, erased_at in pairs(refused) do
+  if times[id] == nil then late[#late + 1] = erased_at; late[#late + 1] = id end
+end
+if #late > 0 then redis.call('ZADD', KEYS[2], unpack(late)) end
 if applied == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   -- an account new to this release has no mirror stored before the compact form

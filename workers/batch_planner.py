@@ -2,9 +2,11 @@
 
 Per member, in this order (each contact lands in exactly one outcome):
 
-1. deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
+1. erased in the CRM -> erased in Klaviyo and in Redis (:mod:`workers.actors.erase`);
+   deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
 2. outside the account's filters (roles, company types; ``None`` = all; compared trimmed and
-   case-insensitively) -> ``excluded_filter``;
+   case-insensitively) -> ``excluded_filter``; one the sync put in lists leaves them
+   (``left_filters``, :func:`workers.clearing.leaving`) and rejoins when it matches again;
 3. empty or invalid email -> ``invalid_email`` (reason kept per contact);
 4. the cap: when ``max_bulk_export`` > 0, the bulk members (every member on an account's
    initial import) sorted by ``occurred_at`` descending -- *most recently changed first* --
@@ -21,7 +23,10 @@ Per member, in this order (each contact lands in exactly one outcome):
    profile row: it goes in the chunk's second, phone-only job, once Klaviyo has accepted
    the row (so the email owns its profile and the phone cannot pick another one);
 8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
-   is already there and that owes no list -> ``unchanged``, nothing sent.
+   is already there, that owes no list and clears nothing -> ``unchanged``, nothing sent;
+9. an attribute (or the phone) sent before that the CRM no longer has -> a
+   :class:`workers.clearing.Clearing`, cleared by ``update_profile`` after the batch's
+   import (bulk imports ignore nulls).
 
 Steps 2-4 are :mod:`shared.screening` (the preview of the CLI and the account API runs them
 too).
@@ -39,9 +44,11 @@ from pydantic import BaseModel
 
 from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
+from shared.field_map import FieldMap, mapped_attributes, parse_field_map
 from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
+from workers.clearing import Clearing, leaving, sent_names, to_clear
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -59,7 +66,7 @@ class SyncedRecord(BaseModel):
     """What was last sent to Klaviyo for one contact (hash ``synced_contacts``).
 
     Stored compactly (:meth:`dump`, :meth:`load`): a JSON array by position, ``[email,
-    marketing code, lists, fingerprint, phone, deleted 0/1]``, about half the JSON object
+    marketing code, lists, fingerprint, phone, deleted 0/1(, sent)]``, about half the JSON object
     it replaces; a record stored as that object still loads (its fingerprint cut to
     :data:`FINGERPRINT_HEX` digits, so an unchanged contact stays unchanged)."""
 
@@ -71,6 +78,10 @@ class SyncedRecord(BaseModel):
     phone: str | None = None
     """The E.164 phone Klaviyo confirmed for the contact's profile."""
     deleted: bool = False
+    sent: list[str] | None = None
+    """The names of the attributes last sent non-null (``title``, ``properties.ltv``...;
+    never a value): what to clear when the CRM stops sending one
+    (:mod:`workers.clearing`). None for a record stored before names were kept."""
 
     @classmethod
     def load(cls, raw: bytes | str) -> SyncedRecord:
@@ -80,15 +91,17 @@ class SyncedRecord(BaseModel):
             record = cls.model_validate(value)
             return record.model_copy(
                 update={"fingerprint": record.fingerprint[:FINGERPRINT_HEX]})
-        email, marketing, lists, fingerprint_, phone, deleted = value
+        email, marketing, lists, fingerprint_, phone, deleted, *sent = value
         return cls.model_construct(
             email=email, marketing=CODE_MARKETING.get(marketing, marketing), lists=lists,
-            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted))
+            fingerprint=fingerprint_, phone=phone, deleted=bool(deleted),
+            sent=sent[0] if sent else None)
 
     def dump(self) -> bytes:
-        """The stored form."""
-        return orjson.dumps([self.email, MARKETING_CODES.get(self.marketing, self.marketing),
-                             self.lists, self.fingerprint, self.phone, int(self.deleted)])
+        """The stored form (``sent`` a seventh position, when known)."""
+        stored = [self.email, MARKETING_CODES.get(self.marketing, self.marketing),
+                  self.lists, self.fingerprint, self.phone, int(self.deleted)]
+        return orjson.dumps(stored if self.sent is None else [*stored, self.sent])
 
 
 @dataclass
@@ -107,12 +120,16 @@ class Row:
     """Goes in a chunk with the default list (first time, or owed it, and not unsubscribed)."""
     phone: str | None = None
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
+    clear: Clearing | None = None
+    """What Klaviyo holds that the CRM cleared (:mod:`workers.clearing`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "contact_ids": self.contact_ids,
                 "fingerprint": self.fingerprint, "marketing": self.marketing,
                 "first_time": self.first_time, "unsubscribe": self.unsubscribe,
-                "join_list": self.join_list, "phone": self.phone}
+                "join_list": self.join_list, "phone": self.phone,
+                "sent": sent_names(self.attributes),
+                "phone_cleared": bool(self.clear and self.clear.phone)}
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,12 @@ class Plan:
     email_changes: list[EmailChange] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     """Contact ids to take out of their lists."""
+    clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
+    """Contact ids outside the filters now that the sync put in lists: they leave them."""
+    """Profiles with fields to clear (:mod:`workers.actors.clear_fields`)."""
+    erasures: list[str] = field(default_factory=list)
+    """Contact ids erased (``contact.erased``): :mod:`workers.actors.erase`."""
     held_back: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     """contact id -> {outcome, reason} for the contacts not sent (invalid, filtered, held,
@@ -168,8 +191,13 @@ class Context:
     """Looks up the emails earlier slices claimed (None: this is the whole batch)."""
 
 
-def profile_attributes(mirrored: MirroredContact, email: str) -> dict[str, Any]:
-    """The Klaviyo profile attributes of a contact, without the phone (sent apart)."""
+def profile_attributes(mirrored: MirroredContact, email: str,
+                       field_map: FieldMap | None = None) -> dict[str, Any]:
+    """The Klaviyo profile attributes of a contact, without the phone (sent apart): the
+    account's field map's (values that would not convert left off: :func:`mapping_errors`
+    says which), or the default profile."""
+    if field_map is not None:
+        return mapped_attributes(mirrored.contact, email, field_map)[0]
     contact = mirrored.contact
     company = contact.company
     properties = {
@@ -232,6 +260,7 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             plan.email_changes.append(EmailChange(member.contact_id, record.email, email))
     out: list[_Candidate] = []
     list_ok = bool(account.default_list_id) and not context.list_missing
+    field_map = parse_field_map(account.field_map)
     claimed = context.claims(list(groups)) if context.claims and groups else {}
     for email, group in groups.items():
         group.sort(key=lambda item: (-item[0].occurred_at, item[0].contact_id))
@@ -240,7 +269,13 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             continue
         winner = group[0][1]
         ids = [m.contact_id for m, _ in group]
-        attributes = profile_attributes(winner, email)
+        if field_map is not None:
+            attributes, errors = mapped_attributes(winner.contact, email, field_map)
+            if errors:
+                _note(plan, ids, "mapping_error",
+                      "; ".join(f"{target}: {reason}" for target, reason in errors))
+        else:
+            attributes = profile_attributes(winner, email)
         problem = unencodable_reason(attributes)
         if problem:
             plan.claims[email] = Claim(ids[0], "unencodable")
@@ -263,7 +298,9 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
             fingerprint=fingerprint(attributes, marketing), marketing=marketing,
             first_time=first_time,
             unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
-            join_list=wants_list and list_ok), records, phone.e164))
+            join_list=wants_list and list_ok,
+            clear=to_clear(email, ids, attributes, records, not winner.contact.phone)),
+            records, phone.e164))
     return out
 
 
@@ -321,7 +358,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     for member in members:
         mirrored = contacts.get(member.contact_id)
         record = synced.get(member.contact_id)
-        if mirrored is not None and mirrored.deleted and record and not record.deleted:
+        if mirrored is not None and mirrored.erased:
+            plan.erasures.append(member.contact_id)
+        elif mirrored is not None and mirrored.deleted and record and not record.deleted:
             plan.deletes.append(member.contact_id)
     screened = screen(account, members, contacts, initial, context.cap_taken)
     plan.cap_taken = context.cap_taken + sum(
@@ -330,6 +369,7 @@ def plan_batch(account: AccountConfig, members: list[Member],
         and (initial or member.bulk or mirrored.origin in BULK_ORIGINS))
     for cid in screened.excluded_filter:
         plan.details[cid] = {"outcome": "excluded_filter", "reason": "outside the filters"}
+    plan.leaves = leaving(screened.excluded_filter, synced)
     for cid, reason in screened.invalid.items():
         plan.details[cid] = {"outcome": "invalid_email", "reason": reason}
     for cid in screened.held_back:
@@ -343,7 +383,9 @@ def plan_batch(account: AccountConfig, members: list[Member],
     unchanged = 0
     for candidate in candidates:
         row = candidate.row
-        if (not row.join_list and row.phone is None
+        if row.clear:
+            plan.clears.append(row.clear)
+        if (not row.join_list and row.phone is None and not row.clear
                 and all(r is not None and not r.deleted and r.fingerprint == row.fingerprint
                         for r in candidate.records)):
             unchanged += len(row.contact_ids)

@@ -16,7 +16,7 @@ import redis
 
 from shared import constants as keys
 from shared.broker_redis import broker_redis
-from shared.redis_text import as_text
+from shared.klaviyo.rate_limiter import blocked_now
 from shared.state import heartbeats
 from shared.state.account_status import account_statuses, known_accounts
 from shared.telemetry.broker_stats import events_backlog, queue_depths
@@ -24,19 +24,6 @@ from shared.telemetry.metrics import recent_throttles
 
 RECENT_SECONDS = 3600
 """The window of "recent" 429s."""
-
-
-def _blocked(client: redis.Redis) -> list[dict[str, Any]]:
-    """Klaviyo (account, operation) pairs waiting out a 429's Retry-After right now."""
-    now = time.time()
-    found: list[Any] = client.zrangebyscore(  # type: ignore[assignment]
-        keys.RATE_LIMIT_BLOCKS, now, "+inf", withscores=True)
-    blocked = []
-    for member, until in found:
-        klaviyo_account, _, operation = as_text(member).partition("\t")
-        blocked.append({"klaviyo_account": klaviyo_account, "operation": operation,
-                        "seconds_left": max(0.0, float(until) - now)})
-    return sorted(blocked, key=lambda item: (item["klaviyo_account"], item["operation"]))
 
 
 def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any]:
@@ -62,7 +49,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
             "count": len(throttles),
             "by_operation": by_operation,
             "last_at": throttles[0]["at"] if throttles else None,
-            "blocked": _blocked(client),
+            "blocked": blocked_now(client),
         },
         "scheduler_alive": bool(client.exists(keys.SCHEDULER_HEARTBEAT)),
         "processes": heartbeats.alive(client, now, broker_redis(client)),

@@ -54,6 +54,13 @@ class Expected:
     contacts: int
     events: int
     counts: dict[str, int] = field(default_factory=dict)
+    left_filters: list[str] = field(default_factory=list)
+    """Contacts that joined the list at their first sync and left the filters since: out
+    of the list, their profile kept (with its older state)."""
+    erased: list[str] = field(default_factory=list)
+    """Contacts erased (``contact.erased``): no profile left."""
+    cleared: list[str] = field(default_factory=list)
+    """Contacts sent whose newest state clears a field they had: cleared in Klaviyo."""
 
     @property
     def shared(self) -> list[ExpectedProfile]:
@@ -100,11 +107,17 @@ def compute(feed: Feed) -> Expected:
         newest, _ = _newest(wave)
         for cid, event in newest.items():
             first_waves.setdefault(cid, event)
-    excluded, invalid = [], []
+    excluded, invalid, left, erased = [], [], [], []
     groups: dict[str, list[dict[str, Any]]] = {}
     for cid, event in sorted(final.items()):
         contact = event["contact"]
-        if not _inside(feed, contact):
+        first = first_waves[cid]["contact"]
+        if event["type"] == "contact.erased":
+            erased.append(cid)
+        elif not _inside(feed, contact) and first is not contact and _inside(feed, first) \
+                and _valid(feed, first.get("email")) and first["marketing"] != "unsubscribed":
+            left.append(cid)
+        elif not _inside(feed, contact):
             excluded.append(cid)
         elif not _valid(feed, contact.get("email")):
             invalid.append(cid)
@@ -132,4 +145,8 @@ def compute(feed: Feed) -> Expected:
         out_of_order=[cid for cid in late if cid in {c for p in profiles.values()
                                                      for c in p.contact_ids}],
         email_changes=changes, contacts=len(final), events=len(feed.events),
+        left_filters=left, erased=erased,
+        cleared=sorted(cid for p in profiles.values() for cid in p.contact_ids
+                       if final[cid]["contact"].get("job_title", "") is None
+                       and first_waves[cid]["contact"].get("job_title")),
     )

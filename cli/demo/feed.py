@@ -8,7 +8,9 @@ wave 1 (the initial load) -- every contact once, with among them:
   contacts, and out-of-order updates: an older state of a contact arriving after its newer one;
 wave 2 (sent after wave 1 is in Klaviyo, so it is the next batch, one interval later) --
   one email change, contacts becoming unsubscribed, ordinary updates, late updates (older
-  than what Klaviyo already holds: they must change nothing) and new contacts.
+  than what Klaviyo already holds: they must change nothing), new contacts, a job title
+  cleared (null: it must be cleared in Klaviyo), a contact whose role leaves the filters
+  (out of the list, profile kept) and an erasure (``contact.erased``: the profile goes).
 
 Profiles that already exist in Klaviyo before the feed (:attr:`Feed.preexisting`): some with
 the email of a CRM contact (they must be updated, never duplicated), some the CRM never
@@ -106,6 +108,14 @@ class _Builder:
                 "contact": {**state, "company": dict(state["company"])
                             if state["company"] else None}}
 
+    def erase(self, cid: str, at: datetime) -> dict[str, Any]:
+        """The erasure of ``cid`` (its ``contact`` carries the id only)."""
+        self.counter += 1
+        self.times[cid] = at
+        return {"event_id": f"evt-demo-{self.seed}-{self.counter}", "account_id": ACCOUNT,
+                "type": "contact.erased", "occurred_at": at.isoformat().replace("+00:00", "Z"),
+                "contact": {"id": cid}}
+
     def change(self, cid: str, at: datetime, **changes: Any) -> dict[str, Any]:
         """An event of ``cid`` with ``changes``; it becomes the contact's state when newer."""
         state = {**self.states[cid], **changes}
@@ -161,7 +171,8 @@ def generate(contacts: int = 3000, seed: int = 7) -> Feed:
     out_of_order = _take(rng, pool, _share(contacts, 3))
     late = _take(rng, pool, _share(contacts, 3))
     updated = _take(rng, pool, _share(contacts, 4))
-    subscribed = set(changed_email) | set(becomes_unsubscribed)
+    cleared, leaves, erased = (_take(rng, pool, 1) for _ in range(3))
+    subscribed = set(changed_email) | set(becomes_unsubscribed) | set(leaves)
 
     wave_1: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
@@ -203,10 +214,17 @@ def generate(contacts: int = 3000, seed: int = 7) -> Feed:
     for cid in late:
         wave_2.append(build.change(cid, build.times[cid] - timedelta(days=1),
                                    first_name=STALE_NAME))
+    for cid in cleared:
+        wave_2.append(build.change(cid, at, job_title=None))
+    for cid in leaves:
+        wave_2.append(build.change(cid, at, role=OTHER_ROLES[0]))
+    for cid in erased:
+        wave_2.append(build.erase(cid, at))
     for number in range(contacts - new_in_wave_2 + 1, contacts + 1):
         wave_2.append(build.event(build.contact(number, at), at))
 
-    known = sorted(set(eligible) - set(changed_email) - set(sharers))
+    known = sorted(set(eligible) - set(changed_email) - set(sharers) - set(leaves)
+                   - set(erased))
     preexisting = [ProfileSeed(build.states[cid]["email"].upper(), "Klaviyo-Old")
                    for cid in rng.sample(known, _share(contacts, 5))]
     preexisting += [ProfileSeed(build.states[cid]["email"], "Klaviyo-Old")

@@ -95,7 +95,8 @@ def compare(expected: Expected, state: KlaviyoState, facts: RunFacts) -> list[Ro
             (profile.crm_contact_id is not None) == updated)
 
     return [
-        Row("profiles in Klaviyo", len(emails | expected.preexisting), len(state.profiles)),
+        Row("profiles in Klaviyo", len(emails | expected.preexisting)
+            + len(expected.left_filters), len(state.profiles)),
         Row("  new profiles, created by the sync", len(emails - expected.preexisting),
             sum(1 for p in state.profiles if p.id not in preexisting_ids
                 and p.email in emails - expected.preexisting)),
@@ -126,8 +127,20 @@ def compare(expected: Expected, state: KlaviyoState, facts: RunFacts) -> list[Ro
             sum(p.unsubscribed for p in state.profiles)),
         Row("excluded by filter: not in Klaviyo", len(expected.excluded_by_filter),
             sum(1 for cid in expected.excluded_by_filter if cid not in sent_ids)),
-        Row("  excluded by filter, per the sync's reports", len(expected.excluded_by_filter),
+        Row("  excluded by filter, per the sync's reports",
+            len(expected.excluded_by_filter) + len(expected.left_filters),
             _report_total(facts, "excluded_filter")),
+        Row("left the filters: out of the list, profile kept", len(expected.left_filters),
+            sum(1 for p in state.profiles if p.crm_contact_id in expected.left_filters
+                and p.id not in state.list_members)),
+        Row("  left the filters, per the sync's reports", len(expected.left_filters),
+            _report_total(facts, "left_filters")),
+        Row("erased: no profile left in Klaviyo", len(expected.erased),
+            sum(1 for cid in expected.erased if cid not in sent_ids)),
+        Row("  erased, per the sync's reports", len(expected.erased),
+            _report_total(facts, "erased")),
+        Row("cleared in the CRM, cleared in Klaviyo (per the sync's reports)",
+            len(expected.cleared), _report_total(facts, "cleared_fields")),
         Row("invalid or empty email, per the sync's reports", len(expected.invalid_email),
             _report_total(facts, "invalid_email")),
         *_batch_rows(facts),

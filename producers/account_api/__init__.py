@@ -1,11 +1,12 @@
 """The account API (docs/ARCHITECTURE.md §1, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
 :mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
-:mod:`.sync_routes`, :mod:`.rejection_routes`), all over :mod:`shared.account_service`;
-bearer tokens (:mod:`.auth`), RFC 9457 problems (:mod:`.problems`). Without
-``SYNC_API_TOKENS`` none of it is mounted: every ``/v1/accounts`` path is a 404 problem
-saying the API is off and how to turn it on (the OAuth callback stays, for
-``contact-sync accounts connect``).
+:mod:`.sync_routes`, :mod:`.resync_routes`, :mod:`.rejection_routes`,
+:mod:`.erasure_routes`, :mod:`.console_link_routes`), all over
+:mod:`shared.account_service`; bearer tokens (:mod:`.auth`), RFC 9457 problems
+(:mod:`.problems`). Without ``SYNC_API_TOKENS`` none of it is mounted: every
+``/v1/accounts`` path is a 404 problem saying the API is off and how to turn it on (the
+OAuth callback stays, for ``contact-sync accounts connect``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import Response
 
 from producers.account_api import (
+    console_link_routes,
+    erasure_routes,
     klaviyo_routes,
     oauth_routes,
     preview_routes,
     rejection_routes,
+    resync_routes,
     settings_routes,
     sync_routes,
 )
@@ -48,7 +52,8 @@ def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> 
     router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],
                        responses=PROBLEM_RESPONSES)
     for module in (settings_routes, klaviyo_routes, oauth_routes, preview_routes,
-                   sync_routes, rejection_routes):
+                   sync_routes, rejection_routes, console_link_routes, erasure_routes,
+                   resync_routes):
         router.include_router(module.router)
     app.include_router(router)
     return True

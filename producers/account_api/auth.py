@@ -1,6 +1,7 @@
 """Bearer tokens of the account API: one of ``SYNC_API_TOKENS`` (several at once while
 rotating), compared in constant time. A missing or wrong one is a 401 problem; the token is
-never logged or echoed."""
+never logged or echoed. :mod:`producers.request_guard` checks the header before a body is
+read; the route dependency (:func:`bearer_check`) checks it again and documents it."""
 
 from __future__ import annotations
 
@@ -25,14 +26,22 @@ def token_matches(given: str, tokens: list[str]) -> bool:
     return found
 
 
+def refusal(authorization: str | None, tokens: list[str]) -> str | None:
+    """Why the ``Authorization`` header value is refused; ``None``: one of ``tokens``."""
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return "missing bearer token: send 'Authorization: Bearer <token>'"
+    if not token_matches(given.strip(), tokens):
+        return "the bearer token is not one of SYNC_API_TOKENS"
+    return None
+
+
 def bearer_check(tokens: list[str]) -> Callable[[Request], None]:
     configured = list(tokens)
 
     def check(request: Request) -> None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        if not token_matches(given.strip(), configured):
-            raise Unauthorized("the bearer token is not one of SYNC_API_TOKENS")
+        refused = refusal(request.headers.get("authorization"), configured)
+        if refused:
+            raise Unauthorized(refused)
 
     return check

@@ -35,8 +35,8 @@ from producers.account_api.oauth_pages import (
     refusal_response,
     refused,
 )
-from shared.account_service.accounts import existing
-from shared.account_service.errors import Conflict, FieldError, Invalid, NotFound, Unavailable
+from shared.account_service.connection import disconnect_klaviyo
+from shared.account_service.errors import FieldError, Invalid, NotFound
 from shared.klaviyo.oauth_flow import (
     CALLBACK_PATH,
     LAUNCH_PATH,
@@ -45,12 +45,11 @@ from shared.klaviyo.oauth_flow import (
     ReturnToRefused,
     StateRefused,
     cookie_name,
-    disconnect,
     finish,
     launch,
     start,
 )
-from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
+from shared.klaviyo.oauth_http import OAuthNotConfigured
 from shared.settings import Settings
 
 router = APIRouter(tags=["klaviyo"])
@@ -81,14 +80,7 @@ def oauth_start(account: AccountName, svc: ServicesDep,
 @router.delete("/v1/accounts/{account}/klaviyo", status_code=204,
                summary="Disconnect from Klaviyo: the grant revoked, key and tokens forgotten")
 def klaviyo_disconnect(account: AccountName, svc: ServicesDep) -> Response:
-    existing(svc.redis, svc.settings, account)
-    try:
-        disconnect(svc.redis, svc.settings, account)
-    except OAuthNotConfigured as missing:
-        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
-    except OAuthUnavailable as error:
-        raise Unavailable(f"the grant could not be revoked at Klaviyo ({error}); nothing "
-                          "was forgotten, try again") from None
+    disconnect_klaviyo(svc.redis, svc.settings, account)
     return Response(status_code=204)
 
 

@@ -3,7 +3,9 @@ read, delete."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from producers.account_api.deps import AccountName, ServicesDep
@@ -23,9 +25,25 @@ def _given(body: AccountOptions) -> dict[str, object]:
 
 
 @router.get("/v1/accounts", response_model=list[AccountSummary],
-            summary="Every account: connection, pending contacts, running batch, last sync")
-def list_accounts(svc: ServicesDep) -> list[AccountSummary]:
-    return service.list_accounts(svc.redis, svc.settings)
+            summary="A page of accounts: connection, pending contacts, running batch, last "
+            "sync (the next page in the Link header)",
+            responses={200: {"headers": {"Link": {
+                "description": "`<...?cursor=N&limit=L>; rel=\"next\"` while more accounts "
+                "follow", "schema": {"type": "string"}}}}})
+def list_accounts(
+    svc: ServicesDep, response: Response,
+    cursor: Annotated[int, Query(ge=0, le=2**63, description=(
+        "Where the page starts: 0 (the first page), or the cursor of the previous "
+        "page's Link header."))] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE, description=(
+        "About how many accounts per page (default "
+        f"{service.DEFAULT_PAGE}).")), ] = service.DEFAULT_PAGE,
+) -> list[AccountSummary]:
+    found, next_cursor = service.list_accounts(svc.redis, svc.settings, cursor, limit)
+    if next_cursor:
+        response.headers["Link"] = (f'</v1/accounts?cursor={next_cursor}&limit={limit}>; '
+                                    'rel="next"')
+    return found
 
 
 @router.put("/v1/accounts/{account}", response_model=AccountSettings,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from producers.account_api.deps import AccountName, ServicesDep
 from shared.account_service import syncs as service
 from shared.account_service.models import SyncDetail, SyncRequested, SyncSummary
+from shared.state.batch_records import BATCH_ID_PATTERN
 
 router = APIRouter(tags=["syncs"])
 
@@ -24,7 +25,9 @@ def history(account: AccountName, svc: ServicesDep,
 @router.get("/v1/accounts/{account}/syncs/{batch_id}", response_model=SyncDetail,
             summary="One sync: counts, and the contact ids excluded or refused with why")
 def detail(account: AccountName, svc: ServicesDep,
-           batch_id: Annotated[str, Path(max_length=200)]) -> SyncDetail:
+           batch_id: Annotated[str, Path(pattern=BATCH_ID_PATTERN,
+                                         examples=["20261122T174000-3f9c2a1b"])],
+           ) -> SyncDetail:
     return service.detail(svc.redis, svc.settings, account, batch_id)
 
 

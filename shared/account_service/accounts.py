@@ -18,7 +18,21 @@ def existing(client: redis.Redis, settings: Settings, name: str) -> AccountConfi
     ``account`` field for a name that cannot be one."""
     try:
         return store(client, settings).get(name)
-    except UnknownAccount as error:
-        raise NotFound(str(error)) from None
+    except UnknownAccount:
+        raise NotFound(f"unknown account {name!r}: create it with PUT "
+                       f"/v1/accounts/{name}") from None
     except AccountError as error:
         raise invalid_field("account", str(error)) from None
+
+
+def why_not_syncable(config: AccountConfig) -> str | None:
+    """:attr:`AccountConfig.unsyncable_reason` for an API caller: the route to call, not
+    the command line's advice (issue 20, item 14)."""
+    if config.unsyncable_reason is None:
+        return None
+    name = config.name
+    if not config.configured:
+        return (f"account {name!r} has events but no configuration: create it with "
+                f"PUT /v1/accounts/{name}")
+    return (f"account {name!r} has no Klaviyo key: PUT /v1/accounts/{name}/klaviyo-key, or "
+            f"connect it with GET /v1/accounts/{name}/klaviyo/oauth/start")

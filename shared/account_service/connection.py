@@ -4,6 +4,8 @@ against Klaviyo first), and its Klaviyo lists."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import redis
@@ -16,6 +18,8 @@ from shared.accounts import KEY_FIELD, AccountConfig
 from shared.klaviyo.access import access_for
 from shared.klaviyo.errors import AccountRefused, KlaviyoError, Rejected
 from shared.klaviyo.lists import all_lists
+from shared.klaviyo.oauth_flow import disconnect
+from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.settings import Settings
 from shared.state import account_health
 
@@ -86,3 +90,24 @@ def klaviyo_lists(client: redis.Redis, settings: Settings, name: str) -> list[Kl
     except KlaviyoError as error:
         raise Unavailable(f"Klaviyo could not be asked ({error})") from None
     return [KlaviyoList(id=item.id, name=item.name, created=item.created) for item in found]
+
+
+@contextmanager
+def revoking_the_grant() -> Iterator[None]:
+    """Klaviyo's OAuth refusing to revoke an account's grant, as the service's refusals:
+    OAuth not configured is a 409, Klaviyo out of reach a 503 (nothing forgotten)."""
+    try:
+        yield
+    except OAuthNotConfigured as missing:
+        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
+    except OAuthUnavailable as error:
+        raise Unavailable(f"the account's OAuth grant could not be revoked at Klaviyo "
+                          f"({error}); nothing was forgotten, try again") from None
+
+
+def disconnect_klaviyo(client: redis.Redis, settings: Settings, name: str) -> None:
+    """Revoke the account's OAuth grant at Klaviyo (if any), then forget its tokens and
+    key here (``DELETE .../klaviyo``, the console's *Disconnect*)."""
+    existing(client, settings, name)
+    with revoking_the_grant():
+        disconnect(client, settings, name)

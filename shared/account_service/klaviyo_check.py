@@ -5,19 +5,32 @@ every batch. One call through the official SDK and the shared gateway (rate limi
 metrics, error mapping): ``get_list`` when there is a list to check (it proves the key
 too: a wrong key is 401 before the list is looked up), otherwise ``get_lists`` with a
 page of one. ``--no-check`` skips it (offline set-up, a Klaviyo that is down).
+
+A transient answer (a 429, a 5xx, a dropped connection, the CDN's HTML 403) is asked again,
+up to :data:`CHECK_ATTEMPTS` times, paced as the sync is: after a 429 as long as Klaviyo
+(or the shared limiter) says, otherwise 1 s, 2 s, 4 s (the gateway's guesses for a 429
+without ``Retry-After``); only then is Klaviyo called unreachable.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from shared.accounts import AccountConfig
 from shared.klaviyo.access import access_for
-from shared.klaviyo.errors import AccountRefused, KlaviyoError, RateLimited, Rejected
+from shared.klaviyo.errors import AccountRefused, KlaviyoError, RateLimited, Rejected, Transient
+from shared.klaviyo.gateway import DEFAULT_RETRY_AFTER, MAX_GUESSED_WAIT
 
 NO_CHECK = "or give --no-check to store it without asking Klaviyo"
+CHECK_ATTEMPTS = 4
+"""Calls of the check before a transient answer counts as Klaviyo being unreachable."""
+MAX_CHECK_WAIT_S = 30.0
+"""At most this long is waited between tries, in all (a request or a command waits)."""
 
 
 class CheckFailed(Exception):
@@ -59,17 +72,37 @@ def _refusal(error: Rejected, list_id: str | None, hint: str) -> CheckFailed | s
                        code=error.code)
 
 
+def with_retries(ask: Callable[[], Any], sleep: Callable[[float], None] = time.sleep) -> Any:
+    """``ask()``, again after a transient answer (see the module docstring); the last
+    answer's error propagates."""
+    waited = 0.0
+    for attempt in range(CHECK_ATTEMPTS):
+        try:
+            return ask()
+        except (RateLimited, Transient) as error:
+            wait = (error.retry_in if isinstance(error, RateLimited)
+                    else min(DEFAULT_RETRY_AFTER * 2 ** attempt, MAX_GUESSED_WAIT))
+            if attempt == CHECK_ATTEMPTS - 1 or waited + wait > MAX_CHECK_WAIT_S:
+                raise
+            sleep(wait)
+            waited += wait
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def check_with_klaviyo(client: redis.Redis, config: AccountConfig, list_id: str | None,
                        hint: str = NO_CHECK) -> Checked:
     """Ask Klaviyo about the account's key (and ``list_id``); raises :class:`CheckFailed`
     (its message ends with ``hint``: what else the caller may do). An OAuth account is
     asked over its Bearer token."""
     api, gateway = access_for(client, config)
-    try:
+
+    def ask() -> Any:
         if list_id:
-            gateway.call("get_list", api.Lists.get_list, list_id)
-        else:
-            gateway.call("get_lists", api.Lists.get_lists, page_size=1)
+            return gateway.call("get_list", api.Lists.get_list, list_id)
+        return gateway.call("get_lists", api.Lists.get_lists, page_size=1)
+
+    try:
+        with_retries(ask)
     except Rejected as error:
         found = _refusal(error, list_id, hint)
         if isinstance(found, CheckFailed):
@@ -80,5 +113,6 @@ def check_with_klaviyo(client: redis.Redis, config: AccountConfig, list_id: str 
                           f"nothing stored; try again, {hint}") from None
     except KlaviyoError as error:
         raise CheckFailed(f"could not reach Klaviyo at {config.klaviyo_base_url} to check "
-                          f"the key ({error}): nothing stored; try again, {hint}") from None
+                          f"the key ({error}, {CHECK_ATTEMPTS} tries): nothing stored; "
+                          f"try again, {hint}") from None
     return Checked(key=True, list_id=list_id)

@@ -167,3 +167,27 @@ class SyncRequested(BaseModel):
     pending: int
     running_batch: str | None = None
     detail: str
+
+
+class Resynced(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "pending": 12000,
+        "detail": "12000 contact(s) pending; the next batch plans them again (the bulk "
+                  "export cap applies)"}]})
+
+    account: str
+    pending: int
+    detail: str
+
+
+class ErasureRequested(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "contact_id": "C-1001", "erased_at": "2026-12-07T10:00:00Z",
+        "detail": "stored; the next batch erases the profile in Klaviyo and forgets the "
+                  "contact here (a change older than erased_at is refused from now on)"}]})
+
+    account: str
+    contact_id: str
+    erased_at: datetime
+    """The erasure's time: a change of the contact that occurred before it is refused."""
+    detail: str

@@ -10,10 +10,10 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 
-from shared.account_service.accounts import existing, store
+from shared.account_service.accounts import existing, store, why_not_syncable
 from shared.account_service.changes import change_account
-from shared.account_service.connection import connection_of
-from shared.account_service.errors import Conflict, Unavailable, field_errors, invalid_field
+from shared.account_service.connection import connection_of, revoking_the_grant
+from shared.account_service.errors import Conflict, field_errors, invalid_field
 from shared.account_service.models import AccountSettings, AccountSummary, Connection
 from shared.account_service.syncs import summary_of
 from shared.accounts import (
@@ -24,18 +24,17 @@ from shared.accounts import (
     AccountOptions,
 )
 from shared.klaviyo.oauth_flow import revoke_grant
-from shared.klaviyo.oauth_http import OAuthNotConfigured, OAuthUnavailable
 from shared.settings import Settings
 from shared.state import account_health
 from shared.state.account_purge import forget_account
-from shared.state.account_status import account_statuses, known_accounts
+from shared.state.account_status import account_statuses, accounts_page
 
 
 def view(client: redis.Redis, config: AccountConfig) -> AccountSettings:
     data = config.model_dump(include=set(OPTION_FIELDS) | {"name", "updated_at"})
     return AccountSettings(**data, connection=connection_of(client, config),
                            syncable=config.unsyncable_reason is None,
-                           why_not_syncable=config.unsyncable_reason)
+                           why_not_syncable=why_not_syncable(config))
 
 
 def get_account(client: redis.Redis, settings: Settings, name: str) -> AccountSettings:
@@ -91,13 +90,8 @@ def delete_account(client: redis.Redis, settings: Settings, name: str) -> None:
     if name == DEFAULT_ACCOUNT:
         raise Conflict("the account 'default' is defined by the environment and cannot be "
                        "deleted; PUT its settings instead")
-    try:
+    with revoking_the_grant():
         revoke_grant(client, settings, name)
-    except OAuthNotConfigured as missing:
-        raise Conflict(f"the account's OAuth grant cannot be revoked: {missing}") from None
-    except OAuthUnavailable as error:
-        raise Unavailable(f"the account's OAuth grant could not be revoked at Klaviyo "
-                          f"({error}); nothing was forgotten, try again") from None
     forget_account(client, name)
 
 
@@ -111,12 +105,26 @@ def _connection(status: dict[str, Any], name: str) -> Connection:
                       detail=seen.get("detail"), code=seen.get("code"))
 
 
-def list_accounts(client: redis.Redis, settings: Settings) -> list[AccountSummary]:
-    """Every account: connection, pending contacts, running batch, last sync -- read as
-    ``contact-sync status`` reads them (:mod:`shared.state.account_status`, a few
-    pipelined round trips for any number of accounts)."""
+DEFAULT_PAGE = 100
+"""``GET /v1/accounts``'s page size when the caller gives none."""
+MAX_PAGE = 500
+
+
+def list_accounts(client: redis.Redis, _settings: Settings, cursor: int = 0,
+                  limit: int = DEFAULT_PAGE) -> tuple[list[AccountSummary], int]:
+    """One page of accounts (about ``limit`` from ``cursor``) and the next cursor (0: the
+    last page): connection, pending contacts, running batch, last sync -- read as
+    ``contact-sync status`` reads them (:mod:`shared.state.account_status`), O(``limit``)
+    per page whatever the number of accounts."""
+    names, next_cursor = accounts_page(client, cursor, limit)
+    return summaries(account_statuses(client, names, time.time())), next_cursor
+
+
+def summaries(statuses: list[dict[str, Any]]) -> list[AccountSummary]:
+    """:func:`shared.state.account_status.account_statuses` as the API shows them (the
+    console's overview reads one page of accounts the same way)."""
     found = []
-    for status in account_statuses(client, known_accounts(client), time.time()):
+    for status in statuses:
         name = status["account"]
         running, last = status["running"], status["last_batch"]
         found.append(AccountSummary(

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.account_service.accounts import existing
+from shared.account_service.accounts import existing, why_not_syncable
 from shared.account_service.errors import Conflict, NotFound, invalid_field
 from shared.account_service.models import ContactOutcome, SyncDetail, SyncRequested, SyncSummary
 from shared.settings import Settings
@@ -63,8 +63,9 @@ def sync_now(client: redis.Redis, settings: Settings, name: str) -> SyncRequeste
     """The account's next batch starts at the scheduler's next tick (or as soon as the
     running one completes); an account that cannot sync is a :class:`Conflict`."""
     config = existing(client, settings, name)
-    if config.unsyncable_reason:
-        raise Conflict(config.unsyncable_reason)
+    reason = why_not_syncable(config)
+    if reason:
+        raise Conflict(reason)
     pending = int(client.zcard(keys.pending(name)))
     running = batch_history.running_batch(client, name)
     if running:

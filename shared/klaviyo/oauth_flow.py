@@ -58,9 +58,10 @@ log = logging.getLogger(__name__)
 STATE_TTL_S = 600
 """A user has ten minutes between the start and Klaviyo's callback."""
 SCOPES = ("accounts:read", "profiles:read", "profiles:write", "lists:read", "lists:write",
-          "subscriptions:write")
+          "subscriptions:write", "data-privacy:write")
 """What the sync needs: profiles and their bulk import, lists (discovery, pulls, joins),
-subscriptions; ``accounts:read`` Klaviyo asks of every app."""
+subscriptions, erasures (``request_profile_deletion``); ``accounts:read`` Klaviyo asks of
+every app."""
 CALLBACK_PATH = "/v1/oauth/klaviyo/callback"
 LAUNCH_PATH = "/v1/oauth/klaviyo/authorize"
 """Where the user's browser starts the flow (``?flow=``): web sets the browser cookie."""

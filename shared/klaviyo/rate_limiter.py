@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from shared import constants as keys
 from shared.lua_scripts import lua_script
+from shared.redis_text import as_text
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ LIMITS: dict[str, Limit] = {
     "bulk_subscribe_profiles": LARGE,
     "bulk_unsubscribe_profiles": LARGE,
     "bulk_suppress_profiles": LARGE,
+    "request_profile_deletion": Limit(3, 60),
 }
 """Klaviyo's published limits per SDK operation (spec revision 2026-07-15)."""
 DEFAULT_LIMIT = SMALL
@@ -100,3 +103,17 @@ class Unlimited(RateLimiter):
 
     def take(self, klaviyo_account: str, operation: str, now: float | None = None) -> float:
         return 0.0
+
+
+def blocked_now(client: redis.Redis, now: float | None = None) -> list[dict[str, Any]]:
+    """Klaviyo (account, operation) pairs waiting out a 429's Retry-After right now, as
+    ``contact-sync status`` and the console's operator view show them."""
+    now = time.time() if now is None else now
+    found: list[Any] = client.zrangebyscore(  # type: ignore[assignment]
+        keys.RATE_LIMIT_BLOCKS, now, "+inf", withscores=True)
+    blocked = []
+    for member, until in found:
+        klaviyo_account, _, operation = as_text(member).partition("\t")
+        blocked.append({"klaviyo_account": klaviyo_account, "operation": operation,
+                        "seconds_left": max(0.0, float(until) - now)})
+    return sorted(blocked, key=lambda item: (item["klaviyo_account"], item["operation"]))

@@ -20,6 +20,7 @@ from shared.accounts import CONNECTION_FIELD, KEY_FIELD, OAUTH_FIELD
 from shared.redis_text import as_text
 from shared.state.batch_record import chunks_total
 from shared.state.batch_records import chunk_key
+from shared.telemetry import metrics
 
 DELETE_STEP = 1_000
 
@@ -72,6 +73,7 @@ def forget_account(client: redis.Redis, account: str) -> int:
         pipe.srem(keys.REJECTING_ACCOUNTS, account)
         pipe.zrem(keys.DUE_PUSH, account)
         pipe.zrem(keys.DUE_REVERSE, account)
+        pipe.hdel(keys.METRICS, *metrics.account_fields(account))  # its /metrics series
         pipe.execute()
     deleted = 0
     step: list[str] = []

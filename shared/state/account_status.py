@@ -25,6 +25,19 @@ def known_accounts(client: redis.Redis) -> list[str]:
     return sorted(members | {"default"})
 
 
+def accounts_page(client: redis.Redis, cursor: int, limit: int) -> tuple[list[str], int]:
+    """About ``limit`` accounts from ``cursor`` (0: the first page, with ``default``) and
+    the next cursor (0: no more): ``SSCAN`` over the accounts set, so a page costs
+    O(``limit``) whatever the number of accounts. In no particular order; an account may
+    appear twice while Redis resizes the set (SSCAN's guarantee: none is left out)."""
+    names: list[str] = ["default"] if cursor == 0 else []
+    while True:
+        cursor, found = client.sscan(keys.ACCOUNTS_SET, cursor, count=limit)
+        names += [name for name in (as_text(n) for n in found) if name != "default"]
+        if cursor == 0 or len(names) >= limit:
+            return names, int(cursor)
+
+
 STATUS_SLICE = 500
 """Accounts read per pipelined round trip."""
 

@@ -35,7 +35,8 @@ COUNT_PREFIX = "n:"
 
 REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter",
                  "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
-                 "removed_from_lists", "unencodable", "phone_dropped", "phone_shared",
+                 "removed_from_lists", "left_filters", "erased", "cleared_fields",
+                 "mapping_error", "unencodable", "phone_dropped", "phone_shared",
                  "import_rounds")
 """The counts of a completed batch's report, in the order they are shown."""
 

@@ -34,6 +34,10 @@ FINISHED_CHUNK = frozenset({ChunkStatus.COMMITTED, ChunkStatus.DONE})
 """A chunk in one of these has nothing left to send to Klaviyo."""
 
 
+BATCH_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$"
+"""What :func:`new_batch_id` makes (the account API refuses any other ``batch_id``)."""
+
+
 def new_batch_id(now: float) -> str:
     """Readable, sortable and unique: ``20261122T174000-3f9c2a1b``."""
     return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{uuid.uuid4().hex[:8]}"

@@ -148,3 +148,43 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
     return PreviewCounts(matching=matching, matching_unsubscribed=unsubscribed,
                          excluded_invalid_email=invalid, excluded_over_cap=over_cap,
                          would_send=matching - invalid - over_cap, contacts=alive)
+
+
+@dataclass(frozen=True)
+class FacetValues:
+    """The roles and company types the account's live contacts have, each with how many
+    contacts have it (the settings page's drop-downs): read from the facets hash, like
+    :func:`preview_counts`, so it costs the distinct facets, not the contacts."""
+
+    contact_roles: dict[str, int]
+    company_types: dict[str, int]
+
+
+def _tally(found: dict[str, dict[str, int]], value: str | None, count: int) -> None:
+    if value and value.strip():
+        spellings = found.setdefault(_norm(value), {})
+        spellings[value.strip()] = spellings.get(value.strip(), 0) + count
+
+
+def _shown(found: dict[str, dict[str, int]]) -> dict[str, int]:
+    """One entry per value as the filters compare them (trimmed, case-insensitive), under
+    its most frequent spelling, with the contacts of every spelling."""
+    merged = {max(spellings, key=lambda s: (spellings[s], s)): sum(spellings.values())
+              for spellings in found.values()}
+    return dict(sorted(merged.items(), key=lambda item: item[0].casefold()))
+
+
+def facet_values(client: redis.Redis, account: str) -> FacetValues:
+    """Every role and company type seen among ``account``'s live contacts (a contact
+    without one is left out: it matches only the filter "all")."""
+    raw: dict[Any, Any] = client.hgetall(keys.contact_facets(account))  # type: ignore[assignment]
+    roles: dict[str, dict[str, int]] = {}
+    types: dict[str, dict[str, int]] = {}
+    for field, value in raw.items():
+        name = as_text(field)
+        if name == READY or int(value) <= 0:
+            continue
+        role, company_type, _marketing, _valid = orjson.loads(name)
+        _tally(roles, role, int(value))
+        _tally(types, company_type, int(value))
+    return FacetValues(contact_roles=_shown(roles), company_types=_shown(types))

@@ -6,7 +6,10 @@ encodes with :func:`encode_mirror`, so the stored form changes in this module on
 
 The stored form (compact, since 2026-12-02) is one line of header, a newline, one JSON array:
 
-    <occurred_at epoch s>|<bulk 0/1><deleted 0/1>|<facet JSON>\\n<payload JSON>
+    <occurred_at epoch s>|<bulk 0/1><deleted 0/1/2>|<facet JSON>\\n<payload JSON>
+
+  (deleted ``2``: erased, ``contact.erased``; its payload holds nothing but nulls: the
+  tombstone that keeps the id and the time of the erasure, :mod:`workers.actors.erase`);
 
 * the header is what ``apply_event.lua`` reads of the state it replaces: the time to compare
   (last-write-wins), and the facet to count down (:mod:`shared.state.contact_facets`);
@@ -35,9 +38,11 @@ from pydantic import BaseModel, ValidationError
 
 from shared import constants as keys
 from shared.emails import check_email
-from shared.events import BULK_ORIGINS, Company, Contact, MirroredContact, Origin
+from shared.events import BULK_ORIGINS, ERASED, Company, Contact, MirroredContact, Origin
 from shared.redis_text import as_text
 
+ERASED_FLAG = "2"
+"""The deleted flag of an erased contact's mirror (``apply_event.lua`` reads it too)."""
 READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
 ORIGIN_CODES: dict[str, str] = {"webhook": "w", "import": "i", "publish": "p", "resync": "r"}
@@ -67,7 +72,7 @@ def _time(at: float) -> str:
 
 
 def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
-                  contact: dict[str, Any], email_valid: bool) -> bytes:
+                  contact: dict[str, Any], email_valid: bool, erased: bool = False) -> bytes:
     """The compact stored form of one contact's state (``contact``: the event's validated
     contact dict, :mod:`shared.wire_events`). Run for every event the collector applies,
     hence written for speed."""
@@ -75,7 +80,7 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
     company = get("company")
     name, company_type = (company.get("name"), company.get("type")) if company else (None, None)
     return b"".join((
-        f"{_time(at)}|{int(bulk)}{int(deleted)}|".encode(),
+        f"{_time(at)}|{int(bulk)}{ERASED_FLAG if erased else int(deleted)}|".encode(),
         orjson.dumps((get("role"), company_type, MARKETING_CODES[get("marketing", "unknown")],
                       int(email_valid))),
         b"\n",
@@ -95,9 +100,9 @@ def event_mirror(at: float, kind: str, contact: dict[str, Any], origin: str) -> 
     """:func:`encode_mirror` of one validated event: its ``occurred_at`` epoch, its
     ``type`` and ``contact`` dict, and the origin it is appended with. The one place that
     says what an event's mirror is, for the producers and the collector alike."""
-    deleted = kind == "contact.deleted"
+    deleted = kind in ("contact.deleted", ERASED)
     return encode_mirror(at, bulk=origin in BULK_ORIGINS, deleted=deleted, origin=origin,
-                         contact=contact,
+                         contact=contact, erased=kind == ERASED,
                          email_valid=not deleted and check_email(contact.get("email")).valid)
 
 
@@ -120,8 +125,9 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
         "phone": phone, "job_title": job_title, "role": role, "company": firm,
         "marketing": marketing, "properties": properties})
     return _built(MirroredContact, {
-        "event_id": "", "occurred_at": when, "deleted": flags[1:2] == b"1",
-        "origin": CODE_ORIGINS.get(origin, "webhook"), "contact": person})
+        "event_id": "", "occurred_at": when, "deleted": flags[1:2] != b"0",
+        "origin": CODE_ORIGINS.get(origin, "webhook"), "contact": person,
+        "erased": flags[1:2] == ERASED_FLAG.encode()})
 
 
 def _built(model: type[_Model], fields: dict[str, Any]) -> _Model:

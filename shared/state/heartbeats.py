@@ -61,3 +61,16 @@ def alive(client: redis.Redis, now: float | None = None,
         counts[kind] = counts.get(kind, 0) + 1
     counts["worker"] = int(workers)
     return counts
+
+
+def beating(client: redis.Redis, now: float | None = None) -> list[tuple[str, str, float]]:
+    """Each process that beat within :data:`ALIVE_S`: ``(kind, host:pid, seconds since its
+    last beat)``, by kind then name (one read of a set that holds a few dozen members)."""
+    now = time.time() if now is None else now
+    found: list[tuple[bytes | str, float]] = client.zrangebyscore(  # type: ignore[assignment]
+        keys.HEARTBEATS, now - ALIVE_S, "+inf", withscores=True)
+    rows = []
+    for member, at in found:
+        kind, _, where = as_text(member).partition(":")
+        rows.append((kind, where, max(0.0, now - float(at))))
+    return sorted(rows)

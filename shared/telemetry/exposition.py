@@ -39,6 +39,9 @@ from shared.telemetry.broker_stats import events_backlog, queue_depths
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ACCOUNT_SERIES = 50
+"""``SYNC_METRICS_ACCOUNT_SERIES``'s default (:class:`shared.settings.Settings`)."""
+
 _EVENTS_RECEIVED = Counter(m.EVENTS_RECEIVED.name, m.EVENTS_RECEIVED.help,
                            list(m.EVENTS_RECEIVED.labels))
 _EVENTS_REFUSED = Counter(m.EVENTS_REFUSED.name, m.EVENTS_REFUSED.help,
@@ -58,8 +61,10 @@ def count_events_refused(reason: str, count: int = 1) -> None:
 class RedisStateCollector(Collector):
     """Collects the cluster-wide counters and the gauges of the state, from Redis."""
 
-    def __init__(self, client_factory: Callable[[], redis.Redis]) -> None:
+    def __init__(self, client_factory: Callable[[], redis.Redis],
+                 account_series: int = DEFAULT_ACCOUNT_SERIES) -> None:
         self.client_factory = client_factory
+        self.account_series = account_series
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -107,42 +112,43 @@ class RedisStateCollector(Collector):
         return family
 
     def _state(self, client: redis.Redis) -> list[Metric]:
-        """Per-account gauges for every account, read only where they can be non-zero:
-        pending and running from the accounts the scheduler's index holds (every account
-        with pending contacts or a running batch is in it), rejected from the accounts
-        that ever had a refusal. O(active accounts) commands, one round trip."""
+        """Per-account gauges for at most ``account_series`` accounts each way: the ones
+        due soonest in the scheduler's index (every account with pending contacts or a
+        running batch is in it) and the first ones of the rejecting set; totals for every
+        account. Two round trips, at most 5 + 6 x ``account_series`` commands, whatever
+        the number of accounts (issue 19: a series per account cost 25 s and 1 GB at 50k)."""
+        limit = self.account_series
         listed = client.pipeline(transaction=False)
-        listed.smembers(keys.ACCOUNTS_SET)
-        listed.zrange(keys.DUE_PUSH, 0, -1)
-        listed.smembers(keys.REJECTING_ACCOUNTS)
-        members, indexed, rejecting = (
-            {as_text(a) for a in found} for found in listed.execute())
-        accounts = sorted({"default", *members})
-        active = sorted(indexed)
-        refusing = sorted(rejecting)
+        listed.scard(keys.ACCOUNTS_SET)
+        listed.zcard(keys.DUE_PUSH)
+        listed.scard(keys.REJECTING_ACCOUNTS)
+        if limit:
+            listed.zrange(keys.DUE_PUSH, 0, limit - 1)
+            listed.sscan(keys.REJECTING_ACCOUNTS, 0, count=limit)
+        found = listed.execute()
+        known, active_count, rejecting_count = (int(value) for value in found[:3])
+        due = [as_text(a) for a in found[3]] if limit else []
+        refusing = [as_text(a) for a in found[4][1]][:limit] if limit else []
+        shown = sorted({*due, *refusing})
         pipe = client.pipeline(transaction=False)
-        for account in active:
+        for account in shown:
             pipe.zcard(keys.pending(account))
             pipe.hget(keys.state(account), "running")
-        for account in refusing:
             pipe.hlen(keys.rejected(account))
-        answers = pipe.execute()
-        counts: dict[str, tuple[int, int, int]] = dict.fromkeys(accounts, (0, 0, 0))
-        for i, account in enumerate(active):
-            counts[account] = (int(answers[2 * i]), 1 if answers[2 * i + 1] else 0, 0)
-        for j, account in enumerate(refusing):
-            waiting, runs, _ = counts.get(account, (0, 0, 0))
-            counts[account] = (waiting, runs, int(answers[2 * len(active) + j]))
+        answers = pipe.execute() if shown else []
         pending = GaugeMetricFamily(m.CONTACTS_PENDING.name, m.CONTACTS_PENDING.help,
                                     labels=["account"])
         running = GaugeMetricFamily(m.BATCH_RUNNING.name, m.BATCH_RUNNING.help,
                                     labels=["account"])
         rejected = GaugeMetricFamily(m.REJECTED_CONTACTS.name, m.REJECTED_CONTACTS.help,
                                      labels=["account"])
-        for account, (waiting, runs, refused_count) in sorted(counts.items()):
-            pending.add_metric([account], waiting)
-            running.add_metric([account], runs)
-            rejected.add_metric([account], refused_count)
+        for i, account in enumerate(shown):
+            pending.add_metric([account], int(answers[3 * i]))
+            running.add_metric([account], 1 if answers[3 * i + 1] else 0)
+            rejected.add_metric([account], int(answers[3 * i + 2]))
+        totals = [GaugeMetricFamily(metric.name, metric.help, value=value) for metric, value in (
+            (m.ACCOUNTS, known), (m.ACCOUNTS_ACTIVE, active_count),
+            (m.ACCOUNTS_REJECTING, rejecting_count))]
         messages = GaugeMetricFamily(m.QUEUE_MESSAGES.name, m.QUEUE_MESSAGES.help,
                                      labels=["queue"])
         delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,
@@ -156,7 +162,7 @@ class RedisStateCollector(Collector):
                                     value=events_backlog(client))
         refused = GaugeMetricFamily(m.ACCOUNTS_REFUSED.name, m.ACCOUNTS_REFUSED.help,
                                     value=int(client.scard(keys.REFUSED_ACCOUNTS)))
-        return [pending, running, rejected, messages, delayed, dead, backlog, refused]
+        return [pending, running, rejected, *totals, messages, delayed, dead, backlog, refused]
 
 
 _installed: set[int] = set()
@@ -166,6 +172,7 @@ _install_lock = Lock()
 def install_state_collector(
     client_factory: Callable[[], redis.Redis] | None = None,
     registry: CollectorRegistry = REGISTRY,
+    account_series: int = DEFAULT_ACCOUNT_SERIES,
 ) -> None:
     """Register the Redis collector on ``registry`` once (default: ``get_redis``)."""
     with _install_lock:
@@ -175,14 +182,15 @@ def install_state_collector(
             from shared.redis_client import get_redis
 
             client_factory = get_redis
-        registry.register(RedisStateCollector(client_factory))
+        registry.register(RedisStateCollector(client_factory, account_series))
         _installed.add(id(registry))
 
 
 def render_metrics(
     registry: CollectorRegistry = REGISTRY,
     client_factory: Callable[[], redis.Redis] | None = None,
+    account_series: int = DEFAULT_ACCOUNT_SERIES,
 ) -> tuple[bytes, str]:
     """The body and content type of a ``/metrics`` answer (installs the collector)."""
-    install_state_collector(client_factory, registry)
+    install_state_collector(client_factory, registry, account_series)
     return _generate_latest(registry), CONTENT_TYPE_LATEST

@@ -86,6 +86,12 @@ EVENTS_BACKLOG = Metric("contact_sync_events_backlog", "gauge",
                         "Events on the stream not yet applied by a collector.", ())
 ACCOUNTS_REFUSED = Metric("contact_sync_accounts_refused", "gauge",
                           "Accounts whose Klaviyo refuses their credentials (401/403).", ())
+ACCOUNTS = Metric("contact_sync_accounts", "gauge",
+                  "Accounts known (configured or with events).", ())
+ACCOUNTS_ACTIVE = Metric("contact_sync_accounts_active", "gauge",
+                         "Accounts with pending contacts or a running batch.", ())
+ACCOUNTS_REJECTING = Metric("contact_sync_accounts_rejecting", "gauge",
+                            "Accounts with contacts currently refused by Klaviyo.", ())
 REDIS_UP = Metric("contact_sync_redis_up", "gauge",
                   "1 when /metrics could read Redis.", ())
 
@@ -93,6 +99,18 @@ THROTTLE_LOG_KEPT = 1000
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 RECORDED = (KLAVIYO_CALLS, KLAVIYO_THROTTLED, BATCHES, BATCH_DURATION, CONTACTS_SYNCED,
             CONTACTS_REJECTED, DEAD_LETTERED)
+
+
+BATCH_STATUSES = ("completed", "failed")
+
+
+def account_fields(account: str) -> list[str]:
+    """The Redis hash fields of every recorded series labelled with ``account`` (dropped
+    when the account is deleted, so that its series go from ``/metrics``)."""
+    return [*(field(BATCHES, {"account": account, "status": status})
+              for status in BATCH_STATUSES),
+            field(CONTACTS_SYNCED, {"account": account}),
+            field(CONTACTS_REJECTED, {"account": account})]
 
 
 def field(metric: Metric, labels: Mapping[str, str], part: str = "") -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import sentry_sdk
 from sentry_sdk.integrations.dramatiq import DramatiqIntegration
@@ -53,12 +54,30 @@ def release() -> str:
         return "contact-sync@unknown"
 
 
+def scrub_string(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` masked; a text with ``%`` escapes is masked in its decoded form too, twice
+    decoded (issue 19: an httplib breadcrumb's ``http.query`` keeps ``ann%40example.com``,
+    which no pattern matches): when that finds something, the decoded text, masked, is
+    what Sentry gets."""
+    masked = scrub_text(text, secrets)
+    if "%" not in text:
+        return masked
+    decoded = unquote(unquote(text))
+    decoded_masked = scrub_text(decoded, secrets)
+    return decoded_masked if decoded_masked != decoded else masked
+
+
+def without_query(url: str) -> str:
+    """``url`` without its query string and fragment."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
 def scrub_value(value: Any, secrets: Iterable[str] = (), depth: int = 0) -> Any:
     """``value`` with every string in it (keys of mappings too) masked."""
     if depth > MAX_DEPTH:
         return "[deep value removed]"
     if isinstance(value, str):
-        return scrub_text(value, secrets)
+        return scrub_string(value, secrets)
     if isinstance(value, dict):
         return {
             scrub_value(key, secrets, depth + 1) if isinstance(key, str) else key:
@@ -67,7 +86,7 @@ def scrub_value(value: Any, secrets: Iterable[str] = (), depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(scrub_value(item, secrets, depth + 1) for item in value)
     if isinstance(value, bytes | bytearray):
-        return scrub_text(bytes(value).decode("utf-8", "replace"), secrets)
+        return scrub_string(bytes(value).decode("utf-8", "replace"), secrets)
     return value
 
 
@@ -83,16 +102,37 @@ def _command_only(entry: dict[str, Any], text_field: str, command: Any) -> None:
                          if k in ("redis.command", "db.operation", "db.system", "redis.is_cluster")}
 
 
+URL_DATA_DROPPED = ("http.query", "http.fragment")
+
+
+def _url_only(entry: dict[str, Any], text_field: str) -> None:
+    """An HTTP breadcrumb or span (``httplib``, ``http.client``) without the query string
+    and fragment of its URL: Klaviyo filters carry emails and phones there."""
+    data = entry.get("data")
+    if isinstance(data, dict):
+        for name in URL_DATA_DROPPED:
+            data.pop(name, None)
+        for name in ("url", "http.url"):
+            if isinstance(data.get(name), str):
+                data[name] = without_query(data[name])
+    text = entry.get(text_field)
+    if isinstance(text, str) and ("?" in text or "#" in text):
+        entry[text_field] = " ".join(without_query(word) if "://" in word or
+                                     word.startswith("/") else word
+                                     for word in text.split(" "))
+
+
 def strip_collected(event: dict[str, Any]) -> dict[str, Any]:
     """Drop what may carry personal data no pattern recognises: the user block, a request's
-    headers, cookies, body and query string, Redis arguments in breadcrumbs and spans, and
-    the command line's arguments (``--klaviyo-key ...``)."""
+    headers, cookies, body and query string, Redis arguments in breadcrumbs and spans, the
+    query string and fragment of every other breadcrumb's and span's URL, and the command
+    line's arguments (``--klaviyo-key ...``)."""
     event.pop("user", None)
     request = event.get("request")
     if isinstance(request, dict):
         event["request"] = {k: request[k] for k in REQUEST_KEPT if k in request}
         if isinstance(event["request"].get("url"), str):
-            event["request"]["url"] = event["request"]["url"].split("?", 1)[0]
+            event["request"]["url"] = without_query(event["request"]["url"])
     crumbs = event.get("breadcrumbs")
     values = crumbs.get("values") if isinstance(crumbs, dict) else crumbs
     for crumb in values if isinstance(values, list) else []:
@@ -100,11 +140,15 @@ def strip_collected(event: dict[str, Any]) -> dict[str, Any]:
             data = crumb.get("data")
             _command_only(crumb, "message",
                           data.get("redis.command") if isinstance(data, dict) else None)
+        elif isinstance(crumb, dict):
+            _url_only(crumb, "message")
     for span in event.get("spans") or []:
         if isinstance(span, dict) and str(span.get("op", "")).startswith(("db", "cache")):
             data = span.get("data")
             _command_only(span, "description",
                           data.get("db.operation") if isinstance(data, dict) else None)
+        elif isinstance(span, dict):
+            _url_only(span, "description")
     extra = event.get("extra")
     if isinstance(extra, dict) and isinstance(extra.get("sys.argv"), list):
         extra["sys.argv"] = extra["sys.argv"][:2]
@@ -140,6 +184,9 @@ def init_sentry(settings: Settings, process_name: str) -> bool:
         before_send=before_send,
         before_send_transaction=before_send,
         max_request_body_size="never",
+        # No sentry-trace/baggage headers on calls to Klaviyo or the CRM: third parties
+        # get no trace ids, release or environment of ours (issue 19, finding 9).
+        trace_propagation_targets=[],
     )
     sentry_sdk.set_tag("process", process_name)
     return True

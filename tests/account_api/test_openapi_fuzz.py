@@ -51,6 +51,9 @@ ROUTES = {
     ("post", "/v1/accounts/{account}/rejected/replay"),
     ("get", "/v1/accounts/{account}/klaviyo/oauth/start"),
     ("delete", "/v1/accounts/{account}/klaviyo"),
+    ("post", "/v1/accounts/{account}/console-link"),
+    ("post", "/v1/accounts/{account}/contacts/{contact_id}/erase"),
+    ("post", "/v1/accounts/{account}/resync"),
 }
 
 

@@ -48,8 +48,8 @@ def test_an_unknown_account_or_sync_is_a_404_problem(api: httpx.Client) -> None:
     assert "nobody-here" in answer.json()["detail"]
     name = _name()
     assert api.put(f"/v1/accounts/{name}", json={}).status_code == 201
-    missing = api.get(f"/v1/accounts/{name}/syncs/b-never")
-    assert missing.status_code == 404 and "b-never" in missing.json()["detail"]
+    missing = api.get(f"/v1/accounts/{name}/syncs/20260101T000000-0000abcd")
+    assert missing.status_code == 404 and "20260101T000000-0000abcd" in missing.json()["detail"]
 
 
 def test_deleting_default_and_lists_without_a_key_are_409_problems(api: httpx.Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from shared import constants as keys
+from shared.account_service.klaviyo_check import CHECK_ATTEMPTS
+from tests.support.process_stack import wait_until
 
 KEY = "pk_secret_9f8e7d6c5b4a"
 SECRET = Fernet.generate_key().decode()
@@ -221,3 +224,56 @@ def test_a_klaviyo_that_cannot_be_reached_is_named_and_nothing_is_stored(
         f"Error: could not reach Klaviyo at http://127.0.0.1:{port} to check the key")
     assert "--no-check" in result.output and len(error_lines(result)) == 1
     assert not r.exists(keys.account_config("acme"))
+
+
+def test_a_cdn_challenge_is_asked_again_and_the_key_is_stored_once_it_passes(
+        r: redis.Redis, redis_url: str, klaviyo: Any) -> None:
+    before = klaviyo_calls(klaviyo)
+    klaviyo.set_faults("get_lists", status_403_html=1.0)
+
+    def lift_once_challenged() -> None:
+        wait_until(lambda: klaviyo_calls(klaviyo) > before, 30, "the first check")
+        klaviyo.clear_faults()
+
+    lifter = threading.Thread(target=lift_once_challenged)
+    lifter.start()
+    try:
+        result = cli(redis_url, "add", "acme", "--klaviyo-key", KEY)
+    finally:
+        lifter.join()
+        klaviyo.clear_faults()
+    assert result.exit_code == 0, result.output
+    assert "Klaviyo accepted the key" in result.output
+    assert klaviyo.calls()["get_lists"].get("403", 0) >= 1
+    assert r.exists(keys.account_config("acme"))
+
+
+def test_a_klaviyo_that_keeps_answering_5xx_is_tried_a_few_times_then_named(
+        r: redis.Redis, redis_url: str, klaviyo: Any) -> None:
+    before = klaviyo_calls(klaviyo)
+    klaviyo.set_faults("get_lists", status_503=1.0)
+    try:
+        result = cli(redis_url, "add", "acme", "--klaviyo-key", KEY)
+    finally:
+        klaviyo.clear_faults()
+    assert result.exit_code == 1
+    assert "could not reach Klaviyo" in result.output and "4 tries" in result.output
+    assert klaviyo_calls(klaviyo) == before + CHECK_ATTEMPTS
+    assert not r.exists(keys.account_config("acme"))
+
+
+def test_a_field_map_file_is_set_shown_and_a_bad_one_refused_naming_it(
+        redis_url: str, tmp_path: Any) -> None:
+    assert cli(redis_url, "add", "acme", "--klaviyo-key", KEY).exit_code == 0
+    good, bad = tmp_path / "map.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"title": "job_title",
+                                "properties.LTV": {"from": "properties.ltv", "type": "number"}}))
+    bad.write_text(json.dumps({"title": "shoe_size"}))
+    changed = cli(redis_url, "set", "acme", "--field-map", str(good))
+    assert changed.exit_code == 0 and "changed field_map" in changed.output, changed.output
+    shown = json.loads(cli(redis_url, "show", "acme", "--json").output)
+    assert shown["field_map"]["properties.LTV"] == {"from": "properties.ltv", "type": "number"}
+    refused = cli(redis_url, "set", "acme", "--field-map", str(bad))
+    assert refused.exit_code == 1 and "field_map" in refused.output
+    assert "shoe_size" in refused.output
+    assert cli(redis_url, "resync", "acme").exit_code == 0

@@ -66,7 +66,8 @@ def test_the_feed_is_the_same_for_the_same_seed_and_holds_every_case() -> None:
     expected = expectations.compute(one)
     assert expected.contacts == 60
     assert all((expected.excluded_by_filter, expected.invalid_email, expected.out_of_order,
-                expected.shared, expected.email_changes))
+                expected.shared, expected.email_changes, expected.left_filters,
+                expected.erased, expected.cleared))
     assert any(p.unsubscribed for p in expected.profiles.values())
     assert expected.preexisting & set(expected.profiles)
     assert expected.preexisting - set(expected.profiles)
@@ -105,14 +106,19 @@ def write_expected_state(sandbox: SandboxClient, expected: Expected) -> tuple[
         for change in expected.email_changes:
             if change.new_email == email:
                 facts.ids_before_change[change.contact_id] = profile_id
+    for cid in expected.left_filters:  # out of the list, the profile kept
+        _create(api, f"{cid.lower()}@left.example.com", {"properties": {"crm_contact_id": cid}})
     sandbox.add_members(list_id, members)
     api.Profiles.bulk_unsubscribe_profiles({"data": {
         "type": "profile-subscription-bulk-delete-job", "attributes": {"profiles": {"data": [
             {"type": "profile", "attributes": {"email": email, "subscriptions": {
                 "email": {"marketing": {"consent": "UNSUBSCRIBED"}}}}}
             for email in unsubscribed]}}}})
-    report = {"excluded_filter": len(expected.excluded_by_filter),
-              "invalid_email": len(expected.invalid_email)}
+    report = {"excluded_filter": len(expected.excluded_by_filter)
+              + len(expected.left_filters),
+              "invalid_email": len(expected.invalid_email),
+              "left_filters": len(expected.left_filters), "erased": len(expected.erased),
+              "cleared_fields": len(expected.cleared)}
     facts.batches = [
         {"status": "completed", "started_at": 100.0, "completed_at": 101.0, "report": report},
         {"status": "completed", "started_at": 101.0 + INTERVAL, "completed_at": 104.0,

@@ -74,6 +74,16 @@ def test_compose_keeps_the_sandbox_behind_a_profile(compose: dict[str, Any]) -> 
     assert sandbox["command"].startswith("contact-sync sandbox ")
 
 
+def test_compose_publishes_neither_metrics_nor_the_sandbox_beyond_this_machine(
+        compose: dict[str, Any]) -> None:
+    """Issue 19 (findings 6, 9): /metrics names every tenant; the sandbox accepts any key."""
+    published = {name: [str(port) for port in service.get("ports", [])]
+                 for name, service in compose["services"].items()}
+    assert not [port for ports in published.values() for port in ports if "9464" in port]
+    assert compose["services"]["web"]["environment"]["SYNC_METRICS_PORT"] == "9464"
+    assert published["sandbox"] == ["127.0.0.1:8080:8080"]
+
+
 def test_compose_config_is_valid_for_docker_compose() -> None:
     binary = shutil.which("docker-compose")
     if binary is None:
@@ -218,7 +228,8 @@ def test_procfile_command_starts_against_redis_and_stops_on_sigterm(
 OPERATIONS = PROJECT_ROOT / "docs" / "OPERATIONS.md"
 APP_SERVICES = ("web", "collector", "scheduler", "worker")
 ONE_PROCESS_ONLY = {"PORT": "web", "WORKER_PROCESSES": "worker", "WORKER_THREADS": "worker",
-                    "dramatiq_prom_port": "worker"}
+                    "dramatiq_prom_port": "worker", "SYNC_METRICS_PORT": "web",
+                    "SYNC_METRICS_HOST": "web", "SYNC_METRICS_ACCOUNT_SERIES": "web"}
 """Variables the environment table itself ties to one process."""
 
 

@@ -31,13 +31,15 @@ Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 @pytest.fixture
 def web(redis_url: str) -> Iterator[str]:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("contact-sync")), "web", "--port", str(port)],
         cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "REDIS_URL": redis_url, "SYNC_WEBHOOK_SECRET": SECRET},
+        env={**os.environ, "REDIS_URL": redis_url, "SYNC_WEBHOOK_SECRET": SECRET,
+             "SYNC_METRICS_PORT": str(metrics_port)},
     )
     url = f"http://127.0.0.1:{port}"
+    metrics_urls[url] = f"http://127.0.0.1:{metrics_port}"
 
     def up() -> bool:
         try:
@@ -52,8 +54,12 @@ def web(redis_url: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+metrics_urls: dict[str, str] = {}
+"""The web's URL -> its metrics listener's (SYNC_METRICS_PORT, loopback only)."""
+
+
 def scrape(url: str) -> Series:
-    text = httpx.get(f"{url}/metrics", timeout=10).text
+    text = httpx.get(f"{metrics_urls[url]}/metrics", timeout=10).text
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 

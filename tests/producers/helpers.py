@@ -28,6 +28,7 @@ OLD_SECRET = "whsec-test-previous"
 class Webhook:
     base_url: str
     http: httpx.Client
+    metrics_url: str
 
     def post(self, body: bytes, secret: str | None = SECRET, timestamp: int | None = None,
              headers: dict[str, str] | None = None) -> httpx.Response:
@@ -46,8 +47,9 @@ def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}",
                     env: dict[str, str] | None = None) -> Iterator[Webhook]:
     """The webhook app served by uvicorn in a thread (``env``: more settings); stopped on
     exit."""
+    env = {"SYNC_METRICS_PORT": str(free_port()), **(env or {})}
     settings = Settings(REDIS_URL=redis_url, SYNC_WEBHOOK_SECRET=secrets,
-                        **(env or {}))  # type: ignore[arg-type]
+                        **env)  # type: ignore[arg-type]
     port = free_port()
     app = create_app(settings, tune_process_gc=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -62,7 +64,8 @@ def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}",
     base_url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base_url, timeout=30) as http:
-            yield Webhook(base_url, http)
+            yield Webhook(base_url, http,
+                          f"http://127.0.0.1:{env['SYNC_METRICS_PORT']}/metrics")
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -187,17 +187,39 @@ def test_beyond_the_request_limit_a_request_gets_503_with_retry_after(tmp_path: 
         assert answer.status_code == 202
 
 
-def test_beyond_the_connection_limit_a_connection_gets_503_with_retry_after(tmp_path: Path,
-                                                                            redis_url: str):
+def test_beyond_the_connection_limit_the_longest_idle_connection_makes_room(tmp_path: Path,
+                                                                             redis_url: str):
     with web(tmp_path, redis_url, SYNC_WEB_MAX_CONNECTIONS="3") as server:
         idle = [server.connect() for _ in range(3)]
+        time.sleep(0.2)  # so that the first one has waited longest
+        with server.connect() as extra:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close"
+                          b"\r\n\r\n")
+            status, _headers, _answer = read_answer(extra)
+        assert status == 200
+        assert idle[0].recv(1) == b""  # closed without an answer, to make room
+        for sock in idle:
+            sock.close()
+
+
+def test_beyond_the_connection_limit_of_requests_in_progress_a_connection_gets_503(
+    tmp_path: Path, redis_url: str,
+):
+    _body, signature = signed_body()
+    with web(tmp_path, redis_url, SYNC_WEB_MAX_CONNECTIONS="3",
+             SYNC_WEB_BODY_TIMEOUT="120") as server:
+        busy = [server.connect() for _ in range(3)]
+        for sock in busy:  # signed heads, their bodies never finish: none can be closed
+            sock.sendall(head(EVENTS_PATH, f"X-Sync-Signature: {signature}",
+                              "Content-Length: 1000") + b"\r\n{")
+        time.sleep(0.5)
         with server.connect() as extra:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             status, headers, answer = read_answer(extra)
         assert status == 503
         assert headers["retry-after"] == "5"
         assert "too many open connections (at most 3)" in orjson.loads(answer)["detail"]
-        for sock in idle:
+        for sock in busy:
             sock.close()
 
 

@@ -253,7 +253,8 @@ def test_health_readiness_and_metrics_answer(webhook: Webhook):
     assert webhook.http.get("/readyz").status_code == 200
     webhook.post_events([event(1), event(2)])
     webhook.post_events([event(3)], secret="wrong")
-    metrics = webhook.http.get("/metrics")
+    assert webhook.http.get("/metrics").status_code == 404  # not on the public port
+    metrics = httpx.get(webhook.metrics_url)
     assert metrics.status_code == 200
     assert 'contact_sync_events_received_total{source="webhook"}' in metrics.text
     assert 'contact_sync_events_refused_total{reason="signature"}' in metrics.text

@@ -32,7 +32,8 @@ def web_process(env: dict[str, str], log: Path,
     """:func:`running_web`, yielding the port and the process."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "SENTRY_"))}
-    full = {**base, "PORT": str(port), "PYTHONUNBUFFERED": "1", **env}
+    full = {**base, "PORT": str(port), "PYTHONUNBUFFERED": "1",
+            "SYNC_METRICS_PORT": str(free_port()), **env}
     with log.open("wb") as out:
         process = subprocess.Popen([COMMAND, "web", "--host", "127.0.0.1"], env=full,
                                    stdout=out, stderr=subprocess.STDOUT)

@@ -123,3 +123,19 @@ def test_mirrors_stored_before_the_compact_form_still_read_and_are_counted_once(
                                          "email": "ok", "deleted": False})])
     full, kept = the_preview(r, ["buyer"], None, 0)
     assert kept == full and kept["matching"] == 2 and kept["alive"] == 2
+
+
+def test_the_drop_downs_offer_each_role_and_company_type_once_with_its_live_contacts(
+        redis_url, r):
+    from shared.state.contact_facets import facet_values
+    from tests.cli.test_preview_cmd import event
+
+    collect(redis_url, r, [
+        event("C-1", "01", role="Buyer"), event("C-2", "02", role=" buyer "),
+        event("C-3", "03", role="Buyer", company_type="Competitor"),
+        event("C-4", "04", role="Decision Maker"), event("C-5", "05", role=""),
+        event("C-6", "06", role="Intern"), event("C-6", "07", kind="contact.deleted"),
+    ])
+    found = facet_values(r, "default")
+    assert found.contact_roles == {"Buyer": 3, "Decision Maker": 1}
+    assert found.company_types == {"Competitor": 1, "Customer": 4}

@@ -27,7 +27,7 @@ def _constructed(mirror: MirroredContact) -> MirroredContact:
     firm = person.company
     return MirroredContact.model_construct(
         event_id=mirror.event_id, occurred_at=mirror.occurred_at, deleted=mirror.deleted,
-        origin=mirror.origin, contact=Contact.model_construct(
+        origin=mirror.origin, erased=mirror.erased, contact=Contact.model_construct(
             **{name: getattr(person, name) for name in Contact.model_fields if name != "company"},
             company=(Company.model_construct(id=firm.id, name=firm.name, type=firm.type)
                      if firm else None)))
@@ -43,3 +43,11 @@ def test_a_decoded_mirror_is_the_model_pydantic_would_construct(contact: dict[st
     assert decoded.contact.email == contact.get("email")
     assert decoded.origin == "import" and decoded.occurred_at.timestamp() == 1_800_000_000.5
     assert decoded.model_copy(update={"deleted": True}).deleted is True
+
+
+def test_an_erasure_is_stored_as_a_tombstone_holding_nothing_but_its_time() -> None:
+    stored = event_mirror(1_800_000_000.5, "contact.erased", {"id": "C1"}, "webhook")
+    decoded = decode_mirror("C1", stored)
+    assert decoded.erased and decoded.deleted
+    assert stored.startswith(b"1800000000.5|02|")
+    assert decoded.contact.model_dump(exclude_defaults=True) == {"id": "C1"}

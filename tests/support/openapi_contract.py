@@ -32,7 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-SLICES = ("profiles.json", "lists.json")
+SLICES = ("profiles.json", "lists.json", "data_privacy.json")
 JSON_TYPES = ("application/vnd.api+json", "application/json")
 
 
@@ -46,7 +46,7 @@ def slices_dir() -> Path:
 
 
 def slices_present(directory: Path | None = None) -> bool:
-    """True when both slices are there."""
+    """True when every slice is there."""
     base = directory or slices_dir()
     return all((base / name).is_file() for name in SLICES)
 

@@ -112,6 +112,7 @@ class ProcessStack:
         if name == "web":
             port = port or free_port()
             env["PORT"] = str(port)
+            env.setdefault("SYNC_METRICS_PORT", str(free_port()))  # loopback-only /metrics
         log = self.workdir / f"{name}-{index}.log"
         before = self._heartbeats() if name == "worker" else set()
         with log.open("ab") as out:

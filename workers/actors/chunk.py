@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +52,7 @@ from shared.state.batch_records import FINISHED_CHUNK, ChunkStatus
 from shared.telemetry.metrics import record_rejections
 from workers.actors import chunk_records as records
 from workers.actors import plan_final
+from workers.actors.clear_fields import clear_profiles
 from workers.actors.common import (
     BatchRefused,
     Klaviyo,
@@ -63,11 +65,17 @@ from workers.actors.common import (
     stops_on_account_problems,
 )
 from workers.actors.deletes import remove_deleted
+from workers.actors.erase import erase_contacts
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.chunking import body_slot
 from workers.reverse.echo import record_pushed
 
 PAGE = 100
+LIST_FREE_STEPS: dict[str, Callable[[redis.Redis, Klaviyo, str, str, dict[str, str]], None]] = {
+    "delete": remove_deleted, "leave": remove_deleted, "erase": erase_contacts,
+    "clear": clear_profiles}
+"""The chunk kinds that send no import job, by ``kind``: each keeps its progress in the
+chunk hash and raises RateLimited to be re-sent."""
 UNSUBSCRIBE_PER_CALL = 100
 POLL_FIRST_S, POLL_FACTOR, POLL_MAX_S = 0.2, 1.6, 60.0
 PLAN_WAIT_S = 0.5
@@ -193,8 +201,8 @@ def _submit(client: redis.Redis, account: str, batch_id: str, chunk_id: str,
 @dramatiq.actor(max_retries=10, time_limit=5 * 60_000)
 @stops_on_account_problems
 def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
-    """Send one chunk: a bulk import job (or its phone stage), or the removals of deleted
-    contacts."""
+    """Send one chunk: a bulk import job (or its phone stage), the removals of deleted
+    contacts, the erasures of erased ones, or the clearing of cleared fields."""
     client = redis_for_actors()
     if not is_running(client, account, batch_id):
         return
@@ -203,9 +211,10 @@ def upsert_chunk(account: str, batch_id: str, chunk_id: str) -> None:
     status = fields.get("status")
     if status in FINISHED_CHUNK:
         chunk_done(client, account, batch_id, chunk_id, records.chunk_counts(client, key))
-    elif fields.get("kind") == "delete":
+    elif fields.get("kind") in LIST_FREE_STEPS:
         try:
-            remove_deleted(client, _klaviyo(client, account), account, key, fields)
+            LIST_FREE_STEPS[fields["kind"]](client, _klaviyo(client, account), account, key,
+                                            fields)
         except RateLimited as limited:  # progress is kept: the next delivery goes on
             resend(upsert_chunk, (account, batch_id, chunk_id), limited.retry_in)
             return

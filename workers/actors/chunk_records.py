@@ -149,9 +149,10 @@ def _synced_after(old: bytes | str | None, row: Row, list_id: str) -> SyncedReco
     lists = record.lists if record else []
     if list_id and list_id not in lists:
         lists = [*lists, list_id]
+    phone = record.phone if record and not row.get("phone_cleared") else None
     return SyncedRecord.model_construct(
         email=row["email"], marketing=row["marketing"], lists=lists,
-        fingerprint=row["fingerprint"], phone=record.phone if record else None, deleted=False)
+        fingerprint=row["fingerprint"], phone=phone, deleted=False, sent=row.get("sent"))
 
 
 def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,

@@ -1,6 +1,10 @@
 """The delete chunks of a batch: contacts deleted in the CRM leave the lists the sync put
 them in. A Klaviyo profile is never deleted; the synced record is kept (lists emptied,
-marked deleted) so a contact that comes back is not treated as new.
+marked deleted) so a contact that comes back is not treated as new. The leave chunks
+(``kind`` ``leave``) are the same for contacts that stopped matching the account's filters,
+counted ``left_filters``: not marked deleted, owed the default list (``list_owed``) so they
+rejoin it when they match again; a filter change that moves many out takes this same
+chunked, resumable path.
 
 A batch's deletes are spread over chunks of at most :data:`MAX_DELETES` contacts
 (:func:`delete_chunks`; ``SYNC_CHUNK_MAX_DELETES`` lowers it), so that one list removal
@@ -43,11 +47,13 @@ LIST_CALL_MAX = 1000
 log = logging.getLogger(__name__)
 
 
-def delete_chunks(contact_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """The chunk hashes of a batch's deleted contacts, at most :data:`MAX_DELETES` each."""
+def delete_chunks(contact_ids: Sequence[str], kind: str = "delete"
+                  ) -> Iterator[dict[str, Any]]:
+    """The chunk hashes of a batch's deleted contacts (``kind`` ``leave``: of its contacts
+    that left the filters), at most :data:`MAX_DELETES` each."""
     size = min(MAX_DELETES, get_settings().tuning.chunk_max_deletes or MAX_DELETES)
     for start in range(0, len(contact_ids), size):
-        yield {"kind": "delete", "status": ChunkStatus.PLANNED, "list_id": "",
+        yield {"kind": kind, "status": ChunkStatus.PLANNED, "list_id": "",
                "rows": orjson.dumps(list(contact_ids[start:start + size]))}
 
 
@@ -145,11 +151,17 @@ def remove_deleted(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
     _remove(client, klaviyo, key, fields, listed, profiles)
     removed = sum(1 for cid in listed if cid in profiles)
 
+    leave = fields.get("kind") == "leave"
+
     def write(pipe: Any) -> None:
         for cid, record in records.items():
-            kept = record.model_copy(update={"lists": [], "deleted": True, "fingerprint": ""})
+            kept = record.model_copy(update={"lists": [], "deleted": not leave,
+                                             "fingerprint": ""})
             pipe.hset(keys.synced_contacts(account), cid, kept.dump())
-        pipe.hset(key, mapping={chunks.CHUNK_COUNT + "removed_from_lists": removed,
+        if leave and listed:  # they rejoin the default list when they match again
+            pipe.sadd(keys.list_owed(account), *listed)
+        count = "left_filters" if leave else "removed_from_lists"
+        pipe.hset(key, mapping={chunks.CHUNK_COUNT + count: removed,
                                 "status": ChunkStatus.COMMITTED})
 
     chunks.write_if_unchanged(client, key, version, write)

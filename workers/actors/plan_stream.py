@@ -51,10 +51,13 @@ from shared.state.batch_records import chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from workers.actors import plan_final
 from workers.actors.chunk import upsert_chunk
+from workers.actors.clear_fields import clear_chunks
 from workers.actors.common import account_config, hash_of, record_details
 from workers.actors.deletes import delete_chunks
+from workers.actors.erase import erase_chunks
 from workers.batch_planner import Context, Member, Plan, SyncedRecord, plan_batch
 from workers.chunking import ChunkBuilder, join_json, limits, profile_resource, split_json
+from workers.clearing import Clearing
 from workers.plan_claims import Claim, Join
 
 SLICE = 5_000
@@ -74,6 +77,9 @@ class _Window:
 
     chunks: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    erasures: list[str] = field(default_factory=list)
+    clears: list[Clearing] = field(default_factory=list)
+    leaves: list[str] = field(default_factory=list)
     details: dict[str, dict[str, str]] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
     phone_claims: dict[str, str] = field(default_factory=dict)
@@ -239,6 +245,7 @@ class StreamPlanner:
                 plan.counts["unchanged"] -= 1  # the claimed contact, counted before
                 plan.phone_claims.update(again.phone_claims)
                 plan.owe_list += again.owe_list
+                plan.clears += again.clears
                 plan.claims[email] = Claim(winner, "row")
             else:
                 plan.counts["unchanged"] += len(joins)
@@ -253,6 +260,9 @@ class StreamPlanner:
             if full:
                 window.chunks.append(full)
         window.deletes += plan.deletes
+        window.erasures += plan.erasures
+        window.clears += plan.clears
+        window.leaves += plan.leaves
         window.details.update(plan.details)
         window.held_back += plan.held_back
         window.phone_claims.update(plan.phone_claims)
@@ -272,6 +282,9 @@ class StreamPlanner:
         if final:
             chunks += [b.cut() for b in self.builders.values() if b.payload]
         chunks += delete_chunks(window.deletes)
+        chunks += erase_chunks(window.erasures)
+        chunks += clear_chunks(window.clears)
+        chunks += delete_chunks(window.leaves, kind="leave")
         account, batch_id = self.account, self.batch_id
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe

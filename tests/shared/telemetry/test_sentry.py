@@ -3,7 +3,14 @@ number or Klaviyo key anywhere in the envelope."""
 
 from __future__ import annotations
 
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote, unquote_plus
+
+import httpx
 import sentry_sdk
+from klaviyo_api import KlaviyoAPI
 
 from shared.settings import Settings
 from shared.telemetry.sentry import init_sentry, release, scrub_event
@@ -100,3 +107,63 @@ def test_scrub_event_keeps_only_method_and_path_of_a_request_and_commands_of_spa
     assert cleaned["spans"] == [{"op": "db.redis", "description": "EVALSHA",
                                  "data": {"db.operation": "EVALSHA"}}]
     assert cleaned["extra"]["sys.argv"] == ["contact-sync", "accounts"]
+
+
+OLD_EMAIL, NEW_EMAIL = "ann.lee+old@example.com", "ann.lee.new@example.com"
+
+
+def _every_decoding(text: str) -> list[str]:
+    once = unquote(text)
+    return [text, once, unquote(once), unquote_plus(unquote_plus(text))]
+
+
+def test_a_failed_profile_lookup_by_email_puts_no_address_in_any_event(envelopes, sandbox):
+    """Issue 19: the httplib breadcrumb kept the filter URL-encoded (``%40``) in
+    ``http.query``, which the scrubber's pattern missed: 9 events carried both addresses
+    of an email change."""
+    assert init_sentry(_settings(envelopes.dsn), "worker")
+    api = KlaviyoAPI("pk_" + "0" * 34, max_delay=0, max_retries=0, test_host=sandbox.url)
+    with sentry_sdk.start_transaction(name="email change"):
+        try:
+            api.Profiles.get_profiles(filter=f'any(email,["{OLD_EMAIL}","{NEW_EMAIL}"])')
+        except Exception as error:
+            sentry_sdk.capture_exception(error)
+        double = quote(quote(f"email={OLD_EMAIL}&phone={PHONE}"))
+        sentry_sdk.capture_message(f"lookup failed for {double}")
+    sentry_sdk.flush(timeout=10)
+    text = envelopes.text()
+    assert "httplib" in text and "/api/profiles" in text  # the breadcrumb is there
+    for decoded in _every_decoding(text):
+        for address in (OLD_EMAIL, NEW_EMAIL, PHONE):
+            assert address.split("@")[0] not in decoded, f"{address} reached Sentry"
+
+
+class _Headers(BaseHTTPRequestHandler):
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_calls_to_third_parties_carry_no_sentry_trace_headers(envelopes):
+    """Issue 19 finding 9: Klaviyo and the CRM got our ``sentry-trace`` and ``baggage``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Headers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert init_sentry(_settings(envelopes.dsn), "worker")
+        with sentry_sdk.start_transaction(name="outbound"):
+            urllib.request.urlopen(f"http://127.0.0.1:{server.server_address[1]}/api/x",
+                                   timeout=10).read()
+            httpx.get(f"http://127.0.0.1:{server.server_address[1]}/crm", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(_Headers.seen) == 2
+    for headers in _Headers.seen:
+        assert "sentry-trace" not in headers and "baggage" not in headers, headers
