@@ -360,14 +360,15 @@ def ingest_stream(shard: int, shards: int) -> str:
 def console_account_index(column: str) -> str:
     """Sorted set with TTL: account -> its value of ``column`` (``name``: every score 0,
     members in name order), the console's overview pages through it
-    (:mod:`shared.state.account_index`)."""
-    return f"{PREFIX}:console:accounts:{column}"
+    (:mod:`shared.state.account_index`). Under one hash tag (``{:console}``, which no
+    account name can be) with its staged copies: a Redis Cluster renames within one slot."""
+    return f"{PREFIX}:{{:console}}:accounts:{column}"
 
 
 def console_account_index_staged(column: str, build: str) -> str:
     """Sorted set with TTL: :func:`console_account_index` while one build writes it, renamed
     into place when complete."""
-    return f"{PREFIX}:console:accounts:{column}:building:{build}"
+    return f"{PREFIX}:{{:console}}:accounts:{column}:building:{build}"
 
 
 def console_link_used(nonce: str) -> str:

@@ -76,6 +76,8 @@ ONE_SLOT_MULTIS = {
     "_email_changes": "batch records of one account",
     "_look_up": "identity and chunk of one account",
     "_refresh_locked": "the account's config",
+    "build": "the console's account index and its staged copies (one tag, {:console})",
+    "forget_contacts": "the erased contacts' records of one account",
     "finish": "plan and batch of one account (WATCH)",
     "learn": "identity hashes of one account",
     "outstanding": "pending and state of one account",
