@@ -28,6 +28,7 @@ from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
 from producers.api_docs import mount_docs
 from producers.console import mount_console
+from producers.crm_deliveries import crm_webhooks
 from producers.intake import Answer
 from producers.metrics_server import start_metrics_server
 from producers.request_guard import RequestGuard
@@ -234,6 +235,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
             components["EventBatch"] = body
+            schema["webhooks"] = crm_webhooks(components)
             app.openapi_schema = schema
         return app.openapi_schema
 

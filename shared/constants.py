@@ -375,3 +375,10 @@ def console_link_used(nonce: str) -> str:
     """String with TTL (the link's remaining life): a console link already opened; a link
     opens once."""
     return f"{PREFIX}:console:link:{nonce}"
+
+
+# --- consent both ways (appended) ----------------------------------------------------------
+def consent_ledger(account: str) -> str:
+    """Hash: normalised email of a contact the CRM sent -> JSON of the consent the sync last
+    knew in Klaviyo (shared/consent/ledger.py)."""
+    return account_key(account, "consent")

@@ -53,6 +53,7 @@ STATE_SCRIPTS: dict[str, list[str]] = {
                       keys.crm_delivered(A)],
     "publish_change.lua": [keys.list_members(A, "L1"), keys.subscribers_stream(A)],
     "scheduler_lock.lua": [keys.SCHEDULER_LOCK],
+    "ledger.lua": [keys.consent_ledger(A), keys.subscribers_stream(A)],
 }
 """Each script's KEYS as its caller builds them (kept beside the callers' code in review:
 a new script fails the test below until it is listed here)."""
