@@ -10,6 +10,7 @@ through the official SDK. Exit 0 only when every row agrees; 1 when one does not
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -22,6 +23,7 @@ from honcho.printer import Printer
 from rich.console import Console
 
 from cli.demo import feed
+from cli.demo.crm_inbox import CrmInbox
 from cli.procfile import LocalStack, build_manager
 from shared.redis_server import RedisServerNotFound, free_port
 
@@ -31,11 +33,16 @@ INTERRUPTED = 130
 START_WAIT_SECONDS = 60
 
 
-def demo_env(base: dict[str, str], interval: float) -> dict[str, str]:
-    """The environment of the run: nothing of the caller's Redis, Klaviyo or SYNC_*."""
+def demo_env(base: dict[str, str], interval: float,
+             crm: CrmInbox | None = None) -> dict[str, str]:
+    """The environment of the run: nothing of the caller's Redis, Klaviyo or SYNC_*; the
+    consent pull every ``interval`` too, delivering to the demo's CRM inbox."""
     env = {k: v for k, v in base.items() if k not in DROPPED_ENV and not k.startswith("SYNC_")}
     env.update(SYNC_INTERVAL=f"{interval:g}", SYNC_CONTACT_ROLES=",".join(feed.ROLES),
-               SYNC_COMPANY_TYPES=",".join(feed.COMPANY_TYPES), PORT=str(free_port()))
+               SYNC_COMPANY_TYPES=",".join(feed.COMPANY_TYPES), PORT=str(free_port()),
+               SYNC_LIST_PULL_INTERVAL=f"{interval:g}")
+    if crm is not None:
+        env.update(SYNC_CRM_WEBHOOK_URL=crm.url, SYNC_CRM_WEBHOOK_SECRET=crm.secret)
     return env
 
 
@@ -59,10 +66,11 @@ class _Run:
 
 
 def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
-           stop: threading.Event, contacts: int, interval: float, seed: int) -> None:
+           stop: threading.Event, contacts: int, interval: float, seed: int,
+           crm: CrmInbox) -> None:
     # Here, not at module level: the driver loads the Klaviyo SDK, which --help does not need.
     from cli.demo import driver as demo_driver
-    from cli.demo import expectations, report
+    from cli.demo import expectations, report, wave3
 
     driver = demo_driver.Driver(demo_driver.Endpoints.of(stack.env), stack.env, console, stop)
     try:
@@ -82,6 +90,14 @@ def _drive(run: _Run, manager: Manager, stack: LocalStack, console: Console,
                                           "(read back through the SDK)"))
         run.code, message = report.verdict(rows)
         console.print(message, style="green" if run.code == 0 else "bold red")
+        consent = wave3.run_wave_3(driver, the_feed, expected, crm, interval)
+        console.print(report.render(consent, "Wave 3: consent changed in Klaviyo, as the CRM "
+                                             "received it"))
+        code, message = report.verdict(consent)
+        console.print(message.replace("Klaviyo holds what the CRM sent",
+                                      "the CRM heard each change once, and kept it"),
+                      style="green" if code == 0 else "bold red")
+        run.code = max(run.code, code)
     except demo_driver.Interrupted:
         run.code = INTERRUPTED
     except Exception as error:  # reported; every process is still stopped
@@ -106,13 +122,17 @@ def demo(
 ) -> None:
     """Run everything embedded (Redis, Klaviyo sandbox, web, collector, scheduler, worker),
     send a generated CRM feed through the signed webhook in two waves, and check what
-    Klaviyo holds against what the CRM sent. Exit 0 only when everything agrees."""
+    Klaviyo holds against what the CRM sent; then (wave 3) people unsubscribe and bounce in
+    Klaviyo, and the CRM must hear each change once and keep it against an older resend.
+    Exit 0 only when everything agrees."""
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 110)
+    crm = CrmInbox(secrets.token_hex(16))
     try:
-        stack = LocalStack(demo_env(dict(os.environ), interval)).start()
+        stack = LocalStack(demo_env(dict(os.environ), interval, crm)).start()
     except (RedisServerNotFound, FileNotFoundError) as error:
+        crm.close()
         typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
     log_dir = Path(tempfile.mkdtemp(prefix="contact-sync-demo-"))
@@ -134,7 +154,7 @@ def demo(
                                     printer=Printer(log, colour=False))
             thread = threading.Thread(
                 target=_drive, name="demo-driver", daemon=True,
-                args=(run, manager, stack, console, stop, contacts, interval, seed))
+                args=(run, manager, stack, console, stop, contacts, interval, seed, crm))
             thread.start()
             manager.loop()
             stop.set()
@@ -149,6 +169,7 @@ def demo(
                 run.code = 1
     finally:
         stack.stop()
+        crm.close()
     if run.code == 1 and log_path.exists():
         console.print(f"Process output: {log_path}")
     raise typer.Exit(run.code)

@@ -37,6 +37,8 @@ class PreviewReport:
     """Not deleted, inside the filters; unsubscribed ones included."""
     unsubscribed: int
     """Of ``matching``: marked unsubscribed in the CRM (sent, kept out of the list)."""
+    consented: int
+    """Of ``matching``: subscribed with a consent time (subscribed in Klaviyo when sent)."""
     invalid_email: int
     over_cap: int
     would_send: int
@@ -50,7 +52,7 @@ def build_preview(client: redis.Redis, settings: Settings, account: str) -> Prev
     return PreviewReport(
         account=account, contacts=counts.contacts, deleted=counts.deleted,
         excluded_filter=counts.excluded_filter, matching=counts.matching,
-        unsubscribed=counts.matching_unsubscribed,
+        unsubscribed=counts.matching_unsubscribed, consented=counts.matching_consented,
         invalid_email=counts.excluded.invalid_email, over_cap=counts.excluded.over_cap,
         would_send=counts.would_send, max_bulk_export=counts.max_bulk_export)
 
@@ -66,6 +68,7 @@ def render(report: PreviewReport) -> Table:
         ("  outside the filters (roles, company types)", report.excluded_filter),
         ("match the filters", report.matching),
         ("  of which unsubscribed (sent, kept out of the list)", report.unsubscribed),
+        ("  of which consented with a time (subscribed when sent)", report.consented),
         ("  excluded: empty or invalid email", report.invalid_email),
         ("  excluded: over the cap (held back)", report.over_cap),
         ("would be sent", report.would_send),

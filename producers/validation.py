@@ -20,10 +20,12 @@ from shared.events import (
     ERASED,
     ERASED_CARRIES_ID,
     FAR_AHEAD,
+    IN_THE_FUTURE,
     MAX_FUTURE_SKEW,
     ContactEvent,
     EventBatch,
     erased_extra_fields,
+    future_consent,
 )
 from shared.wire_events import WireEvent, wire_events
 
@@ -149,8 +151,11 @@ def _far_ahead(events: Sequence[WireEvent]) -> list[FieldError]:
     """The model's clock rule (:meth:`ContactEvent._not_far_ahead`), which the wire mirror
     leaves out, on validated dicts: one comparison per event."""
     latest = datetime.now(UTC) + MAX_FUTURE_SKEW
-    return [FieldError(index, "occurred_at", FAR_AHEAD, event["event_id"])
-            for index, event in enumerate(events) if event["occurred_at"] > latest]
+    found = [FieldError(index, "occurred_at", FAR_AHEAD, event["event_id"])
+             for index, event in enumerate(events) if event["occurred_at"] > latest]
+    return found + [FieldError(index, f"contact.{name}", IN_THE_FUTURE, event["event_id"])
+                    for index, event in enumerate(events)
+                    for name in future_consent(event["contact"])]
 
 
 def _erased_with_data(events: Sequence[WireEvent]) -> list[FieldError]:

@@ -28,6 +28,7 @@ from producers.account_api import ACCOUNTS_PATH, mount_account_api
 from producers.account_api.problems import problem
 from producers.api_docs import mount_docs
 from producers.console import mount_console
+from producers.crm_deliveries import crm_webhooks
 from producers.intake import Answer
 from producers.metrics_server import start_metrics_server
 from producers.request_guard import RequestGuard
@@ -83,7 +84,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "PUT /v1/accounts/{account} or 'contact-sync accounts add'; 'default' always is), "
           "each named by its index and the field account_id; nothing of the request was "
           "stored."},
-    503: {"model": WebhookProblem, "description": "Redis unreachable, or more than "
+    503: {"model": WebhookProblem, "description": "Redis unreachable, on a Redis Cluster "
+          "no replica confirmed the events in time, or more than "
           "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},
 }
 
@@ -236,6 +238,7 @@ def create_app(settings: Settings | None = None, *, tune_process_gc: bool = True
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(body.pop("$defs", {}))
             components["EventBatch"] = body
+            schema["webhooks"] = crm_webhooks(components)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -12,8 +12,7 @@ from sandbox.identity import RowError, clean_attributes, upsert
 from sandbox.ids import iso, now, ulid
 from sandbox.jsonapi import suppress_job_resource
 from sandbox.store import Account, Channel, ListRec, Profile, SuppressJob
-
-LIFTED_BY_SUBSCRIBE = {"UNSUBSCRIBE", "SPAM_REPORT", "SPAM_COMPLAINT", "USER_SUPPRESSED"}
+from sandbox.suppressions import LIFTED_BY_SUBSCRIBE
 
 
 def _rows(attrs: dict[str, Any], limit: int) -> list[dict[str, Any]]:
@@ -153,6 +152,7 @@ def bulk_subscribe(req: Request) -> Reply:
             ]
         if sms is not None and profile.phone_number:
             _set(profile.sms_marketing, "SUBSCRIBED", "API", _consented_at(sms, i))
+        profile.updated = now()
         if rec is not None:
             rec.add(profile.id, now())
     return Reply(202)
@@ -179,6 +179,7 @@ def bulk_unsubscribe(req: Request) -> Reply:
                 profile.suppressions.append({"reason": "UNSUBSCRIBE", "timestamp": iso(stamp)})
         if sms is not None:
             _set(profile.sms_marketing, "UNSUBSCRIBED", "API")
+        profile.updated = now()
     return Reply(202)
 
 
@@ -210,6 +211,7 @@ def bulk_suppress(req: Request) -> Reply:
         done += 1
         if not any(s["reason"] == "USER_SUPPRESSED" for s in profile.suppressions):
             profile.suppressions.append({"reason": "USER_SUPPRESSED", "timestamp": iso(stamp)})
+            profile.updated = stamp
     job = SuppressJob(
         id=ulid(),
         created_at=stamp,

@@ -18,6 +18,7 @@ from sandbox.inspect_controls import CONTROL_ROUTES, account_of, body_of
 from sandbox.inspect_oauth import OAUTH_CONTROL_ROUTES
 from sandbox.jsonapi import account_dump
 from sandbox.store import ListRec
+from sandbox.suppressions import SUPPRESSION_ROUTES
 
 
 def reset(req: Request) -> Reply:
@@ -223,4 +224,5 @@ INSPECT_ROUTES = [
     Route("DELETE", _P + "/accounts/{key}/lists/{id}", "list", delete_list),
     *CONTROL_ROUTES,
     *OAUTH_CONTROL_ROUTES,
+    *SUPPRESSION_ROUTES,
 ]

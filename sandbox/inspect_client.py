@@ -202,6 +202,21 @@ class SandboxClient:
             {"profile_ids": profile_ids},
         )
 
+    def change_consent(self, profile_id: str, action: str, at: datetime | str | None = None,
+                       list_id: str | None = None, key: str | None = None) -> dict[str, Any]:
+        """A person changes their consent inside Klaviyo (``sandbox/suppressions.py``):
+        ``unsubscribe``, ``bounce``, ``complain``, ``suppress``, ``invalid``,
+        ``unsubscribe_list`` (with ``list_id``), ``subscribe``, ``stop``, ``sms_subscribe``;
+        ``at``: when (default now)."""
+        body: dict[str, Any] = {"action": action}
+        if at is not None:
+            body["at"] = at.isoformat() if isinstance(at, datetime) else at
+        if list_id is not None:
+            body["list_id"] = list_id
+        result: dict[str, Any] = self._call(
+            "POST", f"/accounts/{key or self.key}/profiles/{profile_id}/consent", body)
+        return result
+
     def delete_list(self, list_id: str, key: str | None = None) -> None:
         """The list is deleted (as in Klaviyo's UI)."""
         self._call("DELETE", f"/accounts/{key or self.key}/lists/{list_id}")

@@ -19,6 +19,12 @@ from sandbox.identity import (
 )
 from sandbox.jsonapi import list_resource, profile_resource
 from sandbox.store import Account, Profile
+from sandbox.suppression_filters import (
+    SUPPRESSION_FILTERS,
+    SUPPRESSION_SORTS,
+    matches_suppression,
+    suppression_sort_key,
+)
 
 MAX_PROFILE_BYTES = 100 * 1024
 _ID_OPS = {"equals", "any"}
@@ -30,8 +36,9 @@ PROFILE_FILTERS: dict[str, set[str]] = {
     "_kx": {"equals"},
     "created": {"greater-than", "less-than"},
     "updated": {"greater-than", "less-than"},
+    **SUPPRESSION_FILTERS,
 }
-PROFILE_SORTS = {"id", "created", "updated", "email"}
+PROFILE_SORTS = {"id", "created", "updated", "email", *SUPPRESSION_SORTS}
 
 
 def _profile_or_404(account: Account, profile_id: str) -> Profile:
@@ -182,6 +189,10 @@ def select_profiles(account: Account, terms: list[Term], lowercase: bool) -> Seq
             rest.append(term)
     selected: Sequence[str] = account.order if ids is None else sorted(ids)
     for term in rest:
+        if term.field in SUPPRESSION_FILTERS:
+            selected = [pid for pid in selected
+                        if matches_suppression(account.profiles[pid], term, _compare)]
+            continue
         if term.field not in ("created", "updated"):
             continue
         selected = [
@@ -216,6 +227,8 @@ def get_profiles(req: Request) -> Reply:
             raise invalid(f"'{sort}' is not a valid sort for profiles.", parameter="sort")
         if name in ("updated", "email"):
             ids = sorted(ids, key=lambda pid: (getattr(account.profiles[pid], name) or "", pid))  # type: ignore[no-any-return]
+        elif name in SUPPRESSION_SORTS:
+            ids = sorted(ids, key=lambda pid: suppression_sort_key(account.profiles[pid], name))
         if sort.startswith("-"):
             ids = list(reversed(ids))
     page, links = paginate(ids, req.query, req.base, "/api/profiles")

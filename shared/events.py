@@ -98,6 +98,26 @@ change of the contact, for good."""
 FAR_AHEAD = (f"Value error, more than {MAX_FUTURE_SKEW.days} day ahead of the server's clock; "
              "send the time the change happened (with its timezone)")
 """The refusal of such an ``occurred_at``, by the model and the webhook's fast path alike."""
+CONSENT_SKEW = timedelta(minutes=5)
+"""How far ahead of this host's clock a consent time may be (clocks drift a little); the
+sync never sends Klaviyo a ``consented_at`` later than its own now."""
+CONSENT_TIMES = ("marketing_consented_at", "sms_consented_at")
+IN_THE_FUTURE = ("Value error, in the future; send the time the contact gave consent "
+                 "(with its timezone)")
+"""The refusal of a consent time ahead of the clock, by the model and the fast path alike."""
+
+
+def future_consent(contact: Any) -> list[str]:
+    """The consent-time fields of a contact (a model or a validated dict) that are ahead of
+    now by more than :data:`CONSENT_SKEW`."""
+    latest = datetime.now(UTC) + CONSENT_SKEW
+    get = contact.get if isinstance(contact, dict) else lambda name: getattr(contact, name)
+    found: list[str] = []
+    for name in CONSENT_TIMES:
+        value = get(name)
+        if isinstance(value, datetime) and value > latest:
+            found.append(name)
+    return found
 
 
 def far_ahead(moment: datetime) -> bool:
@@ -132,6 +152,18 @@ class Contact(BaseModel):
     company: Company | None = None
     marketing: Literal["subscribed", "unsubscribed", "unknown"] = "unknown"
     properties: Properties = Field(default_factory=dict)
+    marketing_consented_at: AwareTime | None = Field(default=None, description=(
+        "When the contact gave email-marketing consent (ISO 8601 with timezone, not in the "
+        "future). With marketing 'subscribed' the contact is subscribed in Klaviyo as a "
+        "historical import at this time, unless Klaviyo holds a newer unsubscribe or "
+        "suppression; without it nobody is subscribed."))
+    sms_marketing: Literal["subscribed", "unsubscribed", "unknown"] = Field(
+        default="unknown", description=(
+            "SMS-marketing consent: 'subscribed' (with sms_consented_at and a sendable phone) "
+            "subscribes the phone, 'unsubscribed' unsubscribes it."))
+    sms_consented_at: AwareTime | None = Field(default=None, description=(
+        "When the contact gave SMS-marketing consent (ISO 8601 with timezone, not in the "
+        "future)."))
 
 
 ERASED = "contact.erased"
@@ -178,6 +210,12 @@ class ContactEvent(BaseModel):
                     {"type": "value_error", "loc": ("contact", name), "input": None,
                      "ctx": {"error": ERASED_CARRIES_ID.removeprefix("Value error, ")}}
                     for name in extra])
+        ahead = future_consent(self.contact)
+        if ahead:
+            raise ValidationError.from_exception_data("ContactEvent", [
+                {"type": "value_error", "loc": ("contact", name), "input": None,
+                 "ctx": {"error": IN_THE_FUTURE.removeprefix("Value error, ")}}
+                for name in ahead])
         return self
 
     @property

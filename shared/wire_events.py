@@ -29,7 +29,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from shared.events import ContactEvent, EventBatch
+from shared.events import CONSENT_TIMES, ContactEvent, EventBatch
 
 _typed_dict: Any = TypedDict
 """typing_extensions' (pydantic needs it on Python < 3.12), called with a computed name."""
@@ -106,6 +106,10 @@ def trusted_event(raw: str | bytes) -> WireEvent:
     if moment.tzinfo is None or not isinstance(event["contact"]["id"], str):
         raise ValueError("not an event validated at the edge")
     event["occurred_at"] = moment
+    contact = event["contact"]
+    for name in CONSENT_TIMES:
+        if isinstance(contact.get(name), str):
+            contact[name] = datetime.fromisoformat(contact[name])
     return event
 
 

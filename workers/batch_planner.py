@@ -49,6 +49,7 @@ from shared.phones import normalise_phone
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.contact_mirror import CODE_MARKETING, MARKETING_CODES
 from workers.clearing import Clearing, leaving, sent_names, to_clear
+from workers.consent.wish import consent_wish, with_consent
 from workers.plan_claims import Claim, Join
 
 MAX_PROFILE_BYTES = 100 * 1024
@@ -122,14 +123,19 @@ class Row:
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
     clear: Clearing | None = None
     """What Klaviyo holds that the CRM cleared (:mod:`workers.clearing`)."""
+    consent: dict[str, Any] | None = None
+    """The consent the CRM sent with a time (:func:`workers.consent.wish.consent_wish`)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"email": self.email, "contact_ids": self.contact_ids,
-                "fingerprint": self.fingerprint, "marketing": self.marketing,
-                "first_time": self.first_time, "unsubscribe": self.unsubscribe,
-                "join_list": self.join_list, "phone": self.phone,
-                "sent": sent_names(self.attributes),
-                "phone_cleared": bool(self.clear and self.clear.phone)}
+        found = {"email": self.email, "contact_ids": self.contact_ids,
+                 "fingerprint": self.fingerprint, "marketing": self.marketing,
+                 "first_time": self.first_time, "unsubscribe": self.unsubscribe,
+                 "join_list": self.join_list, "phone": self.phone,
+                 "sent": sent_names(self.attributes),
+                 "phone_cleared": bool(self.clear and self.clear.phone)}
+        if self.consent:
+            found["consent"] = self.consent
+        return found
 
 
 @dataclass(frozen=True)
@@ -293,14 +299,15 @@ def _candidates(account: AccountConfig, plan: Plan, eligible: Iterable[
         phone = normalise_phone(winner.contact.phone, account.phone_region)
         if phone.reason:
             _note(plan, ids, "phone_dropped", phone.reason)
+        consent = consent_wish(winner.contact)
         out.append(_Candidate(Row(
             email=email, contact_ids=ids, attributes=attributes,
-            fingerprint=fingerprint(attributes, marketing), marketing=marketing,
-            first_time=first_time,
+            fingerprint=fingerprint(attributes, with_consent(marketing, consent)),
+            marketing=marketing, first_time=first_time,
             unsubscribe=marketing == "unsubscribed" and not sent_unsubscribed,
             join_list=wants_list and list_ok,
-            clear=to_clear(email, ids, attributes, records, not winner.contact.phone)),
-            records, phone.e164))
+            clear=to_clear(email, ids, attributes, records, not winner.contact.phone),
+            consent=consent), records, phone.e164))
     return out
 
 
@@ -347,6 +354,8 @@ def _settle_phones(plan: Plan, candidates: list[_Candidate], context: Context) -
         user = users[0]
         if any(r is None or r.phone != phone for r in user.records):
             user.row.phone = phone
+        elif user.row.consent and "sms" in user.row.consent:
+            user.row.consent["phone"] = phone  # on the profile already: SMS consent uses it
 
 
 def plan_batch(account: AccountConfig, members: list[Member],

@@ -63,7 +63,9 @@ class ContactOutcome(BaseModel):
     contact_id: str
     outcome: str
     """``excluded_filter``, ``invalid_email``, ``held_back``, ``rejected``, ``conflict``,
-    ``unencodable``, ``phone_dropped``, ``phone_shared``."""
+    ``unencodable``, ``phone_dropped``, ``phone_shared``, ``consent_older_than_klaviyo``
+    (the CRM's consent is older than an unsubscribe, complaint or suppression in Klaviyo:
+    not subscribed), ``sms_excluded`` (SMS consent without a sendable phone)."""
     reason: str
 
 
@@ -106,13 +108,16 @@ class PreviewCounts(BaseModel):
     """What a bulk export of the account would send with the saved or proposed filters."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "matching": 1200, "matching_unsubscribed": 80,
+        "matching": 1200, "matching_unsubscribed": 80, "matching_consented": 300,
         "excluded": {"invalid_email": 15, "over_cap": 185}, "would_send": 1000,
         "contacts": 1500, "deleted": 20, "excluded_filter": 280, "max_bulk_export": 1000}]})
 
     matching: int
     """Contacts inside the filters, unsubscribed ones included."""
     matching_unsubscribed: int
+    matching_consented: int = 0
+    """Of ``matching``: ``subscribed`` with ``marketing_consented_at``: subscribed in Klaviyo
+    as a historical import when sent (unless Klaviyo holds a newer unsubscribe)."""
     excluded: Excluded
     would_send: int
     contacts: int

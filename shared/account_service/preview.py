@@ -59,6 +59,7 @@ def preview_counts(client: redis.Redis, settings: Settings, account: str,
     known = int(client.zcard(keys.contact_times(account)))  # type: ignore[arg-type]
     return PreviewCounts(
         matching=kept.matching, matching_unsubscribed=kept.matching_unsubscribed,
+        matching_consented=kept.matching_consented,
         excluded=Excluded(invalid_email=kept.excluded_invalid_email,
                           over_cap=kept.excluded_over_cap),
         would_send=kept.would_send, contacts=known, deleted=known - kept.contacts,
@@ -78,6 +79,9 @@ def counted_from_mirrors(client: redis.Redis, config: AccountConfig) -> PreviewC
     return PreviewCounts(
         matching=result.matching,
         matching_unsubscribed=sum(m.contact.marketing == "unsubscribed" for m in inside),
+        matching_consented=sum(m.contact.marketing == "subscribed"
+                               and m.contact.marketing_consented_at is not None
+                               for m in inside),
         excluded=Excluded(invalid_email=result.invalid_email, over_cap=result.over_cap),
         would_send=result.would_send,
         contacts=len(contacts),

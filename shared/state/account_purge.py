@@ -58,6 +58,7 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
                 keys.rejected(account), keys.subscribers_stream(account),
                 keys.lists(account), keys.pull_state(account), keys.crm_delivered(account),
                 keys.list_owed(account), keys.phone_owners(account),
+                keys.consent_ledger(account),
                 keys.account_config(account), keys.account_config_log(account))
 
 

@@ -37,7 +37,8 @@ REPORT_COUNTS = ("contacts", "created", "updated", "unchanged", "excluded_filter
                  "invalid_email", "held_back", "rejected", "conflicts", "unsubscribed",
                  "removed_from_lists", "left_filters", "erased", "cleared_fields",
                  "mapping_error", "unencodable", "phone_dropped", "phone_shared",
-                 "import_rounds")
+                 "import_rounds", "consent_subscribed", "consent_older_than_klaviyo",
+                 "consent_hard_bounced", "sms_subscribed", "sms_unsubscribed", "sms_excluded")
 """The counts of a completed batch's report, in the order they are shown."""
 
 

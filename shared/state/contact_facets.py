@@ -31,6 +31,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.consent.mirror_part import CONSENTED, facet_marketing
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS
 from shared.lua_scripts import lua_script
@@ -58,6 +59,8 @@ class PreviewCounts:
     matching: int
     """Live contacts inside the filters, unsubscribed ones included."""
     matching_unsubscribed: int
+    matching_consented: int
+    """Of ``matching``: subscribed with a consent time (subscribed in Klaviyo when sent)."""
     excluded_invalid_email: int
     excluded_over_cap: int
     would_send: int
@@ -109,7 +112,7 @@ def count_old_mirrors(client: redis.Redis, account: str) -> int:
                 contact=person.model_dump(), email_valid=valid)
             facet = b"" if mirrored.deleted else facet_json(
                 person.role, person.company.type if person.company else None,
-                person.marketing, valid)
+                facet_marketing(person.model_dump()), valid)
             UPGRADE_MIRROR(pipe, keys=[facets, keys.contact(account, contact_id)],
                            args=[value, compact, facet])
         rewritten += sum(int(r) for r in pipe.execute())
@@ -128,7 +131,7 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
         count_old_mirrors(client, account)
         raw = client.hgetall(keys.contact_facets(account))  # type: ignore[assignment]
     roles, types = _allowed(contact_roles), _allowed(company_types)
-    matching = unsubscribed = invalid = alive = 0
+    matching = unsubscribed = consented = invalid = alive = 0
     for field, value in raw.items():
         name = as_text(field)
         if name == READY:
@@ -142,10 +145,12 @@ def preview_counts(client: redis.Redis, account: str, contact_roles: Iterable[st
             continue
         matching += count
         unsubscribed += count if marketing == MARKETING_CODES["unsubscribed"] else 0
+        consented += count if marketing == MARKETING_CODES[CONSENTED] else 0
         invalid += 0 if valid else count
     valid_count = matching - invalid
     over_cap = max(0, valid_count - max_bulk_export) if max_bulk_export > 0 else 0
     return PreviewCounts(matching=matching, matching_unsubscribed=unsubscribed,
+                         matching_consented=consented,
                          excluded_invalid_email=invalid, excluded_over_cap=over_cap,
                          would_send=matching - invalid - over_cap, contacts=alive)
 

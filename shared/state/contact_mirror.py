@@ -17,9 +17,10 @@ The stored form (compact, since 2026-12-02) is one line of header, a newline, on
   the CRM sent them;
 * the payload holds the rest of what the sync reads, by position:
   ``[origin code, email, first_name, last_name, phone, job_title, company name,
-  properties]``. The contact id is the key's; the event id and the company id, which the
-  sync never reads, are not kept (a company with neither name nor type reads as none,
-  which the sync treats alike).
+  properties]``, and when the CRM sent consent (mirror:2), a ninth item
+  (:mod:`shared.consent.mirror_part`). The contact id is the key's; the event id and the
+  company id, which the sync never reads, are not kept (a company with neither name nor
+  type reads as none, which the sync treats alike).
 
 That is about 40 % of the event's JSON. A mirror stored before (the event's JSON with its
 field names, starting with ``{``) still reads: it is decoded as it always was, and counted
@@ -37,6 +38,7 @@ import redis
 from pydantic import BaseModel, ValidationError
 
 from shared import constants as keys
+from shared.consent.mirror_part import CONSENTED, consent_fields, consent_part, facet_marketing
 from shared.emails import check_email
 from shared.events import BULK_ORIGINS, ERASED, Company, Contact, MirroredContact, Origin
 from shared.redis_text import as_text
@@ -47,8 +49,13 @@ READ_STEP = 5000
 """Contacts per MGET: bounded replies, few round trips."""
 ORIGIN_CODES: dict[str, str] = {"webhook": "w", "import": "i", "publish": "p", "resync": "r"}
 CODE_ORIGINS: dict[str, Origin] = {v: k for k, v in ORIGIN_CODES.items()}  # type: ignore[misc]
-MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k"}
-CODE_MARKETING: dict[str, Any] = {v: k for k, v in MARKETING_CODES.items()}
+MARKETING_CODES: dict[str, str] = {"subscribed": "s", "unsubscribed": "u", "unknown": "k",
+                                   CONSENTED: "t"}
+"""``consented`` (facets only): subscribed with a consent time, which the sync sends as a
+subscribe (:func:`shared.consent.mirror_part.facet_marketing`); it reads back as
+``subscribed``."""
+CODE_MARKETING: dict[str, Any] = {**{v: k for k, v in MARKETING_CODES.items()},
+                                  "t": "subscribed"}
 _Model = TypeVar("_Model", bound=BaseModel)
 _set = object.__setattr__
 Facet = tuple[str | None, str | None, str, bool]
@@ -81,14 +88,15 @@ def encode_mirror(at: float, *, bulk: bool, deleted: bool, origin: str,
     name, company_type = (company.get("name"), company.get("type")) if company else (None, None)
     return b"".join((
         f"{_time(at)}|{int(bulk)}{ERASED_FLAG if erased else int(deleted)}|".encode(),
-        orjson.dumps((get("role"), company_type, MARKETING_CODES[get("marketing", "unknown")],
+        orjson.dumps((get("role"), company_type, MARKETING_CODES[facet_marketing(contact)],
                       int(email_valid))),
         b"\n",
         orjson.dumps((ORIGIN_CODES[origin], get("email"), get("first_name"), get("last_name"),
-                      get("phone"), get("job_title"), name, get("properties") or {}))))
+                      get("phone"), get("job_title"), name, get("properties") or {},
+                      *consent_part(contact)))))
 
 
-MIRROR_FIELD = "mirror:1"
+MIRROR_FIELD = "mirror:2"
 """The events stream entry's field holding the event's compact mirror, written by the
 producers (:mod:`producers.event_stream`) so that the collector stores it as it is: no
 JSON parsed per event. The suffix is the compact form's revision: bump it when the form
@@ -113,7 +121,7 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
         role, company_type, marketing, _valid = orjson.loads(facet)
         marketing = CODE_MARKETING[marketing]
         (origin, email, first_name, last_name, phone, job_title, company_name,
-         properties) = orjson.loads(payload)
+         properties, *consent) = orjson.loads(payload)
         when = datetime.fromtimestamp(float(at), UTC)
     except (ValueError, TypeError, OverflowError, KeyError) as error:
         raise UnreadableMirror(f"its stored state cannot be decoded ({type(error).__name__})"
@@ -123,7 +131,7 @@ def _decode_compact(contact_id: str, value: bytes) -> MirroredContact:
     person = _built(Contact, {
         "id": contact_id, "email": email, "first_name": first_name, "last_name": last_name,
         "phone": phone, "job_title": job_title, "role": role, "company": firm,
-        "marketing": marketing, "properties": properties})
+        "marketing": marketing, "properties": properties, **consent_fields(consent)})
     return _built(MirroredContact, {
         "event_id": "", "occurred_at": when, "deleted": flags[1:2] != b"0",
         "origin": CODE_ORIGINS.get(origin, "webhook"), "contact": person,

@@ -39,7 +39,7 @@ def test_demo_runs_every_process_and_exits_0_when_klaviyo_holds_what_the_crm_sen
     env.update(WORKER_PROCESSES="1", WORKER_THREADS="4", REDIS_URL="redis://must-not-be-used")
     done = subprocess.run(
         [COMMAND, "demo", "--contacts", "60", "--interval", f"{INTERVAL:g}", "--seed", "3"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240)
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=360)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Interval: 2 s between a batch's completion" in output
@@ -49,6 +49,12 @@ def test_demo_runs_every_process_and_exits_0_when_klaviyo_holds_what_the_crm_sen
     assert {check: cells for check, cells in rows.items() if cells[2] != "ok"} == {}
     assert rows["email change applied to the same profile"] == ["1", "1", "ok"]
     assert rows["emails with more than one profile"] == ["0", "0", "ok"]
+    # wave 3: unsubscribes and bounces in Klaviyo reached the CRM once each, and stayed
+    assert rows["wave 3: consent.changed deliveries (exactly one per change)"] == [
+        "10", "10", "ok"]
+    assert rows["wave 3: still unsubscribed or bounced after the CRM's older resend"] == [
+        "10", "10", "ok"]
+    assert "the CRM heard each change once, and kept it" in output
     assert re.search(r"All \d+ checks agree", output)
     # every process was stopped by SIGTERM, none had to be killed
     log_path = re.search(r"output goes to\s+(\S+processes\.log)", output)

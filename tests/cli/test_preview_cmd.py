@@ -21,12 +21,13 @@ runner = CliRunner()
 
 def event(cid: str, at: str, *, email: str | None = "x", role: str = "Buyer",
           company_type: str = "Customer", marketing: str = "unknown",
-          kind: str = "contact.upserted", account: str = "default") -> dict[str, Any]:
+          kind: str = "contact.upserted", account: str = "default",
+          **consent: str) -> dict[str, Any]:
     return {"event_id": f"evt-{cid}-{at}", "account_id": account, "type": kind,
             "occurred_at": f"2026-11-22T10:{at}:00Z",
             "contact": {"id": cid, "email": f"{cid.lower()}@example.com" if email == "x"
                         else email, "role": role, "marketing": marketing,
-                        "company": {"id": "CO-1", "type": company_type}}}
+                        "company": {"id": "CO-1", "type": company_type}, **consent}}
 
 
 def collect(redis_url: str, r: redis.Redis, events: list[dict[str, Any]]) -> None:
@@ -43,7 +44,9 @@ def feed(redis_url: str, r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SYNC_COMPANY_TYPES", "Customer")
     monkeypatch.setenv("SYNC_MAX_BULK_EXPORT", "3")
     collect(redis_url, r, [
-        event("C-1", "01"), event("C-2", "02"), event("C-3", "03", marketing="unsubscribed"),
+        event("C-1", "01", marketing="subscribed",
+              marketing_consented_at="2026-11-20T10:00:00Z"), event("C-2", "02"),
+        event("C-3", "03", marketing="unsubscribed"),
         event("C-4", "04", marketing="unsubscribed"), event("C-5", "05"),
         event("C-6", "06", email=None), event("C-7", "07", email="not-an-email"),
         event("C-8", "08", role="Intern"), event("C-9", "09", company_type="Competitor"),
@@ -58,7 +61,7 @@ def test_preview_counts_matching_unsubscribed_excluded_and_sent_contacts(feed: N
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
         "account": "default", "contacts": 10, "deleted": 1, "excluded_filter": 2,
-        "matching": 7, "unsubscribed": 2, "invalid_email": 2, "over_cap": 2,
+        "matching": 7, "unsubscribed": 2, "consented": 1, "invalid_email": 2, "over_cap": 2,
         "would_send": 3, "max_bulk_export": 3,
     }
 
@@ -70,6 +73,7 @@ def test_preview_prints_a_table_naming_each_count(feed: None) -> None:
              for line in result.output.splitlines() if line.count("│") == 3}
     assert lines["match the filters"] == "7"
     assert lines["of which unsubscribed (sent, kept out of the list)"] == "2"
+    assert lines["of which consented with a time (subscribed when sent)"] == "1"
     assert lines["excluded: empty or invalid email"] == "2"
     assert lines["excluded: over the cap (held back)"] == "2"
     assert lines["would be sent"] == "3"

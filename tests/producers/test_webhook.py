@@ -41,7 +41,7 @@ def test_a_signed_batch_is_stored_exactly_before_the_202(webhook: Webhook, r: re
     assert [entry["origin"] for entry in entries] == ["webhook"] * 3
     stored = [ContactEvent.model_validate_json(entry["event"]) for entry in entries]
     assert stored == [ContactEvent.model_validate(item) for item in events]
-    assert entries[0]["event"] == stored[0].model_dump_json()
+    assert entries[0]["event"] == stored[0].model_dump_json(exclude_unset=True)
 
 
 def test_an_empty_batch_is_accepted_and_stores_nothing(webhook: Webhook, r: redis.Redis):

@@ -113,7 +113,9 @@ def valid_event(n: int) -> dict[str, Json]:
                     "last_name": "Lee", "phone": "+447700900123", "job_title": "Buyer",
                     "role": "Decision Maker",
                     "company": {"id": "CO-9", "name": "Acme Ltd", "type": "Customer"},
-                    "marketing": "subscribed", "properties": {"region": "North"}},
+                    "marketing": "subscribed", "properties": {"region": "North"},
+                    "marketing_consented_at": "2026-11-20T10:00:00Z",
+                    "sms_marketing": "subscribed", "sms_consented_at": "2026-11-20T10:00:00Z"},
     }
 
 
@@ -138,7 +140,8 @@ EVENT_PATHS: tuple[tuple[str, ...], ...] = (
     ("event_id",), ("account_id",), ("type",), ("occurred_at",), ("contact",),
     *(("contact", name) for name in ("id", "email", "first_name", "last_name", "phone",
                                      "job_title", "role", "company", "marketing",
-                                     "properties")),
+                                     "properties", "marketing_consented_at",
+                                     "sms_marketing", "sms_consented_at")),
     ("contact", "company", "id"), ("contact", "company", "name"), ("contact", "company", "type"),
     ("contact", "properties", "region"),
 )

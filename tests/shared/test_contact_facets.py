@@ -37,6 +37,7 @@ change = st.fixed_dictionaries({
     "marketing": st.sampled_from(["subscribed", "unsubscribed", "unknown"]),
     "email": st.sampled_from(EMAILS),
     "deleted": st.booleans(),
+    "consented": st.booleans(),
 })
 a_filter = st.none() | st.lists(st.sampled_from(["buyer", "Decision Maker ", "INTERN", "",
                                                  "customer", " COMPETITOR"]), max_size=3)
@@ -47,6 +48,8 @@ def as_event(item: dict[str, Any]) -> dict[str, Any]:
     email = f"{cid.lower()}@example.com" if item["email"] == "ok" else item["email"]
     contact: dict[str, Any] = {"id": cid, "email": email, "role": item["role"],
                                "marketing": item["marketing"]}
+    if item["consented"]:
+        contact["marketing_consented_at"] = "2026-11-20T10:00:00Z"
     if item["type"] != "no company":
         contact["company"] = {"id": "CO-1", "type": item["type"]}
     return {"event_id": f"evt-{cid}-{item['at']}", "account_id": "default",
@@ -73,9 +76,11 @@ def the_preview(r: redis.Redis, roles: list[str] | None, types: list[str] | None
         full.matching, full.deleted, full.would_send)  # what the command prints
     kept = preview_counts(r, "default", config.contact_roles, config.company_types, cap)
     return ({"matching": full.matching, "unsubscribed": full.matching_unsubscribed,
+             "consented": full.matching_consented,
              "invalid": full.excluded.invalid_email, "over_cap": full.excluded.over_cap,
              "would_send": full.would_send, "alive": full.contacts - full.deleted},
             {"matching": kept.matching, "unsubscribed": kept.matching_unsubscribed,
+             "consented": kept.matching_consented,
              "invalid": kept.excluded_invalid_email, "over_cap": kept.excluded_over_cap,
              "would_send": kept.would_send, "alive": kept.contacts})
 
@@ -112,17 +117,19 @@ def test_mirrors_stored_before_the_compact_form_still_read_and_are_counted_once(
     contacts, unreadable = read_mirrors(r, "default", ["C-1", "C-2"])
     assert contacts["C-1"].contact.marketing == "unsubscribed" and not unreadable
     full, kept = the_preview(r, ["buyer"], None, 0)
-    assert kept == full == {"matching": 1, "unsubscribed": 1, "invalid": 0, "over_cap": 0,
-                            "would_send": 1, "alive": 2}
+    assert kept == full == {"matching": 1, "unsubscribed": 1, "consented": 0, "invalid": 0,
+                            "over_cap": 0, "would_send": 1, "alive": 2}
     assert is_compact(r.get(keys.contact("default", "C-1")) or "")  # rewritten, counted
     assert r.hget(keys.contact_facets("default"), READY) == "1"
     # a newer change of an old-form contact replaces it once in the counts
     with mock.patch.dict(os.environ, {"REDIS_URL": redis_url}):
         collect(redis_url, r, [as_event({"cid": "C-2", "at": 5, "role": "Buyer",
                                          "type": "no company", "marketing": "unknown",
-                                         "email": "ok", "deleted": False})])
+                                         "email": "ok", "deleted": False,
+                                         "consented": True})])
     full, kept = the_preview(r, ["buyer"], None, 0)
     assert kept == full and kept["matching"] == 2 and kept["alive"] == 2
+    assert kept["consented"] == 0  # C-2 consented, but its marketing is "unknown"
 
 
 def test_the_drop_downs_offer_each_role_and_company_type_once_with_its_live_contacts(

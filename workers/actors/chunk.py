@@ -68,6 +68,7 @@ from workers.actors.deletes import remove_deleted
 from workers.actors.erase import erase_contacts
 from workers.actors.import_refusals import ROW_POINTER, read_refusal
 from workers.chunking import body_slot
+from workers.consent import push as consent_push
 from workers.reverse.echo import record_pushed
 
 PAGE = 100
@@ -314,11 +315,14 @@ def _finish_job(client: redis.Redis, klaviyo: Klaviyo, account: str, batch_id: s
     ok = [row for index, row in enumerate(rows) if index not in failed]
     version = fields.get("version") or "0"
     if notes is None:
+        consent_push.phones_taken(client, klaviyo, account,
+                                  keys.chunk(account, batch_id, chunk_id), ok)
         _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, {}, 0, "",
                     version)
         return
     learnt = _learn(klaviyo, job_id, job, len(rows))
     unsub = [row["email"] for row in ok if row["unsubscribe"]]
+    consent_push.profiles_taken(client, klaviyo, account, ok, notes)  # before unsubscribes
     _unsubscribe(client, klaviyo, keys.chunk(account, batch_id, chunk_id), unsub,
                  int(fields.get("unsub_done", 0)))
     _stage_done(client, account, batch_id, chunk_id, stage, ok, failed, learnt, len(unsub),

@@ -16,13 +16,15 @@ import httpx
 from dramatiq.middleware import CurrentMessage
 
 from shared import constants as keys
-from shared.klaviyo.errors import RateLimited, Rejected
+from shared.klaviyo.errors import AccountRefused, RateLimited, Rejected
 from shared.settings import get_settings
 from workers.actors.common import account_config, klaviyo_for, redis_for_actors, resend
+from workers.reverse.consent_pull import pull_consent
 from workers.reverse.crm_delivery import MAX_TIMEOUT_MS, Delivery, RetryPolicy, deliver
 from workers.reverse.discovery import discover
 from workers.reverse.members import find_removals, pull_list
 from workers.reverse.outbox import hand_over
+from workers.reverse.parking import park_pulls
 from workers.reverse.publish import Publisher
 from workers.reverse.state import end_pull, known_lists, pull_state, utc_day
 
@@ -38,6 +40,8 @@ def discover_lists(account: str) -> None:
         discover(client, klaviyo, account, time.time())
     except RateLimited as limited:
         resend(discover_lists, (account,), limited.retry_in)
+    except AccountRefused as refused:
+        park_pulls(client, account, refused, "discovery")
     except Rejected as refused:  # e.g. a key without lists:read: retrying will not help
         log.warning("discovery of %s refused by Klaviyo: %s", account, refused)
 
@@ -64,6 +68,7 @@ def pull_list_members(account: str) -> None:
     today = utc_day(started)
     full_pass = pull_state(client, account).get("removals_on") != today
     try:
+        pull_consent(client, klaviyo, account, started)
         for known in known_lists(client, account):
             if not known.active:
                 continue
@@ -72,6 +77,8 @@ def pull_list_members(account: str) -> None:
                 result = pull_list(client, klaviyo, publisher, started)
                 if full_pass:
                     find_removals(client, klaviyo, publisher)
+            except AccountRefused:
+                raise  # the account's credentials, not this list: parked below
             except Rejected as refused:  # e.g. deleted since discovery: the others go on
                 log.warning("pull of %s list %s refused by Klaviyo: %s", account, known.id,
                             refused)
@@ -83,6 +90,9 @@ def pull_list_members(account: str) -> None:
                 hand_over(client, account, enqueue_delivery)
     except RateLimited as limited:
         resend(pull_list_members, (account,), limited.retry_in)
+        return
+    except AccountRefused as refused:
+        park_pulls(client, account, refused, "pull")
         return
     finally:
         if to_crm:  # removals too, and whatever a pull cut short had published

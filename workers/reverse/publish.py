@@ -15,8 +15,14 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.consent.ledger import CONSENT_CHANGED
 from shared.lua_scripts import lua_script
 from shared.redis_text import as_text, as_texts
+from workers.reverse.consent_document import (
+    consent_document,
+    delivered_profile,
+    document_head,
+)
 
 ADDED = "subscriber.added"
 REMOVED = "subscriber.removed"
@@ -104,18 +110,15 @@ def entry_fields(client: redis.Redis, account: str, entry_id: str) -> dict[str, 
 
 def crm_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
     """The JSON the CRM receives for one stream entry (docs/REVERSE_SYNC.md)."""
-    def value(name: str) -> str | None:
-        return fields.get(name) or None
+    if fields.get("type") == CONSENT_CHANGED:
+        return consent_document(entry_id, fields)
 
     return {
-        "id": entry_id,
-        "type": fields.get("type"),
-        "account": fields.get("account"),
+        **document_head(entry_id, fields),
         "list": {"id": fields.get("list_id"), "name": fields.get("list_name")},
-        "profile": {"id": fields.get("profile_id"), "email": value("email"),
-                    "phone": value("phone")},
-        "joined_group_at": value("joined_group_at"),
-        "consent": value("consent"),
+        "profile": delivered_profile(fields),
+        "joined_group_at": fields.get("joined_group_at") or None,
+        "consent": fields.get("consent") or None,
     }
 
 

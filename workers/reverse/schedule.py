@@ -110,7 +110,8 @@ class ReverseSchedule:
             if "discovery_enqueued_on" in state:  # not the first tick that sees the account
                 self.send_discovery(account)
             state["discovery_enqueued_on"] = utc_day(now)
-        has_lists = bool(self.redis.hlen(keys.lists(account)))
+        has_lists = bool(self.redis.hlen(keys.lists(account))
+                         or self.redis.hlen(keys.consent_ledger(account)))  # consent pull
         interval = self.settings.list_pull_interval
         again = next_discovery(state, now, discovery_at)
         if pull_due(state, now, interval, has_lists):
