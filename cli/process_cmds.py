@@ -73,16 +73,29 @@ def collector(
     claim_idle: Annotated[float, typer.Option(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
-    """Read contact events from the stream and keep the newest state of each contact."""
-    from shared.telemetry.startup import start_process  # loaded when run (--help)
+    """Read contact events from the stream and keep the newest state of each contact
+    (one consumer per ingest stream, in threads, when SYNC_INGEST_SHARDS > 1)."""
+    from shared import ingest_shards  # loaded when run (--help)
+    from shared.telemetry.startup import start_process
     from workers.intake.collector import Collector, default_consumer_name
 
     settings = get_settings()
     client = open_redis(settings)
     start_process(settings, "collector")
-    worker = Collector(client, consumer or default_consumer_name(), count=count,
-                       claim_idle_ms=int(claim_idle * 1000))
-    worker.run_forever(stop_on_signals())
+    stop = stop_on_signals()
+    workers = [Collector(client, consumer or default_consumer_name(), count=count,
+                         claim_idle_ms=int(claim_idle * 1000), stream=stream)
+               for stream in ingest_shards.streams()]
+    if len(workers) == 1:
+        workers[0].run_forever(stop)
+        return
+    threads = [threading.Thread(target=worker.run_forever, args=(stop,),
+                                name=f"collector-{index}")
+               for index, worker in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def scheduler(
@@ -90,6 +103,7 @@ def scheduler(
 ) -> None:
     """Start a sync batch for each account that is due (one at a time per account)."""
     from shared.accounts import AccountStore
+    from shared.broker_redis import broker_url
     from shared.telemetry.startup import start_process
     from workers.runtime.broker import setup_broker
     from workers.scheduler import Scheduler
@@ -98,7 +112,8 @@ def scheduler(
     client = open_redis(settings)
     start_process(settings, "scheduler")
     assert settings.redis_url is not None
-    setup_broker(settings.redis_url)  # the scheduler hands batches to sync_batch through it
+    # the scheduler hands batches to sync_batch through it (SYNC_BROKER_URL)
+    setup_broker(settings.redis_url, broker_url(settings))
     runner = Scheduler(client, AccountStore(client, settings))
     runner.run_forever(stop_on_signals(), tick_seconds=tick)
 

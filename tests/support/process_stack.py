@@ -28,7 +28,9 @@ from cryptography.fernet import Fernet
 from cli.procfile import PROJECT_ROOT, read_procfile
 from producers.signature import sign
 from shared import constants as keys
+from shared.redis_client import connect
 from shared.redis_server import free_port
+from tests.support.accounts import accounts_of, configure_accounts
 
 HEARTBEATS = keys.dramatiq_queue("__heartbeats__")
 STOP_GRACE_S = 30.0
@@ -94,7 +96,10 @@ class ProcessStack:
             **self.env,
         }
         self.http = httpx.Client(timeout=30)
-        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis = connect(self.redis_url)
+        broker_url = self.env.get("SYNC_BROKER_URL") or self.redis_url
+        self.broker = redis.Redis.from_url(broker_url)
+        """The Dramatiq broker's Redis (the state's, unless ``SYNC_BROKER_URL`` is set)."""
 
     # --- starting and stopping ------------------------------------------------------------
     def start(self, name: str, count: int = 1) -> None:
@@ -144,7 +149,7 @@ class ProcessStack:
         wait_until(ready, 60, f"{managed.name} to be ready")
 
     def _heartbeats(self) -> set[bytes]:
-        members: list[bytes] = self.redis.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
+        members: list[bytes] = self.broker.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
         return set(members)
 
     def kill(self, name: str, index: int = 0, sig: int = signal.SIGKILL) -> None:
@@ -175,6 +180,7 @@ class ProcessStack:
             self._kill_group(managed)
         self.http.close()
         self.redis.close()
+        self.broker.close()
 
     @staticmethod
     def _kill_group(managed: Managed) -> None:
@@ -194,9 +200,16 @@ class ProcessStack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.processes['web'][0].port}"
 
-    def post_events(self, events: list[dict[str, Any]], *,
-                    secret: str | None = None) -> httpx.Response:
-        """A signed ``POST /v1/contact-events``, as the CRM sends it."""
+    def configure_accounts(self, *names: str) -> None:
+        """Create the accounts the test sends events for (the webhook refuses others)."""
+        configure_accounts(self.redis, *names)
+
+    def post_events(self, events: list[dict[str, Any]], *, secret: str | None = None,
+                    configure: bool = True) -> httpx.Response:
+        """A signed ``POST /v1/contact-events``, as the CRM sends it; the events'
+        accounts are created first unless ``configure`` is false."""
+        if configure:
+            self.configure_accounts(*accounts_of(events))
         body = orjson.dumps({"events": events})
         headers = {"X-Sync-Signature": sign(secret or self.secret, body),
                    "Content-Type": "application/json"}
