@@ -37,8 +37,8 @@ import orjson
 import redis
 
 from shared import constants as keys
-from shared.emails import normalise_email
 from shared import ingest_shards
+from shared.emails import normalise_email
 from shared.redis_text import as_text
 from shared.state.contact_mirror import MIRROR_FIELD
 
