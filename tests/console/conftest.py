@@ -129,12 +129,17 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def screenshot(page: Any, name: str, tmp: Path, width: int = 1280) -> Path:
-    """Save a full-page screenshot ``width`` px wide; into docs/ too when
-    ``UPDATE_CONSOLE_SCREENSHOTS=1`` (how docs/CONSOLE.md's pictures are made)."""
+def screenshot(page: Any, name: str, tmp: Path, width: int = 1280,
+               only: str | None = None) -> Path:
+    """Save a full-page screenshot ``width`` px wide (``only``: of that element alone);
+    into docs/ too when ``UPDATE_CONSOLE_SCREENSHOTS=1`` (how docs/CONSOLE.md's pictures
+    are made)."""
     path = tmp / name
     page.set_viewport_size({"width": width, "height": 900})
-    page.screenshot(path=str(path), full_page=True)
+    if only:
+        page.locator(only).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     if os.environ.get("UPDATE_CONSOLE_SCREENSHOTS") == "1":
         (DOCS / name).write_bytes(path.read_bytes())

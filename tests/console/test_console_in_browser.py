@@ -322,7 +322,7 @@ def test_a_field_map_set_in_the_page_is_the_one_the_account_api_gives(
                     ["properties.Lifetime Value", "properties.ltv", "number"]]
     assert json.loads(page.input_value("#field_map")) == mapping
     no_horizontal_overflow(page)
-    screenshot(page, "console-field-map.png", tmp_path)
+    screenshot(page, "console-field-map.png", tmp_path, only="#field-map-panel")
 
     page.fill("#field_map", "")  # empty: back to the default profile
     page.click("#save-field-map")
@@ -393,4 +393,4 @@ def test_an_unsubscribe_in_klaviyo_delivered_to_the_crm_shows_in_the_consent_pan
     assert rows.first.get_attribute("data-entry") == delivered["id"]
     _no_personal_data(page)
     no_horizontal_overflow(page)
-    screenshot(page, "console-syncs.png", tmp_path)
+    screenshot(page, "console-consent.png", tmp_path, only="#consent-deliveries-panel")
