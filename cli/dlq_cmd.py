@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
+from shared.broker_redis import broker_redis
 from shared.settings import get_settings
 from workers.dead_letters import DeadLetter, DeadLetters
 
@@ -28,7 +29,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _letters() -> DeadLetters:
-    return DeadLetters(open_redis(get_settings()))
+    return DeadLetters(broker_redis(open_redis(get_settings())))
 
 
 def when(epoch: float) -> str:

@@ -25,7 +25,8 @@ import redis
 import typer
 
 from shared import constants as keys
-from shared.redis_client import describe_redis_error
+from shared.broker_redis import BrokerNotConfigured, broker_redis
+from shared.redis_client import connect, describe_redis_error
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state.heartbeats import ALIVE_S
@@ -89,13 +90,14 @@ def healthcheck(
         typer.echo("unhealthy: REDIS_URL is not set")
         raise typer.Exit(1)
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=3,
-                                      socket_connect_timeout=3)
+        client = connect(settings.redis_url)
         now = time.time()
-        problem = _worker(client, pid, now) if kind == "worker" else _own_heartbeat(
-            client, kind, now)
+        problem = _worker(broker_redis(client), pid, now) if kind == "worker" else (
+            _own_heartbeat(client, kind, now))
     except (redis.RedisError, ValueError) as error:
         problem = describe_redis_error(error, settings.redis_url)
+    except BrokerNotConfigured as error:
+        problem = str(error)
     if problem:
         typer.echo(f"unhealthy: {problem}")
         raise typer.Exit(1)

@@ -83,23 +83,38 @@ def collector(
     claim_idle: Annotated[float, typer.Option(
         min=0, help="Seconds after which a silent consumer's entries are claimed.")] = 30.0,
 ) -> None:
-    """Read contact events from the stream and keep the newest state of each contact."""
-    from workers.collector import Collector, default_consumer_name  # loaded when run (--help)
+    """Read contact events from the stream and keep the newest state of each contact
+    (one consumer per ingest stream, in threads, when SYNC_INGEST_SHARDS > 1)."""
+    from shared import ingest_shards  # loaded when run (--help)
+    from workers.collector import Collector, default_consumer_name
 
     settings = get_settings()
     client = open_redis(settings)
     _telemetry(settings, "collector")
-    worker = Collector(client, consumer or default_consumer_name(), count=count,
-                       claim_idle_ms=int(claim_idle * 1000))
-    worker.run_forever(stop_on_signals())
+    stop = stop_on_signals()
+    workers = [Collector(client, consumer or default_consumer_name(), count=count,
+                         claim_idle_ms=int(claim_idle * 1000), stream=stream)
+               for stream in ingest_shards.streams()]
+    if len(workers) == 1:
+        workers[0].run_forever(stop)
+        return
+    threads = [threading.Thread(target=worker.run_forever, args=(stop,),
+                                name=f"collector-{index}")
+               for index, worker in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def real_enqueue(redis_url: str) -> Callable[[str, str], None]:
-    """Enqueue through the Dramatiq broker on ``redis_url`` to the batch actor."""
+    """Enqueue through the Dramatiq broker (``SYNC_BROKER_URL``, by default ``redis_url``)
+    to the batch actor."""
+    from shared.broker_redis import broker_url
     from workers.actors.batch import sync_batch
     from workers.broker import setup_broker
 
-    setup_broker(redis_url)
+    setup_broker(redis_url, broker_url(get_settings()))
 
     def enqueue(account: str, batch_id: str) -> None:
         sync_batch.send(account, batch_id)

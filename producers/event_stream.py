@@ -23,12 +23,16 @@ throughput is bound by it). redis-py reloads the script by itself after a Redis 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
 from shared import constants as keys
+from shared import ingest_shards
 from shared.events import ContactEvent, Origin
 from shared.lua_scripts import lua_script
+from shared.redis_cluster import is_cluster, on_master_with_replica
+from shared.settings import get_settings
 from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
 from shared.wire_events import EVENT_RULES, WireEvent, occurred_at_epoch, wire_json
 
@@ -65,9 +69,37 @@ def append_wire_events(client: redis.Redis, events: Sequence[WireEvent], origin:
 
 
 def _append(client: redis.Redis, args: list[str | bytes], origin: Origin) -> int:
-    """One script call: ``args`` holds four values per event (``append_events.lua``)."""
+    """One script call per ingest stream (one, unless ``SYNC_INGEST_SHARDS`` > 1):
+    ``args`` holds four values per event (``append_events.lua``), the account second.
+    With several shards a request is stored shard by shard: a failure part way stores
+    some of its events, and the caller's retry stores them again, which the collector's
+    newest-``occurred_at``-wins makes harmless."""
     if not args:
         return 0
-    stored = APPEND_EVENTS(client, keys=[keys.EVENTS_STREAM],
-                           args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
-    return int(stored)  # type: ignore[arg-type]
+    shards = ingest_shards.shard_count()
+    if shards == 1:
+        return _append_to(client, keys.EVENTS_STREAM, args, origin)
+    by_stream: dict[str, list[str | bytes]] = {}
+    for start in range(0, len(args), 4):
+        account = args[start + 1]
+        stream = ingest_shards.stream_of(
+            account.decode() if isinstance(account, bytes) else account, shards)
+        by_stream.setdefault(stream, []).extend(args[start:start + 4])
+    return sum(_append_to(client, stream, part, origin) for stream, part in by_stream.items())
+
+
+def _append_to(client: redis.Redis, stream: str, args: list[str | bytes], origin: Origin
+               ) -> int:
+    """On a Redis Cluster the call returns once a replica has the entries too
+    (``SYNC_INGEST_REPLICA_WAIT_MS``; :class:`shared.redis_cluster.NotReplicated` if none
+    confirmed in time), so a 202 survives the loss of the stream's master."""
+    def write(target: Any) -> Any:
+        return APPEND_EVENTS(target, keys=[stream],
+                             args=[origin, EVENT_RULES, MIRROR_FIELD, *args])
+
+    wait_ms = get_settings().ingest_replica_wait_ms
+    if is_cluster(client) and wait_ms > 0:
+        stored, = on_master_with_replica(client, stream, wait_ms, write)
+    else:
+        stored = write(client)  # one Redis: the one script call of before
+    return int(stored)

@@ -17,6 +17,7 @@ import redis
 from producers import signature
 from producers.event_stream import append_wire_events
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
+from shared.redis_cluster import NotReplicated
 from shared.telemetry.exposition import count_events_received, count_events_refused
 from shared.wire_events import WireEvent
 
@@ -79,6 +80,11 @@ def store(events: Sequence[WireEvent], client: redis.Redis) -> Answer:
     """Append checked events (origin ``webhook``): 202 once Redis has them, else 503."""
     try:
         stored = append_wire_events(client, events, "webhook")
+    except NotReplicated:
+        log.error("no replica confirmed %d events in time; refused with 503", len(events))
+        return refuse(503, "redis_not_replicated",
+                      "the event store's replica did not confirm the events in time; they "
+                      "may not survive a failover, retry later")
     except redis.RedisError as error:
         log.error("Redis unreachable, %d events refused with 503: %s",
                   len(events), type(error).__name__)

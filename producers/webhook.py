@@ -81,7 +81,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
     422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
           "nothing of the request was stored."},
-    503: {"model": WebhookProblem, "description": "Redis unreachable, or more than "
+    503: {"model": WebhookProblem, "description": "Redis unreachable, on a Redis Cluster "
+          "no replica confirmed the events in time, or more than "
           "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},
 }
 

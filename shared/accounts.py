@@ -29,6 +29,7 @@ from shared import constants as keys
 from shared import secrets_box
 from shared.field_map import dump_field_map, parse_field_map
 from shared.phones import check_phone_region
+from shared.redis_cluster import transaction
 from shared.redis_text import as_text
 from shared.settings import Settings
 from shared.state import due_accounts
@@ -369,7 +370,7 @@ class AccountStore:
         if not stored and before is not None:
             return before
         stored["updated_at"] = json.dumps(now)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = transaction(self.redis)
         pipe.hset(keys.account_config(name), mapping=stored)
         if KEY_FIELD in stored:  # a new key replaces an OAuth connection (newest wins)
             pipe.hdel(keys.account_config(name), OAUTH_FIELD, CONNECTION_FIELD)
@@ -389,7 +390,7 @@ class AccountStore:
         """Put every mirrored contact back into pending as a bulk re-evaluation (the cap
         applies), keeping each one's occurred_at as its score. Returns the pending count."""
         times = keys.contact_times(name)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = transaction(self.redis)
         for target in (keys.pending(name), keys.pending_bulk(name)):
             pipe.zunionstore(target, [target, times], aggregate="MAX")
         pipe.zcard(keys.pending(name))

@@ -7,6 +7,8 @@ Scripts receive every key they touch in ``KEYS``.
 
 from __future__ import annotations
 
+from redis.crc import key_slot
+
 PREFIX = "sync"
 
 # --- global keys -------------------------------------------------------------------------
@@ -334,18 +336,39 @@ def batch_plan_keys(account: str, batch_id: str) -> list[str]:
             batch_plan_shared_phones(account, batch_id)]
 
 
+# --- Redis Cluster: the ingest stream in shards (appended) ---------------------------------
+CLUSTER_SLOTS = 16_384
+
+
+def ingest_stream(shard: int, shards: int) -> str:
+    """Stream of ingest shard ``shard`` (0-based) of ``shards`` (shared/ingest_shards.py):
+    :data:`EVENTS_STREAM` itself when there is one shard, else
+    ``sync:events:<shard>:{<tag>}``, the tag chosen (the first that fits) so that the key's
+    slot lies in the shard's own share of the 16,384 slots: the shards of a cluster whose
+    masters hold equal slot ranges (as ``redis-cli --cluster create`` makes them) land on
+    different masters."""
+    if shards <= 1:
+        return EVENTS_STREAM
+    low, high = CLUSTER_SLOTS * shard // shards, CLUSTER_SLOTS * (shard + 1) // shards
+    tag = 0
+    while True:
+        key = f"{EVENTS_STREAM}:{shard}:{{s{shard}-{tag}}}"
+        if low <= key_slot(key.encode()) < high:
+            return key
+        tag += 1
 # --- the console (producers/console) ---------------------------------------------------------
 def console_account_index(column: str) -> str:
     """Sorted set with TTL: account -> its value of ``column`` (``name``: every score 0,
     members in name order), the console's overview pages through it
-    (:mod:`shared.state.account_index`)."""
-    return f"{PREFIX}:console:accounts:{column}"
+    (:mod:`shared.state.account_index`). Under one hash tag (``{:console}``, which no
+    account name can be) with its staged copies: a Redis Cluster renames within one slot."""
+    return f"{PREFIX}:{{:console}}:accounts:{column}"
 
 
 def console_account_index_staged(column: str, build: str) -> str:
     """Sorted set with TTL: :func:`console_account_index` while one build writes it, renamed
     into place when complete."""
-    return f"{PREFIX}:console:accounts:{column}:building:{build}"
+    return f"{PREFIX}:{{:console}}:accounts:{column}:building:{build}"
 
 
 def console_link_used(nonce: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
 from redis.typing import EncodableT, KeyT
 
@@ -57,6 +58,10 @@ class LuaScript:
 
     def __call__(self, client: redis.Redis, keys: Sequence[KeyT] = (),
                  args: Iterable[EncodableT] = ()) -> Any:
+        if isinstance(client, ClusterPipeline):
+            # A Redis Cluster pipeline refuses redis-py's script calls; EVAL as a plain
+            # command is routed by its keys (one slot) and needs no SCRIPT LOAD per node.
+            return client.execute_command("EVAL", self.source, len(keys), *keys, *args)
         return self.on(client)(keys=keys, args=args)
 
     def __repr__(self) -> str:

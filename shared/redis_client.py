@@ -18,6 +18,15 @@ from functools import lru_cache
 import redis
 from redis.connection import parse_url
 
+from shared.redis_cluster import (
+    EXAMPLE_CLUSTER_URL,
+    ClusterUrlError,
+    cluster_options,
+    connect_cluster,
+    first_node,
+    is_cluster,
+    is_cluster_url,
+)
 from shared.settings import get_settings
 
 SCHEMES = ("redis://", "rediss://", "unix://")
@@ -41,11 +50,18 @@ def _redacted(url: str) -> str:
 
 
 def check_url(url: str) -> dict[str, object]:
-    """The parts of a usable Redis URL (host, port, db...); :class:`RedisUrlError` else."""
+    """The parts of a usable Redis URL (host, port, db...); :class:`RedisUrlError` else.
+    A cluster URL (:mod:`shared.redis_cluster`) gives its startup nodes and options."""
+    if is_cluster_url(url):
+        try:
+            return cluster_options(url)
+        except ClusterUrlError as error:
+            raise RedisUrlError(str(error)) from None
     if not url.startswith(SCHEMES):
         raise RedisUrlError(
             f"REDIS_URL {_redacted(url)!r} has no redis:// scheme; write it as a URL, "
-            f"e.g. {EXAMPLE_URL} (rediss:// for TLS, unix:///path/redis.sock for a socket)"
+            f"e.g. {EXAMPLE_URL} (rediss:// for TLS, unix:///path/redis.sock for a socket, "
+            f"{EXAMPLE_CLUSTER_URL} for a Redis Cluster)"
         )
     try:
         return dict(parse_url(url))  # type: ignore[no-untyped-call]
@@ -62,6 +78,8 @@ def redis_address(url: str) -> str:
         parts = check_url(url)
     except RedisUrlError:
         return _redacted(url)
+    if is_cluster_url(url):
+        return f"cluster {first_node(url)}"
     if parts.get("path"):
         return str(parts["path"])
     return f"{parts.get('host', 'localhost')}:{parts.get('port', 6379)}"
@@ -104,6 +122,8 @@ def connect(url: str) -> redis.Redis:
     """A client with decoded (str) answers and short timeouts, so a dead Redis is noticed.
     :class:`RedisUrlError` when ``url`` cannot be used."""
     check_url(url)
+    if is_cluster_url(url):
+        return connect_cluster(url)
     return redis.Redis.from_url(
         url,
         decode_responses=True,
@@ -127,6 +147,9 @@ def get_redis() -> redis.Redis:
 
 def client_address(client: redis.Redis) -> str:
     """``host:port`` (or the socket path) a client connects to, never its password."""
+    if is_cluster(client):
+        node = client.get_default_node()  # type: ignore[attr-defined]
+        return f"cluster {node.host}:{node.port}"
     kwargs = client.connection_pool.connection_kwargs
     if kwargs.get("path"):
         return str(kwargs["path"])

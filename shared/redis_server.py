@@ -34,6 +34,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM a server process, SIGKILL it if it is still there after ``grace`` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 STREAM_NODE_MAX_ENTRIES = 1
 """Redis keeps the bytes of a stream entry that XDEL or XTRIM removed until every entry of
 its node (100 by default) is gone, in memory and in snapshots; an erased contact's events
@@ -104,13 +113,7 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and remove its directory if it made it."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if self._own_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    broker_url_set: str | None = Field(default=None, alias="SYNC_BROKER_URL")
+    """The Dramatiq broker's own Redis; unset: ``REDIS_URL`` (see shared/broker_redis.py)."""
+    ingest_shards: int = Field(default=1, alias="SYNC_INGEST_SHARDS", ge=1, le=4096)
+    """Ingest streams, by account (shared/ingest_shards.py); 1 = the one ``sync:events``."""
+    ingest_replica_wait_ms: int = Field(default=1000, alias="SYNC_INGEST_REPLICA_WAIT_MS",
+                                        ge=0)
+    """On a Redis Cluster, how long the webhook waits (``WAIT 1``) for a replica to have the
+    events before answering 202; 0 = do not wait. Ignored on one Redis."""
     klaviyo_api_key: str | None = Field(default=None, alias="KLAVIYO_API_KEY")
     klaviyo_base_url: str = Field(default=KLAVIYO_PRODUCTION_URL, alias="KLAVIYO_BASE_URL")
     webhook_secrets: Annotated[list[str], NoDecode] = Field(

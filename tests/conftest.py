@@ -11,7 +11,11 @@ from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from shared.settings import get_settings
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.sentry_envelopes"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.redis_cluster",
+    "tests.support.sentry_envelopes",
+]
 
 Setting = Callable[[str, str], None]
 """The type of the :func:`setting` fixture."""
@@ -46,12 +50,32 @@ def redis_server() -> Iterator[EmbeddedRedis]:
         yield server
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``STATE_SHAPES = ("redis", "cluster")`` runs each test that uses
+    ``redis_url`` (or ``r``) on one Redis and again on the local Redis Cluster
+    (tests/support/redis_cluster.py), the Dramatiq queues then on the one Redis
+    (``SYNC_BROKER_URL``). tests/e2e/conftest.py does the same for its running stacks."""
+    shapes = getattr(metafunc.module, "STATE_SHAPES", None)
+    if shapes and "redis_url" in metafunc.fixturenames and (
+            "module_pipeline" not in metafunc.fixturenames):
+        metafunc.parametrize("redis_url", shapes, indirect=True)
+
+
 @pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
-    """The URL of a Redis emptied before the test."""
+def redis_url(request: pytest.FixtureRequest, redis_server: EmbeddedRedis,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The URL of a Redis emptied before the test (a Redis Cluster's, in a module that
+    asks for both shapes: see :func:`pytest_generate_tests`)."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
+    if getattr(request, "param", "redis") == "cluster":
+        cluster_url = request.getfixturevalue("cluster_url")
+        monkeypatch.setenv("SYNC_BROKER_URL", redis_server.url)
+        monkeypatch.setenv("REDIS_URL", cluster_url)
+        get_settings.cache_clear()
+        yield cluster_url
+        return
     yield redis_server.url
 
 

@@ -126,7 +126,9 @@ def _retire(client: redis.Redis, account: str, batch_id: str,
                    keys.batch_members(account, old), keys.batch_members_bulk(account, old)]
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(doomed), 1_000):
-        pipe.delete(*doomed[start:start + 1_000])
+        # DEL as a plain command: a Redis Cluster pipeline's delete() takes one key only;
+        # these are all the account's (one slot).
+        pipe.execute_command("DEL", *doomed[start:start + 1_000])  # type: ignore[no-untyped-call]
     pipe.hdel(keys.batch(account, batch_id), "email_changes")
     if older:
         pipe.ltrim(keys.batches(account), 0, keep - 1)

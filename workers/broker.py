@@ -102,7 +102,7 @@ class RecoveringRedisBroker(RedisBroker):
 
 
 _lock = threading.Lock()
-_current: tuple[str, RedisBroker] | None = None
+_current: tuple[str, RedisBroker, str] | None = None
 
 
 def _standard_middleware() -> list[Middleware]:
@@ -169,17 +169,20 @@ def current_redis_url() -> str | None:
     return _current[0] if _current else None
 
 
-def setup_broker(redis_url: str) -> dramatiq.Broker:
-    """A Redis broker on ``redis_url`` (namespace :data:`DRAMATIQ_NAMESPACE`), set as
-    Dramatiq's global broker. Calling it again with the same URL returns the same broker;
+def setup_broker(redis_url: str, broker_url: str | None = None) -> dramatiq.Broker:
+    """A Redis broker on ``broker_url`` (``SYNC_BROKER_URL``; default ``redis_url``,
+    namespace :data:`DRAMATIQ_NAMESPACE`), set as Dramatiq's global broker; the actors keep
+    their state on ``redis_url`` (:func:`current_redis_url`, which may name a Redis
+    Cluster). Calling it again with the same URLs returns the same broker;
     actors already declared (on :class:`NoBrokerYet`, or on a broker of another URL: tests,
     CLI) move to the new broker."""
     global _current
     with _lock:
-        if _current is not None and _current[0] == redis_url:
+        queues_url = broker_url or redis_url
+        if _current is not None and _current[0] == redis_url and _current[2] == queues_url:
             return _current[1]
         broker = RecoveringRedisBroker(  # type: ignore[no-untyped-call]
-            url=redis_url,
+            url=queues_url,
             namespace=DRAMATIQ_NAMESPACE,
             heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
             maintenance_chance=MAINTENANCE_CHANCE,
@@ -194,5 +197,5 @@ def setup_broker(redis_url: str) -> dramatiq.Broker:
                 actor.broker = broker
                 broker.declare_actor(actor)
         dramatiq.set_broker(broker)
-        _current = (redis_url, broker)
+        _current = (redis_url, broker, queues_url)
         return broker

@@ -36,6 +36,7 @@ from shared import constants as keys
 from shared.events import Origin
 from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
+from shared.redis_cluster import OUTAGE_ERRORS
 from shared.state import due_accounts
 from shared.state.contact_mirror import MIRROR_FIELD, event_mirror
 from shared.state.heartbeats import Heart
@@ -131,8 +132,11 @@ class Collector:
         claim_idle_ms: int = 30_000,
         claim_every: float = 5.0,
         trim_every: float = 1.0,
+        stream: str = keys.EVENTS_STREAM,
     ) -> None:
         self.redis = redis_client
+        self.stream = stream
+        """The ingest stream this consumer reads (one shard's: shared/ingest_shards.py)."""
         self.consumer = consumer_name or default_consumer_name()
         self.block_ms = block_ms
         self.count = count
@@ -150,7 +154,7 @@ class Collector:
     # --- the loop ------------------------------------------------------------------------
     def ensure_group(self) -> None:
         try:
-            self.redis.xgroup_create(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, id="0",
+            self.redis.xgroup_create(self.stream, keys.COLLECTOR_GROUP, id="0",
                                      mkstream=True)
         except redis.ResponseError as error:
             if "BUSYGROUP" not in str(error):
@@ -213,7 +217,7 @@ class Collector:
             try:
                 heart.beat()
                 self.run_overlapped(go_on)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
+            except OUTAGE_ERRORS as error:  # a cluster's failover too
                 stop_event.wait(outage.failed(error))  # logged once, growing waits
             except redis.ResponseError as error:
                 if "NOGROUP" not in str(error):
@@ -243,7 +247,7 @@ class Collector:
     def _claim(self) -> list[Entry]:
         """Entries that another consumer read but did not acknowledge for ``claim_idle_ms``."""
         answer = self.redis.xautoclaim(
-            keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, self.consumer,
+            self.stream, keys.COLLECTOR_GROUP, self.consumer,
             min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.count,
         )
         claimed = [(entry_id, fields) for entry_id, fields in answer[1] if fields is not None]
@@ -253,23 +257,23 @@ class Collector:
         return claimed
 
     def _forget_dead_consumers(self) -> None:
-        for consumer in self.redis.xinfo_consumers(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP):
+        for consumer in self.redis.xinfo_consumers(self.stream, keys.COLLECTOR_GROUP):
             idle_s = int(consumer["idle"]) / 1000
             if (consumer["name"] != self.consumer and int(consumer["pending"]) == 0
                     and idle_s > DEAD_CONSUMER_SECONDS):
                 self.redis.xgroup_delconsumer(
-                    keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, consumer["name"]
+                    self.stream, keys.COLLECTOR_GROUP, consumer["name"]
                 )
 
     def _read(self) -> list[Entry]:
         answer: Any = self.redis.xreadgroup(
-            keys.COLLECTOR_GROUP, self.consumer, {keys.EVENTS_STREAM: ">"},
+            keys.COLLECTOR_GROUP, self.consumer, {self.stream: ">"},
             count=self.count, block=self.block_ms or None,
         )
         if not answer:
             return []
         # RESP2 answers [[stream, entries]], RESP3 {stream: entries}
-        entries = answer[keys.EVENTS_STREAM] if isinstance(answer, dict) else answer[0][1]
+        entries = answer[self.stream] if isinstance(answer, dict) else answer[0][1]
         return list(entries)
 
     # --- applying ------------------------------------------------------------------------
@@ -353,7 +357,9 @@ class Collector:
             args.append(mirror)
         # EVALSHA itself, not through redis-py's Script: a pipeline of Script calls asks
         # SCRIPT EXISTS first, one more round trip per batch (NOSCRIPT is handled above).
-        pipe.evalsha(self._apply_sha, len(script_keys), *script_keys, *args)
+        # As a plain command: a Redis Cluster pipeline refuses its evalsha() method but
+        # routes the command by its keys (all of one account: one slot).
+        pipe.execute_command("EVALSHA", self._apply_sha, len(script_keys), *script_keys, *args)
 
     def _apply_one_by_one(self, by_account: ByAccount) -> None:
         for account, items in by_account.items():
@@ -369,18 +375,20 @@ class Collector:
         and stays."""
         now = time.monotonic()
         if entry_ids and now - self._last_trim < self.trim_every:
-            self.redis.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, *entry_ids)
+            self.redis.xack(self.stream, keys.COLLECTOR_GROUP, *entry_ids)
             self._untrimmed = True
             return
         pipe = self.redis.pipeline(transaction=True)
         if entry_ids:
-            pipe.xack(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP, *entry_ids)
-        pipe.xinfo_groups(keys.EVENTS_STREAM)
-        pipe.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)
+            pipe.xack(self.stream, keys.COLLECTOR_GROUP, *entry_ids)
+        pipe.xinfo_groups(self.stream)
+        pipe.xpending(self.stream, keys.COLLECTOR_GROUP)
         *_, groups, pending = pipe.execute()
+        if isinstance(pending, list):  # a Redis Cluster MULTI answers XPENDING unparsed
+            pending = {"pending": pending[0], "min": pending[1]}
         self._last_trim, self._untrimmed = now, False
         if len(groups) != 1:
             return  # another group reads this stream too: leave trimming to its owner
         last_delivered = str(groups[0]["last-delivered-id"])
         minid = str(pending["min"]) if pending["pending"] else _next_id(last_delivered)
-        self.redis.xtrim(keys.EVENTS_STREAM, minid=minid, approximate=False)
+        self.redis.xtrim(self.stream, minid=minid, approximate=False)

@@ -2,9 +2,10 @@
 actor of contact-sync (Procfile, docker-compose.yml, ``contact-sync run``).
 
 It is the one module whose import sets up a broker: the worker's logging and Sentry
-first (Sentry patches the broker), then the Redis broker on ``REDIS_URL`` (required: a
-worker cannot embed its own Redis; unset or not answering: one line and exit 2), then
-every actor module. When
+first (Sentry patches the broker), then the Redis broker on ``SYNC_BROKER_URL``, by
+default ``REDIS_URL`` (required: a worker cannot embed its own Redis; unset or not
+answering: one line and exit 2; the state stays on ``REDIS_URL``), then every actor
+module. When
 :func:`workers.broker.setup_broker` already ran in this process (tests, benchmarks), that
 broker is kept. Everything else imports the actor modules freely: they are declared on a
 placeholder that connects to nothing until ``setup_broker`` runs (see
@@ -18,6 +19,7 @@ from typing import NoReturn
 
 import redis
 
+from shared.broker_redis import BrokerNotConfigured, broker_url
 from shared.redis_client import RedisUrlError, connect, describe_redis_error
 from shared.settings import get_settings
 from workers.broker import current_broker, setup_broker
@@ -41,8 +43,12 @@ if current_broker() is None:
         connect(_url).ping()
     except (redis.RedisError, RedisUrlError) as _error:
         _refuse(describe_redis_error(_error, _url))
+    try:
+        _queues = broker_url(get_settings())
+    except (BrokerNotConfigured, RedisUrlError) as _error:
+        _refuse(str(_error))
     prepare_worker_telemetry("worker")
-    setup_broker(_url)
+    setup_broker(_url, _queues)
 
 # After the broker, on purpose (the actors then declare straight onto it).
 from workers.actors import batch, chunk, lists  # noqa: E402

@@ -32,6 +32,7 @@ from shared import constants as keys
 from shared.accounts import AccountStore
 from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
+from shared.redis_cluster import OUTAGE_ERRORS
 from shared.state import account_health as health
 from shared.state import due_accounts
 from shared.state.batch_records import new_batch_id
@@ -196,7 +197,7 @@ class Scheduler:
                 heart.beat()
                 self.tick()
                 outage.recovered()
-            except (redis.ConnectionError, redis.TimeoutError) as error:
+            except OUTAGE_ERRORS as error:  # a cluster's failover too
                 stop_event.wait(outage.failed(error))  # logged once, growing waits
             stop_event.wait(tick_seconds)
         with contextlib.suppress(redis.RedisError):

@@ -89,7 +89,6 @@ class LedgerPage:
     def publish(self, profiles: Sequence[SeenProfile]) -> int:
         """One script call per profile with an email, in one pipeline; entries published."""
         pipe = self.client.pipeline(transaction=False)
-        script = LEDGER.on(pipe)
         calls = 0
         ledger = keys.consent_ledger(self.account)
         stream = keys.subscribers_stream(self.account)
@@ -105,7 +104,7 @@ class LedgerPage:
             args += ["account", self.account, "profile_id", profile.profile_id,
                      "email", profile.email or "", "phone", profile.phone or "",
                      "published_at", repr(self.now)]
-            script(keys=[ledger, stream], args=args, client=pipe)
+            LEDGER(pipe, keys=[ledger, stream], args=args)  # on a cluster too (lua_scripts)
             calls += 1
         if not calls:
             return 0

@@ -32,6 +32,7 @@ import redis
 from shared import constants as keys
 from shared import secrets_box
 from shared.accounts import CONNECTION_FIELD, DEFAULT_ACCOUNT, KEY_FIELD, OAUTH_FIELD
+from shared.redis_cluster import after_watched, transaction
 from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
@@ -130,8 +131,10 @@ def _if_current(client: redis.Redis, account: str, connection: str,
                     pipe.unwatch()
                     return False
                 pipe.multi()
-                write(pipe)
+                after = after_watched(client, pipe, config, write)
                 pipe.execute()
+                if after is not None:  # a cluster: the global indexes, once it committed
+                    after.execute()
                 return True
             except redis.WatchError:
                 continue
@@ -154,7 +157,7 @@ def store_connection(client: redis.Redis, account: str, tokens: OAuthTokens,
     go in the next batch). The tokens as stored, with their connection id."""
     now = time.time()
     stored = replace(tokens, connection=new_connection_id())
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         save_tokens(pipe, account, stored, secret_key)
         pipe.hset(keys.account_config(account), "updated_at", json.dumps(now))
         _log(pipe, account, "not connected", "connected", now)
@@ -172,7 +175,7 @@ def forget_connection(client: redis.Redis, account: str) -> None:
     """Disconnected: the tokens, their connection id and the private key are forgotten (the
     account and its settings stay; it no longer syncs until it has credentials again)."""
     now = time.time()
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         pipe.hdel(keys.account_config(account), OAUTH_FIELD, CONNECTION_FIELD, KEY_FIELD)
         _log(pipe, account, "connected", "disconnected", now)
         connection_state.clear(pipe, account)

@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared.redis_cluster import transaction
 from shared.redis_text import as_text
 from shared.state import connection as connection_state
 from shared.state import due_accounts
@@ -55,14 +56,14 @@ def park_refused(client: redis.Redis, account: str, code: str, detail: str,
                  now: float) -> None:
     """Record that Klaviyo refuses the account's credentials (the first refusal's time is
     kept while it lasts)."""
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         connection_state.park(pipe, account, "refused", code, detail, now)
         pipe.execute()
 
 
 def clear_refused(client: redis.Redis, account: str) -> None:
     """The account's credentials work (again)."""
-    with client.pipeline(transaction=True) as pipe:
+    with transaction(client) as pipe:
         connection_state.clear(pipe, account)
         pipe.execute()
 

@@ -36,6 +36,7 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared import ingest_shards
 from shared.redis_text import as_text
 from shared.state.contact_mirror import MIRROR_FIELD
 
@@ -137,7 +138,7 @@ def forget_contacts(client: redis.Redis, account: str, traces: Iterable[Trace]) 
             pipe.hdel(keys.batch_details(account, as_text(batch_id)), *ids)
         pipe.execute()
     names = _event_names(account, {t.contact_id: t.erased_at for t in gone})
-    for stream in (keys.EVENTS_STREAM, keys.EVENTS_DEAD):
+    for stream in (*ingest_shards.streams(), keys.EVENTS_DEAD):  # every ingest shard
         entries = _scan_stream(client, stream, names)
         if entries:
             client.xdel(stream, *entries)

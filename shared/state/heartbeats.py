@@ -47,13 +47,14 @@ class Heart:
         self.client.zrem(keys.HEARTBEATS, self.member)
 
 
-def alive(client: redis.Redis, now: float | None = None) -> dict[str, int]:
-    """How many processes of each kind (and ``worker``) beat within :data:`ALIVE_S`."""
+def alive(client: redis.Redis, now: float | None = None,
+          broker: redis.Redis | None = None) -> dict[str, int]:
+    """How many processes of each kind (and ``worker``: Dramatiq's own heartbeats, on the
+    ``broker`` Redis when the queues have their own) beat within :data:`ALIVE_S`."""
     now = time.time() if now is None else now
-    pipe = client.pipeline(transaction=False)
-    pipe.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf")
-    pipe.zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000, "+inf")
-    members, workers = pipe.execute()
+    members = client.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf")
+    workers = (broker or client).zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000,
+                                        "+inf")
     counts: dict[str, int] = dict.fromkeys(KINDS, 0)
     for member in members:
         kind = as_text(member).split(":", 1)[0]

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared import ingest_shards
 from shared.redis_text import as_text
 
 DELAY_SUFFIX = ".DQ"
@@ -62,13 +63,18 @@ def queue_depths(
 
 
 def events_backlog(client: redis.Redis) -> int:
-    """Events not yet read by the collectors plus those read but not acknowledged."""
+    """Events not yet read by the collectors plus those read but not acknowledged, over
+    every ingest stream (shared/ingest_shards.py)."""
+    return sum(_stream_backlog(client, stream) for stream in ingest_shards.streams())
+
+
+def _stream_backlog(client: redis.Redis, stream: str) -> int:
     try:
-        groups = client.xinfo_groups(keys.EVENTS_STREAM)
+        groups = client.xinfo_groups(stream)
     except redis.ResponseError:  # no stream yet
         return 0
     for group in groups:
         if as_text(group.get("name", "")) == keys.COLLECTOR_GROUP:
             lag = group.get("lag")
             return int(lag or 0) + int(group.get("pending") or 0)
-    return int(client.xlen(keys.EVENTS_STREAM))
+    return int(client.xlen(stream))

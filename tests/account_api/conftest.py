@@ -14,12 +14,19 @@ TOKEN = "api-token-ZZ9-plural-z-alpha"
 OLD_TOKEN = "api-token-being-rotated-out"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``STATE_SHAPES`` runs on one Redis and on a Redis Cluster."""
+    shapes = getattr(metafunc.module, "STATE_SHAPES", None)
+    if shapes and "api_pipeline" in metafunc.fixturenames:
+        metafunc.parametrize("api_pipeline", shapes, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def api_pipeline(tmp_path_factory: pytest.TempPathFactory,
+def api_pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                  contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
     env = {"SYNC_API_TOKENS": f"{TOKEN},{OLD_TOKEN}"}
     with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
-                          env=env) as pipeline:
+                          env=env, shape=getattr(request, "param", "redis")) as pipeline:
         yield pipeline
 
 

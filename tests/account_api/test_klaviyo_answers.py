@@ -10,6 +10,9 @@ import httpx
 from tests.e2e.pipeline import Account, Pipeline
 from tests.support.process_stack import wait_until
 
+STATE_SHAPES = ("redis", "cluster")
+"""Every test here runs on one Redis and on a Redis Cluster (its conftest.py)."""
+
 
 def _connected(api_pipeline: Pipeline, api: httpx.Client) -> Account:
     account = Account(f"acct-{uuid.uuid4().hex[:8]}", api_pipeline.sandbox.new_key())

@@ -17,10 +17,20 @@ from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.support.openapi_contract import ContractViolations
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``STATE_SHAPES = STATE_SHAPES`` (tests/e2e/pipeline.py) runs each
+    of its tests on one Redis and again on a Redis Cluster; the others on one Redis."""
+    shapes = getattr(metafunc.module, "STATE_SHAPES", None)
+    if shapes and "module_pipeline" in metafunc.fixturenames:
+        metafunc.parametrize("module_pipeline", shapes, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def module_pipeline(tmp_path_factory: pytest.TempPathFactory,
+def module_pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                     contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
-    with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware) as pipeline:
+    shape = getattr(request, "param", "redis")
+    with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
+                          shape=shape) as pipeline:
         yield pipeline
 
 

@@ -26,7 +26,9 @@ from sandbox.app import ASGIApp
 from sandbox.inspect_client import SandboxClient
 from sandbox.server import SandboxServer
 from shared import constants as keys
+from shared import ingest_shards
 from shared.redis_client import connect
+from shared.redis_cluster_server import EmbeddedRedisCluster
 from shared.redis_server import EmbeddedRedis
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 from workers.batch_lifecycle import batch_info, recent_batches
@@ -63,6 +65,8 @@ class Pipeline:
         self.stack = stack
         self.sandbox = sandbox
         self.r: redis.Redis = connect(stack.redis_url)
+        self.cluster: EmbeddedRedisCluster | None = None
+        """The Redis Cluster of the state, when the pipeline runs on one."""
 
     # --- the user's commands ----------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -112,10 +116,14 @@ class Pipeline:
 
     # --- waiting ----------------------------------------------------------------------------
     def _stream_consumed(self) -> bool:
-        if not self.r.exists(keys.EVENTS_STREAM):
+        shards = int(self.stack.env.get("SYNC_INGEST_SHARDS") or 1)
+        return all(self._consumed(name) for name in ingest_shards.streams(shards))
+
+    def _consumed(self, name: str) -> bool:
+        if not self.r.exists(name):
             return True
-        stream: Any = self.r.xinfo_stream(keys.EVENTS_STREAM)
-        groups: Any = self.r.xinfo_groups(keys.EVENTS_STREAM)
+        stream: Any = self.r.xinfo_stream(name)
+        groups: Any = self.r.xinfo_groups(name)
         return any(g["name"] == keys.COLLECTOR_GROUP and g["pending"] == 0
                    and g["last-delivered-id"] == stream["last-generated-id"] for g in groups)
 
@@ -184,20 +192,42 @@ def summed(batches: list[dict[str, Any]]) -> dict[str, int]:
     return {name: value for name, value in total.items() if value}
 
 
+STATE_SHAPES = ("redis", "cluster")
+"""Where a pipeline keeps its state: ``redis`` (one redis-server, the queues beside the
+state) or ``cluster`` (a local Redis Cluster of 3 masters + 3 replicas, the Dramatiq queues
+on a redis-server of their own through ``SYNC_BROKER_URL``, the intake in 3 shards)."""
+
+
+@contextmanager
+def state_redis(shape: str) -> Iterator[tuple[str, dict[str, str], EmbeddedRedisCluster | None]]:
+    """The REDIS_URL of a fresh state store of ``shape``, the environment it needs, and the
+    cluster (to kill a master) when it is one."""
+    if shape == "cluster":
+        with EmbeddedRedisCluster() as cluster, EmbeddedRedis() as queues:
+            yield cluster.url, {"SYNC_BROKER_URL": queues.url, "SYNC_INGEST_SHARDS": "3"}, cluster
+    else:
+        with EmbeddedRedis() as server:
+            yield server.url, {}, None
+
+
 @contextmanager
 def running_pipeline(workdir: Path, middleware: Callable[[ASGIApp], ASGIApp],
-                     env: dict[str, str] | None = None) -> Iterator[Pipeline]:
-    """A whole contact-sync (the Procfile's processes) on its own redis-server and sandbox
-    (rate limits off, jobs asynchronous), with ``env`` added to the processes' environment;
-    the sandbox's exchanges pass through ``middleware`` (the OpenAPI contract check)."""
-    with EmbeddedRedis() as server, \
+                     env: dict[str, str] | None = None, shape: str = "redis"
+                     ) -> Iterator[Pipeline]:
+    """A whole contact-sync (the Procfile's processes) on its own state store of ``shape``
+    (:data:`STATE_SHAPES`) and sandbox (rate limits off, jobs asynchronous), with ``env``
+    added to the processes' environment; the sandbox's exchanges pass through
+    ``middleware`` (the OpenAPI contract check)."""
+    with state_redis(shape) as (redis_url, shape_env, cluster), \
             SandboxServer(rate_limits="off", middleware=(middleware,)) as sandbox_srv, \
             SandboxClient(sandbox_srv.url) as sandbox:
         sandbox.set_jobs("async", 0)
         sandbox.key = sandbox.new_key()
-        with ProcessStack(server.url, sandbox.url, sandbox.key, workdir, env=env or {}) as stack:
+        with ProcessStack(redis_url, sandbox.url, sandbox.key, workdir,
+                          env={**shape_env, **(env or {})}) as stack:
             start_all(stack)
             pipeline = Pipeline(stack, sandbox)
+            pipeline.cluster = cluster
             try:
                 yield pipeline
             finally:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.pipeline import Pipeline
+from tests.e2e.pipeline import STATE_SHAPES, Pipeline
+
+__all__ = ["STATE_SHAPES"]
+"""Every test here runs on one Redis and on a Redis Cluster (tests/e2e/conftest.py)."""
 
 pytestmark = pytest.mark.xdist_group("test_contact_changes_reach_klaviyo")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""

@@ -10,6 +10,9 @@ import pytest
 
 from tests.e2e.pipeline import Account, Pipeline
 
+STATE_SHAPES = ("redis", "cluster")
+"""Every test here runs on one Redis and on a Redis Cluster (its conftest.py)."""
+
 pytestmark = pytest.mark.xdist_group("test_profiles_lists_and_consent")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
 

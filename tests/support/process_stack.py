@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet
 from cli.procfile import PROJECT_ROOT, read_procfile
 from producers.signature import sign
 from shared import constants as keys
+from shared.redis_client import connect
 from shared.redis_server import free_port
 
 HEARTBEATS = keys.dramatiq_queue("__heartbeats__")
@@ -94,7 +95,10 @@ class ProcessStack:
             **self.env,
         }
         self.http = httpx.Client(timeout=30)
-        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis = connect(self.redis_url)
+        broker_url = self.env.get("SYNC_BROKER_URL") or self.redis_url
+        self.broker = redis.Redis.from_url(broker_url)
+        """The Dramatiq broker's Redis (the state's, unless ``SYNC_BROKER_URL`` is set)."""
 
     # --- starting and stopping ------------------------------------------------------------
     def start(self, name: str, count: int = 1) -> None:
@@ -144,7 +148,7 @@ class ProcessStack:
         wait_until(ready, 60, f"{managed.name} to be ready")
 
     def _heartbeats(self) -> set[bytes]:
-        members: list[bytes] = self.redis.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
+        members: list[bytes] = self.broker.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
         return set(members)
 
     def kill(self, name: str, index: int = 0, sig: int = signal.SIGKILL) -> None:
@@ -175,6 +179,7 @@ class ProcessStack:
             self._kill_group(managed)
         self.http.close()
         self.redis.close()
+        self.broker.close()
 
     @staticmethod
     def _kill_group(managed: Managed) -> None:

@@ -37,7 +37,7 @@ def prepare_env(monkeypatch: Any, redis_url: str, sandbox_url: str) -> None:
 
 @contextmanager
 def push_worker(redis_url: str, threads: int = 4) -> Iterator[dramatiq.Worker]:
-    broker = setup_broker(redis_url)
+    broker = setup_broker(redis_url, get_settings().broker_url_set)  # the queues' own Redis
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=50)
     worker.start()
     try:

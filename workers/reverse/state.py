@@ -19,6 +19,7 @@ import redis
 from pydantic import BaseModel
 
 from shared import constants as keys
+from shared.redis_cluster import transaction
 from shared.redis_text import as_texts
 from shared.state import due_accounts
 
@@ -64,7 +65,7 @@ def end_pull(client: redis.Redis, account: str, now: float, interval: float,
     """Record the end of a pull (``removals_on``: the day of a full pass); the next one is
     due ``interval`` seconds later."""
     state_key = keys.pull_state(account)
-    pipe = client.pipeline()
+    pipe = transaction(client)
     pipe.hset(state_key, "pull_ended_at", repr(now))
     if removals_on:
         pipe.hset(state_key, "removals_on", removals_on)

@@ -11,6 +11,8 @@ from tests.workers.reverse.reverse_harness import ReverseAccount
 from workers.reverse.echo import record_pushed
 
 T0 = 1_800_000_000.0
+STATE_SHAPES = ("redis", "cluster")
+"""Every pull here runs on one Redis and on a Redis Cluster (tests/conftest.py)."""
 
 
 def test_a_list_of_more_than_a_hundred_members_is_pulled_on_every_page_once(

@@ -1,0 +1,38 @@
+"""What an operator reads of a running contact-sync -- ``contact-sync status --json`` and
+``web``'s ``/metrics`` -- after a sync, on one Redis and on a Redis Cluster (whose Dramatiq
+queues live on their own Redis: the queue figures come from there)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.e2e.pipeline import STATE_SHAPES, Pipeline
+
+__all__ = ["STATE_SHAPES"]
+"""Every test here runs on one Redis and on a Redis Cluster (tests/e2e/conftest.py)."""
+
+pytestmark = pytest.mark.xdist_group("test_status_and_metrics")
+
+
+def test_status_and_metrics_report_the_synced_account_and_the_live_processes(
+        pipeline: Pipeline) -> None:
+    acme = pipeline.add_account()
+    report = pipeline.sync(acme, [pipeline.upsert(acme, f"C-{n}", 1) for n in range(5)])
+    assert report.get("created") == 5
+
+    status = json.loads(pipeline.cli("status", "--json").stdout)
+    mine = [a for a in status["accounts"] if a["account"] == acme.name]
+    assert mine and mine[0]["pending"] == 0
+    assert mine[0]["last_batch"]["status"] == "completed"
+    assert {q["queue"] for q in status["queues"]} >= {"default"}
+    assert status["events_backlog"] == 0 and status["scheduler_alive"]
+    assert status["processes"]["worker"] >= 1 and status["processes"]["collector"] >= 1
+
+    text = httpx.get(f"{pipeline.stack.web_url}/metrics", timeout=30).text
+    assert f'contact_sync_contacts_pending{{account="{acme.name}"}} 0.0' in text
+    assert 'contact_sync_queue_messages{queue="default"}' in text
+    assert "contact_sync_events_backlog 0.0" in text
+    assert "contact_sync_redis_up 1.0" in text
