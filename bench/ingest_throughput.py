@@ -30,17 +30,22 @@ import redis
 
 from producers.signature import sign
 from shared import constants as keys
+from shared.accounts import AccountStore
 from shared.events import ContactEvent
 from shared.redis_server import EmbeddedRedis, free_port
+from shared.settings import Settings
 
 PER_REQUEST = 1000
+ACCOUNTS = 50
+"""The events spread over this many accounts, created before the run (the webhook refuses
+events for accounts that are not configured)."""
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_event(n: int) -> dict[str, object]:
     """One event of the contract's example shape (~450 bytes of JSON)."""
-    return {"event_id": f"evt-{n}", "account_id": f"acct-{n % 50}", "type": "contact.upserted",
-            "occurred_at": "2026-11-22T10:00:00Z",
+    return {"event_id": f"evt-{n}", "account_id": f"acct-{n % ACCOUNTS}",
+            "type": "contact.upserted", "occurred_at": "2026-11-22T10:00:00Z",
             "contact": {"id": f"C-{n}", "email": f"person{n}@example.com",
                         "first_name": "Ann", "last_name": "Lee", "phone": "+447700900123",
                         "job_title": "Buyer", "role": "Decision Maker",
@@ -135,6 +140,10 @@ def main() -> None:
     embedded = None if args.redis_url else EmbeddedRedis().start()
     redis_url = args.redis_url or (embedded.url if embedded else "")
     client = redis.Redis.from_url(redis_url)
+    store = AccountStore(client, Settings())
+    for name in (f"acct-{n}" for n in range(ACCOUNTS)):
+        if not store.exists(name):
+            store.create(name)
     web, url = start_web(redis_url, secret, args.web_workers)
     try:
         client.delete(keys.EVENTS_STREAM)

@@ -27,7 +27,7 @@ from producers.importer import (
     detect_format,
     import_file,
 )
-from shared.accounts import ACCOUNT_NAME, AccountStore
+from shared.accounts import ACCOUNT_NAME
 from shared.settings import get_settings
 
 MAX_REFUSED_SHOWN = 200
@@ -99,10 +99,6 @@ def import_file_cmd(
         raise _fail(console, err, as_json, file, account, error, 1) from None
     settings = get_settings()
     client = open_redis(settings)
-    if not AccountStore(client, settings).exists(account):
-        err.print(f"[yellow]warning:[/] account {account!r} has no configuration yet; its "
-                  f"contacts are kept and sync once it is added ('contact-sync accounts add "
-                  f"{account} --klaviyo-key ...').", highlight=False, soft_wrap=True)
     try:
         with Progress(TextColumn("importing {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("lines"), TimeElapsedColumn(),

@@ -3,6 +3,8 @@
 An import is a bulk export: the events carry origin ``import`` and the cap applies to them at
 sync time. Each good row becomes one event, appended in batches of :data:`BATCH_SIZE`; a bad
 row is reported with its line number and field and stored not at all; the others are kept.
+An import for an account that is not configured (:mod:`shared.configured_accounts`) is
+refused before the file is read, and nothing of it is stored.
 
 * **CSV**: a header row; the columns :data:`CSV_COLUMNS` fill the contact (``company_*`` its
   company) and any other column goes to ``properties`` (empty cells are left out). Before
@@ -34,6 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from producers.event_stream import append_events
 from producers.validation import field_path
+from shared.configured_accounts import unconfigured
 from shared.events import ContactEvent
 
 Format = Literal["csv", "jsonl"]
@@ -312,10 +315,20 @@ def import_file(
 ) -> ImportReport:
     """Import a CRM export for ``account``; ``on_progress(line)`` after each stored batch.
 
-    Raises :class:`ImportFileError` when the file cannot be read at all and
-    :class:`ImportInterrupted` when Redis fails midway (earlier batches stay stored).
+    Raises :class:`ImportFileError` when the file cannot be read at all or ``account`` is
+    not configured, and :class:`ImportInterrupted` when Redis fails midway (earlier batches
+    stay stored).
     """
     report = ImportReport()
+    try:
+        unknown = unconfigured(client, [account])
+    except redis.RedisError as error:
+        raise ImportInterrupted(report, error) from error
+    if unknown:
+        raise ImportFileError(
+            f"account {account!r} is not configured; nothing imported. Create it first "
+            f"('contact-sync accounts add {account} --klaviyo-key ...' or "
+            f"PUT /v1/accounts/{account}), then import the file again")
     pending: list[ContactEvent] = []
     line = 0
     for line, outcome in read_rows(path, detect_format(path, fmt), account, imported_at):

@@ -1,7 +1,7 @@
 """One webhook request, from raw bytes to an answer: signature, parsing, storing.
 
 Framework-free, so the order of the checks (docs/ARCHITECTURE.md §1) reads in one place:
-size -> signature -> JSON -> count -> schema -> Redis. The FastAPI app
+size -> signature -> JSON -> count -> schema -> configured accounts -> Redis. The FastAPI app
 (:mod:`producers.webhook`) only reads the body and turns an :class:`Answer` into a response.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 from producers import signature
+from producers.account_gate import UnknownAccounts, check_accounts
 from producers.event_stream import append_wire_events
 from producers.validation import NotJson, SchemaError, TooManyEvents, parse_batch
 from shared.redis_cluster import NotReplicated
@@ -76,6 +77,33 @@ def check(body: bytes, signature_header: str | None,
         )
 
 
+def _redis_down(events: Sequence[WireEvent], error: redis.RedisError) -> Answer:
+    log.error("Redis unreachable, %d events refused with 503: %s",
+              len(events), type(error).__name__)
+    return refuse(503, "redis_down",
+                  "the event store (Redis) is unreachable; nothing was stored, retry later")
+
+
+def refuse_unknown_accounts(events: Sequence[WireEvent], client: redis.Redis) -> Answer | None:
+    """A 422 naming each event (index, ``account_id``) whose account is not configured,
+    a 503 when Redis cannot say, or ``None`` when every account is configured."""
+    try:
+        check_accounts(client, [(e["account_id"], e["event_id"]) for e in events])
+    except UnknownAccounts as error:
+        log.warning("refused a request with %d event(s) for unconfigured accounts, nothing "
+                    "stored: event indexes %s", error.total,
+                    ", ".join(str(e.index) for e in error.errors[:20]))
+        return refuse(
+            422, "unknown_account",
+            f"{error.total} event(s) for accounts that are not configured; nothing of this "
+            "request was stored",
+            errors=[e.as_dict() for e in error.errors],
+        )
+    except redis.RedisError as error:
+        return _redis_down(events, error)
+    return None
+
+
 def store(events: Sequence[WireEvent], client: redis.Redis) -> Answer:
     """Append checked events (origin ``webhook``): 202 once Redis has them, else 503."""
     try:
@@ -86,10 +114,7 @@ def store(events: Sequence[WireEvent], client: redis.Redis) -> Answer:
                       "the event store's replica did not confirm the events in time; they "
                       "may not survive a failover, retry later")
     except redis.RedisError as error:
-        log.error("Redis unreachable, %d events refused with 503: %s",
-                  len(events), type(error).__name__)
-        return refuse(503, "redis_down",
-                      "the event store (Redis) is unreachable; nothing was stored, retry later")
+        return _redis_down(events, error)
     count_events_received(stored, source="webhook")
     if events:
         log.info("accepted %d events (%s .. %s)", stored, events[0]["event_id"],
@@ -104,4 +129,6 @@ def handle(
 ) -> Answer:
     """Check, parse and store one request body whose size was already checked."""
     checked = check(body, signature_header, secrets)
-    return checked if isinstance(checked, Answer) else store(checked, client)
+    if isinstance(checked, Answer):
+        return checked
+    return refuse_unknown_accounts(checked, client) or store(checked, client)

@@ -5,7 +5,8 @@
               "occurred_at": "2026-11-22T10:00:00Z", "contact": {"id": "C-1"}}])
 
 Events are validated like the webhook's (a :class:`PublishError` names each bad event's
-index and field, and nothing of the call is stored) and appended with origin ``publish``.
+index and field, and nothing of the call is stored; so does an event for an account that is
+not configured, :mod:`producers.account_gate`) and appended with origin ``publish``.
 :class:`Publisher` keeps one connection for many calls.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 
+from producers.account_gate import check_accounts
 from producers.event_stream import append_events
 from producers.validation import MAX_EVENTS, SchemaError, validate_events
 from shared.events import ContactEvent
@@ -53,11 +55,16 @@ class Publisher:
     def publish(self, events: Iterable[ContactEvent | dict[str, Any]]) -> int:
         """Validate every event, then append them (origin ``publish``); returns how many.
 
-        All are validated before any is stored. Up to 1,000 events go in one atomic step;
-        a larger call is stored in steps of 1,000 (a Redis failure midway raises
-        ``redis.RedisError`` with the earlier steps stored -- publishing again is harmless).
+        All are validated, and their accounts checked, before any is stored. Up to 1,000
+        events go in one atomic step; a larger call is stored in steps of 1,000 (a Redis
+        failure midway raises ``redis.RedisError`` with the earlier steps stored --
+        publishing again is harmless).
         """
         valid = _events(events)
+        try:
+            check_accounts(self.client, [(e.account_id, e.event_id) for e in valid])
+        except SchemaError as error:
+            raise PublishError(error.errors, error.total) from None
         stored = 0
         for start in range(0, len(valid), MAX_EVENTS):
             stored += append_events(self.client, valid[start:start + MAX_EVENTS], "publish")

@@ -79,8 +79,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "SYNC_WEB_BODY_TIMEOUT seconds."},
     413: {"model": WebhookProblem,
           "description": f"Body over 5 MB or over {MAX_EVENTS} events."},
-    422: {"model": SchemaProblem, "description": "Schema errors per event index and field; "
-          "nothing of the request was stored."},
+    422: {"model": SchemaProblem, "description": "Schema errors per event index and field, "
+          "or events whose account_id is not a configured account (created with "
+          "PUT /v1/accounts/{account} or 'contact-sync accounts add'; 'default' always is), "
+          "each named by its index and the field account_id; nothing of the request was "
+          "stored."},
     503: {"model": WebhookProblem, "description": "Redis unreachable, on a Redis Cluster "
           "no replica confirmed the events in time, or more than "
           "SYNC_WEB_MAX_REQUESTS requests in progress; retry after Retry-After."},

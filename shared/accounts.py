@@ -10,7 +10,9 @@ environment from then on. Each change is logged with its time
 
 An account that only appears in events (the collector registers it in
 :data:`shared.constants.ACCOUNTS_SET`) is known but not *syncable* until a Klaviyo key is
-added for it; its changes wait in pending meanwhile.
+added for it; its changes wait in pending meanwhile. The producers refuse events for such
+accounts since issue 19 (:mod:`shared.configured_accounts`); only events stored before can
+still make one.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import redis
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from shared.settings import get_settings
+from tests.support.accounts import TEST_ACCOUNT, configure_accounts
 
 pytest_plugins = [
     "tests.support.fixtures",
@@ -85,6 +86,14 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
     client = connect(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def test_account(r: redis.Redis) -> str:
+    """The account of the test helpers' events (``acme``), created on the emptied Redis:
+    the producers refuse events for accounts that are not configured."""
+    configure_accounts(r, TEST_ACCOUNT)
+    return TEST_ACCOUNT
 
 
 # --- The Klaviyo sandbox (sandbox/): one server per test process, a fresh account per test ---

@@ -54,7 +54,8 @@ def count_events_received(count: int = 1, source: str = "webhook") -> None:
 
 
 def count_events_refused(reason: str, count: int = 1) -> None:
-    """A refused request (``reason``: not_json, signature, too_large, schema, redis_down)."""
+    """A refused request (``reason``: not_json, signature, too_large, schema, unknown_account,
+    redis_down)."""
     _EVENTS_REFUSED.labels(reason=reason).inc(count)
 
 

@@ -16,7 +16,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def env(redis_url: str, test_account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test Redis, with the account the imports are for (``acme``) created."""
     monkeypatch.setenv("REDIS_URL", redis_url)
 
 

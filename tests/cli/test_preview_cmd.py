@@ -81,11 +81,12 @@ def test_preview_prints_a_table_naming_each_count(feed: None) -> None:
 
 
 def test_preview_of_another_account_uses_its_stored_filters(
-        redis_url: str, r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+        redis_url: str, r: redis.Redis, test_account: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)
     collect(redis_url, r, [event("A-1", "01", account="acme"),
                            event("A-2", "02", account="acme", role="Intern")])
-    # an account known only from its events: no configuration, so no filters
+    # an account created without settings: no filters
     result = runner.invoke(app, ["preview", "--account", "acme", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

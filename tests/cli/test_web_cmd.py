@@ -38,7 +38,9 @@ def test_web_refuses_to_start_without_redis_url():
     assert "REDIS_URL is not set" in done.stderr
 
 
-def test_web_listens_on_port_from_the_environment_and_stores_signed_events(redis_url: str):
+def test_web_listens_on_port_from_the_environment_and_stores_signed_events(
+    redis_url: str, test_account: str,
+):
     port = free_port()
     process = subprocess.Popen(
         [COMMAND, "web", "--host", "127.0.0.1"],

@@ -87,8 +87,9 @@ def test_redis_down_answers_503_with_retry_after_and_the_crm_retry_is_stored(
     with EmbeddedRedis() as private, \
             ProcessStack(private.url, sandbox.url, sandbox.key, tmp_path) as stack:
         stack.start("web")
+        stack.configure_accounts("acme")
         private.kill()
-        answer = stack.post_events([event(1)])
+        answer = stack.post_events([event(1)], configure=False)
         assert answer.status_code == 503
         assert int(answer.headers["Retry-After"]) > 0
         assert "unreachable" in answer.json()["detail"]

@@ -229,7 +229,10 @@ OPERATIONS = PROJECT_ROOT / "docs" / "OPERATIONS.md"
 APP_SERVICES = ("web", "collector", "scheduler", "worker")
 ONE_PROCESS_ONLY = {"PORT": "web", "WORKER_PROCESSES": "worker", "WORKER_THREADS": "worker",
                     "dramatiq_prom_port": "worker", "SYNC_METRICS_PORT": "web",
-                    "SYNC_METRICS_HOST": "web", "SYNC_METRICS_ACCOUNT_SERIES": "web"}
+                    "SYNC_METRICS_HOST": "web", "SYNC_METRICS_ACCOUNT_SERIES": "web",
+                    **dict.fromkeys(("SYNC_CONSOLE_SECRET", "SYNC_CONSOLE_TOKENS",
+                                     "SYNC_CONSOLE_FRAME_ANCESTORS", "SYNC_CONSOLE_LINK_TTL",
+                                     "SYNC_CONSOLE_SESSION_TTL"), "web")}
 """Variables the environment table itself ties to one process."""
 
 

@@ -19,6 +19,7 @@ from producers.webhook import EVENTS_PATH, create_app
 from shared import constants as keys
 from shared.redis_server import free_port
 from shared.settings import Settings
+from tests.support.accounts import TEST_ACCOUNT, accounts_of, configure_accounts
 
 SECRET = "whsec-test-current"
 OLD_SECRET = "whsec-test-previous"
@@ -29,6 +30,7 @@ class Webhook:
     base_url: str
     http: httpx.Client
     metrics_url: str
+    redis_url: str
 
     def post(self, body: bytes, secret: str | None = SECRET, timestamp: int | None = None,
              headers: dict[str, str] | None = None) -> httpx.Response:
@@ -38,8 +40,17 @@ class Webhook:
         sent.setdefault("Content-Type", "application/json")
         return self.http.post(EVENTS_PATH, content=body, headers=sent)
 
-    def post_events(self, events: list[dict[str, Any]], **options: Any) -> httpx.Response:
+    def post_events(self, events: list[dict[str, Any]], *, configure: bool = True,
+                    **options: Any) -> httpx.Response:
+        """Post ``events`` signed; their accounts are created first unless ``configure``
+        is false (the webhook refuses events for accounts not configured)."""
+        if configure:
+            self.configure_accounts(*accounts_of(events))
         return self.post(orjson.dumps({"events": events}), **options)
+
+    def configure_accounts(self, *names: str) -> None:
+        with redis.Redis.from_url(self.redis_url) as client:
+            configure_accounts(client, *names)
 
 
 @contextmanager
@@ -65,13 +76,13 @@ def running_webhook(redis_url: str, secrets: str = f"{SECRET},{OLD_SECRET}",
     try:
         with httpx.Client(base_url=base_url, timeout=30) as http:
             yield Webhook(base_url, http,
-                          f"http://127.0.0.1:{env['SYNC_METRICS_PORT']}/metrics")
+                          f"http://127.0.0.1:{env['SYNC_METRICS_PORT']}/metrics", redis_url)
     finally:
         server.should_exit = True
         thread.join(timeout=20)
 
 
-def event(n: int, account: str = "acme", **contact: Any) -> dict[str, Any]:
+def event(n: int, account: str = TEST_ACCOUNT, **contact: Any) -> dict[str, Any]:
     """One valid event as the CRM sends it (the contract's example, numbered)."""
     return {
         "event_id": f"evt-{n}", "account_id": account, "type": "contact.upserted",

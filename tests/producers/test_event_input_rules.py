@@ -67,7 +67,7 @@ def test_publish_refuses_an_occurred_at_more_than_a_day_ahead(redis_url: str, r:
 
 
 def test_the_importer_refuses_a_row_more_than_a_day_ahead_by_line_and_column(
-    tmp_path: Path, r: redis.Redis,
+    tmp_path: Path, r: redis.Redis, test_account: str,
 ):
     path = tmp_path / "export.csv"
     path.write_text("id,email,occurred_at\nC-1,a@example.com,2026-11-20T09:00:00Z\n"

@@ -14,6 +14,8 @@ from producers.importer import ImportFileError, import_file
 from shared.events import ContactEvent
 from tests.producers.helpers import stream_entries
 
+pytestmark = pytest.mark.usefixtures("test_account")
+
 IMPORTED_AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 CSV = """\

@@ -11,6 +11,8 @@ from shared.events import ContactEvent
 from shared.redis_client import RedisNotConfigured
 from tests.producers.helpers import event, stream_entries
 
+pytestmark = pytest.mark.usefixtures("test_account")
+
 
 def test_publish_appends_dicts_and_models_with_origin_publish(redis_url: str, r: redis.Redis):
     model = ContactEvent.model_validate(event(2))

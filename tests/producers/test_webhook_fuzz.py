@@ -63,7 +63,7 @@ def show(capsys: pytest.CaptureFixture[str], what: str, sent: int, began: float)
 
 
 @pytest.fixture
-def app_client(redis_url: str) -> Iterator[AsgiClient]:
+def app_client(redis_url: str, test_account: str) -> Iterator[AsgiClient]:
     app = create_app(Settings(REDIS_URL=redis_url, SYNC_WEBHOOK_SECRET=f"{SECRET},{OLD_SECRET}"),
                      tune_process_gc=False)
     with asgi_client(app) as client:
@@ -132,7 +132,8 @@ def on_the_wire(headers: dict[str, str]) -> dict[bytes, bytes]:
 
 
 def test_generated_requests_over_real_http_to_a_web_process(
-    process_stack: ProcessStack, r: redis.Redis, capsys: pytest.CaptureFixture[str],
+    process_stack: ProcessStack, r: redis.Redis, test_account: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     process_stack.env["SYNC_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"
     process_stack.start("web")

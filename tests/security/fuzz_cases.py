@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from producers.signature import HEADER, compute, sign
+from shared.accounts import DEFAULT_ACCOUNT
 from shared.events import ContactEvent
+from tests.support.accounts import TEST_ACCOUNT
 
 SECRET = "whsec-fuzz-current"
 OLD_SECRET = "whsec-fuzz-previous"
@@ -105,7 +107,7 @@ def _related(reported: str, changed: str) -> bool:
 
 def valid_event(n: int) -> dict[str, Json]:
     return {
-        "event_id": f"evt-{n}", "account_id": "acme", "type": "contact.upserted",
+        "event_id": f"evt-{n}", "account_id": TEST_ACCOUNT, "type": "contact.upserted",
         "occurred_at": "2026-11-22T10:00:00Z",
         "contact": {"id": f"C-{n}", "email": f"person{n}@example.com", "first_name": "Ann",
                     "last_name": "Lee", "phone": "+447700900123", "job_title": "Buyer",
@@ -175,6 +177,12 @@ def mutated_event(draw: st.DrawFn, n: int) -> tuple[dict[str, Json], tuple[str, 
     return item, tuple(changed)
 
 
+def _for_an_unknown_account(item: Json) -> bool:
+    """An event that fits the schema but whose account the fuzz tests did not create
+    (they create :data:`TEST_ACCOUNT`; ``default`` always is): a 422 on ``account_id``."""
+    return item["account_id"] not in (TEST_ACCOUNT, DEFAULT_ACCOUNT)
+
+
 def _is_valid(item: Json) -> bool:
     try:
         ContactEvent.model_validate_json(dumps(item))
@@ -188,10 +196,12 @@ def _is_valid(item: Json) -> bool:
 @st.composite
 def event_batches(draw: st.DrawFn) -> Case:
     """1-5 events, each possibly changed: 202 when all fit the contract, else a 422 that
-    names exactly the bad events and only changed fields."""
+    names exactly the bad events and only changed fields (the accounts are checked once the
+    whole request fits the schema)."""
     drawn = [draw(mutated_event(n)) for n in range(draw(st.integers(1, 5)))]
     items = [item for item, _ in drawn]
-    invalid = frozenset(i for i, item in enumerate(items) if not _is_valid(item))
+    invalid = (frozenset(i for i, item in enumerate(items) if not _is_valid(item))
+               or frozenset(i for i, item in enumerate(items) if _for_an_unknown_account(item)))
     return Case("events", dumps({"events": items}), frozenset({202, 422}),
                 events=len(items), invalid=invalid,
                 mutated={i: changed for i, (_, changed) in enumerate(drawn)})

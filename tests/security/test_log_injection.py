@@ -21,7 +21,7 @@ RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 
 
 def test_cr_lf_in_an_event_id_are_escaped_so_each_log_call_stays_one_line(
-    redis_url: str, tmp_path: Path,
+    redis_url: str, tmp_path: Path, test_account: str,
 ) -> None:
     log = tmp_path / "web.log"
     body = orjson.dumps({"events": [{

@@ -17,10 +17,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import redis
 
 from producers.signature import sign
 from shared.redis_server import EmbeddedRedis
 from tests.security.web_process import running_web
+from tests.support.accounts import configure_accounts
 from tests.support.sentry_envelopes import Envelopes
 
 SECRET = f"whsec-{secrets.token_hex(8)}"
@@ -44,6 +46,8 @@ def web_on_a_stoppable_redis(envelopes: Envelopes, tmp_path: Path) -> Iterator[
     """A ``contact-sync web`` on its own redis-server (the test stops it), reporting to
     ``envelopes``; yields (port, redis, log file)."""
     server = EmbeddedRedis().start()
+    with redis.Redis.from_url(server.url) as client:
+        configure_accounts(client, "acme")
     log = tmp_path / "web.log"
     env = {"REDIS_URL": server.url, "SYNC_WEBHOOK_SECRET": SECRET, "SENTRY_DSN": envelopes.dsn}
     try:

@@ -87,6 +87,7 @@ def test_rotation_both_secrets_work_then_the_removed_one_is_refused(
     old, new = "whsec-rotation-old-1f2e", "whsec-rotation-new-3d4c"
     process_stack.env["SYNC_WEBHOOK_SECRET"] = f"{new},{old}"
     process_stack.start("web")
+    process_stack.configure_accounts("acme")
     body = orjson.dumps({"events": [contact_event("acme", "C-1", "2026-11-22T10:00:00Z")]})
     url = process_stack.web_url
     assert _post(url, body, signature.sign(old, body)).status_code == 202
@@ -113,6 +114,7 @@ def test_replays_cannot_change_another_body_or_roll_a_contact_back(
     ``occurred_at`` wins)."""
     process_stack.start("web")
     process_stack.start("collector")
+    process_stack.configure_accounts("acme")
     url, secret = process_stack.web_url, process_stack.secret
 
     def request(at: str, name: str) -> tuple[bytes, str]:

@@ -30,6 +30,7 @@ from producers.signature import sign
 from shared import constants as keys
 from shared.redis_client import connect
 from shared.redis_server import free_port
+from tests.support.accounts import accounts_of, configure_accounts
 
 HEARTBEATS = keys.dramatiq_queue("__heartbeats__")
 STOP_GRACE_S = 30.0
@@ -199,9 +200,16 @@ class ProcessStack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.processes['web'][0].port}"
 
-    def post_events(self, events: list[dict[str, Any]], *,
-                    secret: str | None = None) -> httpx.Response:
-        """A signed ``POST /v1/contact-events``, as the CRM sends it."""
+    def configure_accounts(self, *names: str) -> None:
+        """Create the accounts the test sends events for (the webhook refuses others)."""
+        configure_accounts(self.redis, *names)
+
+    def post_events(self, events: list[dict[str, Any]], *, secret: str | None = None,
+                    configure: bool = True) -> httpx.Response:
+        """A signed ``POST /v1/contact-events``, as the CRM sends it; the events'
+        accounts are created first unless ``configure`` is false."""
+        if configure:
+            self.configure_accounts(*accounts_of(events))
         body = orjson.dumps({"events": events})
         headers = {"X-Sync-Signature": sign(secret or self.secret, body),
                    "Content-Type": "application/json"}
