@@ -79,10 +79,10 @@ def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
         sites: Sites) -> None:
     pipeline = console_pipeline
     account = Account(f"acct-{uuid.uuid4().hex[:8]}", pipeline.sandbox.new_key())
+    created = api.put(f"/v1/accounts/{account.name}", json={"contact_roles": ["Buyer"]})
+    assert created.status_code == 201, created.text  # before its events: none are taken before
     pipeline.post(_contacts(pipeline, account))
     wait_until(pipeline._stream_consumed, 30, "the collector to apply the events")
-    created = api.put(f"/v1/accounts/{account.name}", json={"contact_roles": ["Buyer"]})
-    assert created.status_code == 201, created.text
 
     opened = page.goto(_link(api, account.name))
     assert opened.status == 200
