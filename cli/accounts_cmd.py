@@ -222,7 +222,7 @@ def add(
             values = validated({**options, "klaviyo_api_key": klaviyo_key})
             said = _said(*check_changes(store.redis, base, values, NO_CHECK))
         except ServiceError as error:
-            raise fail(error.detail) from None
+            raise fail(error.for_cli) from None
     try:
         config = store.add(name, klaviyo_key, **options)
     except _refusals() as error:
@@ -257,7 +257,7 @@ def set_(
         change = change_account(store.redis, store.settings, name, changes,
                                 check=not no_check, hint=NO_CHECK)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     before, after = change.before, change.after
     said = _said(change.checked, change.list_id)
     if "klaviyo_api_key" in changes:
@@ -290,7 +290,7 @@ def remove(
 
         delete_account(store.redis, store.settings, name)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     typer.echo(f"removed account {name}")
 
 
@@ -304,5 +304,5 @@ def resync_cmd(name: str) -> None:
     try:
         done = resync(store.redis, store.settings, name)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     typer.echo(f"{name}: {done.detail}")

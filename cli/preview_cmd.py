@@ -84,7 +84,7 @@ def _next(client: redis.Redis, settings: Settings, account: str, as_json: bool) 
     try:
         config = existing(client, settings, account)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     found = next_sync(client, config).as_dict()
     if as_json:
         typer.echo(json.dumps(found, indent=2))
@@ -119,7 +119,7 @@ def preview_cmd(
     try:
         report = build_preview(client, settings, account)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:

@@ -131,7 +131,7 @@ def sync_now(
     try:
         answer = sync_now_of(client, settings, account)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     typer.echo(f"{account}: {answer.detail}.")
     if not answer.requested:
         return

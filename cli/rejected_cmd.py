@@ -36,7 +36,7 @@ def list_rejected(
     try:
         rejections = service.rejected(open_redis(settings), settings, account)
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     if as_json:
         typer.echo(json.dumps([{**item.model_dump(mode="json"), "at": item.at.timestamp()}
                                for item in rejections], indent=2))
@@ -67,7 +67,7 @@ def replay(
         done = service.replay(open_redis(settings), settings, account,
                       None if all_ else list(contact_ids or []))
     except ServiceError as error:
-        raise fail(error.detail) from None
+        raise fail(error.for_cli) from None
     typer.echo(f"{account}: {len(done.replayed)} contact(s) back in pending for the next "
                "batch.")
     if done.not_rejected:

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from producers.account_api.problems import MEDIA_TYPE, problem
+from producers.account_api.problems import MEDIA_TYPE, Problem, problem
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -25,6 +25,8 @@ def refusal_response(description: str) -> dict[str, Any]:
     """The OpenAPI description of a 400 of the browser's routes: a page or a problem."""
     return {"description": description + " (an HTML page when the client asks for "
                                          "text/html, else a problem)",
+            # The model registers Problem's schema even when the account API is off.
+            "model": Problem,
             "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}},
                         "text/html": {"schema": {"type": "string"}}}}
 

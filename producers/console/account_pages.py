@@ -7,6 +7,7 @@ Contacts appear by their CRM id only.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import redis
@@ -18,7 +19,7 @@ from producers.console.auth import Viewer, account_viewer, open_link
 from producers.console.chart import history_chart
 from producers.console.pages import Refused, first, read_form, render
 from producers.console.tokens import csrf_matches
-from shared.account_service import connection, preview, rejections, syncs
+from shared.account_service import connection, field_map_form, preview, rejections, syncs
 from shared.account_service import settings as account_settings
 from shared.account_service.accounts import existing
 from shared.account_service.errors import Conflict, ServiceError, invalid_field
@@ -26,9 +27,11 @@ from shared.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT
 from shared.klaviyo.oauth_flow import ReturnToRefused, start
 from shared.klaviyo.oauth_http import OAuthNotConfigured
 from shared.settings import Settings
+from shared.state.consent_deliveries import consent_deliveries
 from shared.state.contact_facets import facet_values
 
 AccountPath = Annotated[str, Path(pattern=ACCOUNT_NAME.pattern)]
+STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 REJECTED_SHOWN = 500
 """Rejected contacts listed on the sync screen (the newest)."""
 
@@ -45,6 +48,7 @@ class AccountPages:
         add("/console/accounts/{account}/settings", self.settings_page, methods=["GET"])
         add("/console/accounts/{account}/settings", self.save, methods=["POST"])
         add("/console/accounts/{account}/preview", self.preview, methods=["GET"])
+        add("/console/accounts/{account}/field-map", self.save_field_map, methods=["POST"])
         add("/console/accounts/{account}/klaviyo-key", self.set_key, methods=["POST"])
         add("/console/accounts/{account}/disconnect", self.disconnect, methods=["POST"])
         add("/console/accounts/{account}/oauth", self.oauth, methods=["POST"])
@@ -117,6 +121,9 @@ class AccountPages:
                 "roles": _options(values.contact_roles, shown["contact_roles"]),
                 "types": _options(values.company_types, shown["company_types"]),
                 "lists": lists, "lists_error": lists_error, "oauth": oauth,
+                "field_map_rows": field_map_form.rows(current.field_map),
+                "field_map_text": field_map_form.as_text(current.field_map),
+                "field_map_error": None,
                 "section": "settings", **self._counts(account, proposed)}
 
     async def settings_page(self, request: Request, account: AccountPath) -> Response:
@@ -151,6 +158,21 @@ class AccountPages:
             context["error"] = error.detail
             return self._page("settings.html", context, status=error.status)
         return self._back(viewer, account, "settings", done="saved")
+
+    async def save_field_map(self, request: Request, account: AccountPath) -> Response:
+        """The field map's own form: its JSON (empty: no map) stored as ``field_map``
+        through the same service as the account API (a bad map: the API's 422 message)."""
+        viewer, form = await self._posted(request, account)
+        text = first(form, "field_map")
+        try:
+            await run_in_threadpool(self._store, account,
+                                    {"field_map": field_map_form.parse_text(text)})
+        except ServiceError as error:
+            context = await run_in_threadpool(self._settings_context, viewer, account, None)
+            context.update(error=error.detail, field_map_text=text,
+                           field_map_error=error.detail)
+            return self._page("settings.html", context, status=error.status)
+        return self._back(viewer, account, "settings", done="field_map")
 
     def _store(self, account: str, changes: dict[str, Any]) -> None:
         """Through the account API's service: an account known from its events only is
@@ -197,16 +219,21 @@ class AccountPages:
         return RedirectResponse(url, 303)
 
     # --- the sync screen ----------------------------------------------------------------
-    def _syncs_context(self, viewer: Viewer, account: str) -> dict[str, Any]:
+    def _syncs_context(self, viewer: Viewer, account: str,
+                       consent_before: str | None = None) -> dict[str, Any]:
         history = syncs.history(self.redis, self.settings, account, syncs.HISTORY_KEPT)
         rejected = rejections.rejected(self.redis, self.settings, account)
         return {"viewer": viewer, "account": account, "history": history,
                 "chart": history_chart(history), "rejected": rejected[:REJECTED_SHOWN],
-                "rejected_total": len(rejected), "section": "syncs"}
+                "rejected_total": len(rejected), "section": "syncs",
+                "consent": consent_deliveries(self.redis, account, consent_before),
+                "consent_before": consent_before}
 
     async def syncs_page(self, request: Request, account: AccountPath) -> Response:
         viewer = account_viewer(request, self.settings, account)
-        context = await run_in_threadpool(self._syncs_context, viewer, account)
+        before = request.query_params.get("consent_before", "")
+        context = await run_in_threadpool(self._syncs_context, viewer, account,
+                                          before if STREAM_ID.match(before) else None)
         context["notice"] = _notice(request)
         return self._page("syncs.html", context)
 
@@ -265,7 +292,7 @@ def _options(seen: dict[str, int], chosen: list[str] | None) -> list[dict[str, A
     return options
 
 
-NOTICES = {"saved": "Saved.", "key": "Klaviyo key stored.",
+NOTICES = {"saved": "Saved.", "field_map": "Field map saved.", "key": "Klaviyo key stored.",
            "disconnected": "Disconnected from Klaviyo.",
            "sync": "Sync requested: the next batch starts at the scheduler's next tick.",
            "nothing": "Nothing is pending: there is no batch to start.",

@@ -19,8 +19,9 @@ def existing(client: redis.Redis, settings: Settings, name: str) -> AccountConfi
     try:
         return store(client, settings).get(name)
     except UnknownAccount:
-        raise NotFound(f"unknown account {name!r}: create it with PUT "
-                       f"/v1/accounts/{name}") from None
+        raise NotFound(f"unknown account {name!r}: create it with PUT /v1/accounts/{name}",
+                       cli_detail=f"unknown account {name!r}: add it with "
+                                  f"'contact-sync accounts add {name}'") from None
     except AccountError as error:
         raise invalid_field("account", str(error)) from None
 

@@ -20,12 +20,19 @@ class ServiceError(Exception):
     title = "Bad request"
 
     def __init__(self, detail: str, *, errors: list[FieldError] | None = None,
-                 code: str | None = None) -> None:
+                 code: str | None = None, cli_detail: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
         self.code = code
         """Klaviyo's error code, when Klaviyo refused."""
+        self.cli_detail = cli_detail
+        """The same refusal worded for the command line, where its advice differs (the
+        API's ``detail`` names a route, the command line's a command)."""
+
+    @property
+    def for_cli(self) -> str:
+        return self.cli_detail or self.detail
 
 
 class NotFound(ServiceError):

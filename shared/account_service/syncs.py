@@ -65,7 +65,7 @@ def sync_now(client: redis.Redis, settings: Settings, name: str) -> SyncRequeste
     config = existing(client, settings, name)
     reason = why_not_syncable(config)
     if reason:
-        raise Conflict(reason)
+        raise Conflict(reason, cli_detail=config.unsyncable_reason)
     pending = int(client.zcard(keys.pending(name)))
     running = account_state.running_batch(client, name)
     if running:

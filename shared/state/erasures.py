@@ -14,7 +14,8 @@ the email) must stay. It removes, for the given contacts:
 * the per-contact records of the account: identity maps (by contact, by email), the phone
   claim the contact holds (``phone_owners``; a phone claimed as shared by several contacts
   names none of them and stays), what was last synced, the rejection, the cap's hold, the
-  owed list, the emails the push side noted in each list it put the contact in;
+  owed list, the emails the push side noted in each list it put the contact in, the
+  contact's email in the consent ledger (:mod:`shared.consent.ledger`);
 * the contact's details in every batch report the account keeps (at most 100 batches);
 * entries of three streams, found by one pass over each, bounded as follows:
   the events stream (``sync:events``: the collector trims what it acknowledged, so this is
@@ -37,6 +38,7 @@ import redis
 
 from shared import constants as keys
 from shared import ingest_shards
+from shared.emails import normalise_email
 from shared.redis_text import as_text
 from shared.state.contact_mirror import MIRROR_FIELD
 
@@ -126,6 +128,8 @@ def forget_contacts(client: redis.Redis, account: str, traces: Iterable[Trace]) 
         emails = [t.email for t in gone if t.email]
         if emails:
             pipe.hdel(keys.identity_by_email(account), *emails)
+            # The consent ledger (shared/consent/ledger.py) is keyed by the email.
+            pipe.hdel(keys.consent_ledger(account), *{normalise_email(e) for e in emails})
         for trace in gone:
             for list_id in trace.lists:
                 if trace.email:

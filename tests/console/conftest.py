@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from cli.demo.crm_inbox import CrmInbox
 from sandbox.app import ASGIApp
 from tests.e2e.pipeline import Pipeline, running_pipeline
 
@@ -26,6 +27,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 API_TOKEN = "api-token-console-tests"
 CONSOLE_TOKEN = "console-operator-token-for-tests"
 CONSOLE_SECRET = "console-secret-for-the-browser-tests-0123456789"
+CRM_SECRET = "crm-webhook-secret-for-the-console-tests"
+PULL_INTERVAL_S = 2
+"""The consent pull's interval here (900 s by default): a change made in Klaviyo reaches the
+CRM, and the sync screen, within seconds."""
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTHS = (1280, 390)
 
@@ -86,10 +91,22 @@ def sites() -> Iterator[Sites]:
 
 
 @pytest.fixture(scope="module")
-def console_pipeline(tmp_path_factory: pytest.TempPathFactory, sites: Sites,
+def crm() -> Iterator[CrmInbox]:
+    """The CRM's receiving end of the deliveries (a real HTTP server checking signatures)."""
+    inbox = CrmInbox(CRM_SECRET)
+    try:
+        yield inbox
+    finally:
+        inbox.close()
+
+
+@pytest.fixture(scope="module")
+def console_pipeline(tmp_path_factory: pytest.TempPathFactory, sites: Sites, crm: CrmInbox,
                      contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
     env = {"SYNC_API_TOKENS": API_TOKEN, "SYNC_CONSOLE_TOKENS": CONSOLE_TOKEN,
-           "SYNC_CONSOLE_SECRET": CONSOLE_SECRET, "SYNC_CONSOLE_FRAME_ANCESTORS": sites.crm}
+           "SYNC_CONSOLE_SECRET": CONSOLE_SECRET, "SYNC_CONSOLE_FRAME_ANCESTORS": sites.crm,
+           "SYNC_CRM_WEBHOOK_URL": crm.url, "SYNC_CRM_WEBHOOK_SECRET": CRM_SECRET,
+           "SYNC_LIST_PULL_INTERVAL": str(PULL_INTERVAL_S)}
     with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
                           env=env) as pipeline:
         yield pipeline
@@ -112,12 +129,17 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def screenshot(page: Any, name: str, tmp: Path, width: int = 1280) -> Path:
-    """Save a full-page screenshot ``width`` px wide; into docs/ too when
-    ``UPDATE_CONSOLE_SCREENSHOTS=1`` (how docs/CONSOLE.md's pictures are made)."""
+def screenshot(page: Any, name: str, tmp: Path, width: int = 1280,
+               only: str | None = None) -> Path:
+    """Save a full-page screenshot ``width`` px wide (``only``: of that element alone);
+    into docs/ too when ``UPDATE_CONSOLE_SCREENSHOTS=1`` (how docs/CONSOLE.md's pictures
+    are made)."""
     path = tmp / name
     page.set_viewport_size({"width": width, "height": 900})
-    page.screenshot(path=str(path), full_page=True)
+    if only:
+        page.locator(only).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     if os.environ.get("UPDATE_CONSOLE_SCREENSHOTS") == "1":
         (DOCS / name).write_bytes(path.read_bytes())

@@ -4,8 +4,10 @@ with it, and what it refuses."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from cli.demo.crm_inbox import CrmInbox
 from producers.console import tokens
 from shared import constants as keys
 from tests.console.conftest import (
@@ -75,10 +78,10 @@ def test_the_settings_page_counts_before_saving_saves_syncs_and_shows_the_sync(
         sites: Sites) -> None:
     pipeline = console_pipeline
     account = Account(f"acct-{uuid.uuid4().hex[:8]}", pipeline.sandbox.new_key())
+    created = api.put(f"/v1/accounts/{account.name}", json={"contact_roles": ["Buyer"]})
+    assert created.status_code == 201, created.text  # before its events: none are taken before
     pipeline.post(_contacts(pipeline, account))
     wait_until(pipeline._stream_consumed, 30, "the collector to apply the events")
-    created = api.put(f"/v1/accounts/{account.name}", json={"contact_roles": ["Buyer"]})
-    assert created.status_code == 201, created.text
 
     opened = page.goto(_link(api, account.name))
     assert opened.status == 200
@@ -199,7 +202,7 @@ def test_an_operator_sees_every_account_and_replays_a_dead_letter(
     assert page.locator("#no-letters").count() == 1
     with running_worker(actor.broker):
         wait_until(lambda: stack.redis.lrange(DONE, 0, -1), 30, "the replayed message to run")
-    assert stack.redis.lrange(DONE, 0, -1) == [b"acme/b-console-1"]
+    assert stack.redis.lrange(DONE, 0, -1) == ["acme/b-console-1"]
 
 
 def test_an_expired_used_or_foreign_console_link_is_refused(
@@ -241,6 +244,13 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     page.click("#save")
     assert "CSRF" in page.text_content("#refusal")
     assert api.get(f"/v1/accounts/{name}").json()["max_bulk_export"] == 7
+    page.go_back()
+    page.reload()
+    page.fill("#field_map", '{"title": "job_title"}')
+    page.eval_on_selector("#field-map-form input[name=csrf]", "e => e.remove()")
+    page.click("#save-field-map")
+    assert "CSRF" in page.text_content("#refusal")
+    assert api.get(f"/v1/accounts/{name}").json()["field_map"] is None
 
     _login(page, console_pipeline.stack.web_url)
     page.goto(f"{console_pipeline.stack.web_url}/console/dead-letters")
@@ -284,3 +294,103 @@ def test_the_settings_page_opens_in_the_crms_iframe_and_in_no_other_sites(
     page.wait_for_timeout(500)
     assert not elsewhere.url.startswith(console_pipeline.stack.web_url)
     assert page.frame_locator("#console").locator("#matching").count() == 0
+
+
+def _new_account(api: httpx.Client) -> str:
+    name = f"acct-{uuid.uuid4().hex[:8]}"
+    assert api.put(f"/v1/accounts/{name}", json={}).status_code == 201
+    return name
+
+
+def test_a_field_map_set_in_the_page_is_the_one_the_account_api_gives(
+        console_pipeline: Pipeline, api: httpx.Client, page: Any, tmp_path: Path) -> None:
+    name = _new_account(api)
+    page.goto(_link(api, name))
+    assert "No map: the default profile" in page.text_content("#field-map-panel")
+    assert page.input_value("#field_map") == ""
+
+    mapping = {"title": "job_title", "organization": "company.name",
+               "properties.Lifetime Value": {"from": "properties.ltv", "type": "number"}}
+    page.fill("#field_map", json.dumps(mapping))
+    page.click("#save-field-map")
+    assert page.text_content("#notice") == "Field map saved."
+    assert api.get(f"/v1/accounts/{name}").json()["field_map"] == mapping
+    rows = [[cell.text_content() for cell in row.locator("td").all()]
+            for row in page.locator("#field-map tbody tr").all()]
+    assert rows == [["title", "job_title", "as sent"],
+                    ["organization", "company.name", "as sent"],
+                    ["properties.Lifetime Value", "properties.ltv", "number"]]
+    assert json.loads(page.input_value("#field_map")) == mapping
+    no_horizontal_overflow(page)
+    screenshot(page, "console-field-map.png", tmp_path, only="#field-map-panel")
+
+    page.fill("#field_map", "")  # empty: back to the default profile
+    page.click("#save-field-map")
+    assert page.text_content("#notice") == "Field map saved."
+    assert api.get(f"/v1/accounts/{name}").json()["field_map"] is None
+
+
+def test_a_bad_field_map_shows_the_account_apis_422_and_saves_nothing(
+        console_pipeline: Pipeline, api: httpx.Client, page: Any) -> None:
+    name = _new_account(api)
+    kept = {"title": "job_title"}
+    assert api.patch(f"/v1/accounts/{name}", json={"field_map": kept}).status_code == 200
+    bad = {"title": "job_title", "favourite_colour": "properties.colour"}
+    refused = api.patch(f"/v1/accounts/{name}", json={"field_map": bad})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "field_map"
+
+    page.goto(_link(api, name))
+    typed = json.dumps(bad, indent=1)
+    page.fill("#field_map", typed)
+    with page.expect_navigation() as answer:
+        page.click("#save-field-map")
+    assert answer.value.status == 422
+    shown = page.text_content("#field-map-error")
+    assert shown == refused.json()["detail"]
+    assert shown.startswith("field_map: ") and "favourite_colour" in shown
+    assert page.input_value("#field_map") == typed  # what the person typed is not lost
+    assert api.get(f"/v1/accounts/{name}").json()["field_map"] == kept
+
+    page.fill("#field_map", '{"title": job_title}')
+    with page.expect_navigation() as answer:
+        page.click("#save-field-map")
+    assert answer.value.status == 422
+    assert page.text_content("#field-map-error").startswith("field_map: not JSON")
+    assert api.get(f"/v1/accounts/{name}").json()["field_map"] == kept
+
+
+def test_an_unsubscribe_in_klaviyo_delivered_to_the_crm_shows_in_the_consent_panel(
+        console_pipeline: Pipeline, api: httpx.Client, page: Any, crm: CrmInbox,
+        tmp_path: Path) -> None:
+    pipeline = console_pipeline
+    account = Account(f"acct-{uuid.uuid4().hex[:8]}", pipeline.sandbox.new_key())
+    assert api.put(f"/v1/accounts/{account.name}", json={}).status_code == 201
+    keyed = api.put(f"/v1/accounts/{account.name}/klaviyo-key", json={"api_key": account.key})
+    assert keyed.status_code == 200, keyed.text
+    pipeline.post([pipeline.upsert(account, "C-stays", 1, first_name="Ann",
+                                   last_name="Smith"),
+                   pipeline.upsert(account, "C-leaves", 2)])
+    pipeline.settle(account)
+    page.goto(_link(api, account.name))
+    page.click("nav >> text=Syncs")
+    assert page.locator("#no-consent-changes").count() == 1
+
+    profile = pipeline.profiles(account)["c-leaves@example.com"]["id"]
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    pipeline.sandbox.change_consent(profile, "unsubscribe", at=at, key=account.key)
+    wait_until(lambda: [d for d in crm.consent_changes() if d["account"] == account.name],
+               60, "the consent pull to deliver the unsubscribe to the CRM")
+
+    page.reload()
+    rows = page.locator("#consent-deliveries tbody tr")
+    assert rows.count() == 1
+    cells = [cell.text_content().strip() for cell in rows.first.locator("td").all()]
+    assert cells[:5] == ["C-leaves", "email", "unsubscribed", "unsubscribe",
+                         at.strftime("%Y-%m-%d %H:%M:%S")]
+    assert cells[5].startswith("delivered ")
+    [delivered] = [d for d in crm.consent_changes() if d["account"] == account.name]
+    assert rows.first.get_attribute("data-entry") == delivered["id"]
+    _no_personal_data(page)
+    no_horizontal_overflow(page)
+    screenshot(page, "console-consent.png", tmp_path, only="#consent-deliveries-panel")

@@ -31,7 +31,7 @@ def test_status_and_metrics_report_the_synced_account_and_the_live_processes(
     assert status["events_backlog"] == 0 and status["scheduler_alive"]
     assert status["processes"]["worker"] >= 1 and status["processes"]["collector"] >= 1
 
-    text = httpx.get(f"{pipeline.stack.web_url}/metrics", timeout=30).text
+    text = httpx.get(f"{pipeline.stack.metrics_url}/metrics", timeout=30).text
     assert f'contact_sync_contacts_pending{{account="{acme.name}"}} 0.0' in text
     assert 'contact_sync_queue_messages{queue="default"}' in text
     assert "contact_sync_events_backlog 0.0" in text

@@ -114,6 +114,11 @@ def test_the_account_api_walkthrough_works_as_written_against_contact_sync_run(
     oauth = [b for b in blocks if "oauth/start" in b]
     assert len(oauth) == 1
     blocks.remove(oauth[0])
+    # The erasure example (section 8) would erase the contact this walkthrough syncs; it
+    # has tests of its own (tests/e2e/test_erased_contacts_are_forgotten.py).
+    erase = [b for b in blocks if "/erase" in b]
+    assert len(erase) == 1
+    blocks.remove(erase[0])
     shell = ShellSession({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, tmp_path)
     said: list[str] = []
     try:

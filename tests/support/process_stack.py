@@ -78,6 +78,8 @@ class ProcessStack:
     secret: str = field(default_factory=lambda: f"whsec-{secrets.token_hex(8)}")
     env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, list[Managed]] = field(default_factory=dict)
+    metrics_ports: dict[int, int] = field(default_factory=dict)
+    """A web's port -> its ``/metrics`` listener's port."""
 
     def __post_init__(self) -> None:
         venv_bin = str(Path(sys.executable).parent)
@@ -114,6 +116,7 @@ class ProcessStack:
             port = port or free_port()
             env["PORT"] = str(port)
             env.setdefault("SYNC_METRICS_PORT", str(free_port()))  # loopback-only /metrics
+            self.metrics_ports[port] = int(env["SYNC_METRICS_PORT"])
         log = self.workdir / f"{name}-{index}.log"
         before = self._heartbeats() if name == "worker" else set()
         with log.open("ab") as out:
@@ -199,6 +202,13 @@ class ProcessStack:
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.processes['web'][0].port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The first web's own ``/metrics`` listener (``SYNC_METRICS_PORT``, loopback)."""
+        port = self.processes["web"][0].port
+        assert port is not None
+        return f"http://127.0.0.1:{self.metrics_ports[port]}"
 
     def configure_accounts(self, *names: str) -> None:
         """Create the accounts the test sends events for (the webhook refuses others)."""
