@@ -28,9 +28,6 @@ def _contacts(pipeline: Pipeline, account: Account) -> list[dict[str, Any]]:
 def test_the_settings_page_creates_keys_previews_saves_and_sees_its_sync(
         api_pipeline: Pipeline, api: httpx.Client) -> None:
     account = Account(f"acct-{uuid.uuid4().hex[:8]}", api_pipeline.sandbox.new_key())
-    api_pipeline.post(_contacts(api_pipeline, account))  # the CRM's contacts arrive first
-    wait_until(api_pipeline._stream_consumed, 30, "the collector to apply the events")
-
     created = api.put(f"/v1/accounts/{account.name}",
                       json={"contact_roles": ["Buyer"], "interval_seconds": 1})
     assert created.status_code == 201, created.text
@@ -41,6 +38,9 @@ def test_the_settings_page_creates_keys_previews_saves_and_sees_its_sync(
     again = api.put(f"/v1/accounts/{account.name}",
                     json={"contact_roles": ["Buyer"], "interval_seconds": 1})
     assert again.status_code == 200
+    # The CRM's contacts arrive once the account exists (events for others are refused).
+    api_pipeline.post(_contacts(api_pipeline, account))
+    wait_until(api_pipeline._stream_consumed, 30, "the collector to apply the events")
 
     saved = api.get(f"/v1/accounts/{account.name}/preview").json()
     assert (saved["matching"], saved["matching_unsubscribed"], saved["would_send"]) == (2, 1, 2)
