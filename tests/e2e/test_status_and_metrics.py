@@ -9,7 +9,9 @@ import json
 import httpx
 import pytest
 
+from shared import constants as keys
 from tests.e2e.pipeline import STATE_SHAPES, Pipeline
+from tests.support.process_stack import wait_until
 
 __all__ = ["STATE_SHAPES"]
 """Every test here runs on one Redis and on a Redis Cluster (tests/e2e/conftest.py)."""
@@ -31,8 +33,15 @@ def test_status_and_metrics_report_the_synced_account_and_the_live_processes(
     assert status["events_backlog"] == 0 and status["scheduler_alive"]
     assert status["processes"]["worker"] >= 1 and status["processes"]["collector"] >= 1
 
+    # /metrics names the accounts the scheduler has yet to look at; an idle account leaves
+    # that index once its interval is over. One more change within a long interval keeps
+    # the account waiting, with one contact pending.
+    pipeline.set_account(acme, "--interval", "3600")
+    pipeline.post([pipeline.upsert(acme, "C-late", 2)])
+    wait_until(lambda: pipeline.r.zcard(keys.pending(acme.name)) == 1, 30,
+               "the late change to be pending")
     text = httpx.get(f"{pipeline.stack.metrics_url}/metrics", timeout=30).text
-    assert f'contact_sync_contacts_pending{{account="{acme.name}"}} 0.0' in text
+    assert f'contact_sync_contacts_pending{{account="{acme.name}"}} 1.0' in text
     assert 'contact_sync_queue_messages{queue="default"}' in text
     assert "contact_sync_events_backlog 0.0" in text
     assert "contact_sync_redis_up 1.0" in text
