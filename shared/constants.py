@@ -183,7 +183,11 @@ def rate_limit_block(klaviyo_account: str, operation: str) -> str:
 # --- collector, scheduler, accounts (appended) -------------------------------------------
 EVENTS_DEAD = f"{PREFIX}:events:dead"
 """Stream: entries of :data:`EVENTS_STREAM` that could not be parsed (entry id, raw fields,
-error locations), kept for inspection instead of being lost."""
+error locations), kept for inspection instead of being lost -- for
+:data:`EVENTS_DEAD_RETENTION_S`: each append trims the entries older than that (their raw
+fields may hold personal data, and the stream would otherwise grow with time)."""
+EVENTS_DEAD_RETENTION_S = 14 * 24 * 3600
+"""How long an unparseable stream entry stays in :data:`EVENTS_DEAD` (14 days)."""
 
 
 def contact_times(account: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import redis
 
@@ -148,6 +149,16 @@ def test_a_malformed_entry_is_dead_lettered_not_lost(r: redis.Redis) -> None:
     assert dead[0][1]["event"] == "{not json"  # kept as it came, for inspection and replay
     assert r.zrange(keys.pending("acme"), 0, -1) == ["C-1"]
     assert r.xpending(keys.EVENTS_STREAM, keys.COLLECTOR_GROUP)["pending"] == 0
+
+
+def test_a_dead_lettered_entry_older_than_the_retention_goes_when_another_arrives(
+        r: redis.Redis) -> None:
+    expired_ms = int((time.time() - keys.EVENTS_DEAD_RETENTION_S - 60) * 1000)
+    r.xadd(keys.EVENTS_DEAD, {"entry_id": "0-1", "error": "event: old"}, id=f"{expired_ms}-0")
+    r.xadd(keys.EVENTS_STREAM, {"event": "{not json", "origin": "webhook"})
+    assert drain(Collector(r, "c1", block_ms=0)) == 1
+    dead = stream_entries(r, keys.EVENTS_DEAD)
+    assert [fields["event"] for _, fields in dead] == ["{not json"]
 
 
 def test_run_forever_stops_when_asked(r: redis.Redis) -> None:

@@ -331,7 +331,8 @@ class Collector:
             record: dict[FieldT, EncodableT] = {"entry_id": entry_id, "error": error,
                                                 "at": repr(time.time())}
             record.update(fields)
-            pipe.xadd(keys.EVENTS_DEAD, record)
+            oldest_kept = int((time.time() - keys.EVENTS_DEAD_RETENTION_S) * 1000)
+            pipe.xadd(keys.EVENTS_DEAD, record, minid=str(oldest_kept), approximate=False)
         return pipe
 
     def _execute(self, pipe: Any, by_account: ByAccount) -> list[str]:
