@@ -32,6 +32,12 @@ def _members(client: redis.Redis, key: str, kind: str) -> Iterator[str]:
         yield as_text(item[0] if isinstance(item, tuple) else item)
 
 
+def _profiles(client: redis.Redis, account: str) -> Iterator[str]:
+    """The Klaviyo profile ids of the account's email identity map."""
+    for _, profile_id in client.hscan_iter(keys.identity_by_email(account), count=DELETE_STEP):
+        yield as_text(profile_id)
+
+
 def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
     """Every key of the account, its running batch's first (so its actors stop)."""
     batch_ids: list[Any] = client.lrange(keys.batches(account), 0, -1)
@@ -52,6 +58,11 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
                     keys.list_pushed(account, list_id))
     for contact_id in _members(client, keys.contact_times(account), "zset"):
         yield keys.contact(account, contact_id)
+    # consent deliveries queue by profile under no list (shared/consent/ledger.py); every
+    # profile the CRM sent is in the email identity map
+    for profile_id in set(_profiles(client, account)):
+        yield keys.crm_member_queue(account, "", profile_id)
+        yield keys.crm_member_last(account, "", profile_id)
     yield from (keys.contact_times(account), keys.contact_facets(account),
                 keys.identity_by_contact(account), keys.identity_by_email(account),
                 keys.synced_contacts(account), keys.held_back(account),

@@ -131,6 +131,21 @@ def test_deleting_an_account_forgets_its_key_and_state(r: redis.Redis) -> None:
         delete_account(r, settings(), "acme")
 
 
+def test_deleting_an_account_forgets_its_undelivered_consent_changes(r: redis.Redis) -> None:
+    from shared.identity import IdentityMap
+    from workers.reverse.crm_order import MemberOrder
+
+    AccountStore(r, settings()).add("acme", KEY)
+    IdentityMap(r, "acme").learn(emails={"ann@example.com": "P-1", "bob@example.com": "P-2"})
+    order = MemberOrder(r, "acme")
+    change = {"list_id": "", "profile_id": "P-1"}  # a consent.changed entry's member
+    assert order.join("1-0", change) and not order.join("2-0", change)
+    order.settle("1-0", change, now=1.0, accepted=True)  # the next one waits, undelivered
+    assert r.exists(keys.crm_member_queue("acme", "", "P-1"))
+    delete_account(r, settings(), "acme")
+    assert list(r.scan_iter(match="sync:{acme}:*")) == []
+
+
 def test_filters_changed_compares_roles_and_company_types_only(r: redis.Redis) -> None:
     store = AccountStore(r, settings())
     before = store.get("default")
