@@ -3,6 +3,8 @@ its Klaviyo (SDK client and gateway), and delayed re-sends."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -42,17 +44,37 @@ class Klaviyo:
     gateway: Gateway
 
 
-_clients: dict[tuple[str, str], KlaviyoAPI] = {}
+SDK_CLIENTS_KEPT = 256
+"""SDK clients (each with its HTTP connection pool) a worker process keeps, the most
+recently used: a worker serving 10,000 accounts, or an account whose key changed, would
+otherwise hold one for every key it ever used."""
+
+_clients: OrderedDict[tuple[str, str], KlaviyoAPI] = OrderedDict()
+_clients_lock = threading.Lock()
+
+
+def _sdk_client(account: AccountConfig, ident: str) -> KlaviyoAPI:
+    cache_key = (account.klaviyo_base_url, ident)
+    with _clients_lock:
+        api = _clients.get(cache_key)
+        if api is not None:
+            _clients.move_to_end(cache_key)
+            return api
+        api = _clients[cache_key] = client_for(account,
+                                               get_settings().tuning.klaviyo_read_timeout)
+        while len(_clients) > SDK_CLIENTS_KEPT:
+            _, dropped = _clients.popitem(last=False)
+            # idle connections close now; one in use closes when its call ends
+            dropped.api_client.rest_client.pool_manager.clear()
+        return api
 
 
 def klaviyo_for(client: redis.Redis, account: AccountConfig) -> Klaviyo:
-    """SDK clients are kept per (base URL, key) so their HTTP pools are reused; an OAuth
-    account's gateway puts a fresh access token on its client before each call."""
+    """SDK clients are kept per (base URL, key) so their HTTP pools are reused, at most
+    :data:`SDK_CLIENTS_KEPT` of them; an OAuth account's gateway puts a fresh access token
+    on its client before each call."""
     ident = klaviyo_account_id(account)
-    cache_key = (account.klaviyo_base_url, ident)
-    if cache_key not in _clients:
-        _clients[cache_key] = client_for(account, get_settings().tuning.klaviyo_read_timeout)
-    api = _clients[cache_key]
+    api = _sdk_client(account, ident)
     auth = session_for(client, get_settings(), account, api)
     return Klaviyo(account, api, Gateway(client, ident, auth=auth))
 
