@@ -382,6 +382,13 @@ def console_link_used(nonce: str) -> str:
     return f"{PREFIX}:console:link:{nonce}"
 
 
+def console_login_failures(client: str) -> str:
+    """String with TTL (:data:`producers.console.login_throttle.WINDOW_S`): failed operator
+    logins from one client address in the current window; ``client`` is a hash of the
+    address, never the address itself."""
+    return f"{PREFIX}:console:login-failures:{client}"
+
+
 # --- consent both ways (appended) ----------------------------------------------------------
 def consent_ledger(account: str) -> str:
     """Hash: normalised email of a contact the CRM sent -> JSON of the consent the sync last

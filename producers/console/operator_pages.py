@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from producers.console import auth
+from producers.console import auth, login_throttle
 from producers.console.links import secret_of
 from producers.console.pages import Refused, first, read_form, render, with_query
 from producers.console.tokens import csrf_matches, csrf_token
@@ -83,8 +83,15 @@ class OperatorPages:
                                          first(form, "csrf")):
             raise Refused(403, "the form's CSRF token is missing or wrong: reload the page "
                           "and send it again")
+        wait = await run_in_threadpool(login_throttle.wait_s, self.redis, request)
+        if wait:
+            refused = self.login_page(request, "Too many failed logins from this address: "
+                                      f"try again in {wait} s.", 429)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         response = RedirectResponse("/console/", 303)
         if not auth.log_in(request, self.settings, first(form, "token").strip(), response):
+            await run_in_threadpool(login_throttle.failed, self.redis, request)
             return self.login_page(request, "That is not one of SYNC_CONSOLE_TOKENS.", 401)
         return response
 
