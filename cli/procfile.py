@@ -141,6 +141,14 @@ class LocalStack:
             env["SYNC_API_TOKENS"] = token
             self.notes.append(f"Account API token: generated for this run: {token} "
                               "(docs/ACCOUNT_API.md; set SYNC_API_TOKENS to choose yours)")
+        if not _is_set(env, "SYNC_CONSOLE_SECRET"):
+            env["SYNC_CONSOLE_SECRET"] = secrets.token_urlsafe(32)  # signs the console's links
+        if not _is_set(env, "SYNC_CONSOLE_TOKENS"):
+            operator = secrets.token_urlsafe(24)
+            env["SYNC_CONSOLE_TOKENS"] = operator
+            self.notes.append(f"Console operator token: generated for this run: {operator} "
+                              "(log in at /console/login on web; docs/CONSOLE.md; set "
+                              "SYNC_CONSOLE_TOKENS to choose yours)")
         self.env = env
         self.processes = processes
         return self

@@ -44,7 +44,7 @@ from shared.redis_server import RedisServerNotFound
 from shared.settings import Settings, get_settings
 
 SHARED_ENV = ("REDIS_URL", "SYNC_SECRET_KEY", "KLAVIYO_API_KEY", "SYNC_WEBHOOK_SECRET",
-              "SYNC_API_TOKENS")
+              "SYNC_API_TOKENS", "SYNC_CONSOLE_SECRET", "SYNC_CONSOLE_TOKENS")
 """What another shell's commands need to reach the stack (written when ``run`` supplied it;
 ``REDIS_URL`` always)."""
 STACK_SETTINGS = {"KLAVIYO_BASE_URL": "klaviyo_base_url", "SYNC_INTERVAL": "interval",

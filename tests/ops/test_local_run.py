@@ -111,6 +111,8 @@ def test_a_local_stack_web_listens_on_loopback_unless_told_otherwise_and_the_api
     assert stack.processes["web"].endswith(" --host 127.0.0.1")
     token = stack.env["SYNC_API_TOKENS"]
     assert token and any(token in note for note in stack.notes)
+    operator = stack.env["SYNC_CONSOLE_TOKENS"]  # the console is on, its login printed
+    assert stack.env["SYNC_CONSOLE_SECRET"] and any(operator in note for note in stack.notes)
     widened = LocalStack(env, web_host="0.0.0.0").start()
     assert widened.processes["web"].endswith(" --host 0.0.0.0")
     mine = LocalStack({**env, "SYNC_API_TOKENS": "t1,t2"}).start()
