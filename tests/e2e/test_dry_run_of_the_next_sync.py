@@ -22,6 +22,14 @@ def account_state(pipeline: Pipeline, account: Account) -> dict[str, Any]:
     return {key: pipeline.r.dump(key) for key in found}
 
 
+def pull_settled(pipeline: Pipeline, account: Account) -> bool:
+    """The account's first reverse pull (made due by its first sync) has ended: the next
+    comes only ``SYNC_LIST_PULL_INTERVAL`` (15 minutes) later, so it cannot write the
+    account's pull state and consent ledger while the test compares them."""
+    state = pipeline.r.hgetall(keys.pull_state(account.name))
+    return "pull_ended_at" in state and "pull_running_since" not in state
+
+
 def test_the_dry_run_foresees_the_next_batch_and_changes_nothing(pipeline: Pipeline) -> None:
     acme = pipeline.add_account("--roles", "Buyer")
     newsletter = pipeline.create_list(acme, "Newsletter")
@@ -38,6 +46,7 @@ def test_the_dry_run_foresees_the_next_batch_and_changes_nothing(pipeline: Pipel
         pipeline.upsert(acme, "C-6", 2, role="Buyer", email="not-an-email"),
         pipeline.upsert(acme, "C-7", 2, role="Buyer", marketing="unsubscribed")])
     wait_until(lambda: pipeline.r.zcard(keys.pending(acme.name)) == 7, 60, "events collected")
+    wait_until(lambda: pull_settled(pipeline, acme), 60, "the first reverse pull ended")
     before, calls = account_state(pipeline, acme), pipeline.sandbox.calls(acme.key)
 
     shown = json.loads(pipeline.cli("preview", "--next", "--account", acme.name,

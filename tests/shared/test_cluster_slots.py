@@ -77,6 +77,7 @@ ONE_SLOT_MULTIS = {
     "_email_changes": "batch records of one account",
     "_look_up": "identity and chunk of one account",
     "_refresh_locked": "the account's config",
+    "failed": "one console login counter (one key)",
     "build": "the console's account index and its staged copies (one tag, {:console})",
     "forget_contacts": "the erased contacts' records of one account",
     "finish": "plan and batch of one account (WATCH)",
