@@ -12,7 +12,9 @@ Two of them, both kept in the account's state hash (:func:`shared.constants.stat
 * **default list missing**: the default list was refused by Klaviyo (deleted there). Chunks
   go without it; the first-time contacts of those chunks are *owed* the list
   (:func:`shared.constants.list_owed`) and join it once a default list is set again.
-  Fields ``list_missing`` (the list id), ``list_missing_since``.
+  Fields ``list_missing`` (the list id), ``list_missing_since``. The owed set is read and
+  written here only: :func:`owe_list`, :func:`owed`, :func:`count_owed`,
+  :func:`settle_owed` (a chunk that joined them to the list, an erasure).
 
 Neither field holds personal data: codes and Klaviyo's own sentences about credentials.
 """
@@ -105,6 +107,19 @@ def owed(client: redis.Redis, account: str, contact_ids: list[str]) -> set[str]:
         return set()
     flags = client.smismember(keys.list_owed(account), contact_ids)
     return {cid for cid, flag in zip(contact_ids, flags, strict=True) if flag}
+
+
+def count_owed(pipe: Any, account: str) -> None:
+    """Queue the number of contacts owed the default list (answered with ``pipe``)."""
+    pipe.scard(keys.list_owed(account))
+
+
+def settle_owed(pipe: Any, account: str, contact_ids: Iterable[str]) -> None:
+    """These contacts are no longer owed the list: they joined it, or are erased (in
+    ``pipe``)."""
+    ids = list(contact_ids)
+    if ids:
+        pipe.srem(keys.list_owed(account), *ids)
 
 
 def settings_changed(client: redis.Redis, account: str, fields: Iterable[str],

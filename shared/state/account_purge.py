@@ -17,6 +17,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import CONNECTION_FIELD, KEY_FIELD, OAUTH_FIELD
+from shared.identity import IdentityMap
 from shared.redis_text import as_text
 from shared.state.batch_record import chunks_total
 from shared.state.chunk_record import chunk_key
@@ -30,12 +31,6 @@ def _members(client: redis.Redis, key: str, kind: str) -> Iterator[str]:
             "zset": client.zscan_iter}[kind]
     for item in scan(key, count=DELETE_STEP):
         yield as_text(item[0] if isinstance(item, tuple) else item)
-
-
-def _profiles(client: redis.Redis, account: str) -> Iterator[str]:
-    """The Klaviyo profile ids of the account's email identity map."""
-    for _, profile_id in client.hscan_iter(keys.identity_by_email(account), count=DELETE_STEP):
-        yield as_text(profile_id)
 
 
 def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
@@ -60,12 +55,12 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
         yield keys.contact(account, contact_id)
     # consent deliveries queue by profile under no list (shared/consent/ledger.py); every
     # profile the CRM sent is in the email identity map
-    for profile_id in set(_profiles(client, account)):
+    identity = IdentityMap(client, account)
+    for profile_id in set(identity.profile_ids(DELETE_STEP)):
         yield keys.crm_member_queue(account, "", profile_id)
         yield keys.crm_member_last(account, "", profile_id)
     yield from (keys.contact_times(account), keys.contact_facets(account),
-                keys.identity_by_contact(account), keys.identity_by_email(account),
-                keys.synced_contacts(account), keys.held_back(account),
+                *identity.record_keys(), keys.synced_contacts(account), keys.held_back(account),
                 keys.rejected(account), keys.subscribers_stream(account),
                 keys.lists(account), keys.pull_state(account), keys.crm_delivered(account),
                 keys.list_owed(account), keys.phone_owners(account),

@@ -15,6 +15,7 @@ import redis
 from shared import constants as keys
 from shared.accounts import KEY_FIELD, OAUTH_FIELD, unsyncable_reason
 from shared.redis_text import as_text, as_texts, optional_float
+from shared.state import account_health
 from shared.state.batch_record import Batch, batch_from_raw
 from shared.state.connection import PARKED_STATES
 
@@ -58,7 +59,7 @@ def account_statuses(client: redis.Redis, accounts: list[str],
             pipe.zcard(keys.pending(account))
             pipe.zcard(keys.pending_bulk(account))
             pipe.hlen(keys.rejected(account))
-            pipe.scard(keys.list_owed(account))
+            account_health.count_owed(pipe, account)
             pipe.exists(keys.account_config(account))
             pipe.hexists(keys.account_config(account), KEY_FIELD)
             pipe.hexists(keys.account_config(account), OAUTH_FIELD)

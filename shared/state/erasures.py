@@ -39,7 +39,10 @@ import redis
 from shared import constants as keys
 from shared import ingest_shards
 from shared.emails import normalise_email
+from shared.identity import IdentityMap
 from shared.redis_text import as_text
+from shared.state import held_back
+from shared.state.account_health import settle_owed
 from shared.state.contact_mirror import MIRROR_FIELD
 
 STREAM_PAGE = 1000
@@ -121,13 +124,13 @@ def forget_contacts(client: redis.Redis, account: str, traces: Iterable[Trace]) 
     owners: list[Any] = client.hmget(keys.phone_owners(account), phones) if phones else []
     batch_ids: Any = client.lrange(keys.batches(account), 0, -1)
     with client.pipeline(transaction=True) as pipe:
-        for name in (keys.identity_by_contact, keys.synced_contacts, keys.rejected):
-            pipe.hdel(name(account), *ids)
-        pipe.zrem(keys.held_back(account), *ids)
-        pipe.srem(keys.list_owed(account), *ids)
         emails = [t.email for t in gone if t.email]
+        IdentityMap(client, account).forget(pipe, contact_ids=ids, emails=emails)
+        for name in (keys.synced_contacts, keys.rejected):
+            pipe.hdel(name(account), *ids)
+        held_back.release(pipe, account, ids)
+        settle_owed(pipe, account, ids)
         if emails:
-            pipe.hdel(keys.identity_by_email(account), *emails)
             # The consent ledger (shared/consent/ledger.py) is keyed by the email.
             pipe.hdel(keys.consent_ledger(account), *{normalise_email(e) for e in emails})
         for trace in gone:

@@ -71,7 +71,6 @@ compare-and-set :func:`shared.redis_cluster.after_watched`."""
 
 ONE_SLOT_MULTIS = {
     "_ack_and_trim": "the ingest stream (one key)",
-    "_apply_email_change": "identity hashes of one account",
     "_begin": "plan and batch of one account (WATCH)",
     "_commit": "plan, chunks and batch of one account (WATCH)",
     "_email_changes": "batch records of one account",

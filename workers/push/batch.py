@@ -17,8 +17,8 @@ import redis
 
 from shared import constants as keys
 from shared import freed_memory
+from shared.identity import IdentityMap
 from shared.klaviyo.errors import Conflict, RateLimited
-from shared.redis_text import as_text
 from shared.state.batch_details import record_details
 from shared.state.batch_record import (
     Batch,
@@ -51,11 +51,12 @@ def _apply_email_change(client: redis.Redis, klaviyo: Klaviyo, account: str,
                         change: EmailChange) -> str | None:
     """PATCH the contact's known profile to the new email. Returns a conflict reason, or
     None (applied, or nothing to change: the old profile is unknown to Klaviyo)."""
-    known = client.hget(keys.identity_by_contact(account), change.contact_id)
+    identity = IdentityMap(client, account)
+    known = identity.profiles_of_contacts([change.contact_id]).get(change.contact_id)
     found = lookup_profiles(klaviyo, [change.old_email, change.new_email])
-    profile_id = as_text(known) if known else found.get(change.old_email)
-    owner = client.hget(keys.identity_by_email(account), change.new_email)
-    owner_id = found.get(change.new_email) or (as_text(owner) if owner else None)
+    profile_id = known or found.get(change.old_email)
+    owner = identity.profiles_of_emails([change.new_email]).get(change.new_email)
+    owner_id = found.get(change.new_email) or owner
     if profile_id is None:
         return None
     if owner_id and owner_id != profile_id:
@@ -69,11 +70,7 @@ def _apply_email_change(client: redis.Redis, klaviyo: Klaviyo, account: str,
                              profile_id, body)
     except Conflict:
         return "the new email already belongs to another Klaviyo profile (409)"
-    with client.pipeline(transaction=True) as pipe:
-        pipe.hdel(keys.identity_by_email(account), change.old_email)
-        pipe.hset(keys.identity_by_email(account), change.new_email, profile_id)
-        pipe.hset(keys.identity_by_contact(account), change.contact_id, profile_id)
-        pipe.execute()
+    identity.move_email(change.contact_id, change.old_email, change.new_email, profile_id)
     return None
 
 

@@ -21,7 +21,8 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
-from shared.state.account_health import owe_list
+from shared.state import held_back
+from shared.state.account_health import owe_list, settle_owed
 from shared.state.batch_details import REJECTED, record_details
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, phone_stage
 from shared.state.rejections import forget_rejections, refusal_reason, reject
@@ -184,10 +185,9 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
             identity.learn(contacts=contact_profiles, emails=email_profiles, pipe=pipe)
         if synced:
             write_synced(pipe, account, synced)
-            pipe.zrem(keys.held_back(account), *synced)
+            held_back.release(pipe, account, synced)
             forget_rejections(pipe, account, synced)
-        if joined:
-            pipe.srem(keys.list_owed(account), *joined)
+        settle_owed(pipe, account, joined)
         counted["rejected"] = reject_rows(pipe, account, batch_id, key, refused)
         for name, value in (("created", created), ("updated", updated),
                             ("unsubscribed", unsubscribed)):

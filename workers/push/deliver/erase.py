@@ -30,8 +30,8 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
-from shared.redis_text import as_text
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, version_of
 from shared.state.erasures import Trace, forget_contacts
 from shared.state.synced_contacts import SyncedRecord
@@ -45,16 +45,13 @@ def trace_of(client: redis.Redis, account: str, contact_id: str) -> Trace:
     """What Redis holds of the contact (see :class:`shared.state.erasures.Trace`)."""
     with client.pipeline(transaction=False) as pipe:
         pipe.hget(keys.synced_contacts(account), contact_id)
-        pipe.hget(keys.identity_by_contact(account), contact_id)
         pipe.zscore(keys.contact_times(account), contact_id)
-        raw, profile_id, erased_at = pipe.execute()
+        raw, erased_at = pipe.execute()
     record = SyncedRecord.load(raw) if raw else None
     email = record.email if record else None
-    if profile_id is None and email:
-        profile_id = client.hget(keys.identity_by_email(account), email)
     return Trace(contact_id, float(erased_at) if erased_at is not None else time.time(),
                  email=email, phone=record.phone if record else None,
-                 profile_id=as_text(profile_id) if profile_id else None,
+                 profile_id=IdentityMap(client, account).profile_of(contact_id, email),
                  lists=tuple(record.lists) if record else ())
 
 

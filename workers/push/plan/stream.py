@@ -48,6 +48,7 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
+from shared.state import held_back
 from shared.state.account_state import never_completed
 from shared.state.batch_details import record_details
 from shared.state.batch_history import hash_of
@@ -328,9 +329,7 @@ class StreamPlanner:
     def _write_window(self, pipe: Any) -> None:
         window, account, batch_id = self.window, self.account, self.batch_id
         record_details(pipe, account, batch_id, window.details)
-        if window.held_back:
-            now = time.time()
-            pipe.zadd(keys.held_back(account), {cid: now for cid in window.held_back})
+        held_back.hold_back(pipe, account, window.held_back, time.time())
         if window.phone_claims:
             pipe.hset(keys.phone_owners(account), mapping=window.phone_claims)
         health.owe_list(pipe, account, window.owe_list)
