@@ -11,6 +11,7 @@ answered and the phone stage after it. So the chunks are never rewritten:
 recorded (:mod:`workers.push.deliver.chunk`), which waits for the plan to be complete. That is
 what lets a first sync post its chunks while later slices are still being planned.
 Both records stay until the batch ends (``_retire`` drops them); both are rare and small.
+They, and the plan's progress, are kept by :mod:`shared.state.plan_record`.
 """
 
 from __future__ import annotations
@@ -18,50 +19,27 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import orjson
 import redis
 
-from shared import constants as keys
+from shared.state import plan_record
 from shared.state.batch_record import is_planned, mark_planned
-from workers.push.plan.claims import Join
-
-SEP = b"\x00"
+from shared.state.plan_record import JoinEntry
 
 
-def encode_join(join: Join) -> bytes:
-    """``email NUL JSON``: sorted by email, so one ZRANGEBYLEX finds an email's joins."""
-    return join.email.encode() + SEP + orjson.dumps(
-        [join.contact_id, join.first_time, join.owed, join.sent_unsubscribed])
-
-
-def _joins_of(pipe: Any, joins_key: str, emails: list[str]) -> dict[str, list[list[Any]]]:
-    out: dict[str, list[list[Any]]] = {}
-    for email in emails:
-        raw: list[Any] = pipe.zrangebylex(joins_key, b"[" + email.encode() + SEP,
-                                          b"(" + email.encode() + b"\x01")
-        out[email] = [orjson.loads(_tail(item)) for item in raw]
-    return out
-
-
-def _tail(item: bytes | str) -> bytes:
-    data = item.encode() if isinstance(item, str) else item
-    return data.split(SEP, 1)[1]
-
-
-def _patch_rows(rows: list[dict[str, Any]], joins: dict[str, list[list[Any]]],
+def _patch_rows(rows: list[dict[str, Any]], joins: dict[str, list[JoinEntry]],
                 shared: set[str]) -> tuple[dict[str, dict[str, str]], Counter[str]]:
     """Fold joining members into their rows, take shared phones off; the notes to add."""
     details: dict[str, dict[str, str]] = {}
     counts: Counter[str] = Counter()
     for row in rows:
         present = set(row["contact_ids"])
-        for contact_id, first_time, _owed, sent_unsubscribed in joins.get(row["email"], []):
-            if contact_id in present:  # folded in by a run that stopped before its commit
+        for join in joins.get(row["email"], []):
+            if join.contact_id in present:  # folded in by a run that stopped before its commit
                 continue
-            present.add(contact_id)
-            row["contact_ids"].append(contact_id)
-            row["first_time"] = row["first_time"] and first_time
-            if sent_unsubscribed:
+            present.add(join.contact_id)
+            row["contact_ids"].append(join.contact_id)
+            row["first_time"] = row["first_time"] and join.first_time
+            if join.sent_unsubscribed:
                 row["unsubscribe"] = False
         if row.get("phone") and row["phone"] in shared:
             row["phone"] = None
@@ -81,36 +59,27 @@ def apply_late_findings(client: redis.Redis, account: str, batch_id: str,
     phones = [row["phone"] for row in rows if row.get("phone")]
     if not rows:
         return {}, Counter()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.smismember(keys.batch_plan_joined_emails(account, batch_id), emails)
-        if phones:
-            pipe.smismember(keys.batch_plan_shared_phones(account, batch_id), phones)
-        flags: list[Any] = pipe.execute()
-    joined = [e for e, f in zip(emails, flags[0], strict=True) if f]
-    shared = ({p for p, f in zip(phones, flags[1], strict=True) if f} if phones else set())
+    joined, shared = plan_record.late_findings(client, account, batch_id, emails, phones)
     if not joined and not shared:
         return {}, Counter()
-    joins = _joins_of(client, keys.batch_plan_joins(account, batch_id), joined)
+    joins = plan_record.joins_of(client, account, batch_id, joined)
     return _patch_rows(rows, joins, shared)
 
 
 def finish(client: redis.Redis, account: str, batch_id: str, initial: bool) -> str:
     """Mark the batch planned and drop the claims of emails: ``done``, or ``lost`` (another
     delivery did)."""
-    plan_key = keys.batch_plan(account, batch_id)
-    chunks, streams = client.hmget(plan_key, ["chunks", "streams"])
-    batch_key = keys.batch(account, batch_id)
+    chunks, streamed = plan_record.written_chunks(client, account, batch_id)
     with client.pipeline(transaction=True) as pipe:
-        watched: Any = pipe
         try:
-            watched.watch(plan_key, batch_key)
+            plan_record.watch(pipe, account, batch_id)
             if (is_planned(pipe, account, batch_id)
-                    or pipe.hget(plan_key, "stage") != "final"):
+                    or not plan_record.is_final(pipe, account, batch_id)):
                 return "lost"
             pipe.multi()
-            mark_planned(pipe, account, batch_id, chunks=int(chunks or 0), initial=initial,
-                         streamed=streams in (b"1", "1"))
-            pipe.delete(plan_key, keys.batch_plan_emails(account, batch_id))
+            mark_planned(pipe, account, batch_id, chunks=chunks, initial=initial,
+                         streamed=streamed)
+            plan_record.drop_progress(pipe, account, batch_id)
             pipe.execute()
         except redis.WatchError:
             return "lost"

@@ -7,7 +7,8 @@ two chunk builders (with the default list, without it;
 Every :data:`COMMIT_MEMBERS` members, and when the run's time is up, one MULTI writes what
 the slices decided -- the full chunks, details, counts, claims of emails, the partly
 filled chunks (carried in the plan hash) and the member cursor -- only if the cursor is
-still the one this run started from. A worker killed mid-plan therefore loses nothing and
+still the one this run started from (the plan's records:
+:mod:`shared.state.plan_record`). A worker killed mid-plan therefore loses nothing and
 plans nothing twice: the next delivery resumes from the last commit. A run stops after
 :data:`RUN_SECONDS` and re-sends ``sync_batch``, far from the actor's 5-minute limit.
 
@@ -48,13 +49,13 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
-from shared.state import held_back
+from shared.state import held_back, plan_record
 from shared.state.account_state import never_completed
 from shared.state.batch_details import record_details
-from shared.state.batch_history import hash_of
 from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
 from shared.state.chunk_record import ChunkKind, chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
+from shared.state.plan_record import PlanProgress, carry_field, read_plan
 from shared.state.synced_contacts import SyncedRecord, none_synced, read_synced
 from workers.push.clearing import Clearing
 from workers.push.deliver.chunk import post_chunks
@@ -79,8 +80,6 @@ COMMIT_MEMBERS = 50_000
 """Members planned between two commits (``SYNC_PLAN_COMMIT_MEMBERS`` lowers it)."""
 RUN_SECONDS = 120.0
 """Planning time of one ``sync_batch`` run before it re-sends itself."""
-SCRATCH_TTL_S = 2 * 86_400
-"""The planning records expire even if the batch is never planned to the end."""
 TARGETS = ("list", "bare")
 
 
@@ -111,25 +110,22 @@ class StreamPlanner:
     def __init__(self, client: redis.Redis, account: str, batch_id: str) -> None:
         self.client, self.account, self.batch_id = client, account, batch_id
         self.config: AccountConfig = account_config(client, account)
-        self.plan_key = keys.batch_plan(account, batch_id)
-        progress = hash_of(client, self.plan_key)
-        if "list_id" not in progress:
-            progress = self._begin()
-        self.committed = int(progress.get("cursor", 0))
+        progress = read_plan(client, account, batch_id) or self._begin()
+        self.committed = progress.cursor
         self.cursor = self.committed
-        self.cap_taken = int(progress.get("cap_taken", 0))
-        self.chunks = int(progress.get("chunks", 0))
-        self.initial = progress.get("initial") == "1"
-        self.list_missing = progress.get("list_missing") == "1"
-        self.stage = progress.get("stage", "")
-        self.streams = progress.get("streams") == "1"
-        list_id = progress.get("list_id", "")
+        self.cap_taken = progress.cap_taken
+        self.chunks = progress.chunks
+        self.initial = progress.initial
+        self.list_missing = progress.list_missing
+        self.final = progress.final
+        self.streams = progress.streams
+        list_id = progress.list_id
         tuning = get_settings().tuning
         max_profiles, max_bytes = limits(tuning)
         self.builders = {
             target: ChunkBuilder(list_id if target == "list" else "", max_profiles, max_bytes,
-                                 split_json(progress.get(f"carry:{target}:payload")),
-                                 split_json(progress.get(f"carry:{target}:rows")))
+                                 split_json(progress.carried(target, "payload")),
+                                 split_json(progress.carried(target, "rows")))
             for target in TARGETS}
         self.slice = min(SLICE, tuning.plan_slice or SLICE)
         self.commit_every = min(COMMIT_MEMBERS, tuning.plan_commit_members or COMMIT_MEMBERS)
@@ -137,35 +133,31 @@ class StreamPlanner:
         self.size = int(client.zcard(keys.batch_members(account, batch_id)))
         self.has_bulk = bool(client.exists(keys.batch_members_bulk(account, batch_id)))
 
-    def _begin(self) -> dict[str, str]:
+    def _begin(self) -> PlanProgress:
         """The settings the whole plan uses, fixed when it starts (once: a delivery racing
         this one finds them written and uses them)."""
         initial = never_completed(self.client, self.account)
         streams = none_synced(self.client, self.account)
         list_id = self.config.default_list_id or ""
         missing = bool(list_id) and health.missing_list(self.client, self.account) == list_id
+        account, batch_id = self.account, self.batch_id
         with self.client.pipeline(transaction=True) as pipe:
-            watched: Any = pipe
             try:
-                batch_key = keys.batch(self.account, self.batch_id)
-                watched.watch(self.plan_key, batch_key)
-                if (not pipe.hexists(self.plan_key, "list_id")
-                        and not is_planned(pipe, self.account, self.batch_id)):
+                plan_record.watch(pipe, account, batch_id)
+                if (not plan_record.has_begun(pipe, account, batch_id)
+                        and not is_planned(pipe, account, batch_id)):
                     pipe.multi()
-                    pipe.hset(self.plan_key, mapping={
-                        "list_id": list_id, "initial": int(initial),
-                        "list_missing": int(missing), "cursor": 0,
-                        "streams": int(streams)})
-                    pipe.expire(self.plan_key, SCRATCH_TTL_S)
+                    plan_record.begin(pipe, account, batch_id, list_id=list_id,
+                                      initial=initial, list_missing=missing, streams=streams)
                     pipe.execute()
             except redis.WatchError:
                 pass
-        return hash_of(self.client, self.plan_key)
+        return read_plan(self.client, account, batch_id) or PlanProgress()
 
     def run(self, deadline: float) -> str:
         """Plan until done (``done``), out of time (``more``: re-send), or another delivery
         moved the plan on (``lost``: stop)."""
-        if self.stage != "final":
+        if not self.final:
             while self.cursor < self.size:
                 self._slice()
                 out_of_time = time.monotonic() >= deadline
@@ -222,10 +214,8 @@ class StreamPlanner:
         found = {e: self.window.claims[e] for e in emails if e in self.window.claims}
         rest = [e for e in emails if e not in found]
         if rest:
-            raw: list[Any] = self.client.hmget(
-                keys.batch_plan_emails(self.account, self.batch_id), rest)
-            found.update({e: Claim.decode(as_text(v))
-                          for e, v in zip(rest, raw, strict=True) if v})
+            claimed = plan_record.claims_of(self.client, self.account, self.batch_id, rest)
+            found.update({e: Claim.decode(text) for e, text in claimed.items()})
         return found
 
     def _reopen(self, plan: Plan, contacts: dict[str, Any],
@@ -296,25 +286,24 @@ class StreamPlanner:
         with client.pipeline(transaction=True) as pipe:
             watched: Any = pipe
             try:
-                watched.watch(self.plan_key, keys.batch(account, batch_id))
-                if (str(pipe.hget(self.plan_key, "cursor") or "0") != str(self.committed)
+                plan_record.watch(pipe, account, batch_id)
+                if (plan_record.committed_cursor(pipe, account, batch_id) != self.committed
                         or is_planned(pipe, account, batch_id)):
                     return False
                 pipe.multi()
                 for index, chunk in enumerate(chunks, start=self.chunks):
                     watched.hset(chunk_key(account, batch_id, index), mapping=chunk)
                 self._write_window(pipe)
-                progress: dict[Any, Any] = {"cursor": self.cursor, "cap_taken": self.cap_taken,
-                                            "chunks": self.chunks + len(chunks)}
-                for target, builder in self.builders.items():
-                    progress[f"carry:{target}:payload"] = join_json(builder.payload)
-                    progress[f"carry:{target}:rows"] = join_json(builder.rows)
-                if final:
-                    progress["stage"] = "final"
-                pipe.hset(self.plan_key, mapping=progress)
+                carry = {carry_field(target, part): join_json(items)
+                         for target, builder in self.builders.items()
+                         for part, items in (("payload", builder.payload),
+                                             ("rows", builder.rows))}
+                plan_record.write_progress(pipe, account, batch_id, cursor=self.cursor,
+                                           cap_taken=self.cap_taken,
+                                           chunks=self.chunks + len(chunks), carry=carry,
+                                           final=final)
                 set_chunks_total(pipe, account, batch_id, self.chunks + len(chunks))
-                for key in keys.batch_plan_keys(account, batch_id):
-                    pipe.expire(key, SCRATCH_TTL_S)
+                plan_record.keep(pipe, account, batch_id)
                 pipe.execute()
             except redis.WatchError:
                 return False
@@ -336,14 +325,8 @@ class StreamPlanner:
         add_counts(pipe, account, batch_id, window.counts)
         if window.email_changes:
             pipe.rpush(keys.batch_email_changes(account, batch_id), *window.email_changes)
-            pipe.expire(keys.batch_email_changes(account, batch_id), SCRATCH_TTL_S)
-        if window.claims:
-            pipe.hset(keys.batch_plan_emails(account, batch_id),
-                      mapping={e: c.encode() for e, c in window.claims.items()})
-        if window.joins:
-            pipe.zadd(keys.batch_plan_joins(account, batch_id),
-                      {plan_final.encode_join(j): 0 for j in window.joins})
-            pipe.sadd(keys.batch_plan_joined_emails(account, batch_id),
-                      *{j.email for j in window.joins})
-        if window.turned_shared:
-            pipe.sadd(keys.batch_plan_shared_phones(account, batch_id), *window.turned_shared)
+            pipe.expire(keys.batch_email_changes(account, batch_id), plan_record.SCRATCH_TTL_S)
+        plan_record.add_claims(pipe, account, batch_id,
+                               {e: c.encode() for e, c in window.claims.items()})
+        plan_record.add_joins(pipe, account, batch_id, window.joins)
+        plan_record.add_shared_phones(pipe, account, batch_id, window.turned_shared)
