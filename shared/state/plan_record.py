@@ -76,12 +76,12 @@ class PlanProgress:
     """The progress hash as one run of the plan starts from it."""
 
     list_id: str = ""
-    initial: bool = False
-    list_missing: bool = False
-    streams: bool = False
     cursor: int = 0
     cap_taken: int = 0
     chunks: int = 0
+    initial: bool = False
+    list_missing: bool = False
+    streams: bool = False
     final: bool = False
     carry: dict[str, str] = field(default_factory=dict)
     """:func:`carry_field` -> its JSON array."""
@@ -89,12 +89,12 @@ class PlanProgress:
     @classmethod
     def from_hash(cls, raw: Mapping[str, str]) -> PlanProgress:
         return cls(list_id=raw.get(PlanField.LIST_ID, ""),
-                   initial=raw.get(PlanField.INITIAL) == "1",
-                   list_missing=raw.get(PlanField.LIST_MISSING) == "1",
-                   streams=raw.get(PlanField.STREAMS) == "1",
                    cursor=int(raw.get(PlanField.CURSOR, 0)),
                    cap_taken=int(raw.get(PlanField.CAP_TAKEN, 0)),
                    chunks=int(raw.get(PlanField.CHUNKS, 0)),
+                   initial=raw.get(PlanField.INITIAL) == "1",
+                   list_missing=raw.get(PlanField.LIST_MISSING) == "1",
+                   streams=raw.get(PlanField.STREAMS) == "1",
                    final=raw.get(PlanField.STAGE, "") == FINAL_STAGE,
                    carry={name: value for name, value in raw.items()
                           if name.startswith(CARRY_PREFIX)})
