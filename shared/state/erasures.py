@@ -41,7 +41,7 @@ from shared import ingest_shards
 from shared.emails import normalise_email
 from shared.identity import IdentityMap
 from shared.redis_text import as_text
-from shared.state import held_back
+from shared.state import held_back, phone_owners
 from shared.state.account_health import settle_owed
 from shared.state.contact_mirror import MIRROR_FIELD
 
@@ -120,8 +120,7 @@ def forget_contacts(client: redis.Redis, account: str, traces: Iterable[Trace]) 
     if not gone:
         return
     ids = [t.contact_id for t in gone]
-    phones = [t.phone for t in gone if t.phone]
-    owners: list[Any] = client.hmget(keys.phone_owners(account), phones) if phones else []
+    claimed = phone_owners.held_by(client, account, {t.phone: ids for t in gone if t.phone})
     batch_ids: Any = client.lrange(keys.batches(account), 0, -1)
     with client.pipeline(transaction=True) as pipe:
         emails = [t.email for t in gone if t.email]
@@ -137,10 +136,7 @@ def forget_contacts(client: redis.Redis, account: str, traces: Iterable[Trace]) 
             for list_id in trace.lists:
                 if trace.email:
                     pipe.srem(keys.list_pushed(account, list_id), trace.email)
-        claimed = [phone for phone, owner in zip(phones, owners, strict=True)
-                   if owner is not None and as_text(owner) in ids]
-        if claimed:
-            pipe.hdel(keys.phone_owners(account), *claimed)
+        phone_owners.release(pipe, account, claimed)
         for batch_id in batch_ids:
             pipe.hdel(keys.batch_details(account, as_text(batch_id)), *ids)
         pipe.execute()

@@ -20,10 +20,9 @@ from typing import Any
 import orjson
 import redis
 
-from shared import constants as keys
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
-from shared.redis_text import as_text
+from shared.state import phone_owners
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, version_of
 from workers.push.clearing import Clearing
 from workers.push.deliver import chunk_records as chunks
@@ -75,13 +74,10 @@ def clear_profiles(client: redis.Redis, klaviyo: Klaviyo, account: str, key: str
                     raise
         client.hset(key, ChunkField.CLEAR_DONE, index + 1)
     phones = {c.phone: c.contact_ids for c in clears if c.phone}
-    owners: list[Any] = client.hmget(keys.phone_owners(account), list(phones)) if phones else []
-    released = [phone for (phone, ids), owner in zip(phones.items(), owners, strict=True)
-                if owner is not None and as_text(owner) in ids]
+    released = phone_owners.held_by(client, account, phones)
 
     def write(pipe: Any) -> None:
-        if released:
-            pipe.hdel(keys.phone_owners(account), *released)
+        phone_owners.release(pipe, account, released)
         pipe.hset(key, mapping={COUNT_PREFIX + "cleared_fields": len(clears),
                                 ChunkField.STATUS: ChunkStatus.COMMITTED})
 

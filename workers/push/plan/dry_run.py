@@ -25,6 +25,7 @@ from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.state import account_health as health
+from shared.state import phone_owners
 from shared.state.account_state import never_completed
 from shared.state.contact_mirror import read_mirrors
 from shared.state.synced_contacts import SyncedRecord, read_synced
@@ -100,9 +101,7 @@ def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
         synced = read_synced(client, account, ids)
         phones = sorted({p.e164 for c in contacts.values()
                          if (p := normalise_phone(c.contact.phone, config.phone_region)).e164})
-        owners: list[Any] = (client.hmget(keys.phone_owners(account), phones)
-                             if phones else [])
-        known = {ph: as_text(v) for ph, v in zip(phones, owners, strict=True) if v}
+        known = phone_owners.owners_of(client, account, phones)
         known.update({ph: phone_claims[ph] for ph in phones if ph in phone_claims})
         owed = frozenset(health.owed(client, account, ids))
         context = Context(phone_owners=known, owed_list=owed, list_missing=missing,

@@ -49,7 +49,7 @@ from shared.phones import normalise_phone
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
-from shared.state import held_back, plan_record
+from shared.state import held_back, phone_owners, plan_record
 from shared.state.account_state import never_completed
 from shared.state.batch_details import record_details
 from shared.state.batch_record import add_counts, is_planned, set_chunks_sent, set_chunks_total
@@ -203,8 +203,7 @@ class StreamPlanner:
     def _phone_owners(self, phones: list[str]) -> dict[str, str]:
         if not phones:
             return {}
-        values: list[Any] = self.client.hmget(keys.phone_owners(self.account), phones)
-        owners = {ph: as_text(v) for ph, v in zip(phones, values, strict=True) if v}
+        owners = phone_owners.owners_of(self.client, self.account, phones)
         owners.update({ph: self.window.phone_claims[ph] for ph in phones
                        if ph in self.window.phone_claims})
         return owners
@@ -319,8 +318,7 @@ class StreamPlanner:
         window, account, batch_id = self.window, self.account, self.batch_id
         record_details(pipe, account, batch_id, window.details)
         held_back.hold_back(pipe, account, window.held_back, time.time())
-        if window.phone_claims:
-            pipe.hset(keys.phone_owners(account), mapping=window.phone_claims)
+        phone_owners.claim(pipe, account, window.phone_claims)
         health.owe_list(pipe, account, window.owe_list)
         add_counts(pipe, account, batch_id, window.counts)
         if window.email_changes:
