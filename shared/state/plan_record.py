@@ -13,14 +13,19 @@ writes made to them. No Lua script touches them.
 - ``plan:joins`` and ``plan:joined``: the members that join the row an earlier slice
   planned for their email, and those emails (:func:`add_joins`, :func:`joins_of`);
 - ``plan:phones``: the phones that became shared while the batch was planned
-  (:func:`add_shared_phones`).
+  (:func:`add_shared_phones`);
+- ``email_changes`` (:func:`shared.constants.batch_email_changes`): the email changes the
+  plan found, in order (:func:`add_email_changes`), which ``sync_batch`` applies once it is
+  planned (:func:`email_change_count`, :func:`email_change`; how far it went is the batch
+  record's ``email_changes_done``).
 
-Every commit of the plan keeps them all for :data:`SCRATCH_TTL_S` more (:func:`keep`), so
-a plan never finished leaves nothing behind. Its end (``final.finish``) drops the progress
-and the claims (:func:`drop_progress`); the joins and shared phones are read when each
-chunk's profile job is recorded (:func:`late_findings`, :func:`joins_of`) and stay until
-the batch ends, when ``workers/push/lifecycle.py`` deletes every key of
-:func:`shared.constants.batch_plan_keys`.
+Every commit of the plan keeps them all for :data:`SCRATCH_TTL_S` more (:func:`keep`; the
+email changes from when they are written), so a plan never finished leaves nothing behind.
+Its end (``final.finish``) drops the progress and the claims (:func:`drop_progress`); the
+joins and shared phones are read when each chunk's profile job is recorded
+(:func:`late_findings`, :func:`joins_of`) and stay until the batch ends, when
+``workers/push/lifecycle.py`` deletes every key of :func:`shared.constants.batch_plan_keys`,
+and the email changes.
 """
 
 from __future__ import annotations
@@ -171,6 +176,18 @@ def claims_of(client: redis.Redis, account: str, batch_id: str,
     return {e: as_text(v) for e, v in zip(emails, raw, strict=True) if v}
 
 
+def email_change_count(client: redis.Redis, account: str, batch_id: str) -> int:
+    return int(client.llen(keys.batch_email_changes(account, batch_id)))
+
+
+def email_change(client: redis.Redis, account: str, batch_id: str,
+                 index: int) -> dict[str, Any]:
+    """The ``index``-th email change, as the fields of an ``EmailChange``."""
+    raw: Any = client.lindex(keys.batch_email_changes(account, batch_id), index)
+    found: dict[str, Any] = orjson.loads(raw or "{}")
+    return found
+
+
 def late_findings(client: redis.Redis, account: str, batch_id: str, emails: list[str],
                   phones: list[str]) -> tuple[list[str], set[str]]:
     """Those of ``emails`` that members of later slices join, and those of ``phones`` that
@@ -258,6 +275,16 @@ def add_shared_phones(pipe: Any, account: str, batch_id: str, phones: Iterable[s
     shared = list(phones)
     if shared:
         pipe.sadd(keys.batch_plan_shared_phones(account, batch_id), *shared)
+
+
+def add_email_changes(pipe: Any, account: str, batch_id: str,
+                      changes: Sequence[bytes]) -> None:
+    """Append email changes (each the JSON of an ``EmailChange``), kept
+    :data:`SCRATCH_TTL_S`."""
+    if changes:
+        key = keys.batch_email_changes(account, batch_id)
+        pipe.rpush(key, *changes)
+        pipe.expire(key, SCRATCH_TTL_S)
 
 
 def drop_progress(pipe: Any, account: str, batch_id: str) -> None:

@@ -12,7 +12,6 @@ import logging
 import time
 
 import dramatiq
-import orjson
 import redis
 
 from shared import constants as keys
@@ -30,6 +29,7 @@ from shared.state.batch_record import (
 )
 from shared.state.chunk_record import ChunkField, ChunkStatus
 from shared.state.chunk_record import chunk_id as chunk_id_of
+from shared.state.plan_record import email_change, email_change_count
 from workers.push.deliver import chunk as chunk_actors
 from workers.push.deliver.identity_ops import lookup_profiles
 from workers.push.failures import stops_on_account_problems
@@ -77,13 +77,12 @@ def _apply_email_change(client: redis.Redis, klaviyo: Klaviyo, account: str,
 def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
     """Apply pending email changes in order; False when rate-limited (re-sent later)."""
     batch_id = batch.batch_id
-    changes_key = keys.batch_email_changes(account, batch_id)
-    total = int(client.llen(changes_key))
+    total = email_change_count(client, account, batch_id)
     if batch.email_changes_done >= total:
         return True
     klaviyo = klaviyo_for(client, account_config(client, account))
     for index in range(batch.email_changes_done, total):
-        change = EmailChange(**orjson.loads(client.lindex(changes_key, index) or "{}"))
+        change = EmailChange(**email_change(client, account, batch_id, index))
         try:
             conflict = _apply_email_change(client, klaviyo, account, change)
         except RateLimited as limited:

@@ -78,3 +78,15 @@ def test_an_emails_joins_are_found_by_that_email_only(r: redis.Redis) -> None:
     assert record.joins_of(r, "acme", "b1", ["ann@example.com"]) == {
         "ann@example.com": [JoinEntry("C2", first_time=True, owed=False,
                                       sent_unsubscribed=True)]}
+
+
+def test_email_changes_read_back_in_the_order_the_plan_found_them(r: redis.Redis) -> None:
+    assert record.email_change_count(r, "acme", "b1") == 0
+    with r.pipeline(transaction=True) as pipe:
+        record.add_email_changes(pipe, "acme", "b1", [
+            b'{"contact_id": "C1", "old_email": "a@example.com", "new_email": "b@example.com"}',
+            b'{"contact_id": "C2", "old_email": "c@example.com", "new_email": "d@example.com"}'])
+        pipe.execute()
+    assert record.email_change_count(r, "acme", "b1") == 2
+    assert record.email_change(r, "acme", "b1", 1)["contact_id"] == "C2"
+    assert record.email_change(r, "acme", "b1", 2) == {}

@@ -321,9 +321,7 @@ class StreamPlanner:
         phone_owners.claim(pipe, account, window.phone_claims)
         health.owe_list(pipe, account, window.owe_list)
         add_counts(pipe, account, batch_id, window.counts)
-        if window.email_changes:
-            pipe.rpush(keys.batch_email_changes(account, batch_id), *window.email_changes)
-            pipe.expire(keys.batch_email_changes(account, batch_id), plan_record.SCRATCH_TTL_S)
+        plan_record.add_email_changes(pipe, account, batch_id, window.email_changes)
         plan_record.add_claims(pipe, account, batch_id,
                                {e: c.encode() for e, c in window.claims.items()})
         plan_record.add_joins(pipe, account, batch_id, window.joins)
