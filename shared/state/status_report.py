@@ -29,7 +29,7 @@ RECENT_SECONDS = 3600
 def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any]:
     """The whole report, as plain data (what ``status --json`` prints)."""
     now = time.time() if now is None else now
-    depths = queue_depths(broker_redis(client))
+    depths = queue_depths(client)
     throttles = recent_throttles(client, now - RECENT_SECONDS)
     by_operation: dict[str, int] = {}
     for entry in throttles:

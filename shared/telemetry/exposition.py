@@ -32,7 +32,6 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from shared import constants as keys
-from shared.broker_redis import broker_redis
 from shared.redis_text import as_text
 from shared.telemetry import metrics as m
 from shared.telemetry.broker_stats import events_backlog, queue_depths
@@ -155,7 +154,7 @@ class RedisStateCollector(Collector):
         delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,
                                     labels=["queue"])
         dead = GaugeMetricFamily(m.DEAD_LETTERS.name, m.DEAD_LETTERS.help, labels=["queue"])
-        for depth in queue_depths(broker_redis(client)):
+        for depth in queue_depths(client):
             messages.add_metric([depth.queue], depth.messages)
             delayed.add_metric([depth.queue], depth.delayed)
             dead.add_metric([depth.queue], depth.dead)
