@@ -124,7 +124,7 @@ class OperatorPages:
         return {"rows": rows, "total": found.total, "built_at": found.built_at,
                 "index_ttl": account_index.INDEX_TTL_S, "now": now,
                 "processes": heartbeats.beating(self.redis, now),
-                "alive": heartbeats.alive(self.redis, now, broker_redis(self.redis)),
+                "alive": heartbeats.alive(self.redis, now),
                 "queues": depths, "dead_total": sum(d.dead for d in depths),
                 "backlog": events_backlog(self.redis), "blocked": blocked_now(self.redis, now)}
 

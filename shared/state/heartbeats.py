@@ -15,6 +15,7 @@ import time
 import redis
 
 from shared import constants as keys
+from shared.broker_redis import broker_redis
 from shared.redis_text import as_text
 
 ALIVE_S = 30.0
@@ -49,12 +50,12 @@ class Heart:
         self.client.zrem(keys.HEARTBEATS, self.member)
 
 
-def alive(client: redis.Redis, now: float | None = None,
-          broker: redis.Redis | None = None) -> dict[str, int]:
+def alive(client: redis.Redis, now: float | None = None) -> dict[str, int]:
     """How many processes of each kind beat within :data:`ALIVE_S`; ``worker``: Dramatiq's
-    own heartbeats on the ``broker`` Redis (None: RabbitMQ, whose workers beat into the
-    state's set like the other kinds)."""
+    own heartbeats on the broker's Redis (:func:`shared.broker_redis.broker_redis`), or on
+    RabbitMQ the workers' beats in the state's set."""
     now = time.time() if now is None else now
+    broker = broker_redis(client)
     members = client.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf")
     counts: dict[str, int] = dict.fromkeys((*KINDS, "worker"), 0)
     for member in members:

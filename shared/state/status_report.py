@@ -15,7 +15,6 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.broker_redis import broker_redis
 from shared.klaviyo.rate_limiter import blocked_now
 from shared.state import heartbeats
 from shared.state.account_status import account_statuses, known_accounts
@@ -52,7 +51,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
             "blocked": blocked_now(client),
         },
         "scheduler_alive": bool(client.exists(keys.SCHEDULER_HEARTBEAT)),
-        "processes": heartbeats.alive(client, now, broker_redis(client)),
+        "processes": heartbeats.alive(client, now),
     }
 
 
