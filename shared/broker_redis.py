@@ -18,6 +18,7 @@ none (``None``): queue depths come from RabbitMQ itself
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import redis
@@ -31,6 +32,7 @@ NOT_ON_RABBITMQ = ("not available with a RabbitMQ broker yet (SYNC_BROKER_URL is
                    "the dead-letter counts are in 'contact-sync status' and /metrics, the "
                    "letters themselves in RabbitMQ's '<queue>.XQ' queues (docs/OPERATIONS.md)")
 """What the dead-letter tools answer on RabbitMQ."""
+_CREDENTIALS = re.compile(r"://[^/;]*@")
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -43,12 +45,9 @@ def is_rabbitmq_url(url: str | None) -> bool:
 
 
 def redacted(url: str) -> str:
-    """``url`` with its user and password left out (``amqp://***@host:5672/vhost``)."""
-    scheme, sep, rest = url.rpartition("://")
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+    """``url`` with its users and passwords left out (``amqp://***@host:5672/vhost``; each
+    of several ``;``-separated node URLs)."""
+    return _CREDENTIALS.sub("://***@", url)
 
 
 def broker_url(settings: Settings) -> str | None:

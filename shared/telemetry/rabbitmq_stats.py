@@ -51,9 +51,10 @@ def _count(connection: Any, channel: Any, queue: str) -> tuple[Any, int]:
 
 
 def rabbitmq_counts(url: str, queues: list[str]) -> dict[str, int]:
-    """Queue name -> its ready messages, on the RabbitMQ of ``url``."""
+    """Queue name -> its ready messages, on the RabbitMQ of ``url`` (several node URLs
+    separated by ``;``, as Dramatiq takes them: the first that answers)."""
     try:
-        connection = pika.BlockingConnection(_parameters(url))
+        connection = pika.BlockingConnection([_parameters(u) for u in url.split(";")])
     except pika.exceptions.AMQPError as error:
         raise BrokerUnavailable(f"RabbitMQ {redacted(url)} is unreachable "
                                 f"({type(error).__name__})") from None
