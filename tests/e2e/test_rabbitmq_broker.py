@@ -2,7 +2,10 @@
 a private node of tests/support/rabbitmq.py) and the state on one Redis: the push reaches
 Klaviyo and the default list, and what an operator reads -- ``status``, ``/metrics``, the
 worker's health check, ``dlq`` -- works or says it does not, never showing the broker's
-password."""
+password. And, in this process on the same node, the service's RabbitMQ broker with a
+message that fails for good: counted as a dead letter, its actor's hook run.
+
+One module, so that a test process starts one RabbitMQ node (a few seconds of Erlang)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,18 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis
 
+from shared import constants as keys
+from shared.state.heartbeats import alive
+from shared.state.status_report import build_status
+from tests.conftest import Setting
 from tests.e2e.pipeline import Pipeline
 from tests.support.process_stack import wait_until
+from tests.support.rabbitmq import RabbitNode
+from tests.workers.dramatiq_harness import FAIL_FLAG, flaky_actor, running_worker, wait_for
+from workers.runtime.broker import make_broker
+from workers.runtime.middleware.dead_letter_hooks import on_dead_letter
 
 STATE_SHAPES = ("rabbitmq",)
 """Every test here runs with the queues on RabbitMQ (tests/e2e/conftest.py)."""
@@ -98,3 +110,28 @@ def test_the_operator_tools_answer_and_never_show_the_brokers_password(
     said += [pipeline.stack.output(name, i) for name, group in pipeline.stack.processes.items()
              for i in range(len(group))]
     assert not [text for text in said if password in text]
+
+
+def test_a_message_failing_for_good_on_rabbitmq_is_a_counted_dead_letter_and_runs_its_hook(
+        rabbitmq_node: RabbitNode, redis_url: str, r: redis.Redis, setting: Setting) -> None:
+    queues = rabbitmq_node.fresh_url()
+    setting("REDIS_URL", redis_url)
+    setting("SYNC_BROKER_URL", queues)
+    broker = make_broker(redis_url, queues)
+    actor = flaky_actor(broker, redis_url)
+    given_up: list[tuple[str, ...]] = []
+    on_dead_letter(actor.actor_name)(lambda message: given_up.append(tuple(message.args)))
+    r.set(FAIL_FLAG, "1")
+    try:
+        with running_worker(broker):
+            wait_for(lambda: alive(r)["worker"] == 1)  # it beats into the state
+            actor.send("acme", "b-1")
+            wait_for(lambda: given_up == [("acme", "b-1")])
+            depth = next(d for d in build_status(r)["queues"] if d["queue"] == actor.queue_name)
+            assert depth == {"queue": actor.queue_name, "messages": 0, "delayed": 0, "dead": 1}
+        assert alive(r)["worker"] == 0, "a stopped worker leaves the heartbeats at once"
+        counted = r.hgetall(keys.METRICS)
+        assert [v for k, v in counted.items() if "dead_lettered" in k
+                and actor.actor_name in k] == ["1"]
+    finally:
+        broker.close()

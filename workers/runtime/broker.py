@@ -192,7 +192,9 @@ def current_redis_url() -> str | None:
     return _current[0] if _current else None
 
 
-def _make_broker(redis_url: str, queues_url: str) -> dramatiq.Broker:
+def make_broker(redis_url: str, queues_url: str) -> dramatiq.Broker:
+    """The broker of :func:`setup_broker`, not set as Dramatiq's global one (tests)."""
+
     def state() -> redis.Redis:
         return state_client(redis_url)
 
@@ -226,7 +228,7 @@ def setup_broker(redis_url: str, broker_url: str | None = None) -> dramatiq.Brok
         queues_url = broker_url or redis_url
         if _current is not None and _current[0] == redis_url and _current[2] == queues_url:
             return _current[1]
-        broker = _make_broker(redis_url, queues_url)
+        broker = make_broker(redis_url, queues_url)
         previous = _current[1] if _current is not None else dramatiq.broker.global_broker
         if previous is not None:
             for name in previous.get_declared_actors():
