@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import unquote, urlsplit
 
 import redis
 
@@ -48,6 +49,19 @@ def redacted(url: str) -> str:
     """``url`` with its users and passwords left out (``amqp://***@host:5672/vhost``; each
     of several ``;``-separated node URLs)."""
     return _CREDENTIALS.sub("://***@", url)
+
+
+def url_passwords(url: str | None) -> list[str]:
+    """The passwords a URL (or ``;``-separated URLs) carries, to be masked in logs."""
+    found = []
+    for part in (url or "").split(";"):
+        try:
+            password = urlsplit(part.strip()).password
+        except ValueError:
+            continue
+        if password:
+            found.append(unquote(password))
+    return found
 
 
 def broker_url(settings: Settings) -> str | None:

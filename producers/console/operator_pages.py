@@ -25,6 +25,7 @@ from shared.state import account_index, heartbeats
 from shared.state.account_status import account_statuses
 from shared.state.dead_letters import DeadLetters
 from shared.telemetry.broker_stats import events_backlog, queue_depths
+from shared.telemetry.rabbitmq_stats import BrokerUnavailable
 
 PAGE_SIZES = (25, 50, 100, 200)
 LOGIN_FORM_BYTES = 4096
@@ -120,7 +121,10 @@ class OperatorPages:
         statuses = account_statuses(self.redis, found.accounts, now)
         rows = list(zip(summaries(statuses), [s["rejected"] for s in statuses],
                         strict=True))
-        depths = queue_depths(self.redis)
+        try:
+            depths = queue_depths(self.redis)
+        except BrokerUnavailable:  # RabbitMQ down: the page shows no queues
+            depths = []
         return {"rows": rows, "total": found.total, "built_at": found.built_at,
                 "index_ttl": account_index.INDEX_TTL_S, "now": now,
                 "processes": heartbeats.beating(self.redis, now),

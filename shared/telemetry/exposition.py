@@ -35,6 +35,7 @@ from shared import constants as keys
 from shared.redis_text import as_text
 from shared.telemetry import metrics as m
 from shared.telemetry.broker_stats import events_backlog, queue_depths
+from shared.telemetry.rabbitmq_stats import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,12 @@ class RedisStateCollector(Collector):
         delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,
                                     labels=["queue"])
         dead = GaugeMetricFamily(m.DEAD_LETTERS.name, m.DEAD_LETTERS.help, labels=["queue"])
-        for depth in queue_depths(client):
+        try:
+            depths = queue_depths(client)
+        except BrokerUnavailable as error:  # RabbitMQ: the queue series are left out
+            log.warning("/metrics could not read the queues: %s", error)
+            depths = []
+        for depth in depths:
             messages.add_metric([depth.queue], depth.messages)
             delayed.add_metric([depth.queue], depth.delayed)
             dead.add_metric([depth.queue], depth.dead)

@@ -50,6 +50,21 @@ def _count(connection: Any, channel: Any, queue: str) -> tuple[Any, int]:
     return channel, int(answer.method.message_count)
 
 
+def rabbitmq_address(url: str) -> str:
+    """``host:port`` of the first node ``url`` names (never its user or password)."""
+    parameters = pika.URLParameters(url.split(";")[0])
+    return f"{parameters.host}:{parameters.port}"
+
+
+def rabbitmq_answers(url: str) -> bool:
+    """Whether a connection to the RabbitMQ of ``url`` opens (then closed at once)."""
+    try:
+        pika.BlockingConnection([_parameters(u) for u in url.split(";")]).close()
+    except pika.exceptions.AMQPError:
+        return False
+    return True
+
+
 def rabbitmq_counts(url: str, queues: list[str]) -> dict[str, int]:
     """Queue name -> its ready messages, on the RabbitMQ of ``url`` (several node URLs
     separated by ``;``, as Dramatiq takes them: the first that answers)."""
