@@ -42,7 +42,6 @@ import redis
 from shared.broker_redis import BrokerNotConfigured, broker_url, is_rabbitmq_url, url_passwords
 from shared.redis_client import RedisOutage, connect, redis_address
 from shared.settings import Settings
-from shared.telemetry.rabbitmq_stats import rabbitmq_address, rabbitmq_answers
 from shared.telemetry.scrub import scrub_text
 
 CONTEXT_FIELDS = ("account", "batch_id", "chunk_id", "event_id", "contact_id")
@@ -140,8 +139,12 @@ class BrokerOutageFilter(logging.Filter):
         super().__init__()
         self.redis_url = redis_url
         rabbitmq = is_rabbitmq_url(redis_url)
-        address = (rabbitmq_address(redis_url) if redis_url and rabbitmq
-                   else redis_address(redis_url) if redis_url else "?")
+        if redis_url and rabbitmq:
+            from shared.telemetry.rabbitmq_stats import rabbitmq_address  # pika: a worker's
+
+            address = rabbitmq_address(redis_url)
+        else:
+            address = redis_address(redis_url) if redis_url else "?"
         self.outage = RedisOutage(process_name, address,
                                   logging.getLogger("workers.runtime.broker"),
                                   service="RabbitMQ" if rabbitmq else "Redis")
@@ -165,6 +168,8 @@ class BrokerOutageFilter(logging.Filter):
         self._probe.start()
 
     def _wait_for_redis(self, url: str) -> None:
+        from shared.telemetry.rabbitmq_stats import rabbitmq_answers
+
         client = None if is_rabbitmq_url(url) else connect(url)
         wait = self.outage.first_wait
         while self.outage.down:

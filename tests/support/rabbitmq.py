@@ -5,9 +5,11 @@ The node is Debian's ``rabbitmq-server`` started as a private node: its own node
 (``rabbit-<random>@localhost``), free loopback ports (AMQP, distribution, and its own
 ``epmd``), and its database, logs, config, cookie and plugin list in a temporary
 directory, so it touches neither the system service (scripts/setup stops it) nor another
-test process's node. Starting it takes a few seconds (Erlang); it is started once per test
-process, when a test first asks for it, and each pipeline gets a virtual host of its own
-(:meth:`RabbitNode.fresh_url`), so two stacks never share a queue. Without
+test process's node. Starting it takes 6-8 s (Erlang; measured on a 2-core machine), a
+virtual host ~3 s (two ``rabbitmqctl`` runs), stopping ~1 s; so it is started once per test
+process, when a test first asks for it (tests/e2e/test_rabbitmq_broker.py, one module,
+so one node), and each user gets a virtual host of its own (:meth:`RabbitNode.fresh_url`):
+two stacks never share a queue. Without
 ``rabbitmq-server`` (scripts/setup ``--test-tools`` installs it) the tests that need it are
 skipped, saying so.
 """
