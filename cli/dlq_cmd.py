@@ -1,6 +1,7 @@
 """``contact-sync dlq list|show|replay|purge``: messages that failed for good.
 
-Messages carry ids only (account, batch, chunk); errors are shown masked anyway.
+Messages carry ids only (account, batch, chunk); errors are shown masked anyway. With a
+RabbitMQ broker every subcommand answers one line saying it is not available there yet.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.process_cmds import fail, open_redis
-from shared.broker_redis import broker_redis
+from shared.broker_redis import NOT_ON_RABBITMQ, broker_redis
 from shared.settings import get_settings
 from shared.state.dead_letters import DeadLetter, DeadLetters
 
@@ -29,7 +30,10 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _letters() -> DeadLetters:
-    return DeadLetters(broker_redis(open_redis(get_settings())))
+    broker = broker_redis(open_redis(get_settings()))
+    if broker is None:
+        raise fail(f"dead letters are {NOT_ON_RABBITMQ}")
+    return DeadLetters(broker)
 
 
 def when(epoch: float) -> str:

@@ -10,6 +10,8 @@ What each kind's check proves, no more:
   cannot find its own. It checks that process ``--pid`` (1: the container's main process)
   runs ``dramatiq`` and still has at least one worker child process, and that Redis holds
   a Dramatiq heartbeat younger than 30 s (from some worker, not necessarily this one).
+  With a RabbitMQ broker (no Dramatiq heartbeats) the workers beat into the state like
+  the other kinds, so the last check is a worker of this host's heartbeat.
 
 One line on stdout, exit 0 when healthy, 1 when not (Redis unreachable included).
 """
@@ -69,7 +71,10 @@ def _worker(client: redis.Redis, pid: int, now: float) -> str | None:
         return f"process {pid} is not a dramatiq worker ({_cmdline(pid)[:80] or 'not running'})"
     if not _children(pid):
         return f"dramatiq (process {pid}) has no worker processes left"
-    if not client.zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000, "+inf"):
+    broker = broker_redis(client)
+    if broker is None:  # RabbitMQ
+        return _own_heartbeat(client, "worker", now)
+    if not broker.zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000, "+inf"):
         return f"no Dramatiq worker heartbeat in Redis in the last {ALIVE_S:.0f} s"
     return None
 
@@ -92,7 +97,7 @@ def healthcheck(
     try:
         client = connect(settings.redis_url)
         now = time.time()
-        problem = _worker(broker_redis(client), pid, now) if kind == "worker" else (
+        problem = _worker(client, pid, now) if kind == "worker" else (
             _own_heartbeat(client, kind, now))
     except (redis.RedisError, ValueError) as error:
         problem = describe_redis_error(error, settings.redis_url)

@@ -15,10 +15,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from cli.process_cmds import open_redis
+from cli.process_cmds import fail, open_redis
 from shared.settings import get_settings
 from shared.state.batch_record import BatchStatus
 from shared.state.status_report import account_statuses, build_status, known_accounts
+from shared.telemetry.rabbitmq_stats import BrokerUnavailable
 
 
 def _when(epoch: float | None, now: float) -> str:
@@ -204,13 +205,21 @@ def status(
         _one_account(client, account, as_json)
         return
     if as_json:
-        typer.echo(json.dumps(build_status(client), indent=2, default=str))
+        typer.echo(json.dumps(_status(client), indent=2, default=str))
         return
     console = Console(width=min(WIDTH, Console().width))
     if not watch:
-        console.print(render(build_status(client)))
+        console.print(render(_status(client)))
         return
     _watch(client, console, every)
+
+
+def _status(client: redis.Redis) -> dict[str, Any]:
+    """:func:`build_status`; a RabbitMQ broker that does not answer: one line, exit 1."""
+    try:
+        return build_status(client)
+    except BrokerUnavailable as error:
+        raise fail(str(error)) from None
 
 
 def _one_account(client: redis.Redis, account: str, as_json: bool) -> None:
@@ -227,7 +236,7 @@ def _one_account(client: redis.Redis, account: str, as_json: bool) -> None:
 
 
 def _watch(client: redis.Redis, console: Console, every: float) -> None:
-    with Live(render(build_status(client)), console=console, refresh_per_second=4) as live:
+    with Live(render(_status(client)), console=console, refresh_per_second=4) as live:
         try:
             while True:
                 time.sleep(every)
@@ -235,5 +244,7 @@ def _watch(client: redis.Redis, console: Console, every: float) -> None:
                     live.update(render(build_status(client)))
                 except redis.RedisError as error:
                     live.update(Text(f"Redis unreachable ({type(error).__name__}); retrying"))
+                except BrokerUnavailable as error:
+                    live.update(Text(f"{error}; retrying"))
         except KeyboardInterrupt:
             pass

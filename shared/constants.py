@@ -28,11 +28,12 @@ DUE_REVERSE = f"{PREFIX}:due:reverse"
 DRAMATIQ_NAMESPACE = "dramatiq"
 """Key prefix of the Dramatiq Redis broker."""
 HEARTBEATS = f"{PREFIX}:heartbeats"
-"""Sorted set: ``<kind>:<host>:<pid>`` -> the time of that process's last heartbeat."""
+"""Sorted set: ``<kind>:<host>:<pid>`` -> the time of that process's last heartbeat (kind
+``worker`` only with a RabbitMQ broker: workers.runtime.middleware.worker_heartbeat)."""
 QUEUES = f"{PREFIX}:queues"
 """Set: the Dramatiq queues any process declared
 (workers.runtime.middleware.register_queues), so operator tools list queues without
-scanning the keyspace."""
+scanning the keyspace; in the state, whichever the broker."""
 REJECTING_ACCOUNTS = f"{PREFIX}:rejecting"
 """Set: accounts that have (or had) contacts Klaviyo refused; ``/metrics`` reads the
 rejected count of these only."""

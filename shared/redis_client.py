@@ -169,9 +169,12 @@ class RedisOutage:
     MAX_WAIT_S = 10.0
 
     def __init__(self, who: str, address: str, logger: logging.Logger | None = None,
-                 first_wait: float = FIRST_WAIT_S, max_wait: float = MAX_WAIT_S) -> None:
+                 first_wait: float = FIRST_WAIT_S, max_wait: float = MAX_WAIT_S,
+                 service: str = "Redis") -> None:
         self.who = who
         self.address = address
+        self.service = service
+        """What is out: ``Redis``, or ``RabbitMQ`` (a worker's broker)."""
         self.log = logger or logging.getLogger(__name__)
         self.first_wait = first_wait
         self.max_wait = max_wait
@@ -190,9 +193,9 @@ class RedisOutage:
                 self._since = time.monotonic()
                 reason = _reason(error)
                 self.log.warning(
-                    "%s: Redis at %s is unreachable (%s); retrying with growing waits (up to "
-                    "%.0f s), and logging once when it is back", self.who, self.address,
-                    reason, self.max_wait)
+                    "%s: %s at %s is unreachable (%s); retrying with growing waits (up to "
+                    "%.0f s), and logging once when it is back", self.who, self.service,
+                    self.address, reason, self.max_wait)
             self.failures += 1
             return float(min(self.max_wait, self.first_wait * 2 ** (self.failures - 1)))
 
@@ -202,7 +205,7 @@ class RedisOutage:
             return
         with self._lock:
             if self.failures:
-                self.log.info("%s: Redis at %s is back after %.0f s (%d failed attempt(s))",
-                              self.who, self.address, time.monotonic() - self._since,
-                              self.failures)
+                self.log.info("%s: %s at %s is back after %.0f s (%d failed attempt(s))",
+                              self.who, self.service, self.address,
+                              time.monotonic() - self._since, self.failures)
                 self.failures = 0

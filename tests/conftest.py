@@ -14,6 +14,7 @@ from tests.support.accounts import TEST_ACCOUNT, configure_accounts
 
 pytest_plugins = [
     "tests.support.fixtures",
+    "tests.support.rabbitmq",
     "tests.support.redis_cluster",
     "tests.support.sentry_envelopes",
 ]

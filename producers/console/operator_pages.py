@@ -18,12 +18,14 @@ from producers.console.links import secret_of
 from producers.console.pages import Refused, first, read_form, render, with_query
 from producers.console.tokens import csrf_matches, csrf_token
 from shared.account_service.settings import summaries
+from shared.broker_redis import NOT_ON_RABBITMQ, broker_redis
 from shared.klaviyo.rate_limiter import blocked_now
 from shared.settings import Settings
 from shared.state import account_index, heartbeats
 from shared.state.account_status import account_statuses
 from shared.state.dead_letters import DeadLetters
 from shared.telemetry.broker_stats import events_backlog, queue_depths
+from shared.telemetry.rabbitmq_stats import BrokerUnavailable
 
 PAGE_SIZES = (25, 50, 100, 200)
 LOGIN_FORM_BYTES = 4096
@@ -35,7 +37,6 @@ class OperatorPages:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.redis = client
         self.settings = settings
-        self.letters = DeadLetters(client)
         self.router = APIRouter(include_in_schema=False)
         add = self.router.add_api_route
         add("/console/login", self.login_page, methods=["GET"])
@@ -47,6 +48,14 @@ class OperatorPages:
         add("/console/dead-letters/replay", self.replay, methods=["POST"])
         add("/console/dead-letters/purge", self.purge, methods=["POST"])
         add("/console/dead-letters/{letter_id}", self.dead_letter, methods=["GET"])
+
+    @property
+    def letters(self) -> DeadLetters:
+        """The dead letters, on the broker's Redis; refused on RabbitMQ."""
+        broker = broker_redis(self.redis)
+        if broker is None:
+            raise Refused(501, f"Dead letters are {NOT_ON_RABBITMQ}.")
+        return DeadLetters(broker)
 
     def _page(self, name: str, context: dict[str, Any], status: int = 200) -> Response:
         return render(self.settings, name, {"section": "", **context}, status=status)
@@ -112,7 +121,10 @@ class OperatorPages:
         statuses = account_statuses(self.redis, found.accounts, now)
         rows = list(zip(summaries(statuses), [s["rejected"] for s in statuses],
                         strict=True))
-        depths = queue_depths(self.redis)
+        try:
+            depths = queue_depths(self.redis)
+        except BrokerUnavailable:  # RabbitMQ down: the page shows no queues
+            depths = []
         return {"rows": rows, "total": found.total, "built_at": found.built_at,
                 "index_ttl": account_index.INDEX_TTL_S, "now": now,
                 "processes": heartbeats.beating(self.redis, now),
@@ -150,8 +162,9 @@ class OperatorPages:
         if viewer is None:
             return RedirectResponse("/console/login", 303)
         queue = request.query_params.get("queue") or None
-        letters = await run_in_threadpool(self.letters.list, queue)
-        counts = await run_in_threadpool(self.letters.count)
+        dead = self.letters
+        letters = await run_in_threadpool(dead.list, queue)
+        counts = await run_in_threadpool(dead.count)
         return self._page("dead_letters.html", {
             "viewer": viewer, "letters": letters[:LETTERS_SHOWN], "total": len(letters),
             "counts": counts, "queue": queue, "done": _done(request)})
@@ -168,15 +181,16 @@ class OperatorPages:
 
     async def replay(self, request: Request) -> Response:
         _, form = await self._posted(request)
+        dead = self.letters
         if first(form, "all"):
             queue = first(form, "queue") or None
-            count = await run_in_threadpool(self.letters.replay_all, queue)
+            count = await run_in_threadpool(dead.replay_all, queue)
         else:
             count = 0
             for letter_id in form.get("ids", [])[:LETTERS_SHOWN]:
-                letter = await run_in_threadpool(self.letters.get, letter_id[:200])
+                letter = await run_in_threadpool(dead.get, letter_id[:200])
                 if letter is not None:
-                    count += await run_in_threadpool(self.letters.replay, letter)
+                    count += await run_in_threadpool(dead.replay, letter)
         return RedirectResponse(f"/console/dead-letters?replayed={count}", 303)
 
     async def purge(self, request: Request) -> Response:

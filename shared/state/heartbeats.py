@@ -1,6 +1,8 @@
 """Which processes are alive, for ``contact-sync status``: each long-running process beats
 into one sorted set (member ``<kind>:<host>:<pid>``, score = the time of its last beat);
-workers are read from the Dramatiq broker's own heartbeats. A process that has not beaten
+workers are read from the Dramatiq Redis broker's own heartbeats, or, on RabbitMQ (which
+keeps none), beat into the same set (kind ``worker``,
+:mod:`workers.runtime.middleware.worker_heartbeat`). A process that has not beaten
 for :data:`ALIVE_S` counts as gone; beats older than an hour are pruned as new ones come.
 """
 
@@ -13,6 +15,7 @@ import time
 import redis
 
 from shared import constants as keys
+from shared.broker_redis import broker_redis
 from shared.redis_text import as_text
 
 ALIVE_S = 30.0
@@ -47,19 +50,20 @@ class Heart:
         self.client.zrem(keys.HEARTBEATS, self.member)
 
 
-def alive(client: redis.Redis, now: float | None = None,
-          broker: redis.Redis | None = None) -> dict[str, int]:
-    """How many processes of each kind (and ``worker``: Dramatiq's own heartbeats, on the
-    ``broker`` Redis when the queues have their own) beat within :data:`ALIVE_S`."""
+def alive(client: redis.Redis, now: float | None = None) -> dict[str, int]:
+    """How many processes of each kind beat within :data:`ALIVE_S`; ``worker``: Dramatiq's
+    own heartbeats on the broker's Redis (:func:`shared.broker_redis.broker_redis`), or on
+    RabbitMQ the workers' beats in the state's set."""
     now = time.time() if now is None else now
+    broker = broker_redis(client)
     members = client.zrangebyscore(keys.HEARTBEATS, now - ALIVE_S, "+inf")
-    workers = (broker or client).zcount(keys.dramatiq_heartbeats(), (now - ALIVE_S) * 1000,
-                                        "+inf")
-    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+    counts: dict[str, int] = dict.fromkeys((*KINDS, "worker"), 0)
     for member in members:
         kind = as_text(member).split(":", 1)[0]
         counts[kind] = counts.get(kind, 0) + 1
-    counts["worker"] = int(workers)
+    if broker is not None:
+        counts["worker"] += int(broker.zcount(keys.dramatiq_heartbeats(),
+                                              (now - ALIVE_S) * 1000, "+inf"))
     return counts
 
 

@@ -15,7 +15,6 @@ from typing import Any
 import redis
 
 from shared import constants as keys
-from shared.broker_redis import broker_redis
 from shared.klaviyo.rate_limiter import blocked_now
 from shared.state import heartbeats
 from shared.state.account_status import account_statuses, known_accounts
@@ -29,7 +28,7 @@ RECENT_SECONDS = 3600
 def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any]:
     """The whole report, as plain data (what ``status --json`` prints)."""
     now = time.time() if now is None else now
-    depths = queue_depths(broker_redis(client))
+    depths = queue_depths(client)
     throttles = recent_throttles(client, now - RECENT_SECONDS)
     by_operation: dict[str, int] = {}
     for entry in throttles:
@@ -52,7 +51,7 @@ def build_status(client: redis.Redis, now: float | None = None) -> dict[str, Any
             "blocked": blocked_now(client),
         },
         "scheduler_alive": bool(client.exists(keys.SCHEDULER_HEARTBEAT)),
-        "processes": heartbeats.alive(client, now, broker_redis(client)),
+        "processes": heartbeats.alive(client, now),
     }
 
 

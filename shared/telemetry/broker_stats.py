@@ -1,8 +1,12 @@
-"""What the Dramatiq Redis broker (and the events stream) hold now, read from their keys.
+"""What the Dramatiq broker's queues (and the events stream) hold now.
 
-Shared by the metrics collector (``/metrics``) and ``contact-sync status``. Per queue:
-``messages`` waiting or being processed (``<ns>:<q>.msgs``), ``delayed`` (retries and
-delayed sends, ``<ns>:<q>.DQ.msgs``) and ``dead`` letters (``<ns>:<q>.XQ``).
+Shared by the metrics collector (``/metrics``), ``contact-sync status`` and the console.
+Per queue: ``messages`` waiting or being processed, ``delayed`` (retries and delayed sends)
+and ``dead`` letters. On a broker Redis they are read from Dramatiq's keys
+(``<ns>:<q>.msgs``, ``<ns>:<q>.DQ.msgs``, ``<ns>:<q>.XQ``); on RabbitMQ from its queues
+``<q>``, ``<q>.DQ`` and ``<q>.XQ`` (:mod:`shared.telemetry.rabbitmq_stats`, which counts
+only the messages no worker holds). The queue names come from the state
+(:mod:`workers.runtime.middleware.register_queues`), whichever the broker.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import redis
 
 from shared import constants as keys
 from shared import ingest_shards
+from shared.broker_redis import broker_redis, rabbitmq_url
 from shared.redis_text import as_text
+from shared.telemetry.rabbitmq_stats import rabbitmq_counts
 
 DELAY_SUFFIX = ".DQ"
 MSGS_SUFFIX = ".msgs"
@@ -36,21 +42,34 @@ class QueueDepth:
 DEFAULT_QUEUE = "default"
 
 
-def queue_names(client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE) -> list[str]:
+def queue_names(state: redis.Redis) -> list[str]:
     """Every Dramatiq queue some process declared
-    (:mod:`workers.runtime.middleware.register_queues`), and ``default``; read from one set,
-    never by scanning keys."""
-    declared: set[Any] = client.smembers(keys.QUEUES)
+    (:mod:`workers.runtime.middleware.register_queues`), and ``default``; read from one set
+    of the state, never by scanning keys."""
+    declared: set[Any] = state.smembers(keys.QUEUES)
     names = {as_text(name) for name in declared} | {DEFAULT_QUEUE}
-    return sorted(name[: -len(DELAY_SUFFIX)] if name.endswith(DELAY_SUFFIX) else name
-                  for name in names)
+    return sorted({name[: -len(DELAY_SUFFIX)] if name.endswith(DELAY_SUFFIX) else name
+                   for name in names})
 
 
-def queue_depths(
-    client: redis.Redis, namespace: str = keys.DRAMATIQ_NAMESPACE
-) -> list[QueueDepth]:
-    """Depth of every queue, by name."""
-    names = queue_names(client, namespace)
+def queue_depths(state: redis.Redis) -> list[QueueDepth]:
+    """Depth of every queue, by name, on the broker of this configuration
+    (``SYNC_BROKER_URL``, else the state's own Redis)."""
+    names = queue_names(state)
+    amqp = rabbitmq_url()
+    if amqp:
+        counts = rabbitmq_counts(amqp, [name + suffix for name in names
+                                        for suffix in ("", DELAY_SUFFIX, DEAD_SUFFIX)])
+        return [QueueDepth(name, counts[name], counts[name + DELAY_SUFFIX],
+                           counts[name + DEAD_SUFFIX]) for name in names]
+    broker = broker_redis(state)
+    assert broker is not None  # not RabbitMQ
+    return redis_queue_depths(broker, names)
+
+
+def redis_queue_depths(client: redis.Redis, names: list[str],
+                       namespace: str = keys.DRAMATIQ_NAMESPACE) -> list[QueueDepth]:
+    """Depth of each named queue on a broker Redis."""
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.hlen(keys.dramatiq_queue_messages(name, namespace))

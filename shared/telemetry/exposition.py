@@ -32,10 +32,10 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from shared import constants as keys
-from shared.broker_redis import broker_redis
 from shared.redis_text import as_text
 from shared.telemetry import metrics as m
 from shared.telemetry.broker_stats import events_backlog, queue_depths
+from shared.telemetry.rabbitmq_stats import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,12 @@ class RedisStateCollector(Collector):
         delayed = GaugeMetricFamily(m.QUEUE_DELAYED.name, m.QUEUE_DELAYED.help,
                                     labels=["queue"])
         dead = GaugeMetricFamily(m.DEAD_LETTERS.name, m.DEAD_LETTERS.help, labels=["queue"])
-        for depth in queue_depths(broker_redis(client)):
+        try:
+            depths = queue_depths(client)
+        except BrokerUnavailable as error:  # RabbitMQ: the queue series are left out
+            log.warning("/metrics could not read the queues: %s", error)
+            depths = []
+        for depth in depths:
             messages.add_metric([depth.queue], depth.messages)
             delayed.add_metric([depth.queue], depth.delayed)
             dead.add_metric([depth.queue], depth.dead)

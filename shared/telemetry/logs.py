@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import redis
 
+from shared.broker_redis import BrokerNotConfigured, broker_url, is_rabbitmq_url, url_passwords
 from shared.redis_client import RedisOutage, connect, redis_address
 from shared.settings import Settings
 from shared.telemetry.scrub import scrub_text
@@ -87,7 +88,7 @@ def secrets_of(settings: Settings) -> list[str]:
     client_secret = settings.oauth_client_secret
     values = [settings.klaviyo_api_key, settings.secret_key, settings.crm_webhook_secret,
               client_secret.get_secret_value() if client_secret else None,
-              *settings.webhook_secrets]
+              *settings.webhook_secrets, *url_passwords(settings.broker_url_set)]
     return [value for value in values if value]
 
 
@@ -125,19 +126,28 @@ CONSUMER_RESTARTING = "Restarting consumer in"
 
 
 class BrokerOutageFilter(logging.Filter):
-    """A Redis outage in a Dramatiq worker, logged once and its end once.
+    """A broker outage in a Dramatiq worker, logged once and its end once.
 
     Dramatiq's consumer threads log a CRITICAL line and "Restarting consumer in 3.00
-    seconds." every 3 s for each queue while the broker's Redis is down (they keep that
-    fixed, cheap, retry). The first such line becomes :class:`RedisOutage`'s warning, the
-    others are dropped; a probe thread pings ``redis_url`` with growing waits (0.5 s doubling
-    up to 10 s) and logs the end once when Redis answers."""
+    seconds." every 3 s for each queue while the broker (its Redis, or RabbitMQ) is down
+    (they keep that fixed, cheap, retry). The first such line becomes
+    :class:`RedisOutage`'s warning, the others are dropped; a probe thread asks the broker
+    of ``redis_url`` (``SYNC_BROKER_URL``, else ``REDIS_URL``) with growing waits (0.5 s
+    doubling up to 10 s) and logs the end once when it answers."""
 
     def __init__(self, process_name: str, redis_url: str | None) -> None:
         super().__init__()
         self.redis_url = redis_url
-        self.outage = RedisOutage(process_name, redis_address(redis_url) if redis_url else "?",
-                                  logging.getLogger("workers.runtime.broker"))
+        rabbitmq = is_rabbitmq_url(redis_url)
+        if redis_url and rabbitmq:
+            from shared.telemetry.rabbitmq_stats import rabbitmq_address  # pika: a worker's
+
+            address = rabbitmq_address(redis_url)
+        else:
+            address = redis_address(redis_url) if redis_url else "?"
+        self.outage = RedisOutage(process_name, address,
+                                  logging.getLogger("workers.runtime.broker"),
+                                  service="RabbitMQ" if rabbitmq else "Redis")
         self._probe: threading.Thread | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -158,17 +168,24 @@ class BrokerOutageFilter(logging.Filter):
         self._probe.start()
 
     def _wait_for_redis(self, url: str) -> None:
-        client = connect(url)
+        from shared.telemetry.rabbitmq_stats import rabbitmq_answers
+
+        client = None if is_rabbitmq_url(url) else connect(url)
         wait = self.outage.first_wait
         while self.outage.down:
             time.sleep(wait)
             wait = min(self.outage.max_wait, wait * 2)
-            try:
-                client.ping()
-            except redis.RedisError:  # still down: try again later
-                continue
+            if client is None:
+                if not rabbitmq_answers(url):
+                    continue
+            else:
+                try:
+                    client.ping()
+                except redis.RedisError:  # still down: try again later
+                    continue
             self.outage.recovered()
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _ids(record: logging.LogRecord) -> dict[str, str]:
@@ -222,6 +239,13 @@ class TextFormatter(logging.Formatter):
         return "\n".join(TRACEBACK_INDENT + line for line in text.splitlines())
 
 
+def _broker_or_state(settings: Settings) -> str | None:
+    try:
+        return broker_url(settings)
+    except (BrokerNotConfigured, ValueError):  # the process says so itself at start
+        return settings.redis_url
+
+
 def configure_logging(
     settings: Settings,
     process_name: str,
@@ -232,7 +256,7 @@ def configure_logging(
     """Replace the root logger's handlers with one that masks and formats as configured
     (``SYNC_LOG_FORMAT``). Returns the handler."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.addFilter(BrokerOutageFilter(process_name, settings.redis_url))
+    handler.addFilter(BrokerOutageFilter(process_name, _broker_or_state(settings)))
     handler.addFilter(MaskingFilter(process_name, secrets_of(settings)))
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()

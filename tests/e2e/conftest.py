@@ -19,7 +19,8 @@ from tests.support.openapi_contract import ContractViolations
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module that sets ``STATE_SHAPES = STATE_SHAPES`` (tests/e2e/pipeline.py) runs each
-    of its tests on one Redis and again on a Redis Cluster; the others on one Redis."""
+    of its tests on one Redis and again on a Redis Cluster (``("rabbitmq",)``: with the
+    queues on RabbitMQ); the others on one Redis."""
     shapes = getattr(metafunc.module, "STATE_SHAPES", None)
     if shapes and "module_pipeline" in metafunc.fixturenames:
         metafunc.parametrize("module_pipeline", shapes, indirect=True, scope="module")
@@ -29,8 +30,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def module_pipeline(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                     contract_middleware: Callable[[ASGIApp], ASGIApp]) -> Iterator[Pipeline]:
     shape = getattr(request, "param", "redis")
+    broker_url = (request.getfixturevalue("rabbitmq_node").fresh_url()
+                  if shape == "rabbitmq" else None)
     with running_pipeline(tmp_path_factory.mktemp("stack"), contract_middleware,
-                          shape=shape) as pipeline:
+                          shape=shape, broker_url=broker_url) as pipeline:
         yield pipeline
 
 

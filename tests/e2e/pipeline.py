@@ -195,30 +195,35 @@ def summed(batches: list[dict[str, Any]]) -> dict[str, int]:
 STATE_SHAPES = ("redis", "cluster")
 """Where a pipeline keeps its state: ``redis`` (one redis-server, the queues beside the
 state) or ``cluster`` (a local Redis Cluster of 3 masters + 3 replicas, the Dramatiq queues
-on a redis-server of their own through ``SYNC_BROKER_URL``, the intake in 3 shards)."""
+on a redis-server of their own through ``SYNC_BROKER_URL``, the intake in 3 shards). A
+third shape, ``rabbitmq`` (one redis-server for the state, the queues on RabbitMQ:
+``SYNC_BROKER_URL=amqp://...``), needs the test process's RabbitMQ node
+(tests/support/rabbitmq.py), so tests/e2e/conftest.py passes its URL as ``broker_url``."""
 
 
 @contextmanager
-def state_redis(shape: str) -> Iterator[tuple[str, dict[str, str], EmbeddedRedisCluster | None]]:
+def state_redis(shape: str, broker_url: str | None = None
+                ) -> Iterator[tuple[str, dict[str, str], EmbeddedRedisCluster | None]]:
     """The REDIS_URL of a fresh state store of ``shape``, the environment it needs, and the
     cluster (to kill a master) when it is one."""
     if shape == "cluster":
         with EmbeddedRedisCluster() as cluster, EmbeddedRedis() as queues:
             yield cluster.url, {"SYNC_BROKER_URL": queues.url, "SYNC_INGEST_SHARDS": "3"}, cluster
     else:
+        assert (shape == "rabbitmq") == bool(broker_url), "a RabbitMQ URL for rabbitmq only"
         with EmbeddedRedis() as server:
-            yield server.url, {}, None
+            yield server.url, {"SYNC_BROKER_URL": broker_url} if broker_url else {}, None
 
 
 @contextmanager
 def running_pipeline(workdir: Path, middleware: Callable[[ASGIApp], ASGIApp],
-                     env: dict[str, str] | None = None, shape: str = "redis"
-                     ) -> Iterator[Pipeline]:
+                     env: dict[str, str] | None = None, shape: str = "redis",
+                     broker_url: str | None = None) -> Iterator[Pipeline]:
     """A whole contact-sync (the Procfile's processes) on its own state store of ``shape``
-    (:data:`STATE_SHAPES`) and sandbox (rate limits off, jobs asynchronous), with ``env``
-    added to the processes' environment; the sandbox's exchanges pass through
-    ``middleware`` (the OpenAPI contract check)."""
-    with state_redis(shape) as (redis_url, shape_env, cluster), \
+    (:data:`STATE_SHAPES`; ``rabbitmq`` with ``broker_url``) and sandbox (rate limits off,
+    jobs asynchronous), with ``env`` added to the processes' environment; the sandbox's
+    exchanges pass through ``middleware`` (the OpenAPI contract check)."""
+    with state_redis(shape, broker_url) as (redis_url, shape_env, cluster), \
             SandboxServer(rate_limits="off", middleware=(middleware,)) as sandbox_srv, \
             SandboxClient(sandbox_srv.url) as sandbox:
         sandbox.set_jobs("async", 0)

@@ -1,6 +1,6 @@
 """``scripts/setup`` on a machine where uv was installed before but ``~/.local/bin`` is not
 on ``PATH``: it uses that uv instead of installing it again, and ``make demo``'s set-up
-installs no test tool (docker-compose) with apt."""
+installs no test tool (docker-compose, rabbitmq-server) with apt."""
 
 from __future__ import annotations
 
@@ -54,9 +54,15 @@ def test_demo_setup_installs_no_docker_compose_and_test_setup_tries(tmp_path: Pa
     done, calls = _setup(tmp_path / "demo")
     assert done.returncode == 0, done.stderr
     assert "docker-compose" not in calls + done.stderr
+    assert "rabbitmq" not in calls + done.stderr
     done, calls = _setup(tmp_path / "test", "--test-tools")
     assert done.returncode == 0, done.stderr
     assert "apt-get install -y -qq docker-compose" in calls
+    # rabbitmq-server: unless this machine has Debian's package already
+    assert os.access("/usr/lib/rabbitmq/bin/rabbitmq-server", os.X_OK) or (
+        "apt-get install -y -qq rabbitmq-server" in calls)
+    if "rabbitmq-server" in calls:
+        assert "installing Debian's rabbitmq-server package" in done.stderr
 
 
 def test_make_demo_sets_up_without_test_tools_and_make_test_with_them() -> None:

@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet
 from cli.procfile import PROJECT_ROOT, read_procfile
 from producers.signature import sign
 from shared import constants as keys
+from shared.broker_redis import is_rabbitmq_url
 from shared.redis_client import connect
 from shared.redis_server import free_port
 from tests.support.accounts import accounts_of, configure_accounts
@@ -100,8 +101,9 @@ class ProcessStack:
         self.http = httpx.Client(timeout=30)
         self.redis = connect(self.redis_url)
         broker_url = self.env.get("SYNC_BROKER_URL") or self.redis_url
-        self.broker = redis.Redis.from_url(broker_url)
-        """The Dramatiq broker's Redis (the state's, unless ``SYNC_BROKER_URL`` is set)."""
+        self.broker = None if is_rabbitmq_url(broker_url) else redis.Redis.from_url(broker_url)
+        """The Dramatiq broker's Redis (the state's, unless ``SYNC_BROKER_URL`` is set;
+        None on RabbitMQ)."""
 
     # --- starting and stopping ------------------------------------------------------------
     def start(self, name: str, count: int = 1) -> None:
@@ -132,7 +134,7 @@ class ProcessStack:
         self._wait_ready(managed, before)
         return managed
 
-    def _wait_ready(self, managed: Managed, heartbeats_before: set[bytes]) -> None:
+    def _wait_ready(self, managed: Managed, heartbeats_before: set[str]) -> None:
         def ready() -> bool:
             if managed.process.poll() is not None:
                 raise RuntimeError(f"{managed.name} exited with {managed.process.returncode}:\n"
@@ -151,9 +153,14 @@ class ProcessStack:
 
         wait_until(ready, 60, f"{managed.name} to be ready")
 
-    def _heartbeats(self) -> set[bytes]:
-        members: list[bytes] = self.broker.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
-        return set(members)
+    def _heartbeats(self) -> set[str]:
+        """The workers' heartbeats: Dramatiq's on a broker Redis; on RabbitMQ the workers'
+        own in the state (workers/runtime/middleware/worker_heartbeat.py)."""
+        if self.broker is not None:
+            found: list[bytes] = self.broker.zrange(HEARTBEATS, 0, -1)  # type: ignore[assignment]
+            return {member.decode() for member in found}
+        beats: list[str] = self.redis.zrange(keys.HEARTBEATS, 0, -1)  # type: ignore[assignment]
+        return {member for member in beats if member.startswith("worker:")}
 
     def kill(self, name: str, index: int = 0, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the process (SIGKILL: to its whole group) and, for SIGKILL, reap it."""
@@ -183,7 +190,8 @@ class ProcessStack:
             self._kill_group(managed)
         self.http.close()
         self.redis.close()
-        self.broker.close()
+        if self.broker is not None:
+            self.broker.close()
 
     @staticmethod
     def _kill_group(managed: Managed) -> None:

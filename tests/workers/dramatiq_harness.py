@@ -34,7 +34,8 @@ def make_broker(redis_url: str) -> RedisBroker:
     return RedisBroker(url=redis_url, middleware=middleware)
 
 
-def flaky_actor(broker: RedisBroker, redis_url: str, **options: Any) -> dramatiq.Actor[Any, Any]:
+def flaky_actor(broker: dramatiq.Broker, redis_url: str,
+                **options: Any) -> dramatiq.Actor[Any, Any]:
     """An actor on its own queue that raises while :data:`FAIL_FLAG` is set, and otherwise
     records its arguments in :data:`DONE`. No retries: it dead-letters on first failure."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)

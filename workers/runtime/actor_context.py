@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import dramatiq
@@ -17,14 +16,13 @@ from shared.accounts import AccountConfig, AccountStore
 from shared.klaviyo.client import client_for, klaviyo_account_id
 from shared.klaviyo.gateway import Gateway
 from shared.klaviyo.oauth_session import session_for
-from shared.redis_client import connect
 from shared.settings import get_settings
-from workers.runtime.broker import current_redis_url
+from workers.runtime.broker import current_redis_url, state_client
 
 
-@cache
 def state_redis(url: str) -> redis.Redis:
-    return connect(url)
+    """The process's client on the state of ``url`` (the broker's set-up shares it)."""
+    return state_client(url)
 
 
 def redis_for_actors() -> redis.Redis:

@@ -1,4 +1,16 @@
-"""The Dramatiq broker of contact-sync: a Redis broker on the shared Redis.
+"""The Dramatiq broker of contact-sync: a Redis broker on the shared Redis (or on its own,
+``SYNC_BROKER_URL=redis://...``), or RabbitMQ (``SYNC_BROKER_URL=amqp://...``).
+
+RabbitMQ. Dramatiq's own ``RabbitmqBroker``, with the same middleware, publishing with
+confirms (an enqueue returns once RabbitMQ has the message). It declares durable queues
+``<q>``, ``<q>.DQ`` and ``<q>.XQ`` (dead letters, 7 days) and publishes persistent
+messages; whether a queue is replicated (quorum or mirrored queues) is the operator's policy
+(docs/OPERATIONS.md). RabbitMQ gives a dead worker's unacknowledged messages back to their
+queue as soon as its connection drops, so the maintenance-pass bound below is the Redis
+broker's only. It keeps no worker heartbeats: the workers beat into the state instead
+(:mod:`workers.runtime.middleware.worker_heartbeat`).
+
+The Redis broker:
 
 Recovery bound. Dramatiq's Redis broker gives a dead worker's messages (those it had
 fetched, running or prefetched) back to the queue during a *maintenance pass*, which runs
@@ -49,6 +61,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import dramatiq
@@ -56,6 +69,7 @@ import dramatiq.broker
 import redis
 from dramatiq import Message
 from dramatiq.broker import Consumer
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -67,7 +81,9 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from shared.broker_redis import is_rabbitmq_url
 from shared.constants import DRAMATIQ_NAMESPACE
+from shared.redis_client import connect
 from workers.runtime.middleware import ops_middleware
 
 HEARTBEAT_TIMEOUT_MS = 15_000
@@ -102,7 +118,13 @@ class RecoveringRedisBroker(RedisBroker):
 
 
 _lock = threading.Lock()
-_current: tuple[str, RedisBroker, str] | None = None
+_current: tuple[str, dramatiq.Broker, str] | None = None
+
+
+@cache
+def state_client(url: str) -> redis.Redis:
+    """The process's client on the state of ``url`` (``REDIS_URL``), made once."""
+    return connect(url)
 
 
 def _standard_middleware() -> list[Middleware]:
@@ -160,7 +182,7 @@ def declaring_broker() -> dramatiq.Broker:
         return dramatiq.get_broker()
 
 
-def current_broker() -> RedisBroker | None:
+def current_broker() -> dramatiq.Broker | None:
     """The broker :func:`setup_broker` made in this process, if any."""
     return _current[1] if _current else None
 
@@ -170,9 +192,33 @@ def current_redis_url() -> str | None:
     return _current[0] if _current else None
 
 
+def make_broker(redis_url: str, queues_url: str) -> dramatiq.Broker:
+    """The broker of :func:`setup_broker`, not set as Dramatiq's global one (tests)."""
+
+    def state() -> redis.Redis:
+        return state_client(redis_url)
+
+    broker: dramatiq.Broker
+    if is_rabbitmq_url(queues_url):
+        broker = RabbitmqBroker(url=queues_url, confirm_delivery=True,
+                                middleware=_standard_middleware())
+    else:
+        broker = RecoveringRedisBroker(  # type: ignore[no-untyped-call]
+            url=queues_url,
+            namespace=DRAMATIQ_NAMESPACE,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=MAINTENANCE_CHANCE,
+            middleware=_standard_middleware(),
+        )
+    for middleware in ops_middleware(state, rabbitmq=is_rabbitmq_url(queues_url)):
+        broker.add_middleware(middleware)
+    return broker
+
+
 def setup_broker(redis_url: str, broker_url: str | None = None) -> dramatiq.Broker:
-    """A Redis broker on ``broker_url`` (``SYNC_BROKER_URL``; default ``redis_url``,
-    namespace :data:`DRAMATIQ_NAMESPACE`), set as Dramatiq's global broker; the actors keep
+    """A broker on ``broker_url`` (``SYNC_BROKER_URL``; default ``redis_url``): a Redis
+    broker (namespace :data:`DRAMATIQ_NAMESPACE`) or, for an ``amqp://`` URL, RabbitMQ, set
+    as Dramatiq's global broker; the actors keep
     their state on ``redis_url`` (:func:`current_redis_url`, which may name a Redis
     Cluster). Calling it again with the same URLs returns the same broker;
     actors already declared (on :class:`NoBrokerYet`, or on a broker of another URL: tests,
@@ -182,15 +228,7 @@ def setup_broker(redis_url: str, broker_url: str | None = None) -> dramatiq.Brok
         queues_url = broker_url or redis_url
         if _current is not None and _current[0] == redis_url and _current[2] == queues_url:
             return _current[1]
-        broker = RecoveringRedisBroker(  # type: ignore[no-untyped-call]
-            url=queues_url,
-            namespace=DRAMATIQ_NAMESPACE,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
-            maintenance_chance=MAINTENANCE_CHANCE,
-            middleware=_standard_middleware(),
-        )
-        for middleware in ops_middleware():
-            broker.add_middleware(middleware)
+        broker = make_broker(redis_url, queues_url)
         previous = _current[1] if _current is not None else dramatiq.broker.global_broker
         if previous is not None:
             for name in previous.get_declared_actors():

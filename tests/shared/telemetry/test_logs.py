@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from shared.redis_server import free_port
 from shared.settings import Settings
 from shared.telemetry.logs import configure_logging, log_context
 
@@ -117,3 +118,24 @@ def test_json_lines_stay_valid_json_with_control_characters(restore_root_logging
     (line,) = _lines(stream)
     assert line["message"] == "refused " + FORGED.encode("unicode_escape").decode()
     assert line["event_id"] == line["message"].removeprefix("refused ")
+
+
+def test_a_worker_whose_rabbitmq_is_down_logs_it_once_by_address_never_its_password(
+        restore_root_logging: None) -> None:
+    port = free_port()  # nothing answers there
+    url = f"amqp://sync:rabbit-pw-123456@127.0.0.1:{port}/sync"
+    stream = io.StringIO()
+    configure_logging(_settings(SYNC_LOG_FORMAT="json", REDIS_URL="redis://127.0.0.1:6379/0",
+                                SYNC_BROKER_URL=url), "worker", stream=stream)
+    consumer = logging.getLogger("dramatiq.worker.ConsumerThread(default)")
+    for _ in range(3):  # what Dramatiq's consumer threads log every 3 s meanwhile
+        consumer.critical("Consumer encountered a connection error: %s",
+                          ConnectionError(f"cannot reach {url}"))
+        consumer.info("Restarting consumer in %0.2f seconds.", 3)
+    logging.getLogger("workers.test").info("broker %s", url)
+    first, last = (str(line["message"]) for line in _lines(stream))
+    assert first.startswith(f"worker: RabbitMQ at 127.0.0.1:{port} is unreachable (")
+    assert first.endswith("retrying with growing waits (up to 10 s), and logging once when "
+                          "it is back")
+    assert last.startswith("broker amqp://sync:")
+    assert "rabbit-pw-123456" not in stream.getvalue()

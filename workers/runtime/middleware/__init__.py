@@ -1,6 +1,6 @@
 """What contact-sync adds to Dramatiq's broker, one class per module (as Dramatiq keeps its
 own): queue names recorded, dead letters noted and given their meaning, the garbage
-collector tuned, and Prometheus.
+collector tuned, a RabbitMQ worker's heartbeat, and Prometheus.
 
 Dramatiq's own Prometheus middleware (message counts, durations, in-progress, retries and
 dead letters per actor, served by each worker host on ``dramatiq_prom_port``, default 9191)
@@ -17,13 +17,22 @@ from shared.settings import get_settings
 from workers.runtime.middleware.dead_letter_hooks import DeadLetterHooks
 from workers.runtime.middleware.dead_letter_notes import DeadLetterNotes
 from workers.runtime.middleware.register_queues import RegisterQueues
+from workers.runtime.middleware.state_client import StateClient
 from workers.runtime.middleware.tuned_garbage_collector import TunedGarbageCollector
+from workers.runtime.middleware.worker_heartbeat import WorkerHeartbeat
 
 
-def ops_middleware() -> list[Middleware]:
-    """The middleware to add to the broker, in order."""
-    added: list[Middleware] = [RegisterQueues(), DeadLetterNotes(), DeadLetterHooks(),
-                               TunedGarbageCollector()]
+def ops_middleware(state: StateClient | None = None, *,
+                   rabbitmq: bool = False) -> list[Middleware]:
+    """The middleware to add to the broker, in order. ``state``: a client on the state
+    (default: the broker's own Redis); ``rabbitmq``: the broker keeps no worker heartbeats,
+    so the workers beat into the state (needs ``state``)."""
+    added: list[Middleware] = [RegisterQueues(state), DeadLetterNotes(state),
+                               DeadLetterHooks(), TunedGarbageCollector()]
+    if rabbitmq:
+        if state is None:
+            raise ValueError("a RabbitMQ broker's middleware needs the state's client")
+        added.append(WorkerHeartbeat(state))
     if get_settings().worker_metrics_port is not None:
         from dramatiq.middleware.prometheus import Prometheus
 

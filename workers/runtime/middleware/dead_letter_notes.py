@@ -3,6 +3,9 @@
 Dramatiq stores a dead letter as the message was last enqueued, so a message that failed on
 its first attempt would otherwise carry no error at all. The note is one Lua script
 (``dlq_note.lua``). ``contact-sync dlq`` reads it (:mod:`shared.state.dead_letters`).
+
+On RabbitMQ the broker dead-letters the message as it was delivered (a ``basic.nack``
+into ``<queue>.XQ``): no note is written there; the count is.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from shared.lua_scripts import lua_script
 from shared.state.dead_letters import canonical_queue
 from shared.telemetry.metrics import record_dead_letter
 from shared.telemetry.scrub import scrub_text
+from workers.runtime.middleware.state_client import StateClient, state_of
 
 SKIPPED = "SkipMessage: not run (its age limit was exceeded, or a middleware skipped it)"
 DLQ_NOTE = lua_script(__file__, "dlq_note.lua")
@@ -30,7 +34,11 @@ class DeadLetterNotes(Middleware):
     The note is written in ``before_nack``, onto the live copy of the message that the
     broker's nack then moves into the dead set in one script: a dead letter is never visible
     without its error (written after the nack, a reader could see it in between).
+    ``state``: where the count goes (the state's client; default: the broker's Redis).
     """
+
+    def __init__(self, state: StateClient | None = None) -> None:
+        self.state = state
 
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         if message.failed:  # AgeLimit fails the message, then skips it: it dies unrun
@@ -50,7 +58,7 @@ class DeadLetterNotes(Middleware):
                args=[letter_id, noted.encode()])
 
     def after_nack(self, broker: Broker, message: Any) -> None:
-        client = getattr(broker, "client", None)
+        client = state_of(self.state, broker)
         if client is not None:
             record_dead_letter(client, canonical_queue(message.queue_name), message.actor_name)
 
