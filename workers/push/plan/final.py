@@ -22,8 +22,8 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared.planning.claims import Join
 from shared.state.batch_record import is_planned, mark_planned
-from workers.push.plan.claims import Join
 
 SEP = b"\x00"
 

@@ -1,5 +1,5 @@
 """The dry run of an account's next batch (``contact-sync preview --next``): what it would do
-now, decided by the batch's own planner (:func:`workers.push.plan.planner.plan_batch`) over the
+now, decided by the batch's own planner (:func:`shared.planning.planner.plan_batch`) over the
 account's pending contacts, a slice at a time, newest first, as the batch plans them. It
 reads Redis only: it writes nothing and calls no Klaviyo endpoint at all.
 
@@ -23,13 +23,13 @@ import redis
 from shared import constants as keys
 from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
+from shared.planning.claims import Claim
+from shared.planning.planner import Context, Member, Plan, plan_batch
 from shared.redis_text import as_text
 from shared.state import account_health as health
 from shared.state.account_state import never_completed
 from shared.state.contact_mirror import read_mirrors
 from shared.state.synced_contacts import SyncedRecord, read_synced
-from workers.push.plan.claims import Claim
-from workers.push.plan.planner import Context, Member, Plan, plan_batch
 
 KINDS = ("create", "update", "list_join", "list_leave", "clear_fields", "subscribe",
          "unsubscribe", "erase")
