@@ -15,6 +15,7 @@ already had (``create`` then shows as ``updated``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +78,10 @@ def _tally(found: NextSync, plan: Plan, synced: dict[str, SyncedRecord]) -> None
     found.excluded["unchanged"] += plan.counts.get("unchanged", 0)
 
 
-def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
-    """The dry run of ``config``'s account (see the module docstring)."""
+def next_sync(client: redis.Redis, config: AccountConfig,
+              on_slice: Callable[[int], None] | None = None) -> NextSync:
+    """The dry run of ``config``'s account (see the module docstring); ``on_slice`` is
+    called with the contacts planned so far after each slice (a long run keeps its lock)."""
     account = config.name
     found = NextSync(account)
     initial = never_completed(client, account)
@@ -115,3 +118,5 @@ def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
         found.contacts += len(ids)
         _tally(found, plan, synced)
         start += len(ids)
+        if on_slice is not None:
+            on_slice(found.contacts)
