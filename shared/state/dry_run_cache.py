@@ -55,6 +55,13 @@ def _key(config: AccountConfig, lock: bool = False) -> str:
     return keys.dry_run(config.name, config.connection_id or NO_KEY_CONNECTION, lock)
 
 
+def keys_of(account: str, connection: str | None) -> list[str]:
+    """Every key of the account's dry runs: its key's and its connection's (forgetting an
+    account deletes them; they would expire anyway)."""
+    found = {NO_KEY_CONNECTION, connection or NO_KEY_CONNECTION}
+    return [keys.dry_run(account, c, lock) for c in sorted(found) for lock in (False, True)]
+
+
 def signature(client: redis.Redis, config: AccountConfig) -> str:
     """A digest of what the account's dry run depends on: its pending contacts and their
     times (``DUMP`` of the sorted set: one value, however big; ~35 ms for 100,000), how
