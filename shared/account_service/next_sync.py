@@ -34,7 +34,7 @@ from shared.state import dry_run_cache as cache
 
 log = logging.getLogger(__name__)
 
-PLANNED_PER_S = 2_000
+PLANNED_PER_S = 5_000
 """Pending contacts the dry run plans a second, roughly (docs/PERFORMANCE.md, "Dry run of
 the next batch"): what a 202's ``Retry-After`` is worked out from."""
 RETRY_AFTER_MAX_S = 60

@@ -23,6 +23,7 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountConfig
+from shared.fewer_collections import fewer_collections
 from shared.phones import normalise_phone
 from shared.planning.claims import Claim
 from shared.planning.planner import Context, Member, Plan, plan_batch
@@ -82,12 +83,20 @@ def next_sync(client: redis.Redis, config: AccountConfig,
               on_slice: Callable[[int], None] | None = None) -> NextSync:
     """The dry run of ``config``'s account (see the module docstring); ``on_slice`` is
     called with the contacts planned so far after each slice (a long run keeps its lock)."""
+    with fewer_collections():
+        return _next_sync(client, config, on_slice)
+
+
+def _next_sync(client: redis.Redis, config: AccountConfig,
+               on_slice: Callable[[int], None] | None) -> NextSync:
     account = config.name
     found = NextSync(account)
     initial = never_completed(client, account)
     list_id = config.default_list_id or ""
     missing = bool(list_id) and health.missing_list(client, account) == list_id
-    claims: dict[str, Claim] = {}
+    claims: dict[str, str] = {}
+    """email -> its :class:`Claim` encoded: a string, which the garbage collector does not
+    track (100,000 objects it would walk again at every full collection)."""
     phone_claims: dict[str, str] = {}
     cap_taken, start = 0, 0
     while True:
@@ -110,9 +119,10 @@ def next_sync(client: redis.Redis, config: AccountConfig,
         owed = frozenset(health.owed(client, account, ids))
         context = Context(phone_owners=known, owed_list=owed, list_missing=missing,
                           unreadable=unreadable, cap_taken=cap_taken,
-                          claims=lambda emails: {e: claims[e] for e in emails if e in claims})
+                          claims=lambda emails: {e: Claim.decode(claims[e])
+                                                 for e in emails if e in claims})
         plan = plan_batch(config, members, contacts, synced, initial, context)
-        claims.update(plan.claims)
+        claims.update((email, claim.encode()) for email, claim in plan.claims.items())
         phone_claims.update(plan.phone_claims)
         cap_taken = plan.cap_taken
         found.contacts += len(ids)
