@@ -239,9 +239,9 @@ class NextSyncComputing(BaseModel):
     """A big account's dry run is being computed: ask again after ``retry_after`` seconds."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "account": "acme", "contacts": 100000, "status": "computing", "retry_after": 50,
+        "account": "acme", "contacts": 100000, "status": "computing", "retry_after": 20,
         "detail": "100000 pending contacts: the dry run is being computed; ask again in "
-                  "50 s"}]})
+                  "20 s"}]})
 
     account: str
     contacts: int
