@@ -101,6 +101,9 @@ def test_a_big_account_is_computed_once_in_the_background_then_served(
                          "the dry run computed again")
     assert changed.json()["contacts"] == AT_ONCE + 4, "a result of other pending contacts "\
         "is not served"
+    assert api.delete(f"/v1/accounts/{big.name}").status_code == 204
+    assert not list(api_pipeline.r.scan_iter(match=keys.account_key(big.name, "*"))), \
+        "the account is forgotten with its dry run"
 
 
 def test_the_route_refuses_an_unknown_account_and_a_caller_without_a_token(
