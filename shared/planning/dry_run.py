@@ -94,9 +94,9 @@ def _next_sync(client: redis.Redis, config: AccountConfig,
     initial = never_completed(client, account)
     list_id = config.default_list_id or ""
     missing = bool(list_id) and health.missing_list(client, account) == list_id
-    claims: dict[str, str] = {}
-    """email -> its :class:`Claim` encoded: a string, which the garbage collector does not
-    track (100,000 objects it would walk again at every full collection)."""
+    # email -> its Claim as a tuple of strings, which the garbage collector stops tracking
+    # (100,000 Claim objects it would walk again at every full collection)
+    claims: dict[str, tuple[str, str, str]] = {}
     phone_claims: dict[str, str] = {}
     cap_taken, start = 0, 0
     while True:
@@ -119,10 +119,11 @@ def _next_sync(client: redis.Redis, config: AccountConfig,
         owed = frozenset(health.owed(client, account, ids))
         context = Context(phone_owners=known, owed_list=owed, list_missing=missing,
                           unreadable=unreadable, cap_taken=cap_taken,
-                          claims=lambda emails: {e: Claim.decode(claims[e])
+                          claims=lambda emails: {e: Claim(*claims[e])
                                                  for e in emails if e in claims})
         plan = plan_batch(config, members, contacts, synced, initial, context)
-        claims.update((email, claim.encode()) for email, claim in plan.claims.items())
+        claims.update((email, (claim.contact_id, claim.state, claim.fingerprint))
+                      for email, claim in plan.claims.items())
         phone_claims.update(plan.phone_claims)
         cap_taken = plan.cap_taken
         found.contacts += len(ids)
