@@ -16,7 +16,7 @@ test:
 test-fast:
 	./scripts/setup --test-tools
 	./scripts/check tests/shared tests/sandbox tests/test_openapi_contract.py \
-		tests/workers/test_batch_planner.py tests/workers/test_batch_lifecycle.py \
+		tests/workers/test_batch_lifecycle.py \
 		tests/workers/test_scheduler.py tests/workers/test_due_accounts.py \
 		tests/workers/test_collector.py tests/workers/reverse/test_schedule.py \
 		tests/workers/test_actor_imports.py

@@ -4,7 +4,7 @@
 
 Runs an embedded redis-server; stores ``--contacts`` mirrored contacts of one account, all
 pending, half of them synced before (a synced record each, a tenth of those with a field
-to clear), and times :func:`workers.push.plan.dry_run.next_sync` over them, with its peak memory.
+to clear), and times :func:`shared.planning.dry_run.next_sync` over them, with its peak memory.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountConfig
+from shared.planning.dry_run import next_sync
 from shared.redis_client import connect
 from shared.redis_server import EmbeddedRedis
 from shared.state.contact_mirror import encode_mirror
 from shared.state.synced_contacts import SyncedRecord
-from workers.push.plan.dry_run import next_sync
 
 ACCOUNT = "big"
 STEP = 10_000

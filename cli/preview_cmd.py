@@ -78,8 +78,8 @@ def render(report: PreviewReport) -> Table:
 
 
 def _next(client: redis.Redis, settings: Settings, account: str, as_json: bool) -> None:
-    """``--next``: the dry run of the account's next batch (:mod:`workers.push.plan.dry_run`)."""
-    from workers.push.plan.dry_run import KINDS, next_sync  # loaded when run (--help)
+    """``--next``: the dry run of the account's next batch (:mod:`shared.planning.dry_run`)."""
+    from shared.planning.dry_run import KINDS, next_sync  # loaded when run (--help)
 
     try:
         config = existing(client, settings, account)

@@ -28,12 +28,10 @@ DUE_REVERSE = f"{PREFIX}:due:reverse"
 DRAMATIQ_NAMESPACE = "dramatiq"
 """Key prefix of the Dramatiq Redis broker."""
 HEARTBEATS = f"{PREFIX}:heartbeats"
-"""Sorted set: ``<kind>:<host>:<pid>`` -> the time of that process's last heartbeat (kind
-``worker`` only with a RabbitMQ broker: workers.runtime.middleware.worker_heartbeat)."""
+"""Sorted set: ``<kind>:<host>:<pid>`` -> its last heartbeat (``worker``: RabbitMQ only)."""
 QUEUES = f"{PREFIX}:queues"
-"""Set: the Dramatiq queues any process declared
-(workers.runtime.middleware.register_queues), so operator tools list queues without
-scanning the keyspace; in the state, whichever the broker."""
+"""Set: the Dramatiq queues any process declared (in the state, whichever the broker), so
+operator tools list queues without scanning the keyspace."""
 REJECTING_ACCOUNTS = f"{PREFIX}:rejecting"
 """Set: accounts that have (or had) contacts Klaviyo refused; ``/metrics`` reads the
 rejected count of these only."""
@@ -395,3 +393,8 @@ def consent_ledger(account: str) -> str:
     """Hash: normalised email of a contact the CRM sent -> JSON of the consent the sync last
     knew in Klaviyo (shared/consent/ledger.py)."""
     return account_key(account, "consent")
+
+
+def dry_run(account: str, connection: str, lock: bool = False) -> str:
+    """String with TTL: a next-sync dry run (JSON), or its lock: shared/state/dry_run_cache.py."""
+    return account_key(account, "dry-run", connection, *(["lock"] if lock else []))

@@ -1,4 +1,4 @@
-"""Steps 2-4 of a batch plan (:mod:`workers.push.plan.planner`): which members the filters
+"""Steps 2-4 of a batch plan (:mod:`shared.planning.planner`): which members the filters
 let through, which have no valid email, which the bulk-export cap holds back.
 
 Here, in the shared layer, because a batch, ``contact-sync preview`` and the account API's

@@ -81,6 +81,9 @@ class Tuning(BaseSettings):
                                             ge=1)
     """Batch members planned between two commits of the plan; ``None``: 50,000 (never
     more)."""
+    dry_run_at_once: int = Field(default=10_000, alias="SYNC_DRY_RUN_AT_ONCE", ge=0)
+    """Pending contacts up to which ``GET /v1/accounts/{a}/syncs/next`` plans the dry run
+    within the request; above, it is computed once in the background (202, Retry-After)."""
     job_profile_pages: int = Field(default=3, alias="SYNC_JOB_PROFILE_PAGES", ge=0)
     """A finished import job's profiles (100 a page) are read back, to learn profile ids,
     only when they fit in this many pages; 0 = never."""

@@ -1,7 +1,8 @@
 """The account API (docs/ARCHITECTURE.md §1, "Account API"): what the CRM's settings page and
 its customers' sync screen call. Routes per concern (:mod:`.settings_routes`,
 :mod:`.klaviyo_routes`, :mod:`.oauth_routes`, :mod:`.preview_routes`,
-:mod:`.sync_routes`, :mod:`.resync_routes`, :mod:`.rejection_routes`,
+:mod:`.next_sync_routes` (before :mod:`.sync_routes`), :mod:`.sync_routes`,
+:mod:`.resync_routes`, :mod:`.rejection_routes`,
 :mod:`.erasure_routes`, :mod:`.console_link_routes`), all over
 :mod:`shared.account_service`; bearer tokens (:mod:`.auth`), RFC 9457 problems
 (:mod:`.problems`). Without ``SYNC_API_TOKENS`` none of it is mounted: every
@@ -19,6 +20,7 @@ from producers.account_api import (
     console_link_routes,
     erasure_routes,
     klaviyo_routes,
+    next_sync_routes,
     oauth_routes,
     preview_routes,
     rejection_routes,
@@ -52,8 +54,8 @@ def mount_account_api(app: FastAPI, settings: Settings, client: redis.Redis) -> 
     router = APIRouter(dependencies=[Depends(bearer_check(settings.api_tokens))],
                        responses=PROBLEM_RESPONSES)
     for module in (settings_routes, klaviyo_routes, oauth_routes, preview_routes,
-                   sync_routes, rejection_routes, console_link_routes, erasure_routes,
-                   resync_routes):
+                   next_sync_routes, sync_routes, rejection_routes, console_link_routes,
+                   erasure_routes, resync_routes):
         router.include_router(module.router)
     app.include_router(router)
     return True

@@ -23,9 +23,12 @@ from shared.account_service import connection, field_map_form, preview, rejectio
 from shared.account_service import settings as account_settings
 from shared.account_service.accounts import existing
 from shared.account_service.errors import Conflict, ServiceError, invalid_field
+from shared.account_service.models import NextSyncComputing
+from shared.account_service.next_sync import next_sync_plan
 from shared.accounts import ACCOUNT_NAME, DEFAULT_ACCOUNT
 from shared.klaviyo.oauth_flow import ReturnToRefused, start
 from shared.klaviyo.oauth_http import OAuthNotConfigured
+from shared.planning.dry_run import KINDS
 from shared.settings import Settings
 from shared.state.consent_deliveries import consent_deliveries
 from shared.state.contact_facets import facet_values
@@ -227,7 +230,19 @@ class AccountPages:
                 "chart": history_chart(history), "rejected": rejected[:REJECTED_SHOWN],
                 "rejected_total": len(rejected), "section": "syncs",
                 "consent": consent_deliveries(self.redis, account, consent_before),
-                "consent_before": consent_before}
+                "consent_before": consent_before, **self._dry_run(account)}
+
+    def _dry_run(self, account: str) -> dict[str, Any]:
+        """The next sync's dry run, as the account API's ``GET .../syncs/next`` answers
+        it: planned now, or (a big account) being computed."""
+        try:
+            found = next_sync_plan(self.redis, self.settings, account)
+        except ServiceError as error:
+            return {"dry_run": None, "dry_run_wait": None, "dry_run_error": error.detail}
+        if isinstance(found, NextSyncComputing):
+            return {"dry_run": None, "dry_run_wait": found, "dry_run_error": None}
+        return {"dry_run": found.model_dump(), "dry_run_wait": None, "dry_run_error": None,
+                "dry_run_kinds": KINDS}
 
     async def syncs_page(self, request: Request, account: AccountPath) -> Response:
         viewer = account_viewer(request, self.settings, account)

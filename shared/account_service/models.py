@@ -196,3 +196,57 @@ class ErasureRequested(BaseModel):
     erased_at: datetime
     """The erasure's time: a change of the contact that occurred before it is refused."""
     detail: str
+
+
+class NextSyncPlan(BaseModel):
+    """What the account's next batch would do if it started now (a dry run: nothing
+    written, no Klaviyo call; ``contact-sync preview --next --json`` prints the same)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "contacts": 7, "create": 2, "update": 1, "list_join": 1,
+        "list_leave": 2, "clear_fields": 1, "subscribe": 0, "unsubscribe": 1, "erase": 1,
+        "excluded": {"excluded_filter": 1, "invalid_email": 1, "unchanged": 0},
+        "contact_ids": {"create": ["C-4", "C-7"], "update": ["C-1"], "list_join": ["C-4"],
+                        "list_leave": ["C-2", "C-5"], "clear_fields": ["C-1"],
+                        "subscribe": [], "unsubscribe": ["C-7"], "erase": ["C-3"]},
+        "computed_at": "2026-12-07T10:00:00Z"}]})
+
+    account: str
+    contacts: int
+    """Pending contacts planned."""
+    create: int
+    """Profiles the batch would create (one per email; contacts sharing an email are one)."""
+    update: int
+    """Profiles it would update."""
+    list_join: int
+    list_leave: int
+    """Deleted in the CRM, or outside the filters now, and in a list the sync put them in."""
+    clear_fields: int
+    """Profiles with a field, property or phone to clear."""
+    subscribe: int
+    """Always 0: the sync never subscribes anyone without a consent time."""
+    unsubscribe: int
+    erase: int
+    excluded: dict[str, int]
+    """Contacts not sent, by reason (``unchanged`` among them)."""
+    contact_ids: dict[str, list[str]]
+    """Up to 100 contact ids per kind (CRM ids only)."""
+    computed_at: datetime
+    """When it was planned: now, or when a big account's stored dry run was computed."""
+
+
+class NextSyncComputing(BaseModel):
+    """A big account's dry run is being computed: ask again after ``retry_after`` seconds."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "account": "acme", "contacts": 100000, "status": "computing", "retry_after": 20,
+        "detail": "100000 pending contacts: the dry run is being computed; ask again in "
+                  "20 s"}]})
+
+    account: str
+    contacts: int
+    """Pending contacts to plan."""
+    status: Literal["computing"] = "computing"
+    retry_after: int
+    """Seconds to wait before asking again (the ``Retry-After`` header too)."""
+    detail: str

@@ -21,6 +21,7 @@ from shared.identity import IdentityMap
 from shared.redis_text import as_text
 from shared.state.batch_record import chunks_total
 from shared.state.chunk_record import chunk_key
+from shared.state.dry_run_cache import keys_of as dry_run_keys
 from shared.telemetry import metrics
 
 DELETE_STEP = 1_000
@@ -33,7 +34,8 @@ def _members(client: redis.Redis, key: str, kind: str) -> Iterator[str]:
         yield as_text(item[0] if isinstance(item, tuple) else item)
 
 
-def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
+def _account_keys(client: redis.Redis, account: str, connection: str | None
+                  ) -> Iterator[str]:
     """Every key of the account, its running batch's first (so its actors stop)."""
     batch_ids: list[Any] = client.lrange(keys.batches(account), 0, -1)
     for batch_id in (as_text(b) for b in batch_ids):
@@ -64,13 +66,14 @@ def _account_keys(client: redis.Redis, account: str) -> Iterator[str]:
                 keys.rejected(account), keys.subscribers_stream(account),
                 keys.lists(account), keys.pull_state(account), keys.crm_delivered(account),
                 keys.list_owed(account), keys.phone_owners(account),
-                keys.consent_ledger(account),
+                keys.consent_ledger(account), *dry_run_keys(account, connection),
                 keys.account_config(account), keys.account_config_log(account))
 
 
 def forget_account(client: redis.Redis, account: str) -> int:
     """Delete every record of ``account`` and take it out of the global indexes; returns
     the number of keys deleted. Idempotent."""
+    connection = client.hget(keys.account_config(account), CONNECTION_FIELD)
     with client.pipeline(transaction=False) as pipe:
         # first its credentials and connection id: every process stops calling Klaviyo for
         # it at its next call, and a token refresh in flight stores nothing
@@ -84,7 +87,8 @@ def forget_account(client: redis.Redis, account: str) -> int:
         pipe.execute()
     deleted = 0
     step: list[str] = []
-    for key in _account_keys(client, account):
+    for key in _account_keys(client, account, None if connection is None
+                             else as_text(connection)):
         step.append(key)
         if len(step) >= DELETE_STEP:
             deleted += int(client.delete(*step))

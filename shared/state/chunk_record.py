@@ -131,7 +131,7 @@ def delete_chunk(contact_ids: Sequence[str], kind: ChunkKind = ChunkKind.DELETE
 
 def clear_chunk(clearings: Sequence[dict[str, Any]]) -> ChunkFields:
     """A planned clear chunk: ``clearings`` are the profiles' fields to clear, as JSON
-    (``workers.push.clearing.Clearing.to_json``)."""
+    (``shared.planning.clearing.Clearing.to_json``)."""
     return {ChunkField.KIND: ChunkKind.CLEAR, ChunkField.STATUS: ChunkStatus.PLANNED,
             ChunkField.LIST_ID: "", ChunkField.ROWS: orjson.dumps(list(clearings))}
 

@@ -12,7 +12,7 @@ contact next changes; the batch itself always judges by the current rules).
 :func:`preview_counts` answers ``contact-sync preview`` and the account API's preview from
 that hash alone: its cost grows with the number of distinct facets (a few hundred at most
 in practice), not with the contacts. The filters are applied to the facets exactly as the
-batch planner applies them to contacts (``workers.push.plan.planner.matches_filters``: trimmed,
+batch planner applies them to contacts (``shared.planning.planner.matches_filters``: trimmed,
 case-insensitive, ``None`` = all).
 
 Mirrors stored before the compact form were never counted: :func:`count_old_mirrors`

@@ -42,7 +42,7 @@ class SyncedRecord(BaseModel):
     sent: list[str] | None = None
     """The names of the attributes last sent non-null (``title``, ``properties.ltv``...;
     never a value): what to clear when the CRM stops sending one
-    (:mod:`workers.push.clearing`). None for a record stored before names were kept."""
+    (:mod:`shared.planning.clearing`). None for a record stored before names were kept."""
 
     @classmethod
     def load(cls, raw: bytes | str) -> SyncedRecord:

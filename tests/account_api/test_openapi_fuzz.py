@@ -29,7 +29,7 @@ def test_no_account_api_answer_is_a_5xx_or_breaks_its_schema(api_pipeline: Pipel
         if isinstance(result, Err):
             raise result.err()
         operations.append(result.ok())
-    assert len(operations) >= 13
+    assert len(operations) >= 14
     cases: list[str] = []
     for operation in operations:
 
@@ -51,6 +51,7 @@ ROUTES = {
     ("delete", "/v1/accounts/{account}"), ("put", "/v1/accounts/{account}/klaviyo-key"),
     ("get", "/v1/accounts/{account}/klaviyo/lists"), ("get", "/v1/accounts/{account}/preview"),
     ("get", "/v1/accounts/{account}/syncs"), ("get", "/v1/accounts/{account}/syncs/{batch_id}"),
+    ("get", "/v1/accounts/{account}/syncs/next"),
     ("post", "/v1/accounts/{account}/syncs"), ("get", "/v1/accounts/{account}/rejected"),
     ("post", "/v1/accounts/{account}/rejected/replay"),
     ("get", "/v1/accounts/{account}/klaviyo/oauth/start"),

@@ -179,6 +179,18 @@ class Pipeline:
     def batch(self, account: Account, batch_id: str) -> dict[str, Any]:
         return batch_info(self.r, account.name, batch_id)
 
+    def account_state(self, account: Account) -> dict[str, Any]:
+        """Every Redis value of the account, dumped (a test may scan; the service does not)."""
+        found = sorted(self.r.scan_iter(match=keys.account_key(account.name, "*")))
+        return {key: self.r.dump(key) for key in found}
+
+    def pull_settled(self, account: Account) -> bool:
+        """The account's first reverse pull (made due by its first sync) has ended: the next
+        comes only ``SYNC_LIST_PULL_INTERVAL`` (15 minutes) later, so it cannot write the
+        account's pull state and consent ledger while a test compares them."""
+        state = self.r.hgetall(keys.pull_state(account.name))
+        return "pull_ended_at" in state and "pull_running_since" not in state
+
     def close(self) -> None:
         self.r.close()
 

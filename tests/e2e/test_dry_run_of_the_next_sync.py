@@ -4,30 +4,15 @@ will do, changes nothing, and the batch then does exactly that."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from shared import constants as keys
-from tests.e2e.pipeline import Account, Pipeline, at, summed
+from tests.e2e.pipeline import Pipeline, at, summed
 from tests.support.process_stack import contact_event, wait_until
 
 pytestmark = pytest.mark.xdist_group("test_dry_run_of_the_next_sync")
 """The module shares one running stack (tests/e2e/conftest.py): keep it on one worker."""
-
-
-def account_state(pipeline: Pipeline, account: Account) -> dict[str, Any]:
-    """Every Redis value of the account, dumped (a test may scan; the service does not)."""
-    found = sorted(pipeline.r.scan_iter(match=keys.account_key(account.name, "*")))
-    return {key: pipeline.r.dump(key) for key in found}
-
-
-def pull_settled(pipeline: Pipeline, account: Account) -> bool:
-    """The account's first reverse pull (made due by its first sync) has ended: the next
-    comes only ``SYNC_LIST_PULL_INTERVAL`` (15 minutes) later, so it cannot write the
-    account's pull state and consent ledger while the test compares them."""
-    state = pipeline.r.hgetall(keys.pull_state(account.name))
-    return "pull_ended_at" in state and "pull_running_since" not in state
 
 
 def test_the_dry_run_foresees_the_next_batch_and_changes_nothing(pipeline: Pipeline) -> None:
@@ -46,13 +31,13 @@ def test_the_dry_run_foresees_the_next_batch_and_changes_nothing(pipeline: Pipel
         pipeline.upsert(acme, "C-6", 2, role="Buyer", email="not-an-email"),
         pipeline.upsert(acme, "C-7", 2, role="Buyer", marketing="unsubscribed")])
     wait_until(lambda: pipeline.r.zcard(keys.pending(acme.name)) == 7, 60, "events collected")
-    wait_until(lambda: pull_settled(pipeline, acme), 60, "the first reverse pull ended")
-    before, calls = account_state(pipeline, acme), pipeline.sandbox.calls(acme.key)
+    wait_until(lambda: pipeline.pull_settled(acme), 60, "the first reverse pull ended")
+    before, calls = pipeline.account_state(acme), pipeline.sandbox.calls(acme.key)
 
     shown = json.loads(pipeline.cli("preview", "--next", "--account", acme.name,
                                     "--json").stdout)
 
-    assert account_state(pipeline, acme) == before, "the dry run wrote nothing"
+    assert pipeline.account_state(acme) == before, "the dry run wrote nothing"
     assert pipeline.sandbox.calls(acme.key) == calls, "nor called Klaviyo"
     expected = {"contacts": 7, "create": 2, "update": 1, "list_join": 1, "list_leave": 2,
                 "clear_fields": 1, "subscribe": 0, "unsubscribe": 1, "erase": 1}

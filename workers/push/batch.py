@@ -18,6 +18,7 @@ from shared import constants as keys
 from shared import freed_memory
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Conflict, RateLimited
+from shared.planning.planner import EmailChange
 from shared.state.batch_details import record_details
 from shared.state.batch_record import (
     Batch,
@@ -34,7 +35,6 @@ from workers.push.deliver import chunk as chunk_actors
 from workers.push.deliver.identity_ops import lookup_profiles
 from workers.push.failures import stops_on_account_problems
 from workers.push.lifecycle import finish_batch
-from workers.push.plan.planner import EmailChange
 from workers.push.plan.stream import RUN_SECONDS, StreamPlanner
 from workers.runtime.actor_context import (
     Klaviyo,

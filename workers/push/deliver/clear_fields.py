@@ -1,5 +1,5 @@
 """The clear chunks of a batch: fields the CRM cleared are cleared in Klaviyo
-(:mod:`workers.push.clearing` decides what; this module does it).
+(:mod:`shared.planning.clearing` decides what; this module does it).
 
 One ``update_profile`` (``PATCH /api/profiles/{id}``) per profile: ``null`` for each profile
 field (``title``, ``phone_number``...), ``meta.patch_properties.unset`` for the custom
@@ -22,9 +22,9 @@ import redis
 
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Rejected
+from shared.planning.clearing import Clearing
 from shared.state import phone_owners
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, version_of
-from workers.push.clearing import Clearing
 from workers.push.deliver import chunk_records as chunks
 from workers.push.deliver.identity_ops import lookup_profiles
 from workers.runtime.actor_context import Klaviyo

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from shared.planning.clearing import Clearing
 from shared.settings import Tuning, get_settings
 from shared.state.chunk_record import ChunkKind, clear_chunk, delete_chunk, import_chunk
-from workers.push.clearing import Clearing
 
 MAX_PROFILES = 10_000
 MAX_BYTES = 4_500_000

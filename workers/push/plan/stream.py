@@ -1,7 +1,7 @@
 """Plan a batch a slice at a time, so that a worker's memory is bounded whatever its size.
 
 The members are read newest first (``ZRANGE ... REV`` by ``occurred_at``), :data:`SLICE` at
-a time, planned by :func:`workers.push.plan.planner.plan_batch`, and their rows encoded into
+a time, planned by :func:`shared.planning.planner.plan_batch`, and their rows encoded into
 two chunk builders (with the default list, without it;
 :class:`workers.push.plan.chunking.ChunkBuilder`).
 Every :data:`COMMIT_MEMBERS` members, and when the run's time is up, one MULTI writes what
@@ -46,6 +46,9 @@ import redis
 from shared import constants as keys
 from shared.accounts import AccountConfig
 from shared.phones import normalise_phone
+from shared.planning.claims import Claim, Join
+from shared.planning.clearing import Clearing
+from shared.planning.planner import Context, Member, Plan, plan_batch
 from shared.redis_text import as_text
 from shared.settings import get_settings
 from shared.state import account_health as health
@@ -57,7 +60,6 @@ from shared.state.chunk_record import ChunkKind, chunk_id, chunk_key
 from shared.state.contact_mirror import read_mirrors
 from shared.state.plan_record import PlanProgress, carry_field, read_plan
 from shared.state.synced_contacts import SyncedRecord, none_synced, read_synced
-from workers.push.clearing import Clearing
 from workers.push.deliver.chunk import post_chunks
 from workers.push.plan import final as plan_final
 from workers.push.plan.chunking import (
@@ -70,8 +72,6 @@ from workers.push.plan.chunking import (
     profile_resource,
     split_json,
 )
-from workers.push.plan.claims import Claim, Join
-from workers.push.plan.planner import Context, Member, Plan, plan_batch
 from workers.runtime.actor_context import account_config
 
 SLICE = 5_000

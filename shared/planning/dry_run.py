@@ -1,5 +1,5 @@
 """The dry run of an account's next batch (``contact-sync preview --next``): what it would do
-now, decided by the batch's own planner (:func:`workers.push.plan.planner.plan_batch`) over the
+now, decided by the batch's own planner (:func:`shared.planning.planner.plan_batch`) over the
 account's pending contacts, a slice at a time, newest first, as the batch plans them. It
 reads Redis only: it writes nothing and calls no Klaviyo endpoint at all.
 
@@ -15,6 +15,7 @@ already had (``create`` then shows as ``updated``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +23,16 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountConfig
+from shared.fewer_collections import fewer_collections
 from shared.phones import normalise_phone
+from shared.planning.claims import Claim
+from shared.planning.planner import Context, Member, Plan, plan_batch
 from shared.redis_text import as_text
 from shared.state import account_health as health
 from shared.state import phone_owners
 from shared.state.account_state import never_completed
 from shared.state.contact_mirror import read_mirrors
 from shared.state.synced_contacts import SyncedRecord, read_synced
-from workers.push.plan.claims import Claim
-from workers.push.plan.planner import Context, Member, Plan, plan_batch
 
 KINDS = ("create", "update", "list_join", "list_leave", "clear_fields", "subscribe",
          "unsubscribe", "erase")
@@ -78,14 +80,24 @@ def _tally(found: NextSync, plan: Plan, synced: dict[str, SyncedRecord]) -> None
     found.excluded["unchanged"] += plan.counts.get("unchanged", 0)
 
 
-def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
-    """The dry run of ``config``'s account (see the module docstring)."""
+def next_sync(client: redis.Redis, config: AccountConfig,
+              on_slice: Callable[[int], None] | None = None) -> NextSync:
+    """The dry run of ``config``'s account (see the module docstring); ``on_slice`` is
+    called with the contacts planned so far after each slice (a long run keeps its lock)."""
+    with fewer_collections():
+        return _next_sync(client, config, on_slice)
+
+
+def _next_sync(client: redis.Redis, config: AccountConfig,
+               on_slice: Callable[[int], None] | None) -> NextSync:
     account = config.name
     found = NextSync(account)
     initial = never_completed(client, account)
     list_id = config.default_list_id or ""
     missing = bool(list_id) and health.missing_list(client, account) == list_id
-    claims: dict[str, Claim] = {}
+    # email -> its Claim as a tuple of strings, which the garbage collector stops tracking
+    # (100,000 Claim objects it would walk again at every full collection)
+    claims: dict[str, tuple[str, str, str]] = {}
     phone_claims: dict[str, str] = {}
     cap_taken, start = 0, 0
     while True:
@@ -106,11 +118,15 @@ def next_sync(client: redis.Redis, config: AccountConfig) -> NextSync:
         owed = frozenset(health.owed(client, account, ids))
         context = Context(phone_owners=known, owed_list=owed, list_missing=missing,
                           unreadable=unreadable, cap_taken=cap_taken,
-                          claims=lambda emails: {e: claims[e] for e in emails if e in claims})
+                          claims=lambda emails: {e: Claim(*claims[e])
+                                                 for e in emails if e in claims})
         plan = plan_batch(config, members, contacts, synced, initial, context)
-        claims.update(plan.claims)
+        claims.update((email, (claim.contact_id, claim.state, claim.fingerprint))
+                      for email, claim in plan.claims.items())
         phone_claims.update(plan.phone_claims)
         cap_taken = plan.cap_taken
         found.contacts += len(ids)
         _tally(found, plan, synced)
         start += len(ids)
+        if on_slice is not None:
+            on_slice(found.contacts)

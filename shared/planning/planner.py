@@ -6,7 +6,7 @@ Per member, in this order (each contact lands in exactly one outcome):
    deleted in the CRM -> removed from the lists the sync put it in (if it was ever synced);
 2. outside the account's filters (roles, company types; ``None`` = all; compared trimmed and
    case-insensitively) -> ``excluded_filter``; one the sync put in lists leaves them
-   (``left_filters``, :func:`workers.push.clearing.leaving`) and rejoins when it matches again;
+   (``left_filters``, :func:`shared.planning.clearing.leaving`) and rejoins when it matches again;
 3. empty or invalid email -> ``invalid_email`` (reason kept per contact);
 4. the cap: when ``max_bulk_export`` > 0, the bulk members (every member on an account's
    initial import) sorted by ``occurred_at`` descending -- *most recently changed first* --
@@ -25,7 +25,7 @@ Per member, in this order (each contact lands in exactly one outcome):
 8. a row whose fingerprint equals what was last sent for each of its contacts, whose phone
    is already there, that owes no list and clears nothing -> ``unchanged``, nothing sent;
 9. an attribute (or the phone) sent before that the CRM no longer has -> a
-   :class:`workers.push.clearing.Clearing`, cleared by ``update_profile`` after the batch's
+   :class:`shared.planning.clearing.Clearing`, cleared by ``update_profile`` after the batch's
    import (bulk imports ignore nulls).
 
 Steps 2-4 are :mod:`shared.screening` (the preview of the CLI and the account API runs them
@@ -45,11 +45,11 @@ from shared.accounts import AccountConfig
 from shared.events import BULK_ORIGINS, MirroredContact
 from shared.field_map import FieldMap, mapped_attributes, parse_field_map
 from shared.phones import normalise_phone
+from shared.planning.claims import Claim, Join
+from shared.planning.clearing import Clearing, leaving, sent_names, to_clear
+from shared.planning.consent_wish import consent_wish, with_consent
 from shared.screening import Member, matches_filters, preview, screen
 from shared.state.synced_contacts import FINGERPRINT_HEX, SyncedRecord
-from workers.push.clearing import Clearing, leaving, sent_names, to_clear
-from workers.push.plan.claims import Claim, Join
-from workers.push.plan.consent_wish import consent_wish, with_consent
 
 MAX_PROFILE_BYTES = 100 * 1024
 """Klaviyo's limit per profile in a bulk import job."""
@@ -74,10 +74,10 @@ class Row:
     phone: str | None = None
     """E.164 phone to send in the phone-only job after the row is accepted (None: none)."""
     clear: Clearing | None = None
-    """What Klaviyo holds that the CRM cleared (:mod:`workers.push.clearing`)."""
+    """What Klaviyo holds that the CRM cleared (:mod:`shared.planning.clearing`)."""
     consent: dict[str, Any] | None = None
     """The consent the CRM sent with a time
-    (:func:`workers.push.plan.consent_wish.consent_wish`)."""
+    (:func:`shared.planning.consent_wish.consent_wish`)."""
 
     def to_json(self) -> dict[str, Any]:
         found = {"email": self.email, "contact_ids": self.contact_ids,

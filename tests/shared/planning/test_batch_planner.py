@@ -5,14 +5,14 @@ from typing import Any
 
 from shared.accounts import AccountConfig
 from shared.events import Contact, MirroredContact
-from shared.state.synced_contacts import SyncedRecord
-from workers.push.plan.planner import (
+from shared.planning.planner import (
     Member,
     fingerprint,
     plan_batch,
     preview,
     profile_attributes,
 )
+from shared.state.synced_contacts import SyncedRecord
 
 
 def account(**options: Any) -> AccountConfig:

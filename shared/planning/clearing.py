@@ -68,14 +68,15 @@ def to_clear(email: str, contact_ids: list[str], attributes: Mapping[str, Any],
              records: Sequence[SyncedRecord | None], phone_empty: bool) -> Clearing | None:
     """What to clear of the row's profile: names its contacts' records say were sent and
     ``attributes`` no longer hold; the phone when the CRM's is empty (None: nothing)."""
-    now = set(sent_names(attributes))
     before: set[str] = set()
     for record in records:
         if record is not None and not record.deleted and record.sent:
             before.update(record.sent)
-    gone = sorted(before - now)
     phone = next((r.phone for r in records if r is not None and not r.deleted and r.phone),
                  None) if phone_empty else None
+    if not before and not phone:
+        return None  # nothing sent before (a new contact): nothing to clear
+    gone = sorted(before - set(sent_names(attributes)))
     fields = [name for name in gone if not name.startswith(PROPERTY)]
     if phone:
         fields.append("phone_number")
