@@ -141,8 +141,11 @@ class Pipeline:
     def settle(self, account: Account, timeout: float = SETTLE_TIMEOUT_S) -> list[dict[str, Any]]:
         """Wait until the account is idle; returns the batches finished since the last call
         (oldest first). A failed batch fails the test with its stored error."""
-        wait_until(lambda: self.idle(account), timeout, f"account {account.name} to settle "
-                   f"(worker output: {self.stack.output('worker')[-1500:]!r})")
+        try:
+            wait_until(lambda: self.idle(account), timeout, f"account {account.name} to settle")
+        except TimeoutError as error:  # the worker's output when it timed out, not before
+            raise TimeoutError(f"{error} (worker output: "
+                               f"{self.stack.output('worker')[-3000:]!r})") from None
         new = [b for b in reversed(recent_batches(self.r, account.name, limit=50))
                if b["batch_id"] not in account.seen_batches]
         account.seen_batches.update(b["batch_id"] for b in new)
