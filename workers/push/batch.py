@@ -15,6 +15,7 @@ import dramatiq
 import redis
 
 from shared import freed_memory
+from shared.consent import ledger as consent_ledger
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.planning.planner import EmailChange
@@ -88,6 +89,9 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
             resend(sync_batch, (account, batch_id), limited.retry_in)
             return False
         with client.pipeline(transaction=True) as pipe:
+            # the old email's consent record (the contact is recorded under the new one when
+            # its chunk is sent), so no old email is kept
+            consent_ledger.drop_contacts(pipe, account, [(change.old_email, change.contact_id)])
             if conflict:
                 record_details(pipe, account, batch_id, {change.contact_id: {
                     "outcome": "conflict", "reason": conflict}})
