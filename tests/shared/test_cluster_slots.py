@@ -54,7 +54,6 @@ STATE_SCRIPTS: dict[str, list[str]] = {
                       keys.crm_delivered(A)],
     "crm_outbox_append.lua": [keys.list_members(A, "L1"), keys.subscribers_stream(A)],
     "scheduler_lock.lua": [keys.SCHEDULER_LOCK],
-    "dry_run_lock.lua": [keys.dry_run(A, "conn-1", lock=True)],
     "ledger.lua": [keys.consent_ledger(A), keys.subscribers_stream(A)],
     "dry_run_lock.lua": [keys.dry_run(A, "conn-1", lock=True)],
 }
