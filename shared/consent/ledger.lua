@@ -15,7 +15,31 @@
 --   channel seen for the first time is published only when the change happened after the
 --   contact was first sent (older state is Klaviyo's history, not news). Returns how many
 --   entries were published.
+-- ARGV[1] "drop": these contacts no longer have these emails (an email change, an
+--   erasure). ARGV[2..] pairs: email, contact id. The contact leaves the email's record;
+--   the record goes with its last contact, so no old email stays. Returns 0.
 local ledger, stream = KEYS[1], KEYS[2]
+
+if ARGV[1] == "drop" then
+  for i = 2, #ARGV, 2 do
+    local email, contact = ARGV[i], ARGV[i + 1]
+    local raw = redis.call("HGET", ledger, email)
+    if raw then
+      local rec = cjson.decode(raw)
+      local kept = {}
+      for _, id in ipairs(rec.c) do
+        if id ~= contact then kept[#kept + 1] = id end
+      end
+      if #kept == 0 then
+        redis.call("HDEL", ledger, email)
+      else
+        rec.c = kept
+        redis.call("HSET", ledger, email, cjson.encode(rec))
+      end
+    end
+  end
+  return 0
+end
 
 if ARGV[1] == "sent" then
   local now = tonumber(ARGV[2])

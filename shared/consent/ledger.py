@@ -2,7 +2,8 @@
 
 One hash per account (:func:`shared.constants.consent_ledger`), normalised email -> a small
 JSON record ``{"c": [contact ids], "t": first sent, "e": email key, "s": sms key}`` (about
-80 bytes). Two writers, one script (``ledger.lua``):
+80 bytes). Two writers, one script (``ledger.lua``), and :func:`drop_contacts` for a
+contact that no longer has an email (an email change, an erasure):
 
 * the push side (:func:`record_sent`) before it sends a chunk's consent: the contacts, and
   the state it is itself setting (an unsubscribe, a historical subscribe), so a pull never
@@ -62,6 +63,18 @@ def record_sent(client: redis.Redis, account: str, sent: Iterable[SentContact],
     if len(args) > 2 and LEDGER(client, keys=[keys.consent_ledger(account),
                                               keys.subscribers_stream(account)], args=args):
         due_accounts.reverse_at(client, account, due_accounts.ASAP, sooner_only=True)
+
+
+def drop_contacts(client: Any, account: str, emails: Iterable[tuple[str, str]]) -> None:
+    """``(email, contact id)`` pairs whose contact no longer has that email (its email
+    changed in the CRM, or it was erased): the contact leaves the email's record, which
+    goes with its last contact. ``client`` may be a pipeline."""
+    args = ["drop"]
+    for email, contact_id in emails:
+        args += [normalise_email(email), contact_id]
+    if len(args) > 1:
+        LEDGER(client, keys=[keys.consent_ledger(account), keys.subscribers_stream(account)],
+               args=args)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,17 @@ def read_chunk(client: redis.Redis, key: str, *left_out: ChunkField) -> dict[str
     return {n: as_text(v) for n, v in zip(names, values, strict=True) if v is not None}
 
 
+def not_done(client: redis.Redis, account: str, batch_id: str,
+             chunk_ids: Sequence[str]) -> list[str]:
+    """The chunks among ``chunk_ids`` whose status is not ``done`` (one pipelined read)."""
+    pipe = client.pipeline(transaction=False)
+    for chunk in chunk_ids:
+        pipe.hget(keys.chunk(account, batch_id, chunk), ChunkField.STATUS)
+    statuses: list[Any] = pipe.execute()
+    return [chunk for chunk, status in zip(chunk_ids, statuses, strict=True)
+            if status is None or as_text(status) != ChunkStatus.DONE]
+
+
 def chunk_counts(client: redis.Redis, key: str) -> dict[str, int]:
     """The counts a chunk gathered so far."""
     return {name[len(COUNT_PREFIX):]: int(value)

@@ -54,6 +54,7 @@ STATE_SCRIPTS: dict[str, list[str]] = {
     "crm_outbox_append.lua": [keys.list_members(A, "L1"), keys.subscribers_stream(A)],
     "scheduler_lock.lua": [keys.SCHEDULER_LOCK],
     "ledger.lua": [keys.consent_ledger(A), keys.subscribers_stream(A)],
+    "dry_run_lock.lua": [keys.dry_run(A, "conn-1", lock=True)],
 }
 """Each script's KEYS as its caller builds them (kept beside the callers' code in review:
 a new script fails the test below until it is listed here)."""
@@ -73,7 +74,7 @@ ONE_SLOT_MULTIS = {
     "_ack_and_trim": "the ingest stream (one key)",
     "_begin": "plan and batch of one account (WATCH)",
     "_commit": "plan, chunks and batch of one account (WATCH)",
-    "_email_changes": "batch records of one account",
+    "_email_changes": "batch records and the consent ledger of one account",
     "_look_up": "identity and chunk of one account",
     "_refresh_locked": "the account's config",
     "failed": "one console login counter (one key)",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import redis
 
+from shared import constants as keys
+from shared.redis_text import as_text
 from tests.conftest import Setting
 from tests.workers.push_harness import PushAccount
 
@@ -22,6 +25,22 @@ def test_an_email_change_changes_the_email_of_the_same_profile(
     assert after["id"] == before["id"]
     assert after["email"] == "new@example.com"
     assert info["report"]["conflicts"] == 0
+
+
+def test_after_an_email_change_the_consent_ledger_keeps_the_new_email_only(
+        r: redis.Redis, sandbox: Any, worker: None) -> None:
+    acct = PushAccount(r, sandbox)
+    acct.change("C1", email="old@example.com", first_name="Ann")
+    acct.change("C2", email="shared@example.com", first_name="Bo")
+    acct.change("C3", email="shared@example.com", first_name="Bo")
+    acct.sync()
+    acct.change("C1", email="new@example.com", first_name="Ann")
+    acct.change("C2", email="bo@example.com", first_name="Bo")
+    acct.sync()
+    ledger = r.hgetall(keys.consent_ledger(acct.name))
+    held = {as_text(email): orjson.loads(record)["c"] for email, record in ledger.items()}
+    assert held == {"new@example.com": ["C1"], "bo@example.com": ["C2"],
+                    "shared@example.com": ["C3"]}
 
 
 def test_an_email_change_to_another_profiles_email_is_a_reported_conflict_not_a_duplicate(

@@ -14,8 +14,8 @@ import time
 import dramatiq
 import redis
 
-from shared import constants as keys
 from shared import freed_memory
+from shared.consent import ledger as consent_ledger
 from shared.identity import IdentityMap
 from shared.klaviyo.errors import Conflict, RateLimited
 from shared.planning.planner import EmailChange
@@ -28,8 +28,8 @@ from shared.state.batch_record import (
     read_batch,
     set_email_changes_done,
 )
-from shared.state.chunk_record import ChunkField, ChunkStatus
 from shared.state.chunk_record import chunk_id as chunk_id_of
+from shared.state.chunk_record import not_done
 from shared.state.plan_record import email_change, email_change_count
 from workers.push.deliver import chunk as chunk_actors
 from workers.push.deliver.identity_ops import lookup_profiles
@@ -89,6 +89,9 @@ def _email_changes(client: redis.Redis, account: str, batch: Batch) -> bool:
             resend(sync_batch, (account, batch_id), limited.retry_in)
             return False
         with client.pipeline(transaction=True) as pipe:
+            # the old email's consent record (the contact is recorded under the new one when
+            # its chunk is sent), so no old email is kept
+            consent_ledger.drop_contacts(pipe, account, [(change.old_email, change.contact_id)])
             if conflict:
                 record_details(pipe, account, batch_id, {change.contact_id: {
                     "outcome": "conflict", "reason": conflict}})
@@ -125,10 +128,9 @@ def sync_batch(account: str, batch_id: str) -> None:
     if batch.chunks_total == 0:
         finish_batch(client, account, batch_id)
         return
-    # A first sync posted its chunks as they were planned (plan_stream.py): only those a
-    # crash kept from being sent are left.
+    # A first sync posted its chunks as they were planned (workers/push/plan/stream.py):
+    # only those a crash kept from being sent are left.
     first = batch.chunks_sent if batch.streamed else 0
     ids = [chunk_id_of(index) for index in range(first, batch.chunks_total)]
-    chunk_actors.post_chunks(account, batch_id, [chunk_id for chunk_id in ids if client.hget(
-        keys.chunk(account, batch_id, chunk_id), ChunkField.STATUS) != ChunkStatus.DONE])
+    chunk_actors.post_chunks(account, batch_id, not_done(client, account, batch_id, ids))
     log.info("batch %s of %s: %d chunks sent", batch_id, account, batch.chunks_total)
