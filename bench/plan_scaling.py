@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 
-from bench.push_throughput import bench_stack, create_list, peak_rss_mb, write_pending
+from bench.push_throughput import bench_stack, create_list, write_pending
+from bench.worker_usage import peak_rss_mb
 from shared.state.batch_record import chunks_total
 
 

@@ -5,6 +5,7 @@ sandbox, next to the naive way (one ``create_or_update_profile`` per contact) on
                                     [--processes 0|N]
                                     [--refused-share 0.01] [--default-list]
                                     [--deletes N [--delete-limits on|off|SCALE]]
+                                    [--shape redis|cluster|both]
 
 Runs an embedded redis-server, the sandbox (``contact-sync sandbox``, rate limits off) in
 its own process, and an in-process Dramatiq worker on the real Redis broker. Prints
@@ -15,6 +16,10 @@ gives that share of contacts an email of a domain the sandbox refuses as Klaviyo
 ``--deletes N`` then deletes the first N synced contacts in the CRM (implies
 ``--default-list``: a delete costs Klaviyo calls only for contacts in a list) and times the
 batch that takes them out of it, with the sandbox's rate limits as ``--delete-limits`` says.
+``--shape cluster`` keeps the state on a local Redis Cluster instead (3 masters + 3
+replicas, the Dramatiq queues on a redis-server of their own, 3 ingest shards), ``both``
+runs the same push on one Redis and then on the cluster, each on a fresh stack, and prints
+both with their ratio (cluster / one Redis). The worker is :mod:`bench.worker_usage`'s.
 """
 
 from __future__ import annotations
@@ -29,18 +34,20 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-import dramatiq
 import httpx
 import redis
 from cryptography.fernet import Fernet
 
+from bench.worker_usage import Workers
 from shared import constants as keys
 from shared.events import Contact
 from shared.klaviyo.client import build_client
 from shared.klaviyo.rate_limiter import LIMITS
-from shared.redis_client import connect
+from shared.redis_client import connect, get_redis
+from shared.redis_cluster_server import cluster_shape
 from shared.redis_server import EmbeddedRedis
 from shared.state.contact_mirror import event_mirror
 from workers.push.batch import sync_batch
@@ -74,21 +81,46 @@ def start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
 REFUSED_DOMAIN = "refused.example"
 
 
+SHAPES = ("redis", "cluster")
+"""Where the bench keeps the state: ``redis`` (one redis-server, the Dramatiq queues beside
+the state) or ``cluster`` (3 masters + 3 replicas on loopback, the queues on a redis-server
+of their own, 3 ingest shards: :func:`shared.redis_cluster_server.cluster_shape`)."""
+SHAPE_NAMES = {"redis": "one Redis", "cluster": "3-master cluster"}
+
+
 @contextmanager
-def bench_stack() -> Iterator[tuple[redis.Redis, str, str, str]]:
-    """An embedded redis-server and the sandbox (its own process, rate limits off), the
-    environment pointing at both; yields (client, Redis URL, sandbox URL, the bench
-    account's key)."""
+def state_store(shape: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A fresh state store of ``shape`` (:data:`SHAPES`): its ``REDIS_URL`` and the rest of
+    the environment the processes need on it."""
+    if shape == "cluster":
+        with cluster_shape() as (cluster, env):
+            yield cluster.url, env
+    else:
+        with EmbeddedRedis() as server:
+            yield server.url, {}
+
+
+@contextmanager
+def bench_stack(shape: str = "redis") -> Iterator[tuple[redis.Redis, str, str, str]]:
+    """A state store of ``shape`` (:func:`state_store`: by default an embedded
+    redis-server) and the sandbox (its own process, rate limits off), the environment
+    pointing at both; yields (client, Redis URL, sandbox URL, the bench account's key)."""
+    from shared.settings import get_settings
+
     key = f"pk_bench_{uuid.uuid4().hex[:8]}"
     proc, url = start_sandbox(key)
     try:
-        with EmbeddedRedis() as server:
-            os.environ.update(REDIS_URL=server.url, KLAVIYO_BASE_URL=url,
-                              SYNC_SECRET_KEY=Fernet.generate_key().decode())
-            from shared.settings import get_settings
-
+        with state_store(shape) as (redis_url, shape_env):
+            os.environ.update(REDIS_URL=redis_url, KLAVIYO_BASE_URL=url,
+                              SYNC_SECRET_KEY=Fernet.generate_key().decode(), **shape_env)
             get_settings.cache_clear()
-            yield connect(server.url), server.url, url, key
+            get_redis.cache_clear()
+            try:
+                yield connect(redis_url), redis_url, url, key
+            finally:
+                for name in shape_env:  # the next stack of this process may be another shape
+                    os.environ.pop(name, None)
+                get_settings.cache_clear()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -125,16 +157,6 @@ def write_pending(client: Any, account: str, count: int, refused_every: int,
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """The peak resident set (VmHWM) of a process, in MB (by default the bench process,
-    which runs the in-process worker's threads)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def list_members(url: str, key: str) -> tuple[int, int]:
@@ -175,83 +197,6 @@ def naive(url: str, count: int, key: str) -> tuple[float, int]:
 
 WORKER_CPU: dict[str, float] = {}
 """CPU time of the worker(s) each batch took (every thread and process), by batch id."""
-
-
-class Workers:
-    """The Dramatiq worker(s) the bench runs: ``processes`` 0 is one worker in this process
-    (its CPU is this process's); 1 or more run ``dramatiq workers.dramatiq_app`` as
-    deployed (Procfile: 2 processes), measured from /proc."""
-
-    def __init__(self, processes: int, threads: int) -> None:
-        self.processes, self.threads = processes, threads
-        self._worker: dramatiq.Worker | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Workers:
-        if not self.processes:
-            self._worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=self.threads,
-                                           worker_timeout=20)
-            self._worker.start()
-            return self
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "workers.dramatiq_app", "--processes",
-             str(self.processes), "--threads", str(self.threads)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = connect(os.environ["REDIS_URL"])
-        deadline = time.monotonic() + 60
-        while client.zcard(keys.dramatiq_heartbeats()) < self.processes:  # each consumes
-            if time.monotonic() > deadline or self._proc.poll() is not None:
-                raise SystemExit("the dramatiq worker processes did not start")
-            time.sleep(0.1)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(60)
-
-    def _pids(self) -> list[int]:
-        assert self._proc is not None
-        return [self._proc.pid, *children_of(self._proc.pid)]
-
-    def cpu_seconds(self) -> float:
-        if self._proc is None:
-            return time.process_time()
-        return sum(process_cpu_seconds(pid) for pid in self._pids())
-
-    def peak_rss_mb(self) -> float:
-        """The largest peak resident set of a process running actors."""
-        if self._proc is None:
-            return peak_rss_mb()
-        return max(peak_rss_mb(pid) for pid in self._pids())
-
-
-def _stat_fields(pid: int | str) -> list[str]:
-    """``/proc/<pid>/stat`` after the command name: state, ppid, ... (proc(5), from field 3)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (dramatiq's worker processes)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(_stat_fields(entry)[1])
-            except OSError:
-                continue
-            if parent == pid:
-                found.append(int(entry))
-    return found
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_batch(client: Any, workers: Workers, batch_id: str) -> tuple[float, dict[str, Any]]:
@@ -295,6 +240,105 @@ def bench_deletes(client: Any, url: str, key: str, count: int, workers: Workers,
           + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
 
 
+@dataclass
+class PushRun:
+    """What one push of the bench measured on one shape."""
+
+    shape: str
+    elapsed: float
+    report: dict[str, Any]
+    calls: Counter[str]
+    in_list: tuple[int, int] | None
+    naive_seconds: float
+    naive_calls: Counter[str]
+    worker_rss: float
+    worker_cpu: float
+
+
+def push(shape: str, args: argparse.Namespace) -> PushRun:
+    """The bench's push (then the naive sample and any ``--deletes``) on a fresh stack of
+    ``shape``."""
+    refused_every = round(1 / args.refused_share) if args.refused_share > 0 else 0
+    with bench_stack(shape) as (client, redis_url, url, key):
+        from shared.accounts import AccountStore
+        from shared.settings import get_settings
+        from workers.runtime.broker import setup_broker
+
+        store = AccountStore(client, get_settings())
+        store.add("bench", key, klaviyo_base_url=url)
+        if args.default_list:
+            store.set("bench", default_list_id=create_list(key, url))
+        write_pending(client, "bench", args.contacts, refused_every)
+        setup_broker(redis_url, get_settings().broker_url_set)
+        with Workers(args.processes, args.threads) as workers:
+            elapsed, report = run_batch(client, workers, "bench-1")
+            worker_rss = workers.peak_rss_mb()  # before the bench reads big answers itself
+            calls = calls_of(url, key)
+            in_list = list_members(url, key) if args.default_list else None
+            naive_seconds, _ = naive(url, args.sample, "naive-key")
+            naive_calls = calls_of(url, "naive-key")
+            if args.deletes:
+                bench_deletes(client, url, key, args.deletes, workers, args.delete_limits)
+    return PushRun(shape, elapsed, report, calls, in_list, naive_seconds, naive_calls,
+                   worker_rss, WORKER_CPU["bench-1"])
+
+
+def print_run(run: PushRun, args: argparse.Namespace) -> None:
+    """One push's figures (the bench's output since before shapes: unchanged for one
+    Redis)."""
+    calls, report, elapsed, naive_calls = run.calls, run.report, run.elapsed, run.naive_calls
+    total_calls = sum(calls.values())
+    per_10k = total_calls * 10_000 / args.contacts
+    naive_rate = args.sample / run.naive_seconds
+    scale_naive = args.contacts / args.sample
+    print(f"pipeline: {args.contacts:,} contacts in {elapsed:.1f} s = "
+          f"{args.contacts / elapsed:,.0f} contacts/s; created {report['created']:,}, "
+          f"rejected {report['rejected']:,} in {report.get('import_rounds', 0)} refused "
+          f"rounds")
+    print(f"pipeline: {total_calls} Klaviyo calls = {per_10k:.1f} per 10,000 contacts: "
+          + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+    print(f"naive:    {args.sample:,} contacts in {run.naive_seconds:.1f} s = "
+          f"{naive_rate:,.0f} contacts/s; {sum(naive_calls.values())} calls = "
+          f"{sum(naive_calls.values()) * 10_000 / args.sample:,.0f} per 10,000 contacts")
+    print(f"under Klaviyo's published limits, {args.contacts:,} contacts: pipeline >= "
+          f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
+          f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
+          f"(create_or_update_profile at 750/min)")
+    if run.in_list:
+        members, distinct = run.in_list
+        print(f"default list: {members:,} members, {distinct:,} distinct (every created "
+              f"contact once: {members == distinct == report['created']})")
+    where = (f"{args.processes} dramatiq processes x {args.threads} threads" if args.processes
+             else f"one worker of {args.threads} threads in the bench process")
+    print(f"workers: {where}")
+    print(f"worker peak RSS (VmHWM of the largest process running actors): "
+          f"{run.worker_rss:,.0f} MB")
+    print(f"worker CPU for the batch (every thread and process): {run.worker_cpu:.1f} s = "
+          f"{run.worker_cpu / args.contacts * 1e6:.0f} us a contact")
+    print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
+
+
+def print_ratios(one: PushRun, other: PushRun, contacts: int) -> None:
+    """The same push on two shapes, side by side, with ``other / one``."""
+    rows = [("time (s)", one.elapsed, other.elapsed, ".1f"),
+            ("contacts/s", contacts / one.elapsed, contacts / other.elapsed, ",.0f"),
+            ("Klaviyo calls", sum(one.calls.values()), sum(other.calls.values()), ",.0f"),
+            ("worker CPU (us a contact)", one.worker_cpu / contacts * 1e6,
+             other.worker_cpu / contacts * 1e6, ",.0f"),
+            ("worker peak RSS (MB)", one.worker_rss, other.worker_rss, ",.0f")]
+    first, second = SHAPE_NAMES[one.shape], SHAPE_NAMES[other.shape]
+    print(f"{contacts:,} contacts, {first} and {second} in the same run "
+          f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end):")
+    print(f"  {'':26s} {first:>16s} {second:>16s}   ratio")
+    for name, a, b, form in rows:
+        print(f"  {name:26s} {a:>16{form}} {b:>16{form}}   {b / a if a else 0:.2f}")
+    for run in (one, other):
+        if run.in_list:
+            members, distinct = run.in_list
+            print(f"  default list, {SHAPE_NAMES[run.shape]}: {members:,} members, "
+                  f"{distinct:,} distinct, created {run.report['created']:,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
@@ -311,60 +355,20 @@ def main() -> None:
                         help="then delete this many synced contacts in the CRM (with a list)")
     parser.add_argument("--delete-limits", default="off",
                         help="sandbox rate limits for the deletes: on, off or a scale")
+    parser.add_argument("--shape", choices=(*SHAPES, "both"), default="redis",
+                        help="where the state lives: one Redis (default), a local 3-master "
+                             "cluster, or both one after the other with their ratio")
     args = parser.parse_args()
     args.default_list = args.default_list or args.deletes > 0
-    refused_every = round(1 / args.refused_share) if args.refused_share > 0 else 0
-
-    with bench_stack() as (client, redis_url, url, key):
-        from shared.accounts import AccountStore
-        from shared.settings import get_settings
-        from workers.runtime.broker import setup_broker
-
-        store = AccountStore(client, get_settings())
-        store.add("bench", key, klaviyo_base_url=url)
-        if args.default_list:
-            store.set("bench", default_list_id=create_list(key, url))
-        write_pending(client, "bench", args.contacts, refused_every)
-        setup_broker(redis_url)
-        with Workers(args.processes, args.threads) as workers:
-            elapsed, report = run_batch(client, workers, "bench-1")
-            worker_rss = workers.peak_rss_mb()  # before the bench reads big answers itself
-            calls = calls_of(url, key)
-            in_list = list_members(url, key) if args.default_list else None
-            naive_seconds, naive_count = naive(url, args.sample, "naive-key")
-            naive_calls = calls_of(url, "naive-key")
-            if args.deletes:
-                bench_deletes(client, url, key, args.deletes, workers, args.delete_limits)
-
-    total_calls = sum(calls.values())
-    per_10k = total_calls * 10_000 / args.contacts
-    naive_rate = naive_count / naive_seconds
-    scale_naive = args.contacts / naive_count
-    print(f"pipeline: {args.contacts:,} contacts in {elapsed:.1f} s = "
-          f"{args.contacts / elapsed:,.0f} contacts/s; created {report['created']:,}, "
-          f"rejected {report['rejected']:,} in {report.get('import_rounds', 0)} refused "
-          f"rounds")
-    print(f"pipeline: {total_calls} Klaviyo calls = {per_10k:.1f} per 10,000 contacts: "
-          + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
-    print(f"naive:    {naive_count:,} contacts in {naive_seconds:.1f} s = {naive_rate:,.0f} "
-          f"contacts/s; {sum(naive_calls.values())} calls = "
-          f"{sum(naive_calls.values()) * 10_000 / naive_count:,.0f} per 10,000 contacts")
-    print(f"under Klaviyo's published limits, {args.contacts:,} contacts: pipeline >= "
-          f"{minutes_under_limits(calls, 1.0):.2f} min of call budget; naive >= "
-          f"{minutes_under_limits(naive_calls, scale_naive):.0f} min "
-          f"(create_or_update_profile at 750/min)")
-    if in_list:
-        print(f"default list: {in_list[0]:,} members, {in_list[1]:,} distinct (every created "
-              f"contact once: {in_list[0] == in_list[1] == report['created']})")
-    where = (f"{args.processes} dramatiq processes x {args.threads} threads" if args.processes
-             else f"one worker of {args.threads} threads in the bench process")
-    print(f"workers: {where}")
-    print(f"worker peak RSS (VmHWM of the largest process running actors): "
-          f"{worker_rss:,.0f} MB")
-    cpu = WORKER_CPU["bench-1"]
-    print(f"worker CPU for the batch (every thread and process): {cpu:.1f} s = "
-          f"{cpu / args.contacts * 1e6:.0f} us a contact")
-    print(f"speed-up in the sandbox: {args.contacts / elapsed / naive_rate:.1f}x")
+    shapes = SHAPES if args.shape == "both" else (args.shape,)
+    runs = []
+    for shape in shapes:
+        if len(shapes) > 1:
+            print(f"== {SHAPE_NAMES[shape]} ==", flush=True)
+        runs.append(push(shape, args))
+        print_run(runs[-1], args)
+    if len(runs) > 1:
+        print_ratios(runs[0], runs[1], args.contacts)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Used by the test suite's cluster part (tests/support/redis_cluster.py) and by th
 --cluster-enabled yes`` in its own directory (AOF on, like :class:`EmbeddedRedis`), joined
 with ``redis-cli --cluster create ... --cluster-replicas 1``. :meth:`kill_master_of` SIGKILLs
 the master of a slot and waits until its replica has taken over (the cluster's own failover).
+:func:`cluster_shape` is the whole cluster shape of the service: the cluster for the state,
+a redis-server of its own for the Dramatiq queues, and the environment the processes need.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from redis.crc import key_slot
 from shared.redis_server import (
     REDIS_MISSING,
     STREAM_NODE_MAX_ENTRIES,
+    EmbeddedRedis,
     RedisServerNotFound,
     free_port,
     stop_process,
@@ -210,3 +214,14 @@ class EmbeddedRedisCluster:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextmanager
+def cluster_shape(masters: int = 3) -> Iterator[tuple[EmbeddedRedisCluster, dict[str, str]]]:
+    """A started cluster of ``masters`` masters + as many replicas for the state, a
+    redis-server for the Dramatiq queues (a cluster cannot hold them:
+    :mod:`shared.broker_redis`), and the environment the processes need on them:
+    ``SYNC_BROKER_URL`` (the queues) and ``SYNC_INGEST_SHARDS`` (one ingest stream per
+    master). ``REDIS_URL`` is the cluster's :attr:`EmbeddedRedisCluster.url`."""
+    with EmbeddedRedisCluster(masters) as cluster, EmbeddedRedis() as queues:
+        yield cluster, {"SYNC_BROKER_URL": queues.url, "SYNC_INGEST_SHARDS": str(masters)}

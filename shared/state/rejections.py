@@ -66,12 +66,21 @@ def refusal_reason(error: dict[str, Any] | Any) -> str:
     return f"{code}: {said}" if said else code
 
 
+def mark_rejecting(client: redis.Redis, account: str) -> None:
+    """The account has (or is about to have) contacts Klaviyo refused: it joins the set
+    ``/metrics`` reads. Called before the refusals are written (:func:`reject`), on its own:
+    the set is a global key, on another slot than the account's on a Redis Cluster, so it
+    cannot be in the account's MULTI. A refusal that is then not written (another delivery
+    wrote it, or the worker died) leaves the account in the set with nothing to count."""
+    client.sadd(keys.REJECTING_ACCOUNTS, account)
+
+
 def reject(pipe: Any, account: str, rejections: Mapping[str, str]) -> None:
     """Queue on ``pipe``: these contacts were refused by Klaviyo (contact id -> the refusal
-    as JSON: code, title, detail, batch id, time), and the account has refusals."""
+    as JSON: code, title, detail, batch id, time). The account is marked first
+    (:func:`mark_rejecting`)."""
     if rejections:
         pipe.hset(keys.rejected(account), mapping=dict(rejections))
-        pipe.sadd(keys.REJECTING_ACCOUNTS, account)
 
 
 def forget_rejections(pipe: Any, account: str, contact_ids: Iterable[str]) -> None:

@@ -28,7 +28,7 @@ from sandbox.server import SandboxServer
 from shared import constants as keys
 from shared import ingest_shards
 from shared.redis_client import connect
-from shared.redis_cluster_server import EmbeddedRedisCluster
+from shared.redis_cluster_server import EmbeddedRedisCluster, cluster_shape
 from shared.redis_server import EmbeddedRedis
 from tests.support.process_stack import ProcessStack, contact_event, wait_until
 from workers.push.lifecycle import batch_info, recent_batches
@@ -222,8 +222,8 @@ def state_redis(shape: str, broker_url: str | None = None
     """The REDIS_URL of a fresh state store of ``shape``, the environment it needs, and the
     cluster (to kill a master) when it is one."""
     if shape == "cluster":
-        with EmbeddedRedisCluster() as cluster, EmbeddedRedis() as queues:
-            yield cluster.url, {"SYNC_BROKER_URL": queues.url, "SYNC_INGEST_SHARDS": "3"}, cluster
+        with cluster_shape() as (cluster, env):
+            yield cluster.url, env, cluster
     else:
         assert (shape == "rabbitmq") == bool(broker_url), "a RabbitMQ URL for rabbitmq only"
         with EmbeddedRedis() as server:

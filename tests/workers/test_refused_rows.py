@@ -15,6 +15,10 @@ from cli.main import app
 from shared import constants as keys
 from tests.workers.push_harness import PushAccount
 
+STATE_SHAPES = ("redis", "cluster")
+"""On a Redis Cluster too: a refusal is recorded in the account's keys and in the global
+set of rejecting accounts, which sit on other slots."""
+
 
 @pytest.fixture(autouse=True)
 def _refused_domain(sandbox: Any) -> None:

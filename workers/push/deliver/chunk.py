@@ -139,6 +139,8 @@ def _refused_round(client: redis.Redis, account: str, batch_id: str, key: str,
             records.owe_rows(pipe, account, left.rows)
         records.save_round(pipe, key, rows, payload, list_id)
 
+    if stage != ChunkStage.PHONES:
+        records.mark_refusing(client, account, named)
     if not left.save(client, key, write):
         return False
     if not named:

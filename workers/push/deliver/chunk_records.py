@@ -26,7 +26,12 @@ from shared.state import held_back
 from shared.state.account_health import owe_list, settle_owed
 from shared.state.batch_details import REJECTED, record_details
 from shared.state.chunk_record import COUNT_PREFIX, ChunkField, ChunkStatus, phone_stage
-from shared.state.rejections import forget_rejections, refusal_reason, reject
+from shared.state.rejections import (
+    forget_rejections,
+    mark_rejecting,
+    refusal_reason,
+    reject,
+)
 from shared.state.synced_contacts import SyncedRecord, read_synced, write_synced
 from shared.telemetry.metrics import record_rejections
 
@@ -85,7 +90,8 @@ def without_conflicts(client: redis.Redis, account: str, batch_id: str,
 
 def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
                 refused: Mapping[int, tuple[Row, Mapping[str, str]]]) -> int:
-    """Record Klaviyo's refusal of rows (in ``pipe``); returns the contacts rejected."""
+    """Record Klaviyo's refusal of rows (in ``pipe``, after :func:`mark_refusing`); returns
+    the contacts rejected."""
     now = time.time()
     rejections: dict[str, str] = {}
     details: dict[str, str] = {}
@@ -99,6 +105,14 @@ def reject_rows(pipe: Any, account: str, batch_id: str, key: str,
         pipe.hset(keys.batch_details(account, batch_id), mapping=details)
         pipe.hincrby(key, COUNT_PREFIX + "rejected", len(rejections))
     return len(rejections)
+
+
+def mark_refusing(client: redis.Redis, account: str,
+                  refused: Mapping[int, tuple[Row, Mapping[str, str]]]) -> None:
+    """Before a MULTI that rejects ``refused`` (:func:`reject_rows`): the account joins the
+    rejecting accounts (a global key, so not in the account's MULTI)."""
+    if refused:
+        mark_rejecting(client, account)
 
 
 def drop_phones(pipe: Any, account: str, batch_id: str, key: str,
@@ -208,6 +222,7 @@ def commit_profiles(client: redis.Redis, account: str, batch_id: str, key: str,
         pipe.hset(key, mapping=dict(then))
         pipe.hdel(key, ChunkField.JOB_ID, ChunkField.SUBMITTED_AT, ChunkField.COMPLETE_JOB)
 
+    mark_refusing(client, account, refused)
     if not write_if_unchanged(client, key, version, write):
         return False
     record_rejections(client, account, counted["rejected"])
