@@ -175,10 +175,8 @@ def after_watched(client: redis.Redis, pipe: Any, watched: str,
                   write: Callable[[Any], None]) -> SlotSteps | None:
     """For a compare-and-set (``WATCH watched`` ... ``MULTI``): queue ``write``'s commands
     in ``pipe``. On a cluster only those of ``watched``'s slot go in ``pipe``; the others
-    (global indexes) come back as :class:`SlotSteps` for the caller to run: once ``pipe``
-    committed when they must not be written if the compare fails; before ``pipe`` commits
-    (indexes first) when a competing writer that wins would write the same ones. None on
-    one Redis."""
+    (global indexes) come back as :class:`SlotSteps` for the caller to run once ``pipe``
+    committed (they must not be written when the compare fails). None on one Redis."""
     if not is_cluster(client):
         write(pipe)
         return None

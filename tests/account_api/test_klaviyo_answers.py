@@ -13,7 +13,8 @@ from tests.support.process_stack import wait_until
 STATE_SHAPES = ("redis", "cluster")
 """On one Redis and on a Redis Cluster. A refused contact once never settled on a cluster:
 the chunk's MULTI also added the account to the global set of accounts with refusals, a key
-of another slot, so the worker failed on every redelivery and the batch never ended."""
+of another slot, so every delivery of the chunk failed and its batch never ended (the
+account now joins that set before the MULTI: workers/push/deliver/chunk_records.py)."""
 
 
 def _connected(api_pipeline: Pipeline, api: httpx.Client) -> Account:

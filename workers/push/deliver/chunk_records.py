@@ -21,7 +21,6 @@ import redis
 
 from shared import constants as keys
 from shared.identity import IdentityMap
-from shared.redis_cluster import after_watched
 from shared.state import held_back
 from shared.state.account_health import owe_list, settle_owed
 from shared.state.batch_details import REJECTED, record_details
@@ -44,13 +43,7 @@ Notes = tuple[dict[str, dict[str, str]], Counter[str]]
 def write_if_unchanged(client: redis.Redis, key: str, version: str,
                        write: Callable[[Any], None]) -> bool:
     """Run ``write(pipe)`` in one MULTI, only if the chunk is still at ``version`` (it is then
-    one version further); False when another delivery got there first.
-
-    On a Redis Cluster the MULTI holds the account's own keys (one slot) and a global index
-    ``write`` also touches (:data:`shared.constants.REJECTING_ACCOUNTS`, from a refusal) is
-    written just before it, once the version matched: the indexes-first order of
-    :mod:`shared.redis_cluster`. Were the MULTI then beaten by another delivery, that one
-    writes the same step, so the index entry it finds is its own."""
+    one version further); False when another delivery got there first."""
     with client.pipeline(transaction=True) as pipe:
         watched: Any = pipe
         try:
@@ -58,9 +51,7 @@ def write_if_unchanged(client: redis.Redis, key: str, version: str,
             if str(pipe.hget(key, ChunkField.VERSION) or "0") != version:
                 return False
             pipe.multi()
-            indexes = after_watched(client, pipe, key, write)
-            if indexes is not None:  # a cluster
-                indexes.execute()
+            write(pipe)
             pipe.hincrby(key, ChunkField.VERSION, 1)
             pipe.execute()
             return True
