@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cli.demo.feed import Feed
+from shared.planning.planner import EmailChange
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,6 @@ class ExpectedProfile:
     title: str | None
     in_list: bool
     unsubscribed: bool
-
-
-@dataclass(frozen=True)
-class EmailChange:
-    contact_id: str
-    old_email: str
-    new_email: str
 
 
 @dataclass
