@@ -9,6 +9,7 @@ from typing import Any
 import dramatiq
 import redis
 from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
 from shared import constants as keys
@@ -26,12 +27,19 @@ from tests.workers.dramatiq_harness import (
 )
 
 
-def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(
-        r: redis.Redis, redis_url: str) -> None:
+def _failing_actor(r: redis.Redis, redis_url: str
+                   ) -> tuple[RedisBroker, dramatiq.Actor[Any, Any], DeadLetters]:
+    """A broker, an actor on it that fails for good (until :data:`FAIL_FLAG` is cleared),
+    and the dead letters' reader."""
     broker = make_broker(redis_url)
     actor = flaky_actor(broker, redis_url)
     r.set(FAIL_FLAG, "1")
-    letters = DeadLetters(r)
+    return broker, actor, DeadLetters(r)
+
+
+def test_a_message_that_fails_for_good_is_listed_with_its_masked_error(
+        r: redis.Redis, redis_url: str) -> None:
+    broker, actor, letters = _failing_actor(r, redis_url)
     with running_worker(broker):
         sent = actor.send("acme", "b-1")
         [letter] = wait_for(letters.list)
@@ -75,10 +83,7 @@ def test_a_dead_letter_carries_its_error_the_moment_it_is_visible(
 
 
 def test_a_replayed_message_runs_and_leaves_the_dead_set(r: redis.Redis, redis_url: str) -> None:
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    letters = DeadLetters(r)
+    broker, actor, letters = _failing_actor(r, redis_url)
     with running_worker(broker):
         actor.send("acme", "b-2")
         [letter] = wait_for(letters.list)
@@ -93,10 +98,7 @@ def test_a_replayed_message_runs_and_leaves_the_dead_set(r: redis.Redis, redis_u
 def test_replay_puts_the_message_on_its_queue_in_one_step_young_and_without_retries(
     r: redis.Redis, redis_url: str
 ) -> None:
-    broker = make_broker(redis_url)
-    actor = flaky_actor(broker, redis_url)
-    r.set(FAIL_FLAG, "1")
-    letters = DeadLetters(r)
+    broker, actor, letters = _failing_actor(r, redis_url)
     with running_worker(broker):
         actor.send("acme", "b-3")
         [letter] = wait_for(letters.list)
