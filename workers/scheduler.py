@@ -30,7 +30,6 @@ import redis
 
 from shared import constants as keys
 from shared.accounts import AccountStore
-from shared.lua_scripts import lua_script
 from shared.redis_client import RedisOutage, client_address
 from shared.redis_cluster import OUTAGE_ERRORS
 from shared.state import account_health as health
@@ -38,12 +37,12 @@ from shared.state import due_accounts
 from shared.state.account_state import StateField, account_state, mark_enqueued
 from shared.state.batch_record import new_batch_id
 from shared.state.heartbeats import Heart
+from shared.token_lock import TOKEN_LOCK
 from workers.push import lifecycle
 from workers.push.batch import send_batch
 from workers.reverse.schedule import ReverseSchedule
 
 log = logging.getLogger(__name__)
-SCHEDULER_LOCK = lua_script(__file__, "scheduler_lock.lua")
 
 Enqueue = Callable[[str, str], None]
 ReverseHook = Callable[[float], None]
@@ -83,7 +82,7 @@ class Scheduler:
         self.reenqueue_after = reenqueue_after
         self.reverse = reverse
         self._problems: dict[str, str] = {}
-        self._lock = SCHEDULER_LOCK.on(redis_client)
+        self._lock = TOKEN_LOCK.on(redis_client)
         self._indexed = False
 
     def tick(self) -> list[tuple[str, str]]:

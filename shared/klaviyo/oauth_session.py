@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from shared import constants as keys
+from shared import token_lock
 from shared.accounts import AccountConfig
 from shared.klaviyo.errors import AccountRefused, RateLimited, ReconnectNeeded, Transient
 from shared.klaviyo.oauth_http import (
@@ -48,7 +49,6 @@ from shared.klaviyo.oauth_tokens import (
     read_tokens,
     save_if_current,
 )
-from shared.lua_scripts import lua_script
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ class HeldTokens:
 
 
 _held = HeldTokens()
-RELEASE_LOCK = lua_script(__file__, "oauth_lock_release.lua")
 """Deletes the lock only while this holder still owns it."""
 
 
@@ -138,7 +137,7 @@ class OAuthSession:
                 try:
                     return self._refresh_locked(operation, stale)
                 finally:
-                    RELEASE_LOCK(self.redis, keys=[lock], args=[owner])
+                    token_lock.release(self.redis, lock, owner)
             time.sleep(POLL_S)
             stored = self._read(operation)
             if stored.access_token != stale.access_token and stored.fresh(time.time()):

@@ -27,8 +27,8 @@ import orjson
 import redis
 
 from shared import constants as keys
+from shared import token_lock
 from shared.accounts import AccountConfig
-from shared.lua_scripts import lua_script
 from shared.redis_text import as_text
 from shared.state.account_state import StateField
 
@@ -37,7 +37,6 @@ KEPT_S = 300
 LOCK_TTL_S = 60
 """The lock's life without a renewal (a slice of 5,000 contacts takes a few seconds)."""
 NO_KEY_CONNECTION = "key"
-LOCK = lua_script(__file__, "dry_run_lock.lua")
 SIGNED_STATE = (StateField.RUNNING, StateField.LAST_BATCH, StateField.LIST_MISSING)
 """The state fields a dry run depends on: a batch started or ended, the list refused."""
 
@@ -101,8 +100,8 @@ def take_lock(client: redis.Redis, config: AccountConfig, token: str) -> bool:
 
 
 def renew_lock(client: redis.Redis, config: AccountConfig, token: str) -> None:
-    LOCK(client, keys=[_key(config, lock=True)], args=[token, LOCK_TTL_S * 1000])
+    token_lock.extend(client, _key(config, lock=True), token, LOCK_TTL_S * 1000)
 
 
 def release_lock(client: redis.Redis, config: AccountConfig, token: str) -> None:
-    LOCK(client, keys=[_key(config, lock=True)], args=[token, 0])
+    token_lock.release(client, _key(config, lock=True), token)

@@ -39,7 +39,6 @@ STATE_SCRIPTS: dict[str, list[str]] = {
     "rate_limiter.lua": [keys.rate_limit("kx", "profiles", "s1"),
                          keys.rate_limit("kx", "profiles", "m1"),
                          keys.rate_limit_block("kx", "profiles")],
-    "oauth_lock_release.lua": [keys.oauth_refresh_lock(A, "conn-1")],
     "upgrade_mirror.lua": [keys.contact_facets(A), keys.contact(A, C)],
     "rejected_replay.lua": [keys.rejected(A), keys.pending(A)],
     "chunk_done.lua": [keys.chunk(A, B, "3"), keys.batch(A, B)],
@@ -52,9 +51,8 @@ STATE_SCRIPTS: dict[str, list[str]] = {
     "crm_order.lua": [keys.crm_member_queue(A, "L1", "P1"), keys.crm_member_last(A, "L1", "P1"),
                       keys.crm_delivered(A)],
     "crm_outbox_append.lua": [keys.list_members(A, "L1"), keys.subscribers_stream(A)],
-    "scheduler_lock.lua": [keys.SCHEDULER_LOCK],
+    "token_lock.lua": [keys.SCHEDULER_LOCK],
     "ledger.lua": [keys.consent_ledger(A), keys.subscribers_stream(A)],
-    "dry_run_lock.lua": [keys.dry_run(A, "conn-1", lock=True)],
 }
 """Each script's KEYS as its caller builds them (kept beside the callers' code in review:
 a new script fails the test below until it is listed here)."""
