@@ -31,7 +31,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -168,24 +168,32 @@ class BrokerOutageFilter(logging.Filter):
         self._probe.start()
 
     def _wait_for_redis(self, url: str) -> None:
-        from shared.telemetry.rabbitmq_stats import rabbitmq_answers
-
-        client = None if is_rabbitmq_url(url) else connect(url)
+        answers, close = _broker_probe(url)
         wait = self.outage.first_wait
         while self.outage.down:
             time.sleep(wait)
             wait = min(self.outage.max_wait, wait * 2)
-            if client is None:
-                if not rabbitmq_answers(url):
-                    continue
-            else:
-                try:
-                    client.ping()
-                except redis.RedisError:  # still down: try again later
-                    continue
-            self.outage.recovered()
-        if client is not None:
-            client.close()
+            if answers():
+                self.outage.recovered()
+        close()
+
+
+def _broker_probe(url: str) -> tuple[Callable[[], bool], Callable[[], None]]:
+    """(whether the broker at ``url`` answers now, what frees the probe's connection)."""
+    if is_rabbitmq_url(url):
+        from shared.telemetry.rabbitmq_stats import rabbitmq_answers  # pika: a worker's
+
+        return (lambda: rabbitmq_answers(url)), (lambda: None)
+    client = connect(url)
+
+    def pings() -> bool:
+        try:
+            client.ping()
+        except redis.RedisError:  # still down: try again later
+            return False
+        return True
+
+    return pings, client.close
 
 
 def _ids(record: logging.LogRecord) -> dict[str, str]:
