@@ -56,10 +56,15 @@ def rabbitmq_address(url: str) -> str:
     return f"{parameters.host}:{parameters.port}"
 
 
+def _connect(url: str) -> pika.BlockingConnection:
+    """A connection to the first node of ``url`` (``;``-separated node URLs) that answers."""
+    return pika.BlockingConnection([_parameters(u) for u in url.split(";")])
+
+
 def rabbitmq_answers(url: str) -> bool:
     """Whether a connection to the RabbitMQ of ``url`` opens (then closed at once)."""
     try:
-        pika.BlockingConnection([_parameters(u) for u in url.split(";")]).close()
+        _connect(url).close()
     except pika.exceptions.AMQPError:
         return False
     return True
@@ -69,7 +74,7 @@ def rabbitmq_counts(url: str, queues: list[str]) -> dict[str, int]:
     """Queue name -> its ready messages, on the RabbitMQ of ``url`` (several node URLs
     separated by ``;``, as Dramatiq takes them: the first that answers)."""
     try:
-        connection = pika.BlockingConnection([_parameters(u) for u in url.split(";")])
+        connection = _connect(url)
     except pika.exceptions.AMQPError as error:
         raise BrokerUnavailable(f"RabbitMQ {redacted(url)} is unreachable "
                                 f"({type(error).__name__})") from None
